@@ -1,0 +1,243 @@
+"""The one declaration of the workbook: every sheet, column and setting.
+
+The template builder, the reader and the cell references of findings all read this module, so a
+column's header, type, closed list, help text and width are written here and nowhere else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Closed lists (the dropdowns of the workbook and the values the reader accepts).
+DOC_TYPES = ("invoice", "credit note")
+VAT_REGIMES = (
+    "domestic",
+    "intra-EU goods",
+    "intra-EU services",
+    "export",
+    "reverse charge",
+    "exempt",
+    "not subject",
+)
+ACCOUNT_KINDS = ("revenue", "discount", "receivable", "VAT", "other")
+CUSTOMER_KINDS = ("company", "person")
+NUMBER_SOURCES = ("imported", "generated", "manual")
+ACCOUNT_SOURCES = ("manual", "suggested")
+VAT_BOOKING = ("on lines", "on total")
+NUMBERING_MODES = ("generate automatically", "manage manually")
+YES_NO = ("yes", "no")
+SEVERITIES = ("error", "warning")
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table sheet. `key` is the attribute name in the model."""
+
+    key: str
+    header: str
+    type: str = "text"  # text | code | int | decimal | percent | date | choice | bool
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    help: str = ""
+    width: int = 14
+    output: bool = False  # filled by the toolkit, not by the user
+
+
+@dataclass(frozen=True)
+class Sheet:
+    name: str
+    table: str  # the Excel table (ListObject) name
+    columns: tuple[Column, ...]
+    help: str = ""
+
+    def column(self, key: str) -> Column:
+        for col in self.columns:
+            if col.key == key:
+                return col
+        raise KeyError(f"{self.name} has no column {key!r}")
+
+    @property
+    def keys(self) -> tuple[str, ...]:
+        return tuple(c.key for c in self.columns)
+
+
+@dataclass(frozen=True)
+class Setting:
+    """A row of the Settings sheet (name / value)."""
+
+    key: str
+    label: str
+    type: str = "text"
+    required: bool = False
+    default: object = None
+    choices: tuple[str, ...] = ()
+    help: str = ""
+
+
+def C(key, header, type="text", required=False, choices=(), help="", width=14, output=False):
+    return Column(key, header, type, required, tuple(choices), help, width, output)
+
+
+LEDGER_ACCOUNTS = Sheet(
+    "Ledger accounts",
+    "LedgerAccounts",
+    (
+        C("account", "Account", "code", True, help="Ledger account number as in the accounting package, e.g. 700000."),
+        C("name", "Name", required=True, help="Account name.", width=32),
+        C("kind", "Kind", "choice", True, ACCOUNT_KINDS, "revenue, discount, receivable, VAT or other."),
+        C("active", "Active", "bool", False, YES_NO, "no = the account may not be used on new lines. Empty = yes.", 8),
+    ),
+)
+
+VAT_RULES = Sheet(
+    "VAT rules",
+    "VatRules",
+    (
+        C("rate", "VAT rate %", "percent", True, help="VAT rate in percent: 0, 6, 12, 21.", width=10),
+        C("regime", "VAT regime", "choice", True, VAT_REGIMES, "Which VAT treatment the rule is for.", 18),
+        C("valid_from", "Valid from", "date", help="First invoice date the rule applies to. Empty = always.", width=12),
+        C("valid_to", "Valid to", "date", help="Last invoice date the rule applies to. Empty = open-ended.", width=12),
+        C("revenue_account", "Revenue account", "code", True, help="Suggested ledger account for lines of this rate and regime."),
+        C("vat_code", "Package VAT code", "code", help="Optional: overrides the package's own VAT code for this rule."),
+    ),
+)
+
+CUSTOMERS = Sheet(
+    "Customers",
+    "Customers",
+    (
+        C("customer_id", "Customer id", "code", True, help="The workbook's own key for the customer; invoices refer to it."),
+        C("name", "Name", required=True, help="Company or person name.", width=30),
+        C("kind", "Kind", "choice", False, CUSTOMER_KINDS, "company or person. Empty = company.", 10),
+        C("vat_number", "VAT number", help="With country prefix, e.g. BE0477472701. Required for intra-EU and reverse-charge invoices.", width=16),
+        C("street", "Street", help="Street and number.", width=28),
+        C("postal_code", "Postal code", "code", width=10),
+        C("city", "City", width=18),
+        C("country", "Country", help="ISO 3166 two-letter code, e.g. BE, NL, FR. Empty = the company's country.", width=8),
+        C("language", "Language", help="Correspondence language: NL, FR, EN or DE.", width=9),
+        C("email", "E-mail", width=24),
+        C("phone", "Phone", "code"),
+        C("payment_terms", "Payment terms (days)", "int", help="Days until the invoice is due.", width=10),
+        C("accounting_number", "Accounting customer number", "code", help="The customer's number in the accounting package. Paste it, or let the toolkit generate it.", width=16),
+        C("number_source", "Number source", "choice", False, NUMBER_SOURCES, "imported, generated (by the toolkit) or manual.", 12),
+        C("import_batch", "Import batch", "code", help="Filled when the customer was created by a customer import.", output=True),
+    ),
+)
+
+INVOICES = Sheet(
+    "Invoices",
+    "Invoices",
+    (
+        C("number", "Invoice number", "code", True, help="Unique document number; Belgian invoices are numbered without gaps."),
+        C("doc_type", "Type", "choice", True, DOC_TYPES, "invoice or credit note.", 12),
+        C("date", "Date", "date", True, help="Invoice date; decides the period and the VAT rules that apply.", width=12),
+        C("due_date", "Due date", "date", help="Empty = date + the customer's payment terms.", width=12),
+        C("customer_id", "Customer id", "code", True, help="A customer id from the Customers sheet."),
+        C("currency", "Currency", help="ISO currency. Empty = EUR.", width=9),
+        C("payment_reference", "Payment reference", help="Belgian structured communication +++123/4567/89012+++ (optional).", width=22),
+        C("description", "Description", width=30),
+        C("discount_pct", "Invoice discount %", "percent", help="Commercial discount on the whole invoice, in percent.", width=10),
+        C("credited_invoice", "Credited invoice", "code", help="For a credit note: the invoice it credits."),
+        C("exported_in", "Exported in", "code", help="Filled by the toolkit: the export that carried this document.", output=True),
+    ),
+)
+
+INVOICE_LINES = Sheet(
+    "Invoice lines",
+    "InvoiceLines",
+    (
+        C("invoice_number", "Invoice number", "code", True, help="The invoice this line belongs to."),
+        C("line", "Line", "int", help="Line number within the invoice.", width=6),
+        C("description", "Description", width=30),
+        C("quantity", "Quantity", "decimal", True, width=10),
+        C("unit_price", "Unit price", "decimal", True, help="Price per unit excluding VAT.", width=12),
+        C("discount_pct", "Discount %", "percent", help="Line discount in percent.", width=10),
+        C("vat_rate", "VAT rate %", "percent", True, help="0, 6, 12 or 21.", width=10),
+        C("vat_regime", "VAT regime", "choice", False, VAT_REGIMES, "Empty = domestic.", 18),
+        C("ledger_account", "Ledger account", "code", help="Revenue account; 'Suggest accounts' fills empty ones from the VAT rules."),
+        C("account_source", "Account source", "choice", False, ACCOUNT_SOURCES, "manual (typed) or suggested (by the toolkit).", 12),
+    ),
+)
+
+CUSTOMER_IMPORT = Sheet(
+    "Customer import",
+    "CustomerImport",
+    (
+        C("pasted", "Pasted data", help="Paste the customer list of the accounting package here, headers included, in any column order.", width=40),
+    ),
+    help="Paste area; 'Match pasted customer numbers' writes its proposals beside the paste.",
+)
+
+CHECK = Sheet(
+    "Check",
+    "CheckFindings",
+    (
+        C("severity", "Severity", "choice", choices=SEVERITIES, width=9, output=True),
+        C("code", "Id", width=30, output=True),
+        C("sheet", "Sheet", width=16, output=True),
+        C("cell", "Cell", width=8, output=True),
+        C("message", "Message", width=90, output=True),
+    ),
+    help="Rewritten at every check.",
+)
+
+EXPORT_LOG = Sheet(
+    "Export log",
+    "ExportLog",
+    (
+        C("export_id", "Export id", "code", output=True, width=22),
+        C("created_at", "Created at", output=True, width=20),
+        C("package", "Package", output=True),
+        C("period", "Period", output=True, width=24),
+        C("documents", "Documents", "int", output=True, width=10),
+        C("customers", "Customers", "int", output=True, width=10),
+        C("files", "Files", output=True, width=30),
+        C("sha256", "SHA-256", output=True, width=70),
+    ),
+)
+
+TABLE_SHEETS = (LEDGER_ACCOUNTS, VAT_RULES, CUSTOMERS, INVOICES, INVOICE_LINES)
+OUTPUT_SHEETS = (CUSTOMER_IMPORT, CHECK, EXPORT_LOG)
+
+SETTINGS_SHEET = "Settings"
+SETTINGS_HEADERS = ("Setting", "Value", "Help")
+
+
+def S(key, label, type="text", required=False, default=None, choices=(), help=""):
+    return Setting(key, label, type, required, default, tuple(choices), help)
+
+
+SETTINGS = (
+    S("company_name", "Company name", required=True, help="Your company's name."),
+    S("company_vat", "Company VAT number", help="With country prefix, e.g. BE0477472701."),
+    S("company_country", "Company country", required=True, default="BE", help="ISO two-letter code of your country."),
+    S("company_address", "Company address", help="Street, postal code and city."),
+    S("iban", "IBAN", help="Your bank account."),
+    S("package", "Accounting package", required=True, default="winbooks", help="Id of the package to export to; `ledger-export packages` lists them."),
+    S("period_from", "Period from", "date", help="First invoice date of the export. Empty = no lower limit."),
+    S("period_to", "Period to", "date", help="Last invoice date of the export. Empty = no upper limit."),
+    S("vat_booking", "VAT booking", "choice", True, "on lines", VAT_BOOKING, "on lines: VAT rounded per line (default); on total: per rate on the document."),
+    S("export_customers", "Export customers", "bool", False, True, YES_NO, "yes: write the customer master file when the package has one."),
+    S("invoice_journal", "Invoice journal", "code", True, "VF", help="Journal code for invoices in the accounting package."),
+    S("credit_note_journal", "Credit note journal", "code", True, "VF", help="Journal code for credit notes (may equal the invoice journal)."),
+    S("receivables_account", "Receivables account", "code", True, "400000", help="Collective customer account."),
+    S("vat_account", "VAT account", "code", True, "451000", help="VAT payable account."),
+    S("discount_account", "Discount account", "code", help="Commercial discounts are booked here; empty = revenue booked net."),
+    S("require_discount_account", "Discount account required", "bool", False, False, YES_NO, "yes: a discount without a discount account is an error."),
+    S("customer_numbering", "Customer numbers", "choice", True, "generate automatically", NUMBERING_MODES, "Generate missing accounting customer numbers, or manage them yourself."),
+    S("customer_number_start", "Customer number start", "int", True, 100000, help="First generated number. Below 100000 risks overwriting customers that exist in the package."),
+    S("output_folder", "Output folder", help="Where exports are written. Empty = an 'exports' folder beside the workbook."),
+)
+
+SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}
+ALL_SHEETS = (SETTINGS_SHEET,) + tuple(s.name for s in TABLE_SHEETS + OUTPUT_SHEETS)
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters

@@ -1,0 +1,274 @@
+"""The toolkit's data: what the workbook holds, and what the accounting core computes from it.
+
+Money is `Decimal` throughout. Input records carry a `where` that names their sheet and row and
+maps each field to its column letter, so any finding can point at the exact cell.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Mapping
+
+
+@dataclass(frozen=True)
+class Where:
+    """Sheet, row and the column letter of each field of one record."""
+
+    sheet: str
+    row: int  # 1-based Excel row
+    columns: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    def cell(self, key: str | None = None) -> str:
+        letter = self.columns.get(key, "A") if key else "A"
+        return f"{letter}{self.row}"
+
+
+NOWHERE = Where("", 0)
+
+
+@dataclass(frozen=True)
+class Finding:
+    code: str  # stable id, e.g. line.account.missing
+    severity: str  # error | warning
+    sheet: str
+    cell: str
+    message: str
+
+    @property
+    def is_error(self) -> bool:
+        return self.severity == "error"
+
+
+def error(code: str, where: Where, key: str | None, message: str) -> Finding:
+    return Finding(code, "error", where.sheet, where.cell(key) if where.row else "", message)
+
+
+def warning(code: str, where: Where, key: str | None, message: str) -> Finding:
+    return Finding(code, "warning", where.sheet, where.cell(key) if where.row else "", message)
+
+
+# ---- input -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    company_name: str = ""
+    company_vat: str = ""
+    company_country: str = "BE"
+    company_address: str = ""
+    iban: str = ""
+    package: str = "winbooks"
+    period_from: dt.date | None = None
+    period_to: dt.date | None = None
+    vat_booking: str = "on lines"
+    export_customers: bool = True
+    invoice_journal: str = "VF"
+    credit_note_journal: str = "VF"
+    receivables_account: str = "400000"
+    vat_account: str = "451000"
+    discount_account: str = ""
+    require_discount_account: bool = False
+    customer_numbering: str = "generate automatically"
+    customer_number_start: int = 100000
+    output_folder: str = ""
+    # Rows of the Settings sheet that are not general settings: the package's parameters,
+    # by the label (or name) written in the Setting column.
+    extra: Mapping[str, object] = field(default_factory=dict)
+    where: Mapping[str, Where] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class LedgerAccount:
+    account: str
+    name: str
+    kind: str
+    active: bool = True
+    where: Where = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class VatRule:
+    rate: Decimal
+    regime: str
+    valid_from: dt.date | None
+    valid_to: dt.date | None
+    revenue_account: str
+    vat_code: str = ""
+    where: Where = field(default=NOWHERE, compare=False, repr=False)
+
+    def covers(self, day: dt.date) -> bool:
+        return (self.valid_from is None or self.valid_from <= day) and (
+            self.valid_to is None or day <= self.valid_to
+        )
+
+
+@dataclass(frozen=True)
+class Customer:
+    customer_id: str
+    name: str
+    kind: str = "company"
+    vat_number: str = ""
+    street: str = ""
+    postal_code: str = ""
+    city: str = ""
+    country: str = ""
+    language: str = ""
+    email: str = ""
+    phone: str = ""
+    payment_terms: int | None = None
+    accounting_number: str = ""
+    number_source: str = ""
+    import_batch: str = ""
+    where: Where = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class InvoiceLine:
+    invoice_number: str
+    line: int | None
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    discount_pct: Decimal
+    vat_rate: Decimal
+    vat_regime: str = "domestic"
+    ledger_account: str = ""
+    account_source: str = ""
+    where: Where = field(default=NOWHERE, compare=False, repr=False)
+
+
+@dataclass(frozen=True)
+class Invoice:
+    number: str
+    doc_type: str  # invoice | credit note
+    date: dt.date
+    customer_id: str
+    due_date: dt.date | None = None
+    currency: str = "EUR"
+    payment_reference: str = ""
+    description: str = ""
+    discount_pct: Decimal = Decimal(0)
+    credited_invoice: str = ""
+    exported_in: str = ""
+    lines: tuple[InvoiceLine, ...] = ()
+    where: Where = field(default=NOWHERE, compare=False, repr=False)
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.doc_type == "credit note"
+
+
+@dataclass(frozen=True)
+class Workbook:
+    """Everything read from one workbook, plus what the reader found wrong while reading."""
+
+    path: str
+    settings: Settings
+    accounts: tuple[LedgerAccount, ...]
+    vat_rules: tuple[VatRule, ...]
+    customers: tuple[Customer, ...]
+    invoices: tuple[Invoice, ...]
+    lines: tuple[InvoiceLine, ...]
+    findings: tuple[Finding, ...] = ()
+
+
+# ---- accounting output (what specs render; the spec never computes money) ---------------------
+
+
+@dataclass(frozen=True)
+class Posting:
+    """One accounting line. `amount` is signed: debit positive, credit negative."""
+
+    kind: str  # receivable | revenue | discount | vat | vat_base (a 0 % VAT code's base)
+    account: str
+    amount: Decimal
+    description: str = ""
+    vat_rate: Decimal | None = None
+    vat_regime: str = ""
+    vat_code: str = ""
+    vat_base: Decimal = Decimal(0)  # VAT lines: the base, positive in document terms
+    vat_amount: Decimal = Decimal(0)  # receivable: total VAT; vat: the VAT, document terms
+    order: int = 0  # position within the document, 1-based
+
+    @property
+    def debit(self) -> Decimal:
+        return self.amount if self.amount > 0 else Decimal("0.00")
+
+    @property
+    def credit(self) -> Decimal:
+        return -self.amount if self.amount < 0 else Decimal("0.00")
+
+    @property
+    def side(self) -> str:
+        return "debit" if self.amount >= 0 else "credit"
+
+
+@dataclass(frozen=True)
+class VatGroup:
+    """VAT of one rate and regime on a document, in document terms (positive on credit notes)."""
+
+    rate: Decimal
+    regime: str
+    vat_code: str
+    base: Decimal
+    vat: Decimal
+
+
+@dataclass(frozen=True)
+class RevenueGroup:
+    """Revenue of one ledger account, rate and regime on a document, in document terms."""
+
+    account: str
+    rate: Decimal
+    regime: str
+    vat_code: str
+    gross: Decimal
+    discount: Decimal
+    net: Decimal
+
+
+@dataclass(frozen=True)
+class Document:
+    number: str
+    doc_type: str
+    date: dt.date
+    due_date: dt.date
+    customer: Customer
+    journal: str
+    description: str
+    payment_reference: str
+    currency: str
+    base: Decimal  # total excluding VAT, document terms
+    vat: Decimal  # total VAT, document terms
+    total: Decimal  # base + vat
+    postings: tuple[Posting, ...]
+    vat_groups: tuple[VatGroup, ...]
+    revenue_groups: tuple[RevenueGroup, ...]
+    credited_invoice: str = ""
+    sequence: int = 0  # 1-based position within its journal in this export
+    invoice: Invoice | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def is_credit_note(self) -> bool:
+        return self.doc_type == "credit note"
+
+    @property
+    def sign(self) -> int:
+        return -1 if self.is_credit_note else 1
+
+
+@dataclass(frozen=True)
+class Batch:
+    """What one export renders: the input of a package spec."""
+
+    export_id: str
+    created_at: dt.datetime
+    period_from: dt.date
+    period_to: dt.date
+    settings: Settings
+    params: Mapping[str, object]  # the package's parameters, resolved and typed
+    documents: tuple[Document, ...]
+    customers: tuple[Customer, ...]  # customers of the documents, with their accounting numbers
+    accounts: tuple[LedgerAccount, ...]  # ledger accounts used by the postings, sorted
