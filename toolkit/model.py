@@ -181,7 +181,7 @@ class Workbook:
 class Posting:
     """One accounting line. `amount` is signed: debit positive, credit negative."""
 
-    kind: str  # receivable | revenue | discount | vat | vat_base (a 0 % VAT code's base)
+    kind: str  # receivable | revenue | discount | vat (one per VAT group, 0 % groups included)
     account: str
     amount: Decimal
     description: str = ""

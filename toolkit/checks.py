@@ -1,0 +1,306 @@
+"""The validation rules. Each finding has a stable id, a severity, its sheet and cell, and says
+what to do. Errors block an export; warnings inform.
+
+`check_workbook` runs everything that needs only the workbook; `check_package` adds what the
+chosen package's spec demands (account format, VAT code table).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+from decimal import Decimal
+from typing import Callable, Iterable, Mapping
+
+from stdnum.be import ogm_vcs
+from stdnum.eu import vat as eu_vat
+
+from toolkit import layout
+from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
+from toolkit.vatrules import ZERO_VAT_REGIMES, RuleBook
+
+EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi") | {"GR"}
+# Where revenue accounts live in the usual charts (Teamleader's rule): BE class 70, NL class 8.
+REVENUE_PREFIX = {"BE": "70", "NL": "8"}
+_TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
+
+
+def vat_number(raw: str, default_country: str) -> str:
+    """Compact VAT number with a country prefix (a Belgian number is often typed without BE)."""
+    compact = eu_vat.compact(raw) if raw else ""
+    if compact and compact[:2].isdigit() and default_country:
+        compact = default_country.upper() + compact
+    return compact
+
+
+def valid_vat_country(raw: str, default_country: str) -> str | None:
+    """The country of a valid EU VAT number, or None when python-stdnum rejects it."""
+    number = vat_number(raw, default_country)
+    try:
+        return eu_vat.validate(number)[:2].upper() if number else None
+    except Exception:  # stdnum raises its own ValidationError family for every kind of bad number
+        return None
+
+
+def check_workbook(wb: Workbook) -> list[Finding]:
+    findings = list(wb.findings)
+    findings += _settings(wb)
+    findings += _accounts(wb)
+    findings += RuleBook(wb.vat_rules).overlaps()
+    findings += _customers(wb)
+    findings += _invoices(wb)
+    findings += _lines(wb)
+    return findings
+
+
+def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callable | None) -> list[Finding]:
+    """What the package spec demands: its account format and a VAT code for every line."""
+    findings = []
+    if account_rules:
+        pattern = re.compile(account_rules["pattern"]) if account_rules.get("pattern") else None
+        low, high = account_rules.get("min_length", 0), account_rules.get("max_length", 99)
+        for account in wb.accounts:
+            if not (low <= len(account.account) <= high) or (pattern and not pattern.fullmatch(account.account)):
+                findings.append(error(
+                    "account.format", account.where, "account",
+                    f"Account {account.account} does not fit the package's account numbers "
+                    f"({_describe_rules(account_rules)}).",
+                ))
+    if vat_code:
+        rules, seen = RuleBook(wb.vat_rules), {}
+        for invoice in wb.invoices:
+            for line in invoice.lines:
+                if line.vat_rate is None:
+                    continue
+                key = (line.vat_regime, line.vat_rate, invoice.doc_type)
+                if key not in seen:
+                    seen[key] = vat_code(*key)
+                rule = rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) if invoice.date else None
+                if seen[key] is None and not (rule and rule.vat_code):
+                    findings.append(error(
+                        "line.vat_code.missing", line.where, "vat_rate",
+                        f"The package has no VAT code for {line.vat_rate} % {line.vat_regime} on a {invoice.doc_type}: "
+                        f"set a 'Package VAT code' on the matching VAT rule, or use another rate or regime.",
+                    ))
+    return findings
+
+
+def _describe_rules(rules: Mapping) -> str:
+    parts = []
+    if rules.get("pattern"):
+        parts.append(f"pattern {rules['pattern']}")
+    if "min_length" in rules or "max_length" in rules:
+        parts.append(f"{rules.get('min_length', 1)} to {rules.get('max_length', 'any')} characters")
+    return ", ".join(parts)
+
+
+# ---- settings ----------------------------------------------------------------------------------
+
+
+def _settings(wb: Workbook) -> list[Finding]:
+    s, findings = wb.settings, []
+    where = s.where
+
+    def at(key):
+        return where.get(key, Where(layout.SETTINGS_SHEET, 0))
+
+    if s.period_from and s.period_to and s.period_from > s.period_to:
+        findings.append(error("settings.period.reversed", at("period_to"), "value",
+                              "'Period to' is before 'Period from': swap them."))
+    if s.company_vat and not valid_vat_country(s.company_vat, s.company_country):
+        findings.append(error("settings.company_vat.invalid", at("company_vat"), "value",
+                              f"Company VAT number {s.company_vat} is not valid: check the digits and the country prefix."))
+    kinds = {a.account: a for a in wb.accounts}
+    for key, kind in (("discount_account", "discount"), ("receivables_account", "receivable"), ("vat_account", "VAT")):
+        account = getattr(s, key)
+        if not account:
+            continue
+        found = kinds.get(account)
+        label = layout.SETTINGS_BY_KEY[key].label
+        if found is None:
+            findings.append(error("settings.account.unknown", at(key), "value",
+                                  f"{label} {account} is not on the Ledger accounts sheet: add it there."))
+        elif found.kind != kind:
+            findings.append(error("settings.account.kind", at(key), "value",
+                                  f"{label} {account} is of kind '{found.kind}' on Ledger accounts; it must be '{kind}'."))
+    return findings
+
+
+# ---- ledger accounts ---------------------------------------------------------------------------
+
+
+def _accounts(wb: Workbook) -> list[Finding]:
+    findings = []
+    counts = Counter(a.account for a in wb.accounts)
+    prefix = REVENUE_PREFIX.get(wb.settings.company_country.upper())
+    for account in wb.accounts:
+        if counts[account.account] > 1:
+            findings.append(error("account.duplicate", account.where, "account",
+                                  f"Account {account.account} is listed more than once: keep one row."))
+            counts[account.account] = 1  # report the later copies only
+        if prefix and account.kind == "revenue" and not account.account.startswith(prefix):
+            findings.append(warning("account.revenue.unusual", account.where, "account",
+                                    f"Revenue account {account.account} does not start with {prefix}, where "
+                                    f"{wb.settings.company_country} charts keep revenue: is the kind right?"))
+    return findings
+
+
+# ---- customers ---------------------------------------------------------------------------------
+
+
+def _customers(wb: Workbook) -> list[Finding]:
+    findings = []
+    seen: dict[str, Where] = {}
+    home = wb.settings.company_country
+    for customer in wb.customers:
+        if customer.customer_id in seen:
+            findings.append(error("customer.id.duplicate", customer.where, "customer_id",
+                                  f"Customer id {customer.customer_id} is also on row {seen[customer.customer_id].row}: ids must be unique."))
+        seen.setdefault(customer.customer_id, customer.where)
+        if customer.vat_number and not valid_vat_country(customer.vat_number, customer.country or home):
+            findings.append(error("customer.vat.invalid", customer.where, "vat_number",
+                                  f"VAT number {customer.vat_number} is not valid: check the digits and the country prefix."))
+        if customer.country and not re.fullmatch(r"[A-Z]{2}", customer.country):
+            findings.append(error("customer.country.invalid", customer.where, "country",
+                                  f"Country {customer.country!r} must be a two-letter ISO code such as BE, NL, FR."))
+    return findings
+
+
+# ---- invoices ----------------------------------------------------------------------------------
+
+
+def _invoices(wb: Workbook) -> list[Finding]:
+    findings = []
+    customers = {c.customer_id for c in wb.customers}
+    seen: dict[str, Where] = {}
+    numbers = {i.number for i in wb.invoices}
+    s = wb.settings
+    for invoice in wb.invoices:
+        if not invoice.number:
+            continue  # the reader reported the empty required cell
+        if invoice.number in seen:
+            findings.append(error("invoice.number.duplicate", invoice.where, "number",
+                                  f"Invoice number {invoice.number} is also on row {seen[invoice.number].row}: numbers must be unique."))
+            continue
+        seen[invoice.number] = invoice.where
+        if invoice.customer_id and invoice.customer_id not in customers:
+            findings.append(error("invoice.customer.unknown", invoice.where, "customer_id",
+                                  f"Customer id {invoice.customer_id} is not on the Customers sheet: add the customer or fix the id."))
+        if not invoice.lines:
+            findings.append(error("invoice.lines.missing", invoice.where, "number",
+                                  f"Invoice {invoice.number} has no lines on the Invoice lines sheet."))
+        if invoice.currency != "EUR":
+            findings.append(error("invoice.currency.unsupported", invoice.where, "currency",
+                                  f"Currency {invoice.currency}: only EUR invoices can be exported for now."))
+        if invoice.payment_reference and not ogm_vcs.is_valid(invoice.payment_reference):
+            findings.append(error("invoice.payment_reference.invalid", invoice.where, "payment_reference",
+                                  f"{invoice.payment_reference} is not a valid Belgian structured communication (+++123/4567/89012+++): check the digits."))
+        if invoice.due_date and invoice.date and invoice.due_date < invoice.date:
+            findings.append(warning("invoice.due_date.early", invoice.where, "due_date",
+                                    "The due date is before the invoice date."))
+        if invoice.discount_pct and not s.discount_account and s.require_discount_account:
+            findings.append(error("invoice.discount.account_missing", invoice.where, "discount_pct",
+                                  "This invoice has a discount but no discount account is set: fill 'Discount account' on Settings."))
+        if invoice.is_credit_note and invoice.credited_invoice and invoice.credited_invoice not in numbers:
+            findings.append(warning("credit_note.credited.unknown", invoice.where, "credited_invoice",
+                                    f"Credited invoice {invoice.credited_invoice} is not on the Invoices sheet."))
+    findings += _numbering(wb.invoices)
+    return findings
+
+
+def _numbering(invoices: Iterable[Invoice]) -> list[Finding]:
+    """Gaps and disorder per series (document type + number prefix): warnings, as Belgian law wants
+    invoices numbered without gaps in date order."""
+    series = defaultdict(list)
+    for invoice in invoices:
+        match = _TRAILING_DIGITS.match(invoice.number or "")
+        if match and invoice.date:
+            series[(invoice.doc_type, match[1])].append((int(match[2]), invoice))
+    findings = []
+    for (_, prefix), numbered in series.items():
+        numbered.sort(key=lambda pair: pair[0])
+        for (number_a, a), (number_b, b) in zip(numbered, numbered[1:]):
+            if number_b - number_a > 1:
+                missing = f"{prefix}{number_a + 1}" + (f" to {prefix}{number_b - 1}" if number_b - number_a > 2 else "")
+                findings.append(warning("invoice.number.gap", b.where, "number",
+                                        f"Numbering gap before {b.number}: {missing} missing. Belgian invoices are numbered without gaps."))
+            if b.date < a.date:
+                findings.append(warning("invoice.number.order", b.where, "date",
+                                        f"{b.number} is dated before {a.number}: invoice numbers should follow the dates."))
+    return findings
+
+
+# ---- invoice lines -----------------------------------------------------------------------------
+
+
+def _lines(wb: Workbook) -> list[Finding]:
+    findings = []
+    invoices = {i.number: i for i in wb.invoices}
+    accounts = {a.account: a for a in wb.accounts}
+    customers = {c.customer_id: c for c in wb.customers}
+    rules = RuleBook(wb.vat_rules)
+    home = wb.settings.company_country.upper()
+    for line in wb.lines:
+        invoice = invoices.get(line.invoice_number)
+        if invoice is None:
+            if line.invoice_number:
+                findings.append(error("line.invoice.unknown", line.where, "invoice_number",
+                                      f"Invoice {line.invoice_number} is not on the Invoices sheet: add it or fix the number."))
+            continue
+        findings += _line_account(line, accounts)
+        if line.vat_rate is None:
+            continue
+        if Decimal(0) < line.vat_rate < Decimal(1):
+            findings.append(error("line.vat_rate.fraction", line.where, "vat_rate",
+                                  f"VAT rate {line.vat_rate}: the column holds percents, so type 21 for 21 %."))
+            continue
+        if invoice.date and rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) is None:
+            findings.append(error("line.vat_rule.missing", line.where, "vat_rate",
+                                  f"No VAT rule covers {line.vat_rate} % {line.vat_regime} on {invoice.date:%d/%m/%Y}: "
+                                  f"add one on the VAT rules sheet or fix the rate."))
+        customer = customers.get(invoice.customer_id)
+        if customer is not None:
+            findings += _regime(line, customer, home)
+    return findings
+
+
+def _line_account(line, accounts) -> list[Finding]:
+    if not line.ledger_account:
+        return [error("line.account.missing", line.where, "ledger_account",
+                      "This line has no ledger account: type one, or press 'Suggest accounts'.")]
+    account = accounts.get(line.ledger_account)
+    if account is None:
+        return [error("line.account.unknown", line.where, "ledger_account",
+                      f"Account {line.ledger_account} is not on the Ledger accounts sheet: add it or fix the line.")]
+    if not account.active:
+        return [error("line.account.inactive", line.where, "ledger_account",
+                      f"Account {line.ledger_account} is marked inactive: use an active revenue account.")]
+    if account.kind != "revenue":
+        return [error("line.account.not_revenue", line.where, "ledger_account",
+                      f"Account {line.ledger_account} is a {account.kind} account: invoice lines go to revenue accounts.")]
+    return []
+
+
+def _regime(line, customer, home: str) -> list[Finding]:
+    regime = line.vat_regime
+    if regime in ZERO_VAT_REGIMES and line.vat_rate != 0:
+        return [error("line.regime.rate", line.where, "vat_rate",
+                      f"A {regime} line carries 0 % VAT (the customer accounts for it): set the rate to 0.")]
+    country = customer.country or home
+    if regime in ("intra-EU goods", "intra-EU services"):
+        vat_country = valid_vat_country(customer.vat_number, country)
+        if vat_country is None or vat_country == home or vat_country not in EU_COUNTRIES:
+            return [error("line.regime.intra_eu.vat", line.where, "vat_regime",
+                          f"Intra-EU supply to customer {customer.customer_id}: it needs a valid VAT number of another "
+                          f"EU member state (Customers, row {customer.where.row}).")]
+    elif regime == "reverse charge":
+        if valid_vat_country(customer.vat_number, country) != "BE":
+            return [error("line.regime.reverse_charge.vat", line.where, "vat_regime",
+                          f"Reverse charge (cocontractant) needs a valid Belgian VAT number for customer "
+                          f"{customer.customer_id} (Customers, row {customer.where.row}).")]
+    elif regime == "export":
+        if country in EU_COUNTRIES:
+            return [error("line.regime.export.country", line.where, "vat_regime",
+                          f"Export outside the EU, but customer {customer.customer_id} is in {country}, an EU member state: "
+                          f"use an intra-EU or domestic regime.")]
+    return []

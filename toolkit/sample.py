@@ -1,0 +1,170 @@
+"""The demo company: a Belgian design studio's first quarter of 2026, and a copy with planted mistakes.
+
+Deterministic (seeded), so the sample workbook and its golden export files can be regenerated.
+Rows are dicts by layout column key; `rows_for` puts them in the layout's column order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from decimal import Decimal
+
+from stdnum.be import ogm_vcs
+
+from toolkit import layout
+
+SETTINGS = {
+    "company_name": "Atelier Verhaeghe BV",
+    "company_vat": "BE0477472701",
+    "company_country": "BE",
+    "company_address": "Vlamingstraat 12, 8000 Brugge",
+    "iban": "BE68539007547034",
+    "package": "winbooks",
+    "period_from": dt.date(2026, 1, 1),
+    "period_to": dt.date(2026, 3, 31),
+    "vat_booking": "on lines",
+    "export_customers": "yes",
+    "invoice_journal": "VF",
+    "credit_note_journal": "VFC",
+    "receivables_account": "400000",
+    "vat_account": "451000",
+    "discount_account": "708000",
+    "require_discount_account": "no",
+    "customer_numbering": "generate automatically",
+    "customer_number_start": 100000,
+    "output_folder": "",
+}
+
+ACCOUNTS = [
+    ("400000", "Handelsdebiteuren", "receivable"),
+    ("451000", "Te betalen btw", "VAT"),
+    ("708000", "Toegestane handelskortingen", "discount"),
+    ("700000", "Verkopen diensten 21 %", "revenue"),
+    ("700010", "Verkopen boeken en kranten 0 %", "revenue"),
+    ("700060", "Verkopen drukwerk 6 %", "revenue"),
+    ("700120", "Verkopen catering 12 %", "revenue"),
+    ("700300", "Diensten intracommunautair", "revenue"),
+    ("700500", "Verkopen export buiten EU", "revenue"),
+    ("700600", "Werken medecontractant", "revenue"),
+]
+
+VAT_RULES = [
+    (Decimal(21), "domestic", "700000"),
+    (Decimal(12), "domestic", "700120"),
+    (Decimal(6), "domestic", "700060"),
+    (Decimal(0), "domestic", "700010"),
+    (Decimal(0), "intra-EU services", "700300"),
+    (Decimal(0), "export", "700500"),
+    (Decimal(0), "reverse charge", "700600"),
+]
+
+# id, name, kind, VAT number, street, postal code, city, country, language, terms, accounting number
+CUSTOMERS = [
+    ("C001", "Brouwerij De Halve Maan NV", "company", "BE0405178106", "Walplein 26", "8000", "Brugge", "BE", "NL", 30, "400100"),
+    ("C002", "Bakkerij Vermeulen BVBA", "company", "BE0458402105", "Markt 4", "9000", "Gent", "BE", "NL", 30, "400101"),
+    ("C003", "Librairie Molière SRL", "company", "BE0446725778", "Rue Haute 112", "1000", "Bruxelles", "BE", "FR", 14, "400102"),
+    ("C004", "Sofie Claeys", "person", "", "Zandstraat 7", "8200", "Sint-Andries", "BE", "NL", 14, ""),
+    ("C005", "Hotel Ter Duinen BV", "company", "BE0423395496", "Langestraat 52", "8000", "Brugge", "BE", "NL", 30, "400104"),
+    ("C006", "Studio Pixel VOF", "company", "BE0536185712", "Kouter 1", "9000", "Gent", "BE", "NL", 30, ""),
+    ("C007", "Marc Dubois", "person", "", "Chaussée de Wavre 220", "1050", "Ixelles", "BE", "FR", 14, "400106"),
+    ("C008", "Bouwbedrijf Maes NV", "company", "BE0421468265", "Industrieweg 15", "8800", "Roeselare", "BE", "NL", 60, "400107"),
+    ("C009", "Ontwerpbureau Lijn BV", "company", "NL004495445B01", "Keizersgracht 100", "1015 CX", "Amsterdam", "NL", "NL", 30, ""),
+    ("C010", "Alpine Design AG", "company", "", "Bahnhofstrasse 10", "8001", "Zürich", "CH", "DE", 30, "400109"),
+    ("C011", "Café 't Hoekske", "company", "BE0867297190", "Burg 3", "8000", "Brugge", "BE", "NL", 14, ""),
+    ("C012", "Anne-Marie Peeters", "person", "", "Lange Nieuwstraat 9", "2000", "Antwerpen", "BE", "NL", 14, ""),
+    ("C013", "Vzw Jeugdhuis Kompas", "company", "BE0418758502", "Kerkstraat 21", "8310", "Assebroek", "BE", "NL", 30, "400112"),
+    ("C014", "Imprimerie Lefèvre SA", "company", "BE0403170701", "Rue de Namur 8", "5000", "Namur", "BE", "FR", 30, ""),
+    ("C015", "Koen Willems", "person", "", "Dorpsstraat 45", "8300", "Knokke-Heist", "BE", "NL", 14, ""),
+]
+
+# What each customer buys: (description, unit price range, VAT rate, regime)
+_PRODUCTS = {
+    "services": [("Grafisch ontwerp", (450, 2400), Decimal(21), "domestic"),
+                 ("Webdesign", (800, 3600), Decimal(21), "domestic"),
+                 ("Fotografie", (250, 900), Decimal(21), "domestic")],
+    "print": [("Drukwerk brochures", (120, 980), Decimal(6), "domestic"),
+              ("Boeken", (15, 60), Decimal(0), "domestic")],
+    "catering": [("Catering lancering", (300, 1500), Decimal(12), "domestic")],
+    "intra": [("Design services", (900, 4200), Decimal(0), "intra-EU services")],
+    "export": [("Design services", (1200, 5000), Decimal(0), "export")],
+    "works": [("Signalisatie plaatsen", (600, 2800), Decimal(0), "reverse charge")],
+}
+_BASKET = {"C009": ["intra"], "C010": ["export"], "C008": ["works", "services"], "C005": ["services", "catering"]}
+
+
+def _rows(sheet: layout.Sheet, records: list[dict]) -> list[list]:
+    return [[record.get(key) for key in sheet.keys] for record in records]
+
+
+def demo() -> tuple[dict, dict[str, list[list]]]:
+    """(settings, {sheet name: rows in layout column order}) of the demo company."""
+    rng = random.Random(20260101)
+    accounts = [{"account": a, "name": n, "kind": k, "active": "yes"} for a, n, k in ACCOUNTS]
+    rules = [{"rate": r, "regime": g, "revenue_account": a} for r, g, a in VAT_RULES]
+    customers = []
+    for cid, name, kind, vat, street, pc, city, country, lang, terms, number in CUSTOMERS:
+        customers.append({
+            "customer_id": cid, "name": name, "kind": kind, "vat_number": vat, "street": street,
+            "postal_code": pc, "city": city, "country": country, "language": lang,
+            "email": f"info@{cid.lower()}.example", "payment_terms": terms,
+            "accounting_number": number, "number_source": "imported" if number else None,
+        })
+    account_for = {(r, g): a for r, g, a in VAT_RULES}
+    invoices, lines = [], []
+    day = dt.date(2026, 1, 5)
+    invoice_no, credit_no = 0, 0
+    sent = []
+    for index in range(60):
+        day += dt.timedelta(days=rng.choice((0, 1, 1, 2, 3)))
+        customer = CUSTOMERS[rng.randrange(len(CUSTOMERS))]
+        cid = customer[0]
+        invoice_no += 1
+        number = f"2026-{invoice_no:04d}"
+        basket = _BASKET.get(cid, ["services", "print", "services", "catering"])
+        invoice_lines = []
+        for line_no in range(1, rng.choice((1, 2, 2, 3, 4)) + 1):
+            desc, (low, high), rate, regime = rng.choice(_PRODUCTS[rng.choice(basket)])
+            quantity = Decimal(rng.choice((1, 1, 1, 2, 3, 5, 10))) if rate != 21 else Decimal(rng.choice(("1", "1", "2", "7.5", "12.25")))
+            price = Decimal(rng.randrange(low * 100, high * 100)) / 100 if quantity < 5 else Decimal(rng.randrange(low * 10, low * 40)) / 100
+            discount = Decimal(rng.choice((0, 0, 0, 0, 5, 10, "2.5")))
+            invoice_lines.append({
+                "invoice_number": number, "line": line_no, "description": desc, "quantity": quantity,
+                "unit_price": price, "discount_pct": discount or None, "vat_rate": rate, "vat_regime": regime,
+                "ledger_account": account_for[(rate, regime)], "account_source": "suggested",
+            })
+        lines += invoice_lines
+        invoices.append({
+            "number": number, "doc_type": "invoice", "date": day, "customer_id": cid,
+            "due_date": day + dt.timedelta(days=customer[9]), "currency": "EUR",
+            "payment_reference": f"+++{ogm_vcs.format(_ogm(2026_0000 + invoice_no))}+++",
+            "description": f"Factuur {number}", "discount_pct": Decimal(3) if index % 17 == 5 else None,
+        })
+        sent.append((number, cid, invoice_lines))
+        if index in (11, 27, 40, 52):  # a credit note for part of an earlier invoice
+            credited, ccid, credited_lines = sent[rng.randrange(len(sent))]
+            credit_no += 1
+            cn = f"CN2026-{credit_no:03d}"
+            day += dt.timedelta(days=1)
+            base = credited_lines[0]
+            lines.append({**base, "invoice_number": cn, "line": 1, "description": f"Creditering {credited}",
+                          "quantity": Decimal(1), "unit_price": min(base["unit_price"], Decimal(250)), "discount_pct": None})
+            invoices.append({
+                "number": cn, "doc_type": "credit note", "date": day, "customer_id": ccid,
+                "due_date": day, "currency": "EUR", "description": f"Creditnota op {credited}",
+                "credited_invoice": credited,
+            })
+    tables = {
+        layout.LEDGER_ACCOUNTS.name: _rows(layout.LEDGER_ACCOUNTS, accounts),
+        layout.VAT_RULES.name: _rows(layout.VAT_RULES, rules),
+        layout.CUSTOMERS.name: _rows(layout.CUSTOMERS, customers),
+        layout.INVOICES.name: _rows(layout.INVOICES, invoices),
+        layout.INVOICE_LINES.name: _rows(layout.INVOICE_LINES, lines),
+    }
+    return dict(SETTINGS), tables
+
+
+def _ogm(number: int) -> str:
+    """A valid Belgian structured communication for a 10-digit number (check digits mod 97)."""
+    check = number % 97 or 97
+    return f"{number:010d}{check:02d}"

@@ -1,0 +1,200 @@
+"""Parsing cell values the way Excel users type them.
+
+Each parser takes what python-calamine returns for a cell (str, int, float, bool, date, datetime)
+and returns the typed value, None for an empty cell, or raises `Invalid` with a message that says
+what was expected. Numbers read from Excel are binary floats; they become `Decimal` through their
+shortest repr (12.1 -> Decimal('12.1')), never through float arithmetic.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from decimal import Decimal, InvalidOperation
+
+EXCEL_EPOCH = dt.date(1899, 12, 30)
+_SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
+_DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+_DATE_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
+_NUMBER_JUNK = re.compile(r"[\s'€$£%]|EUR", re.IGNORECASE)
+_TRUE = {"yes", "y", "true", "1", "x", "ja", "j", "oui", "o", "waar", "vrai"}
+_FALSE = {"no", "n", "false", "0", "nee", "non", "nein", "onwaar", "faux"}
+
+
+class Invalid(ValueError):
+    """A cell value that cannot be read as the column's type."""
+
+
+def clean_text(value: str) -> str:
+    """Trim ordinary and non-breaking spaces; Excel users paste both."""
+    if "\xa0" in value or "\u202f" in value or "\t" in value or "\u2007" in value:
+        value = value.translate(_SPACES)
+    return value.strip()
+
+
+def _plain(value) -> str | None:
+    """Any cell as plain text: integral numbers lose their '.0' (account 700000.0 -> '700000')."""
+    kind = type(value)
+    if kind is str:
+        text = clean_text(value)
+        return text or None
+    if kind is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    if kind is int:
+        return str(value)
+    if kind is bool:
+        return "yes" if value else "no"
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return None if value is None else str(value).strip() or None
+
+
+def parse_text(value):
+    return _plain(value)
+
+
+parse_code = parse_text
+
+
+def parse_decimal(value):
+    kind = type(value)
+    if kind is float:
+        return Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
+    if kind is int:
+        return Decimal(value)
+    if kind is str:
+        text = clean_text(value)
+        if not text:
+            return None
+        return _decimal_from_text(text)
+    if value is None:
+        return None
+    if kind is bool:
+        raise Invalid("expected a number, found TRUE/FALSE")
+    raise Invalid(f"expected a number, found {_plain(value)!r}")
+
+
+def _decimal_from_text(text: str) -> Decimal:
+    raw = text
+    text = _NUMBER_JUNK.sub("", text)
+    negative = text.startswith("(") and text.endswith(")")
+    if negative:
+        text = text[1:-1]
+    comma, dot = text.rfind(","), text.rfind(".")
+    if comma >= 0 and dot >= 0:  # the last separator is the decimal one
+        thousands = "." if comma > dot else ","
+        text = text.replace(thousands, "").replace(",", ".")
+    elif comma >= 0:
+        text = text.replace(",", "") if text.count(",") > 1 else text.replace(",", ".")
+    elif text.count(".") > 1:
+        text = text.replace(".", "")
+    try:
+        number = Decimal(text)
+    except InvalidOperation:
+        raise Invalid(f"expected a number, found {raw!r}") from None
+    if not number.is_finite():
+        raise Invalid(f"expected a number, found {raw!r}")
+    return -number if negative else number
+
+
+def parse_percent(value):
+    """Percent columns hold the number of percents (21 for 21 %); '21%' typed as text is 21."""
+    return parse_decimal(value)
+
+
+def parse_int(value):
+    if type(value) is int:
+        return value
+    number = parse_decimal(value)
+    if number is None:
+        return None
+    if number != number.to_integral_value():
+        raise Invalid(f"expected a whole number, found {_plain(value)!r}")
+    return int(number)
+
+
+def parse_date(value):
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    kind = type(value)
+    if kind is float or kind is int:
+        if 1 <= value < 2958466:  # Excel serials 1900-01-01 .. 9999-12-31
+            return EXCEL_EPOCH + dt.timedelta(days=int(value))
+        raise Invalid(f"expected a date, found the number {_plain(value)}")
+    if kind is str:
+        text = clean_text(value)
+        if not text:
+            return None
+        match = _DATE_YMD.match(text)
+        try:
+            if match:
+                return dt.date(int(match[1]), int(match[2]), int(match[3]))
+            match = _DATE_DMY.match(text)
+            if match:
+                return dt.date(int(match[3]), int(match[2]), int(match[1]))
+        except ValueError:
+            raise Invalid(f"{text!r} is not a valid date") from None
+        raise Invalid(f"expected a date such as 31/01/2026 or 2026-01-31, found {text!r}")
+    if value is None:
+        return None
+    raise Invalid(f"expected a date, found {_plain(value)!r}")
+
+
+def parse_bool(value):
+    if type(value) is bool:
+        return value
+    text = _plain(value)
+    if text is None:
+        return None
+    low = text.lower()
+    if low in _TRUE:
+        return True
+    if low in _FALSE:
+        return False
+    raise Invalid(f"expected yes or no, found {text!r}")
+
+
+def choice_parser(choices: tuple[str, ...]):
+    """Case- and spacing-insensitive match against a closed list; returns the canonical value."""
+    canonical = {_fold(c): c for c in choices}
+
+    def parse_choice(value):
+        text = _plain(value)
+        if text is None:
+            return None
+        found = canonical.get(_fold(text))
+        if found is None:
+            raise Invalid(f"{text!r} is not one of: {', '.join(choices)}")
+        return found
+
+    return parse_choice
+
+
+def _fold(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text.lower())
+
+
+PARSERS = {
+    "text": parse_text,
+    "code": parse_code,
+    "int": parse_int,
+    "decimal": parse_decimal,
+    "percent": parse_percent,
+    "date": parse_date,
+    "bool": parse_bool,
+}
+
+
+def parser_for(type_: str, choices: tuple[str, ...] = ()):
+    if type_ == "choice":
+        return choice_parser(choices)
+    return PARSERS[type_]
+
+
+def fold_header(text) -> str:
+    """Header text compared without case, spacing, and the help marks some users add."""
+    return re.sub(r"\s+", " ", clean_text(str(text or ""))).lower().rstrip(" *:")
