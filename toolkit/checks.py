@@ -214,17 +214,17 @@ def _numbering(invoices: Iterable[Invoice]) -> list[Finding]:
     series = defaultdict(list)
     for invoice in invoices:
         match = _TRAILING_DIGITS.match(invoice.number or "")
-        if match and invoice.date:
-            series[(invoice.doc_type, match[1])].append((int(match[2]), invoice))
+        if match:
+            series[(invoice.doc_type, match[1], len(match[2]))].append((int(match[2]), invoice))
     findings = []
-    for (_, prefix), numbered in series.items():
+    for (_, prefix, width), numbered in series.items():
         numbered.sort(key=lambda pair: pair[0])
         for (number_a, a), (number_b, b) in zip(numbered, numbered[1:]):
             if number_b - number_a > 1:
-                missing = f"{prefix}{number_a + 1}" + (f" to {prefix}{number_b - 1}" if number_b - number_a > 2 else "")
+                missing = f"{prefix}{number_a + 1:0{width}d}" + (f" to {prefix}{number_b - 1:0{width}d}" if number_b - number_a > 2 else "")
                 findings.append(warning("invoice.number.gap", b.where, "number",
                                         f"Numbering gap before {b.number}: {missing} missing. Belgian invoices are numbered without gaps."))
-            if b.date < a.date:
+            if a.date and b.date and b.date < a.date:
                 findings.append(warning("invoice.number.order", b.where, "date",
                                         f"{b.number} is dated before {a.number}: invoice numbers should follow the dates."))
     return findings

@@ -99,6 +99,11 @@ def _rows(sheet: layout.Sheet, records: list[dict]) -> list[list]:
 
 def demo() -> tuple[dict, dict[str, list[list]]]:
     """(settings, {sheet name: rows in layout column order}) of the demo company."""
+    settings, records = _demo_records()
+    return settings, {sheet.name: _rows(sheet, records[sheet.name]) for sheet in layout.TABLE_SHEETS}
+
+
+def _demo_records() -> tuple[dict, dict[str, list[dict]]]:
     rng = random.Random(20260101)
     accounts = [{"account": a, "name": n, "kind": k, "active": "yes"} for a, n, k in ACCOUNTS]
     rules = [{"rate": r, "regime": g, "revenue_account": a} for r, g, a in VAT_RULES]
@@ -154,14 +159,64 @@ def demo() -> tuple[dict, dict[str, list[list]]]:
                 "due_date": day, "currency": "EUR", "description": f"Creditnota op {credited}",
                 "credited_invoice": credited,
             })
-    tables = {
-        layout.LEDGER_ACCOUNTS.name: _rows(layout.LEDGER_ACCOUNTS, accounts),
-        layout.VAT_RULES.name: _rows(layout.VAT_RULES, rules),
-        layout.CUSTOMERS.name: _rows(layout.CUSTOMERS, customers),
-        layout.INVOICES.name: _rows(layout.INVOICES, invoices),
-        layout.INVOICE_LINES.name: _rows(layout.INVOICE_LINES, lines),
+    return dict(SETTINGS), {
+        layout.LEDGER_ACCOUNTS.name: accounts,
+        layout.VAT_RULES.name: rules,
+        layout.CUSTOMERS.name: customers,
+        layout.INVOICES.name: invoices,
+        layout.INVOICE_LINES.name: lines,
     }
-    return dict(SETTINGS), tables
+
+
+def mistakes() -> tuple[dict, dict[str, list[list]], set[tuple[str, str, str]]]:
+    """The demo with planted mistakes, and exactly the findings (code, sheet, cell) they cause."""
+    settings, records = _demo_records()
+    accounts, customers = records[layout.LEDGER_ACCOUNTS.name], records[layout.CUSTOMERS.name]
+    invoices, lines = records[layout.INVOICES.name], records[layout.INVOICE_LINES.name]
+    expected = set()
+
+    def plant(code, sheet: layout.Sheet, index: int, key: str):
+        """`index` is the record's position; the template writes row 1 headers, data from row 2."""
+        expected.add((code, sheet.name, f"{layout.column_letter(sheet.keys.index(key))}{index + 2}"))
+
+    def line_of(number):
+        return next(i for i, line in enumerate(lines) if line["invoice_number"] == number)
+
+    settings["company_name"] = None
+    expected.add(("settings.missing", layout.SETTINGS_SHEET, "B2"))
+    accounts.append({"account": "700099", "name": "Oude verkopen", "kind": "revenue", "active": "no"})
+    customers[2]["vat_number"] = "BE0123456789"
+    plant("customer.vat.invalid", layout.CUSTOMERS, 2, "vat_number")
+    invoices[11]["customer_id"] = "C099"
+    plant("invoice.customer.unknown", layout.INVOICES, 11, "customer_id")
+    invoices[20]["date"] = "31/02/2026"
+    plant("cell.invalid.date", layout.INVOICES, 20, "date")
+    gone = invoices.pop(30)["number"]
+    lines[:] = [line for line in lines if line["invoice_number"] != gone]
+    plant("invoice.number.gap", layout.INVOICES, 30, "number")
+    invoices.append(dict(invoices[8]))
+    plant("invoice.number.duplicate", layout.INVOICES, len(invoices) - 1, "number")
+    invoices.append({**invoices[-2], "number": "2026-0061", "date": dt.date(2026, 3, 31), "customer_id": "C001"})
+    plant("invoice.lines.missing", layout.INVOICES, len(invoices) - 1, "number")
+    for number, key, value, code in (
+        ("2026-0003", "ledger_account", None, "line.account.missing"),
+        ("2026-0004", "ledger_account", "709999", "line.account.unknown"),
+        ("2026-0005", "ledger_account", "700099", "line.account.inactive"),
+        ("2026-0006", "quantity", "twee", "cell.invalid.decimal"),
+        ("2026-0007", "vat_rate", None, "cell.required"),
+        ("2026-0010", "unit_price", "#N/A", "cell.error"),
+    ):
+        index = line_of(number)
+        lines[index][key] = value
+        plant(code, layout.INVOICE_LINES, index, key)
+    lines.append({**lines[0], "invoice_number": "2026-9999"})
+    plant("line.invoice.unknown", layout.INVOICE_LINES, len(lines) - 1, "invoice_number")
+    domestic = max(i for i, inv in enumerate(invoices) if inv["customer_id"] == "C004")
+    index = line_of(invoices[domestic]["number"])
+    lines[index].update(vat_rate=Decimal(0), vat_regime="intra-EU services", ledger_account="700300")
+    plant("line.regime.intra_eu.vat", layout.INVOICE_LINES, index, "vat_regime")
+    tables = {sheet.name: _rows(sheet, records[sheet.name]) for sheet in layout.TABLE_SHEETS}
+    return settings, tables, expected
 
 
 def _ogm(number: int) -> str:

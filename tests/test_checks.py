@@ -1,0 +1,129 @@
+"""Every check fires on the mistake it is for, and stays silent on good data."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import replace
+from decimal import Decimal as D
+from pathlib import Path
+
+import pytest
+
+from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, where, workbook
+from toolkit import checks, layout
+from toolkit.model import LedgerAccount, VatRule
+
+
+def codes(wb, package=None):
+    found = checks.check_workbook(wb)
+    if package:
+        found += checks.check_package(wb, *package)
+    return {f.code for f in found}
+
+
+def one_line(**kw):
+    return workbook([invoice(lines=[line(**kw)])])
+
+
+def customer_invoice(customer, **kw):
+    return workbook([invoice(customer=customer, lines=[line(**kw)])])
+
+
+CASES = {
+    "settings.period.reversed": lambda: workbook(settings=replace(SETTINGS, period_from=dt.date(2026, 3, 1), period_to=dt.date(2026, 1, 1))),
+    "settings.company_vat.invalid": lambda: workbook(settings=replace(SETTINGS, company_vat="BE0123456789")),
+    "settings.account.unknown": lambda: workbook(settings=replace(SETTINGS, discount_account="709999")),
+    "settings.account.kind": lambda: workbook(settings=replace(SETTINGS, discount_account="700000")),
+    "account.duplicate": lambda: workbook(accounts=ACCOUNTS + (LedgerAccount("700000", "again", "revenue"),)),
+    "account.revenue.unusual": lambda: workbook(accounts=ACCOUNTS + (LedgerAccount("800000", "Omzet", "revenue"),)),
+    "vat_rule.overlap": lambda: workbook(vat_rules=RULES + (VatRule(D(21), "domestic", dt.date(2026, 1, 1), None, "700000"),)),
+    "customer.id.duplicate": lambda: workbook(customers=CUSTOMERS + (replace(CUSTOMERS[0], name="again"),)),
+    "customer.vat.invalid": lambda: workbook(customers=(replace(CUSTOMERS[0], vat_number="BE0477472702"),) + CUSTOMERS[1:]),
+    "customer.country.invalid": lambda: workbook(customers=(replace(CUSTOMERS[0], country="Belgium"),) + CUSTOMERS[1:]),
+    "invoice.number.duplicate": lambda: workbook([invoice("F1"), invoice("F1", row=3)]),
+    "invoice.customer.unknown": lambda: workbook([invoice(customer="C9")]),
+    "invoice.lines.missing": lambda: workbook([invoice(lines=[])]),
+    "invoice.currency.unsupported": lambda: workbook([invoice(currency="USD")]),
+    "invoice.payment_reference.invalid": lambda: workbook([invoice(payment_reference="+++010/8068/17184+++")]),
+    "invoice.due_date.early": lambda: workbook([invoice(due_date=dt.date(2026, 1, 1))]),
+    "invoice.discount.account_missing": lambda: workbook(
+        [invoice(discount_pct=D(5))], settings=replace(SETTINGS, discount_account="", require_discount_account=True)),
+    "credit_note.credited.unknown": lambda: workbook([invoice(doc_type="credit note", credited_invoice="F0")]),
+    "invoice.number.gap": lambda: workbook([invoice("F1"), invoice("F3", row=3, lines=[line("F3", row=3)])]),
+    "invoice.number.order": lambda: workbook([invoice("F1", day=dt.date(2026, 1, 10)),
+                                              invoice("F2", row=3, day=dt.date(2026, 1, 5), lines=[line("F2", row=3)])]),
+    "line.invoice.unknown": lambda: replace(workbook(), lines=workbook().lines + (line("F7", row=3),)),
+    "line.account.missing": lambda: one_line(account=""),
+    "line.account.unknown": lambda: one_line(account="709999"),
+    "line.account.inactive": lambda: workbook(accounts=ACCOUNTS[:3] + (LedgerAccount("700000", "Sales", "revenue", active=False),) + ACCOUNTS[4:]),
+    "line.account.not_revenue": lambda: one_line(account="708000"),
+    "line.vat_rate.fraction": lambda: one_line(rate="0.21"),
+    "line.vat_rule.missing": lambda: one_line(rate="12"),
+    "line.regime.rate": lambda: customer_invoice("C2", rate="21", regime="intra-EU services"),
+    "line.regime.intra_eu.vat": lambda: customer_invoice("C1", rate="0", regime="intra-EU goods", account="700300"),
+    "line.regime.reverse_charge.vat": lambda: customer_invoice("C2", rate="0", regime="reverse charge", account="700600"),
+    "line.regime.export.country": lambda: customer_invoice("C2", rate="0", regime="export", account="700500"),
+}
+
+
+def test_good_workbook_is_clean():
+    assert checks.check_workbook(workbook()) == []
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_check_fires(code):
+    assert code in codes(CASES[code]())
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_check_silent_on_good_data(code):
+    assert code not in codes(workbook())
+
+
+def test_findings_name_sheet_and_cell():
+    [finding] = checks.check_workbook(one_line(account="709999"))
+    assert (finding.sheet, finding.cell, finding.severity) == ("Invoice lines", "I2", "error")
+    assert "709999" in finding.message and "Ledger accounts" in finding.message
+
+
+def test_good_regimes_are_silent():
+    wb = workbook([
+        invoice("F1", customer="C2", lines=[line("F1", rate="0", regime="intra-EU services", account="700300")]),
+        invoice("F2", row=3, customer="C1", lines=[line("F2", row=3, rate="0", regime="reverse charge", account="700600")]),
+        invoice("F3", row=4, customer="C3", lines=[line("F3", row=4, rate="0", regime="export", account="700500")]),
+    ])
+    assert checks.check_workbook(wb) == []
+
+
+def test_vat_rule_applies_by_invoice_date():
+    """A rate's rule that ends in February does not cover a March invoice."""
+    rules = (VatRule(D(21), "domestic", None, dt.date(2026, 2, 28), "700000"),) + RULES[1:]
+    march = workbook([invoice(day=dt.date(2026, 3, 2))], vat_rules=rules)
+    february = workbook([invoice(day=dt.date(2026, 2, 28))], vat_rules=rules)
+    assert "line.vat_rule.missing" in codes(march)
+    assert "line.vat_rule.missing" not in codes(february)
+
+
+def test_package_checks():
+    table = {("domestic", D(21), "invoice"): "211400"}
+    lookup = lambda regime, rate, doc_type: table.get((regime, rate, doc_type))
+    rules = {"pattern": "^[0-9]+$", "min_length": 6, "max_length": 6}
+    assert codes(workbook(), (rules, lookup)) == set()
+    credit = workbook([invoice(doc_type="credit note")])
+    assert "line.vat_code.missing" in codes(credit, (rules, lookup))
+    short = workbook(accounts=ACCOUNTS + (LedgerAccount("7001", "short", "revenue"),))
+    assert "account.format" in codes(short, (rules, lookup))
+    # a VAT rule's own package code fills the gap in the package's table
+    coded = replace(credit, vat_rules=(replace(RULES[0], vat_code="211400"),) + RULES[1:])
+    assert "line.vat_code.missing" not in codes(coded, (rules, lookup))
+
+
+def test_every_check_id_has_a_test():
+    """Each finding id written in the toolkit appears in some test."""
+    source = Path(__file__).parents[1] / "toolkit"
+    pattern = re.compile(r'(?:error|warning|Finding)\(\s*f?"([a-z_]+\.[a-z_.]+)"')
+    ids = {m for path in source.rglob("*.py") for m in pattern.findall(path.read_text())}
+    tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    assert ids, "no check ids found: the pattern above is stale"
+    assert sorted(i for i in ids if i not in tests) == []

@@ -1,0 +1,160 @@
+"""The reader takes what Excel users type, and turns what it cannot read into findings."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal as D
+
+import openpyxl
+import pytest
+
+from toolkit import layout, sample, template
+from toolkit.read import WorkbookError, read_workbook
+from toolkit.values import Invalid, parse_bool, parse_date, parse_decimal, parse_int
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (12.1, D("12.1")), (21.0, D(21)), (3, D(3)), ("2,5", D("2.5")), ("1.234,56", D("1234.56")),
+    ("1,234.56", D("1234.56")), (" 7\xa0", D(7)), ("€ 12,50", D("12.50")), ("(5,00)", D("-5.00")),
+    ("21%", D(21)), ("", None), (None, None), ("1.000.000", D(1000000)),
+])
+def test_numbers_as_typed(raw, expected):
+    assert parse_decimal(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["twee", "1,2,3a", "NaN", True])
+def test_not_a_number(raw):
+    with pytest.raises(Invalid):
+        parse_decimal(raw)
+
+
+@pytest.mark.parametrize("raw, expected", [
+    (dt.date(2026, 1, 31), dt.date(2026, 1, 31)), (dt.datetime(2026, 1, 31, 10, 0), dt.date(2026, 1, 31)),
+    (46053.0, dt.date(2026, 1, 31)), ("31/01/2026", dt.date(2026, 1, 31)), ("2026-01-31", dt.date(2026, 1, 31)),
+    ("31.01.2026", dt.date(2026, 1, 31)), ("1-2-2026", dt.date(2026, 2, 1)), (" 2026/01/31 ", dt.date(2026, 1, 31)),
+])
+def test_dates_as_typed(raw, expected):
+    assert parse_date(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["31/02/2026", "yesterday", "2026-13-01", -5.0])
+def test_not_a_date(raw):
+    with pytest.raises(Invalid):
+        parse_date(raw)
+
+
+def test_bools_and_ints():
+    assert [parse_bool(v) for v in ("Yes", "nee", "0", True, None)] == [True, False, False, True, None]
+    assert parse_int("30") == 30 and parse_int(30.0) == 30
+    with pytest.raises(Invalid):
+        parse_int("2.5")
+
+
+def _demo(tmp_path, change=None):
+    settings, tables = sample.demo()
+    if change:
+        change(settings, tables)
+    path = tmp_path / "demo.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    return path
+
+
+def test_demo_reads_clean(tmp_path):
+    wb = read_workbook(_demo(tmp_path))
+    assert wb.findings == ()
+    assert len(wb.invoices) == 64 and all(i.lines for i in wb.invoices)
+    first = wb.invoices[0]
+    assert first.where.cell("date") == "C2" and first.lines[0].where.sheet == "Invoice lines"
+
+
+def test_messy_cells(tmp_path):
+    """Text numbers with a decimal comma, text dates, trailing and non-breaking spaces, blank rows,
+    reordered and hidden columns and an extra column all read as meant."""
+    path = _demo(tmp_path)
+    book = openpyxl.load_workbook(path)
+    ws = book["Invoice lines"]
+    ws["D2"] = "1,5"  # quantity as text with a comma
+    ws["E2"] = " 1.455,99\xa0"
+    ws["A2"] = ws["A2"].value + "  "
+    ws.insert_rows(4, 2)  # blank rows in the middle
+    ws.column_dimensions["C"].hidden = True
+    inv = book["Invoices"]
+    inv["C2"] = "05/01/2026"
+    inv.move_range("A1:A200", cols=20)  # the number column moves to the far right
+    inv["Z1"] = "My own notes"
+    book.save(path)
+    wb = read_workbook(path)
+    assert wb.findings == ()
+    line = wb.invoices[0].lines[0]
+    assert (line.quantity, line.unit_price) == (D("1.5"), D("1455.99"))
+    assert wb.invoices[0].date == dt.date(2026, 1, 5)
+    assert wb.invoices[0].where.cell("number") == "U2"
+    assert len(wb.lines) == 146
+
+
+def _with(tmp_path, edit):
+    path = _demo(tmp_path)
+    book = openpyxl.load_workbook(path)
+    edit(book)
+    book.save(path)
+    return read_workbook(path).findings
+
+
+def test_excel_errors_are_findings(tmp_path):
+    def edit(book):
+        book["Invoice lines"]["E3"] = "#REF!"  # openpyxl stores this as an error cell
+        book["Settings"]["B3"] = "#N/A"
+    found = {(f.code, f.sheet, f.cell) for f in _with(tmp_path, edit)}
+    assert ("cell.error", "Invoice lines", "E3") in found
+    assert ("cell.error", "Settings", "B3") in found
+
+
+def test_missing_and_renamed_sheets(tmp_path):
+    def edit(book):
+        book["Customers"].title = "Klanten"
+        del book["VAT rules"]
+    found = {(f.code, f.sheet) for f in _with(tmp_path, edit)}
+    assert {("sheet.missing", "Customers"), ("sheet.missing", "VAT rules")} <= found
+
+
+def test_sheet_name_case_and_spaces_tolerated(tmp_path):
+    assert _with(tmp_path, lambda book: setattr(book["Customers"], "title", "customers ")) == ()
+
+
+def test_missing_column_and_header(tmp_path):
+    def edit(book):
+        book["Invoice lines"]["D1"] = "Qty"
+        ws = book["Ledger accounts"]
+        for cell in ws[1]:
+            cell.value = None
+    found = {(f.code, f.sheet) for f in _with(tmp_path, edit)}
+    assert ("sheet.column.missing", "Invoice lines") in found
+    assert ("sheet.header.missing", "Ledger accounts") in found
+
+
+def test_required_cell_and_invalid_choice(tmp_path):
+    def edit(book):
+        book["Invoices"]["E2"] = None
+        book["Invoices"]["B3"] = "bill"
+    found = {(f.code, f.cell) for f in _with(tmp_path, edit)}
+    assert ("cell.required", "E2") in found
+    assert ("cell.invalid.choice", "B3") in found
+
+
+def test_settings_missing_value(tmp_path):
+    def edit(book):
+        ws = book["Settings"]
+        for row in ws.iter_rows(min_row=2):
+            if row[0].value == "Company name":
+                row[1].value = None
+    found = [f for f in _with(tmp_path, edit) if f.code == "settings.missing"]
+    assert [(f.sheet, f.cell) for f in found] == [("Settings", "B2")]
+
+
+def test_not_a_workbook(tmp_path):
+    bad = tmp_path / "notes.xlsx"
+    bad.write_text("hello")
+    with pytest.raises(WorkbookError, match="notes.xlsx"):
+        read_workbook(bad)
+    with pytest.raises(WorkbookError, match="no such file"):
+        read_workbook(tmp_path / "absent.xlsx")

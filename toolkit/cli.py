@@ -1,0 +1,252 @@
+"""The command line: `ledger-export` (also `python -m toolkit`).
+
+User mistakes (a missing file, a bad date argument, a workbook open in Excel, a broken spec) end
+with a one-paragraph message and exit status 2, never a traceback. `check` exits 1 when the
+workbook has errors; `export` exits 1 when errors blocked it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from toolkit import __version__, layout
+from toolkit.model import Finding
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+class UserError(Exception):
+    """A mistake the user can fix; printed without a traceback."""
+
+
+def _date_arg(text: str) -> dt.date:
+    from toolkit.values import Invalid, parse_date
+
+    try:
+        return parse_date(text)
+    except Invalid as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _workbook_arg(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such workbook: {text}")
+    return path
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ledger-export",
+        description="Turn an Excel invoicing workbook into the import files of an accounting package.",
+        epilog="Start with: ledger-export workbook new Company.xlsx --sample; ledger-export check Company.xlsx",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    wb = sub.add_parser("workbook", help="create or upgrade a workbook").add_subparsers(dest="action", required=True, metavar="ACTION")
+    new = wb.add_parser("new", help="write an empty workbook (.xlsx) or the macro workbook with the ribbon (.xlsm)")
+    new.add_argument("path", type=Path, help="file to create: .xlsx or .xlsm")
+    new.add_argument("--sample", action="store_true", help="fill it with the demo company's data")
+    new.add_argument("--force", action="store_true", help="overwrite an existing file")
+    new.set_defaults(handler=cmd_workbook_new)
+    upgrade = wb.add_parser("upgrade", help="move a workbook's data into a fresh workbook of this version (keeps a backup)")
+    upgrade.add_argument("path", type=_workbook_arg)
+    upgrade.set_defaults(handler=cmd_workbook_upgrade)
+
+    check = sub.add_parser("check", help="list every problem in a workbook, by sheet and cell")
+    check.add_argument("workbook", type=_workbook_arg)
+    check.add_argument("--package", help="also check against this package (default: the Settings' package)")
+    check.add_argument("--json", action="store_true", help="print findings as JSON")
+    check.add_argument("--write", action="store_true", help="also write the findings into the workbook's Check sheet")
+    check.set_defaults(handler=cmd_check)
+
+    export = sub.add_parser("export", help="write the accounting package's import files")
+    export.add_argument("workbook", type=_workbook_arg)
+    export.add_argument("--package", help="package id (default: the Settings' package; see `ledger-export packages`)")
+    export.add_argument("--from", dest="period_from", type=_date_arg, metavar="DATE", help="first invoice date (default: Settings)")
+    export.add_argument("--to", dest="period_to", type=_date_arg, metavar="DATE", help="last invoice date (default: Settings)")
+    export.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: Settings, else '<workbook>-exports')")
+    export.add_argument("--again", metavar="EXPORT_ID", help="re-create an earlier export byte for byte")
+    export.add_argument("--include-exported", action="store_true", help="export documents that were exported before, on purpose")
+    export.add_argument("--no-write-back", action="store_true", help="leave the workbook file untouched")
+    export.set_defaults(handler=cmd_export)
+
+    suggest = sub.add_parser("suggest-accounts", help="fill empty ledger accounts of invoice lines from the VAT rules")
+    suggest.add_argument("workbook", type=_workbook_arg)
+    suggest.add_argument("--resuggest", action="store_true", help="also refresh accounts suggested before (never typed ones)")
+    suggest.set_defaults(handler=cmd_suggest)
+
+    packages = sub.add_parser("packages", help="list the accounting packages, or show one")
+    packages.add_argument("action", nargs="?", choices=["show"], help="show one package's parameters")
+    packages.add_argument("package", nargs="?", help="package id")
+    packages.set_defaults(handler=cmd_packages)
+
+    from toolkit.customers.cli import add_customer_commands
+
+    add_customer_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from toolkit.read import WorkbookError
+    from toolkit.specs import SpecError
+    from toolkit.writeback import WorkbookLocked
+    from toolkit.export import ExportFailed
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (UserError, WorkbookError, SpecError, WorkbookLocked, ExportFailed) as exc:
+        print(f"ledger-export: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("ledger-export: interrupted; nothing half-written was kept.", file=sys.stderr)
+        return 130
+
+
+# ---- findings ----------------------------------------------------------------------------------
+
+
+def print_findings(findings: list[Finding], as_json: bool = False, out=sys.stdout) -> None:
+    if as_json:
+        json.dump([f.__dict__ for f in findings], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return
+    by_sheet = defaultdict(list)
+    for finding in findings:
+        by_sheet[finding.sheet or "Workbook"].append(finding)
+    order = {name: i for i, name in enumerate(layout.ALL_SHEETS)}
+    for sheet in sorted(by_sheet, key=lambda s: (order.get(s, 99), s)):
+        print(sheet, file=out)
+        for f in sorted(by_sheet[sheet], key=_cell_order):
+            print(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}", file=out)
+    errors = sum(f.is_error for f in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s).", file=out)
+
+
+def _cell_order(f: Finding):
+    letters = f.cell.rstrip("0123456789")
+    digits = f.cell[len(letters):]
+    return (int(digits) if digits else 0, len(letters), letters, f.code)
+
+
+def check_rows(findings: list[Finding]) -> list[list]:
+    """Findings as rows of the Check sheet, in layout column order."""
+    return [[getattr(f, key) for key in layout.CHECK.keys] for f in findings]
+
+
+# ---- commands ----------------------------------------------------------------------------------
+
+
+def cmd_workbook_new(args) -> int:
+    from toolkit import sample, template
+
+    path: Path = args.path
+    if path.exists() and not args.force:
+        raise UserError(f"{path} already exists; pass --force to overwrite it.")
+    suffix = path.suffix.lower()
+    if suffix not in (".xlsx", ".xlsm"):
+        raise UserError(f"{path}: the workbook must end in .xlsx (plain) or .xlsm (with the ribbon and macros).")
+    data = None
+    if args.sample:
+        settings, tables = sample.demo()
+        data = {**tables, layout.SETTINGS_SHEET: settings}
+    if suffix == ".xlsm":
+        from toolkit import xlsm
+
+        xlsm.build_xlsm(path, data)
+    else:
+        template.save_template(path, data)
+    print(f"Wrote {path}{' with the demo company' if args.sample else ''}.")
+    return EXIT_OK
+
+
+def cmd_workbook_upgrade(args) -> int:
+    from toolkit import upgrade
+
+    new, backup = upgrade.upgrade(args.path)
+    print(f"Upgraded {new}; the previous version is kept as {backup}.")
+    return EXIT_OK
+
+
+def _findings_for(path: Path, package: str | None) -> list[Finding]:
+    from toolkit import checks, specs
+    from toolkit.read import read_workbook
+
+    wb = read_workbook(path)
+    findings = checks.check_workbook(wb)
+    spec = specs.load_spec(package or wb.settings.package) if (package or wb.settings.package) else None
+    if spec is not None:
+        findings += checks.check_package(wb, spec.account_rules, spec.vat_code)
+        findings += specs.resolve_params(spec, wb.settings)[1]
+    return findings
+
+
+def cmd_check(args) -> int:
+    from toolkit.writeback import WorkbookEdits, write_back
+
+    findings = _findings_for(args.workbook, args.package)
+    print_findings(findings, args.json)
+    if args.write:
+        edits = WorkbookEdits()
+        edits.replace_rows(layout.CHECK.name, check_rows(findings))
+        backup = write_back(args.workbook, edits)
+        print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
+    return EXIT_FINDINGS if any(f.is_error for f in findings) else EXIT_OK
+
+
+def cmd_export(args) -> int:
+    from toolkit.export import ExportRequest, run_export
+    from toolkit.writeback import write_back
+
+    request = ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
+                            args.include_exported, args.again)
+    result = run_export(request, progress=_progress)
+    shown = [f for f in result.findings if f.is_error] if result.status == "blocked" else [f for f in result.findings if not f.is_error]
+    if shown:
+        print_findings(shown)
+    print(result.message)
+    if result.status == "written" and not args.no_write_back and result.edits:
+        try:
+            write_back(args.workbook, result.edits)
+            print(f"Workbook updated: Exported in, Export log{', customer numbers' if result.entry['generated_numbers'] else ''}.")
+        except Exception as exc:  # the export itself is committed and recorded in the register
+            print(f"Note: the export is recorded, but {args.workbook} could not be updated ({exc}). "
+                  "The register beside the exports keeps what was exported.", file=sys.stderr)
+    return EXIT_FINDINGS if result.status == "blocked" else EXIT_OK
+
+
+def _progress(stage: str) -> None:
+    if sys.stderr.isatty():
+        print(f"… {stage}", file=sys.stderr, flush=True)
+
+
+def cmd_suggest(args) -> int:
+    from toolkit.read import read_workbook
+    from toolkit.suggest import suggest_accounts
+    from toolkit.writeback import write_back
+
+    result = suggest_accounts(read_workbook(args.workbook), args.resuggest)
+    if result.edits:
+        write_back(args.workbook, result.edits)
+    print(result.message)
+    return EXIT_OK
+
+
+def cmd_packages(args) -> int:
+    from toolkit import specs
+
+    if args.action == "show":
+        if not args.package:
+            raise UserError("which package? e.g. `ledger-export packages show winbooks`")
+        print(specs.describe(specs.load_spec(args.package)))
+        return EXIT_OK
+    for spec in specs.list_specs():
+        print(specs.summary(spec))
+    return EXIT_OK
