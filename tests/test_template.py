@@ -1,0 +1,139 @@
+"""The template: every sheet, table, dropdown and format of toolkit.layout, reproducibly."""
+
+import datetime as dt
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from toolkit import layout, template
+from toolkit.layout import column_letter
+
+
+@pytest.fixture(scope="module")
+def empty_book(tmp_path_factory):
+    path = tmp_path_factory.mktemp("tpl") / "template.xlsx"
+    template.save_template(path)
+    return openpyxl.load_workbook(path)
+
+
+def _validations(ws):
+    return ws.data_validations.dataValidation
+
+
+def _validation_for(ws, cell):
+    hits = [dv for dv in _validations(ws) if cell in dv.sqref]
+    assert len(hits) <= 1, f"{ws.title}!{cell} has {len(hits)} validations"
+    return hits[0] if hits else None
+
+
+def test_sheets_in_layout_order(empty_book):
+    assert empty_book.sheetnames == list(layout.ALL_SHEETS)
+
+
+@pytest.mark.parametrize("sheet", layout.TABLE_SHEETS + layout.OUTPUT_SHEETS, ids=lambda s: s.name)
+def test_table_sheet(empty_book, sheet):
+    ws = empty_book[sheet.name]
+    headers = [c.header for c in sheet.columns]
+    assert [cell.value for cell in ws[1]] == headers
+    assert list(ws.tables) == [sheet.table]
+    table = ws.tables[sheet.table]
+    # An empty table keeps one empty data row: Excel rejects a header-only table part.
+    assert table.ref == f"A1:{column_letter(len(headers) - 1)}2"
+    assert [c.name for c in table.tableColumns] == headers
+    assert ws.freeze_panes == "A2"
+    for i, col in enumerate(sheet.columns):
+        letter = column_letter(i)
+        dim = ws.column_dimensions[letter]
+        assert dim.width == col.width
+        assert dim.number_format == template.NUMBER_FORMATS[col.type]
+        dv = _validation_for(ws, f"{letter}2")
+        assert (dv is None) == (not col.choices and not col.help)
+        assert _validation_for(ws, f"{letter}{template.VALIDATION_LAST_ROW}") is dv
+        if col.choices:
+            assert dv.type == "list"
+            assert dv.formula1 == '"' + ",".join(col.choices) + '"'
+        if col.help:
+            assert dv.showInputMessage and dv.prompt == col.help[:255]
+            assert dv.promptTitle == col.header[:32]
+        if col.output:
+            assert dim.fill.fgColor.rgb.endswith("F2F2F2")
+        else:
+            assert dim.fill.fill_type is None
+
+
+def test_code_columns_are_text(empty_book):
+    # Account numbers typed as 700000 must stay text ("@"), dates must show as ISO dates.
+    ws = empty_book["Ledger accounts"]
+    assert ws.column_dimensions["A"].number_format == "@"
+    ws = empty_book["Invoices"]
+    date_col = column_letter(layout.INVOICES.keys.index("date"))
+    assert ws.column_dimensions[date_col].number_format == "yyyy-mm-dd"
+
+
+def test_settings_sheet(empty_book):
+    ws = empty_book[layout.SETTINGS_SHEET]
+    assert [c.value for c in ws[1]] == list(layout.SETTINGS_HEADERS)
+    assert ws.freeze_panes == "A2"
+    for row, setting in enumerate(layout.SETTINGS, start=2):
+        label, value, help_text = (c.value for c in ws[row])
+        assert label == setting.label
+        assert value == template.cell_value(setting.default)
+        assert help_text == (setting.help or None)
+        dv = _validation_for(ws, f"B{row}")
+        if setting.choices:
+            assert dv.formula1 == '"' + ",".join(setting.choices) + '"'
+    numbering = next(r for r, s in enumerate(layout.SETTINGS, 2) if s.key == "customer_number_start")
+    assert ws.cell(numbering, 2).value == 100000
+    exports = next(r for r, s in enumerate(layout.SETTINGS, 2) if s.key == "export_customers")
+    assert ws.cell(exports, 2).value == "yes"
+
+
+def test_sample_fills_rows_and_tables_cover_them(tmp_path):
+    sample = {
+        "Ledger accounts": [["700000", "Sales", "revenue", True], ["400000", "Customers", "receivable", None]],
+        "Invoice lines": [["F1", 1, "Work", Decimal("2"), Decimal("12.50"), None, Decimal("21"), "domestic", "700000", "manual"]],
+        "Invoices": [["F1", "invoice", dt.date(2026, 1, 5), None, "C1"]],
+        layout.SETTINGS_SHEET: {"company_name": "Demo BV", "export_customers": False},
+    }
+    path = tmp_path / "sample.xlsx"
+    template.save_template(path, sample)
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Ledger accounts"]
+    assert ws.tables["LedgerAccounts"].ref == "A1:D3"
+    assert [c.value for c in ws[2]] == ["700000", "Sales", "revenue", "yes"]
+    assert ws["A2"].number_format == "@"
+    lines = wb["Invoice lines"]
+    assert lines.tables["InvoiceLines"].ref == "A1:J2"
+    assert lines["E2"].value == 12.5 and lines["E2"].number_format == "#,##0.00"
+    assert wb["Invoices"]["C2"].value == dt.datetime(2026, 1, 5)
+    assert wb["Invoices"]["C2"].number_format == "yyyy-mm-dd"
+    settings = {row[0]: row[1] for row in wb["Settings"].iter_rows(min_row=2, values_only=True)}
+    assert settings["Company name"] == "Demo BV"
+    assert settings["Export customers"] == "no"
+
+
+def test_unknown_sample_sheet_is_refused():
+    with pytest.raises(KeyError, match="Nope"):
+        template.build_template({"Nope": []})
+
+
+def test_long_help_is_truncated_to_excel_limits():
+    dv = template._validation((), "A very long column header that goes on and on", "x" * 400)
+    assert len(dv.prompt) == 255 and len(dv.promptTitle) == 32
+
+
+def test_two_builds_are_byte_identical(tmp_path):
+    a, b = tmp_path / "a.xlsx", tmp_path / "b.xlsx"
+    template.save_template(a)
+    template.save_template(b)
+    assert a.read_bytes() == b.read_bytes()
+    wb = openpyxl.load_workbook(a)
+    assert wb.properties.creator == template.CREATOR
+    assert wb.properties.modified == template.FIXED_TIME
+
+
+def test_save_is_atomic_and_leaves_no_temp_file(tmp_path):
+    path = tmp_path / "t.xlsx"
+    template.save_template(path)
+    assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]

@@ -1,0 +1,297 @@
+"""The macro workbook: VBA project, ribbon, package parts, reproducibility, LibreOffice."""
+
+import io
+import random
+import re
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import olefile
+import openpyxl
+import pytest
+import xmlschema
+from oletools.olevba import VBA_Parser, decompress_stream
+from pyopenvba import ExcelFile, check_file
+
+from toolkit import layout, resources, vba, xlsm
+
+SCHEMA = Path(__file__).parent / "schemas" / "customui14.xsd"
+PYTHON = r"C:\Users\demo\ledger\Scripts\python.exe"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    path = tmp_path_factory.mktemp("xlsm") / "Ledger.xlsm"
+    xlsm.build_xlsm(path, python_executable=PYTHON)
+    return path
+
+
+@pytest.fixture(scope="module")
+def parts(built):
+    with zipfile.ZipFile(built) as z:
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def expected_sources(built) -> dict[str, str]:
+    """Module name -> source as it must read back (CRLF-normalised, Attribute lines dropped)."""
+    wb = openpyxl.load_workbook(built)
+    out = {"ThisWorkbook": ""}
+    out.update({ws.sheet_properties.codeName: "" for ws in wb.worksheets})
+    for m in xlsm.our_modules() + [vba.standard_module(xlsm.xlwings_bas())]:
+        out[m.name] = m.source
+    return {name: normalise(src) for name, src in out.items()}
+
+
+def normalise(source: str) -> str:
+    lines = source.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return "\n".join(line for line in lines if not line.startswith("Attribute VB_")).strip("\n")
+
+
+# ---- ribbon -------------------------------------------------------------------------------------
+
+
+def test_ribbon_validates_against_customui14_schema():
+    schema = xmlschema.XMLSchema(SCHEMA)
+    schema.validate(xlsm.ribbon_xml())
+
+
+def test_schema_catches_mistakes():
+    # The validator is only worth something if it fails on real mistakes.
+    schema = xmlschema.XMLSchema(SCHEMA)
+    good = xlsm.ribbon_xml().decode()
+    for bad in (good.replace('size="large"', 'size="huge"', 1),
+                good.replace('onAction="OnValidate"', 'onAction=""'),
+                good.replace('id="SuggestAccountsButton"', 'id="ValidateButton"')):
+        assert not schema.is_valid(bad)
+
+
+def _public_subs() -> dict[str, str]:
+    """Sub name -> first parameter declaration, over every .bas source of the workbook."""
+    subs = {}
+    for bas in resources.workbook_dir().glob("*.bas"):
+        for m in re.finditer(r"^Public Sub (\w+)\(([^)]*)\)", bas.read_text(), re.M):
+            subs[m.group(1)] = m.group(2).split(",")[0].strip()
+    return subs
+
+
+def test_every_ribbon_callback_exists_in_the_vba():
+    root = xlsm.ET.fromstring(xlsm.ribbon_xml())
+    callbacks = {el.get(attr) for el in root.iter() for attr in el.keys()
+                 if attr.startswith("on") or attr.startswith("get")} - {None}
+    subs = _public_subs()
+    assert callbacks, "the ribbon names no callback"
+    for name in callbacks:
+        assert subs.get(name) == "control As IRibbonControl", name
+    # and no ribbon-style sub is left dangling without a button
+    assert {s for s, p in subs.items() if "IRibbonControl" in p} == callbacks
+
+
+def test_ribbon_buttons_are_the_expected_ones():
+    labels = [b.label for b in xlsm.ribbon_buttons()]
+    assert labels == ["Validate", "Suggest accounts", "Assign customer numbers",
+                      "Match pasted customer numbers", "Generate export", "Export again\u2026",
+                      "Open export folder", "Help"]
+    assert all(len(b.lines) == 2 for b in xlsm.ribbon_buttons())
+
+
+def test_callbacks_call_the_toolkit_functions():
+    bas = (resources.workbook_dir() / "LedgerExport.bas").read_text()
+    for func in ("validate", "suggest_accounts", "assign_customer_numbers", "match_customers",
+                 "generate_export", "export_again", "open_export_folder"):
+        assert f'RunToolkit "{func}"' in bas
+    assert 'PY_CALL As String = "import toolkit.excel; toolkit.excel."' in bas
+
+
+# ---- VBA project --------------------------------------------------------------------------------
+
+
+def test_olevba_reads_back_exactly_our_modules(built):
+    expected = expected_sources(built)
+    parser = VBA_Parser(str(built))
+    got = {Path(stream).name: normalise(code) for _, stream, _, code in parser.extract_macros()}
+    parser.close()
+    assert set(got) == set(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
+
+
+def test_pyopenvba_reads_back_exactly_our_modules(built):
+    expected = expected_sources(built)
+    project = ExcelFile(str(built)).vba_project()
+    got = {m.name: normalise(m.source) for m in project.modules}
+    assert set(got) == set(expected)
+    for name in expected:
+        assert got[name] == expected[name], name
+    kinds = {m.name: m.kind.name for m in project.modules}
+    assert kinds["LedgerExport"] == kinds["xlwings"] == "standard"
+    assert kinds["ThisWorkbook"] == kinds["Sheet1"] == "other"  # document modules
+    assert all(m.text_offset == 0 for m in project.modules)  # source only, no p-code
+    assert check_file(str(built)).ok
+
+
+def test_xlwings_module_keeps_its_bsd_header(built):
+    parser = VBA_Parser(str(built))
+    code = {Path(s).name: c for _, s, _, c in parser.extract_macros()}["xlwings"]
+    parser.close()
+    assert "xlwings is distributed under a BSD 3-clause license." in code
+    assert "Public Function RunPython(" in code
+
+
+def test_project_structure(parts, built):
+    ole = olefile.OleFileIO(parts["xl/vbaProject.bin"])
+    streams = {"/".join(s) for s in ole.listdir()}
+    module_streams = {s.split("/", 1)[1] for s in streams if s.startswith("VBA/")} - {"dir", "_VBA_PROJECT"}
+    project = ole.openstream("PROJECT").read().decode("cp1252")
+    declared = set(re.findall(r"^(?:Document|Module)=(\w+)", project, re.M))
+    dir_stream = vba.decompress(ole.openstream("VBA/dir").read())
+    count_at = dir_stream.index(b"\x0f\x00\x02\x00\x00\x00")
+    dir_count = int.from_bytes(dir_stream[count_at + 6:count_at + 8], "little")
+    assert module_streams == declared == set(expected_sources(built))
+    assert dir_count == len(declared)
+    assert ole.openstream("VBA/_VBA_PROJECT").read() == bytes.fromhex("CC61FFFF000300")
+    # CMG / DPB / GC decrypt, with the key of the project id, to "unprotected, no password, visible"
+    project_id = re.search(r'^ID="(\{[0-9A-F-]+\})"', project, re.M).group(1)
+    key = sum(project_id.encode()) & 0xFF
+    for field, plain in (("CMG", bytes(4)), ("DPB", bytes(1)), ("GC", b"\xff")):
+        value = re.search(rf'^{field}="([0-9A-F]+)"', project, re.M).group(1)
+        assert vba.decrypt(value) == (key, plain)
+    ole.close()
+
+
+def test_code_names_match_document_modules(built):
+    wb = openpyxl.load_workbook(built, keep_vba=True)
+    assert wb.code_name == "ThisWorkbook"
+    names = [ws.sheet_properties.codeName for ws in wb.worksheets]
+    assert names == [f"Sheet{i}" for i in range(1, len(wb.worksheets) + 1)]
+
+
+def test_compression_round_trips_through_olevba():
+    rnd = random.Random(7)
+    samples = [b"", b"a", b"abc" * 3000, xlsm.xlwings_bas().encode("cp1252")]
+    samples += [bytes(rnd.choice(b"ab \r\n") for _ in range(n)) for n in (4095, 4096, 4097, 10000)]
+    samples += [rnd.randbytes(4096 * 3)]  # incompressible: raw chunks
+    for data in samples:
+        packed = vba.compress(data)
+        assert bytes(decompress_stream(bytearray(packed))) == data
+        assert vba.decompress(packed) == data
+
+
+def test_cfb_streams_read_back_with_olefile():
+    rnd = random.Random(3)
+    streams = {("A",): b"", ("VBA", "small"): rnd.randbytes(63), ("VBA", "edge"): rnd.randbytes(4095),
+               ("VBA", "big"): rnd.randbytes(4096), ("VBA", "bigger"): rnd.randbytes(70000)}
+    streams.update({("VBA", f"m{i}"): rnd.randbytes(rnd.randrange(1, 9000)) for i in range(20)})
+    ole = olefile.OleFileIO(vba.cfb(streams))
+    assert {tuple(s) for s in ole.listdir()} == {k for k in streams}
+    for path, data in streams.items():
+        assert ole.openstream("/".join(path)).read() == data
+    ole.close()
+
+
+# ---- package ------------------------------------------------------------------------------------
+
+
+def test_content_types_and_relationships(parts):
+    ct = parts["[Content_Types].xml"].decode()
+    assert 'PartName="/xl/workbook.xml" ContentType="application/vnd.ms-excel.sheet.macroEnabled.main+xml"' in ct
+    assert "spreadsheetml.sheet.main+xml" not in ct
+    assert ct.count('Extension="bin"') == 1
+    assert '<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>' in ct
+    wb_rels = parts["xl/_rels/workbook.xml.rels"].decode()
+    assert re.search(r'Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject"'
+                     r'[^>]*Target="vbaProject.bin"|Target="vbaProject.bin"[^>]*Type="http://schemas'
+                     r'.microsoft.com/office/2006/relationships/vbaProject"', wb_rels)
+    assert ribbon_rels(parts["_rels/.rels"]) == ["customUI/customUI14.xml"]
+    assert parts["customUI/customUI14.xml"] == xlsm.ribbon_xml()
+    assert list(parts)[0] == "[Content_Types].xml"
+
+
+def ribbon_rels(rels: bytes) -> list[str]:
+    root = xlsm.ET.fromstring(rels)
+    return [r.get("Target") for r in root if r.get("Type") == xlsm.RIBBON_REL_TYPE]
+
+
+def test_sheets_start_and_conf(built):
+    wb = openpyxl.load_workbook(built)
+    assert wb.sheetnames == ["Start", *layout.ALL_SHEETS, "xlwings.conf"]
+    assert wb.active.title == "Start"
+    assert [ws.title for ws in wb.worksheets if ws.sheet_view.tabSelected] == ["Start"]
+    start = [c for row in wb["Start"].iter_rows(values_only=True) for c in row if c]
+    for button in xlsm.ribbon_buttons():
+        assert button.label.replace("\u2026", "...") in start
+        for line in button.lines:
+            assert line in start
+    conf = wb["xlwings.conf"]
+    keys = []
+    for row in conf.iter_rows(min_col=1, max_col=2, values_only=True):
+        if row[0] is None:
+            break  # xlwings reads column A down to the first empty cell
+        keys.append(row)
+    conf_map = dict(keys)
+    assert conf_map["INTERPRETER_WIN"] == conf_map["INTERPRETER_MAC"] == PYTHON
+    assert conf_map["ADD_WORKBOOK_TO_PYTHONPATH"] == "false"
+    assert "PYTHONPATH" in conf_map and not conf_map["PYTHONPATH"]
+    assert all(k == k.upper() for k in conf_map)
+    for sheet in layout.TABLE_SHEETS:
+        assert sheet.table in wb[sheet.name].tables
+
+
+def test_two_builds_are_byte_identical(tmp_path, built):
+    again = tmp_path / "again.xlsm"
+    xlsm.build_xlsm(again, python_executable=PYTHON)
+    assert again.read_bytes() == built.read_bytes()
+    other = tmp_path / "other.xlsm"
+    xlsm.build_xlsm(other, python_executable="/usr/bin/python3")
+    assert other.read_bytes() != built.read_bytes()
+
+
+def test_zip_entries_have_fixed_timestamps(built):
+    with zipfile.ZipFile(built) as z:
+        assert {i.date_time for i in z.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+
+
+# ---- apply_ribbon -------------------------------------------------------------------------------
+
+
+def test_openpyxl_save_drops_the_ribbon_and_apply_ribbon_restores_it(tmp_path, built):
+    path = tmp_path / "user.xlsm"
+    wb = openpyxl.load_workbook(built, keep_vba=True)
+    wb["Settings"]["B2"] = "Changed"
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        assert ribbon_rels(z.read("_rels/.rels")) == []  # the trap this function exists for
+    xlsm.apply_ribbon(path)
+    first = path.read_bytes()
+    xlsm.apply_ribbon(path)
+    assert path.read_bytes() == first  # idempotent
+    with zipfile.ZipFile(path) as z:
+        assert ribbon_rels(z.read("_rels/.rels")) == ["customUI/customUI14.xml"]
+        assert z.read("customUI/customUI14.xml") == xlsm.ribbon_xml()
+        ct = z.read("[Content_Types].xml").decode()
+        assert "macroEnabled.main+xml" in ct and ct.count('Extension="bin"') == 1
+        assert z.read("xl/vbaProject.bin") == zipfile.ZipFile(built).read("xl/vbaProject.bin")
+    assert openpyxl.load_workbook(path)["Settings"]["B2"].value == "Changed"
+
+
+# ---- LibreOffice --------------------------------------------------------------------------------
+
+
+def test_libreoffice_opens_the_workbook_and_prints_the_start_sheet(built, tmp_path):
+    soffice = shutil.which("soffice") or shutil.which("libreoffice")
+    # Deliberately a failure, not a skip: CI installs LibreOffice (see .ci/run).
+    assert soffice, "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
+    assert shutil.which("pdftotext"), "pdftotext is not installed: apt-get install poppler-utils"
+    home = tmp_path / "home"
+    home.mkdir()
+    subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{home}",
+                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(built)],
+                   check=True, timeout=180, capture_output=True, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    pdf = tmp_path / "Ledger.pdf"
+    assert pdf.exists()
+    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    assert xlsm.START_TITLE in text
+    for button in xlsm.ribbon_buttons():
+        assert button.lines[0] in " ".join(text.split()), button.label
