@@ -1,0 +1,137 @@
+"""Postings per regime and document type, discounts, VAT on lines vs on total; every document balances."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import replace
+from decimal import Decimal as D
+
+import pytest
+from hypothesis import given, settings as hyp_settings, strategies as st
+
+from factory import CUSTOMERS, RULES, SETTINGS, invoice, line
+from toolkit.accounting import build_document, money
+from toolkit.vatrules import RuleBook
+from toolkit.model import VatRule
+
+# WinBooks' Belgian sales codes (formats.md §1.5); exempt / not subject get codes of our own here.
+CODES = {"domestic": {D(0): "211100", D(6): "211200", D(12): "211300", D(21): "211400"},
+         "intra-EU goods": "221000", "intra-EU services": "222000", "export": "231000",
+         "reverse charge": "212000", "exempt": "EX", "not subject": "NS"}
+
+
+def lookup(regime, rate, doc_type):
+    code = CODES[regime]
+    return code.get(rate) if isinstance(code, dict) else code
+
+
+RULEBOOK = RuleBook(RULES + (VatRule(D(0), "exempt", None, None, "700000"), VatRule(D(0), "not subject", None, None, "700000")))
+
+
+def post(inv, settings=SETTINGS, customer=CUSTOMERS[0]):
+    doc = build_document(inv, customer, settings, RULEBOOK, lookup)
+    return doc, [(p.kind, p.account, p.amount, p.vat_code, p.vat_base) for p in doc.postings]
+
+
+Z = D("0.00")
+CASES = [
+    # regime, rate, document type, account, expected postings (kind, account, amount, VAT code, VAT base)
+    ("domestic", "21", "invoice", "700000",
+     [("receivable", "400000", D("121.00"), "", D("100.00")), ("revenue", "700000", D("-100.00"), "211400", Z),
+      ("vat", "451000", D("-21.00"), "211400", D("100.00"))]),
+    ("domestic", "21", "credit note", "700000",
+     [("receivable", "400000", D("-121.00"), "", D("100.00")), ("revenue", "700000", D("100.00"), "211400", Z),
+      ("vat", "451000", D("21.00"), "211400", D("100.00"))]),
+    ("domestic", "6", "invoice", "700060",
+     [("receivable", "400000", D("106.00"), "", D("100.00")), ("revenue", "700060", D("-100.00"), "211200", Z),
+      ("vat", "451000", D("-6.00"), "211200", D("100.00"))]),
+]
+for regime, code in (("intra-EU goods", "221000"), ("intra-EU services", "222000"), ("export", "231000"),
+                     ("reverse charge", "212000"), ("exempt", "EX"), ("not subject", "NS")):
+    account = {"export": "700500", "reverse charge": "700600", "exempt": "700000", "not subject": "700000"}.get(regime, "700300")
+    for doc_type, sign in (("invoice", 1), ("credit note", -1)):
+        CASES.append((regime, "0", doc_type, account,
+                      [("receivable", "400000", sign * D("100.00"), "", D("100.00")),
+                       ("revenue", account, -sign * D("100.00"), code, Z),
+                       ("vat", "451000", Z, code, D("100.00"))]))
+
+
+@pytest.mark.parametrize("regime, rate, doc_type, account, expected", CASES, ids=[f"{c[0]}-{c[1]}-{c[2]}" for c in CASES])
+def test_postings_per_regime_and_document_type(regime, rate, doc_type, account, expected):
+    inv = invoice(doc_type=doc_type, lines=[line(rate=rate, regime=regime, account=account)])
+    doc, postings = post(inv)
+    assert postings == expected
+    assert doc.sign == (-1 if doc_type == "credit note" else 1)
+    assert doc.journal == (SETTINGS.credit_note_journal if doc_type == "credit note" else SETTINGS.invoice_journal)
+
+
+def test_discount_booked_on_the_discount_account():
+    inv = invoice(lines=[line(quantity="2", price="50", discount="10")])
+    doc, postings = post(inv)
+    assert postings == [("receivable", "400000", D("108.90"), "", D("90.00")),
+                        ("revenue", "700000", D("-100.00"), "211400", Z),
+                        ("discount", "708000", D("10.00"), "211400", Z),
+                        ("vat", "451000", D("-18.90"), "211400", D("90.00"))]
+
+
+def test_discount_without_account_books_revenue_net():
+    inv = invoice(lines=[line(quantity="2", price="50", discount="10")], discount_pct=D(5))
+    doc, postings = post(inv, replace(SETTINGS, discount_account=""))
+    # 100 - 10 line discount = 90; 5 % invoice discount = 4.50; net 85.50; VAT 17.955 -> 17.96
+    assert postings == [("receivable", "400000", D("103.46"), "", D("85.50")),
+                        ("revenue", "700000", D("-85.50"), "211400", Z),
+                        ("vat", "451000", D("-17.96"), "211400", D("85.50"))]
+
+
+def test_vat_on_lines_and_on_total_differ_by_rounding():
+    """Three lines of 0.50 at 21 %: each line's 0.105 rounds up to 0.11 (0.33 in all); on the total,
+    1.50 x 21 % = 0.315 rounds to 0.32. Both balance; they differ by a cent."""
+    inv = invoice(lines=[line(price="0.50")] * 3)
+    on_lines, _ = post(inv)
+    on_total, _ = post(inv, replace(SETTINGS, vat_booking="on total"))
+    assert (on_lines.vat, on_lines.total) == (D("0.33"), D("1.83"))
+    assert (on_total.vat, on_total.total) == (D("0.32"), D("1.82"))
+
+
+def test_rule_code_overrides_the_package_table():
+    rules = RuleBook((replace(RULES[0], vat_code="OWN21"),) + RULES[1:])
+    doc = build_document(invoice(), CUSTOMERS[0], SETTINGS, rules, lookup)
+    assert {p.vat_code for p in doc.postings if p.kind != "receivable"} == {"OWN21"}
+
+
+def test_due_date_from_payment_terms():
+    customer = replace(CUSTOMERS[0], payment_terms=30)
+    doc = build_document(invoice(), customer, SETTINGS, RULEBOOK, lookup)
+    assert doc.due_date == dt.date(2026, 2, 9)
+
+
+amounts = st.decimals(min_value=D("-50"), max_value=D("5000"), places=2)
+lines_strategy = st.lists(
+    st.tuples(st.decimals(min_value=D("0.01"), max_value=D("500"), places=2), amounts,
+              st.sampled_from([D(0), D("2.5"), D(10), D(33)]), st.sampled_from([D(0), D(6), D(12), D(21)])),
+    min_size=1, max_size=12)
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(lines_strategy, st.sampled_from(["invoice", "credit note"]), st.sampled_from(["on lines", "on total"]),
+       st.sampled_from(["", "708000"]), st.sampled_from([D(0), D(3), D("7.5")]))
+def test_every_document_balances(specs, doc_type, booking, discount_account, invoice_discount):
+    inv = invoice(doc_type=doc_type, discount_pct=invoice_discount,
+                  lines=[line(quantity=str(q), price=str(p), discount=str(d), rate=str(r)) for q, p, d, r in specs])
+    settings = replace(SETTINGS, vat_booking=booking, discount_account=discount_account)
+    doc = build_document(inv, CUSTOMERS[0], settings, RULEBOOK, lookup)
+    assert sum(p.amount for p in doc.postings) == 0
+    assert sum(g.vat for g in doc.vat_groups) == doc.vat
+    assert doc.total == doc.base + doc.vat
+    assert all(p.amount == p.amount.quantize(D("0.01")) for p in doc.postings)
+    for group in doc.vat_groups:
+        if booking == "on total":
+            assert group.vat == money(group.base * group.rate / 100)
+        else:  # the sum of each line's rounded VAT
+            nets = []
+            for q, p, d, r in specs:
+                if r == group.rate:
+                    gross = money(q * p)
+                    after = gross - money(gross * d / 100)
+                    nets.append(after - money(after * invoice_discount / 100))
+            assert group.vat == sum((money(n * group.rate / 100) for n in nets), D("0.00"))
