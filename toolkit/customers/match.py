@@ -158,7 +158,7 @@ def _adjusted(index: _Index, i: int, row: _Row, score: float) -> float:
         score += POSTAL_BONUS if row.postal == index.postal[i] else -POSTAL_PENALTY
     if _vat_conflict(index, i, row):
         score -= VAT_PENALTY
-    return min(score, 100.0)
+    return min(score, 99.0)  # only an exact key is certain
 
 
 def _fuzzy(index: _Index, rows: dict[int, _Row]) -> dict[int, _Found]:

@@ -85,4 +85,4 @@ def vat_key(number: str, default_country: str = "") -> str:
 def number_key(number: str) -> str:
     """Accounting numbers compared: trimmed, any case, and "000123" is 123 (Excel drops the zeros)."""
     text = str(number).strip().casefold()
-    return text.lstrip("0") or "0" if text.isdigit() else text
+    return (text.lstrip("0") or "0") if re.fullmatch("[0-9]+", text) else text

@@ -21,6 +21,7 @@ from typing import Iterable, Mapping, Sequence
 from toolkit.customers.normalize import number_key
 from toolkit.model import Customer, Finding, Where, error, warning
 
+_DIGITS = re.compile("[0-9]+")
 RULE_KEYS = frozenset({"pattern", "min_length", "max_length", "min", "max"})
 SAFE_START = 100000
 
@@ -54,7 +55,7 @@ def check_number(number: str, rules: Mapping) -> str | None:
         return f"customer number {number!r} is longer than {rules['max_length']} characters"
     low, high = rules.get("min"), rules.get("max")
     if low is not None or high is not None:
-        if not number.isdigit():
+        if not _DIGITS.fullmatch(number):
             return f"customer number {number!r} must be a whole number between {low} and {high}"
         if low is not None and int(number) < low:
             return f"customer number {number} is below the package's lowest number {low}"
@@ -65,7 +66,7 @@ def check_number(number: str, rules: Mapping) -> str | None:
 
 def _in_use(used: Iterable[str]) -> tuple[set[str], set[int]]:
     texts = {str(u).strip() for u in used if str(u).strip()}
-    return texts, {int(t) for t in texts if t.isdigit()}
+    return texts, {int(t) for t in texts if _DIGITS.fullmatch(t)}
 
 
 def assign_numbers(
@@ -112,7 +113,7 @@ def assign_numbers(
 
 def natural_key(text: str) -> tuple:
     """Sort key that puts C2 before C10."""
-    return tuple((0, int(p), "") if p.isdigit() else (1, 0, p.casefold()) for p in re.split(r"(\d+)", text) if p)
+    return tuple((0, int(p), "") if _DIGITS.fullmatch(p) else (1, 0, p.casefold()) for p in re.split("([0-9]+)", text) if p)
 
 
 def order_for_numbering(
