@@ -48,9 +48,10 @@ def test_table_sheet(empty_book, sheet):
         assert dim.width == col.width
         assert dim.number_format == template.NUMBER_FORMATS[col.type]
         dv = _validation_for(ws, f"{letter}2")
-        assert (dv is None) == (not col.choices and not col.help)
+        dropdown = bool(col.choices) and not col.output
+        assert (dv is None) == (not dropdown and not col.help)
         assert _validation_for(ws, f"{letter}{template.VALIDATION_LAST_ROW}") is dv
-        if col.choices:
+        if dropdown:
             assert dv.type == "list"
             assert dv.formula1 == '"' + ",".join(col.choices) + '"'
         if col.help:

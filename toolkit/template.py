@@ -139,7 +139,8 @@ def build_table_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterabl
             cell.number_format = dim.number_format
             if column.output:
                 cell.fill = OUTPUT_FILL
-        dv = _validation(column.choices, column.header, column.help)
+        # No dropdown on output columns: the toolkit fills them, nobody picks a value there.
+        dv = _validation(() if column.output else column.choices, column.header, column.help)
         _add_validation(ws, dv, f"{letter}2:{letter}{VALIDATION_LAST_ROW}")
     all_output = all(c.output for c in sheet.columns)
     table = Table(displayName=sheet.table, ref=table_ref(sheet, n_rows))

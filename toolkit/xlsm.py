@@ -229,14 +229,18 @@ def build_xlsm(path: str | os.PathLike, sample: Mapping[str, object] | None = No
     return template.write_atomically(path, xlsm_bytes(sample, python_executable))
 
 
-def apply_ribbon(path: str | os.PathLike) -> Path:
-    """Give an existing .xlsm its ribbon back after openpyxl re-saved it (idempotent).
+def with_ribbon(data: bytes) -> bytes:
+    """An .xlsm package (bytes) with its ribbon relationship and macro content types restored.
 
     Keeps the workbook's own ribbon part when it still has one (it matches the workbook's VBA);
-    adds ours otherwise. Restores the root relationship and the macro-enabled content types.
+    adds ours otherwise. Idempotent.
     """
-    path = Path(path)
-    data = path.read_bytes()
     parts = _read_parts(data, "[Content_Types].xml", "_rels/.rels", RIBBON_PART)
     changes = _ribbon_parts(parts, parts.get(RIBBON_PART) or ribbon_xml())
-    return template.write_atomically(path, template.repack(data, changes, pin_modified=False))
+    return template.repack(data, changes, pin_modified=False)
+
+
+def apply_ribbon(path: str | os.PathLike) -> Path:
+    """Give an existing .xlsm its ribbon back after openpyxl re-saved it (idempotent)."""
+    path = Path(path)
+    return template.write_atomically(path, with_ribbon(path.read_bytes()))

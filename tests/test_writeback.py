@@ -1,0 +1,238 @@
+"""Write-back into a user's workbook: right cells, tables resized, backups, macros kept, locks."""
+
+import datetime as dt
+import time
+import zipfile
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from oletools.olevba import VBA_Parser
+
+from toolkit import layout, template, writeback, xlsm
+from toolkit.writeback import Edits, WorkbookLocked, WriteBackError, write_back
+
+INVOICES = [
+    ["F1", "invoice", dt.date(2026, 1, 5), None, "C1"],
+    ["F2", "invoice", dt.date(2026, 1, 6), None, "C2"],
+    ["F3", "credit note", dt.date(2026, 1, 7), None, "C1"],
+]
+CUSTOMERS = [["C1", "Alpha"], ["C2", "Beta"], ["C3", "Gamma"], ["C4", "Delta"]]
+NOW = dt.datetime(2026, 2, 1, 9, 30, 0)
+
+
+@pytest.fixture
+def book(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES, "Customers": CUSTOMERS})
+    return path
+
+
+def by_header(ws):
+    """Rows as dicts header -> value, located by header text, as a user would read them."""
+    headers = [c.value for c in ws[1]]
+    return [dict(zip(headers, row)) for row in ws.iter_rows(min_row=2, values_only=True)]
+
+
+def reorder_invoice_columns(path, drop=None):
+    """Simulate a user who reversed the column order of Invoices (and maybe deleted a column)."""
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Invoices"]
+    rows = [[c.value for c in row] for row in ws.iter_rows()]
+    ws.delete_rows(1, ws.max_row)
+    keep = [i for i, h in enumerate(rows[0]) if h != drop]
+    for r, row in enumerate(rows, start=1):
+        for c, i in enumerate(reversed(keep), start=1):
+            ws.cell(row=r, column=c, value=row[i])
+    table = ws.tables["Invoices"]
+    del ws.tables["Invoices"]
+    new = openpyxl.worksheet.table.Table(displayName="Invoices",
+                                         ref=f"A1:{layout.column_letter(len(keep) - 1)}{len(rows)}")
+    new.tableStyleInfo = table.tableStyleInfo
+    ws.add_table(new)
+    wb.save(path)
+
+
+def test_cell_edits_follow_the_headers_of_reordered_columns(book):
+    reorder_invoice_columns(book)
+    write_back(book, Edits().set("Invoices", 3, "exported_in", "EXP-1").set("Invoices", 2, "description", "Fixed"), now=NOW)
+    rows = by_header(openpyxl.load_workbook(book)["Invoices"])
+    assert [r["Invoice number"] for r in rows] == ["F1", "F2", "F3"]
+    assert [r["Exported in"] for r in rows] == [None, "EXP-1", None]
+    assert [r["Description"] for r in rows] == ["Fixed", None, None]
+
+
+def test_missing_column_is_added_at_the_end_and_joins_the_table(book):
+    reorder_invoice_columns(book, drop="Exported in")
+    write_back(book, Edits().set("Invoices", 4, "exported_in", "EXP-2"), now=NOW)
+    ws = openpyxl.load_workbook(book)["Invoices"]
+    n = len(layout.INVOICES.columns)
+    assert ws.cell(1, n).value == "Exported in" and ws.cell(4, n).value == "EXP-2"
+    table = ws.tables["Invoices"]
+    assert table.ref == f"A1:{layout.column_letter(n - 1)}4"
+    assert [c.name for c in table.tableColumns] == [c.value for c in ws[1]]
+    assert len({c.id for c in table.tableColumns}) == n
+
+
+def test_backup_is_the_file_as_it_was(book):
+    before = book.read_bytes()
+    backup = write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    assert backup == book.with_name("Company.backup-20260201-093000.xlsx")
+    assert backup.read_bytes() == before
+    assert book.read_bytes() != before
+    # no temporary files left behind
+    assert sorted(p.name for p in book.parent.iterdir()) == ["Company.backup-20260201-093000.xlsx", "Company.xlsx"]
+
+
+def test_only_the_last_five_backups_are_kept(book):
+    made = []
+    for i in range(7):
+        made.append(write_back(book, Edits().set("Invoices", 2, "exported_in", str(i)),
+                               now=dt.datetime(2026, 2, 1, 9, 0, i // 2)))  # same second twice
+    left = sorted(p.name for p in book.parent.glob("Company.backup-*"))
+    assert len(left) == 5
+    assert {p.name for p in made[-5:]} == set(left)
+    assert made[1].name == "Company.backup-20260201-090000-2.xlsx"
+
+
+def test_replace_rows_resizes_the_table_and_links_cells(book):
+    rows = [["error", "line.account.missing", "Invoice lines", "I5", "No ledger account."],
+            ["warning", "invoice.gap", "Invoices", "A3", "Gap in numbering."],
+            ["error", "settings.missing", "Settings", "B2", "Company name is missing."]]
+    links = ["#'Invoice lines'!I5", "#'Invoices'!A3", None]
+    write_back(book, Edits().replace_rows("Check", rows, links=links), now=NOW)
+    ws = openpyxl.load_workbook(book)["Check"]
+    assert ws.tables["CheckFindings"].ref == "A1:E4"
+    assert [list(r) for r in ws.iter_rows(min_row=2, values_only=True)] == rows
+    cell_col = layout.column_letter(layout.CHECK.keys.index("cell"))
+    assert ws[f"{cell_col}2"].hyperlink.location == "'Invoice lines'!I5"
+    assert ws[f"{cell_col}3"].hyperlink.location == "'Invoices'!A3"
+    assert ws[f"{cell_col}4"].hyperlink is None
+    # a later, shorter run replaces everything: no stale rows or links
+    write_back(book, Edits().replace_rows("Check", rows[2:], links=[None]), now=NOW + dt.timedelta(seconds=1))
+    ws = openpyxl.load_workbook(book)["Check"]
+    assert ws.tables["CheckFindings"].ref == "A1:E2"
+    assert ws.max_row == 2 and ws[f"{cell_col}2"].hyperlink is None
+    # no findings at all: the table keeps one empty row
+    write_back(book, Edits().replace_rows("Check", []), now=NOW + dt.timedelta(seconds=2))
+    ws = openpyxl.load_workbook(book)["Check"]
+    assert ws.tables["CheckFindings"].ref == "A1:E2" and ws["A2"].value is None
+
+
+def test_append_rows_fills_the_empty_table_row_first(book):
+    row = ["2026-Q1-001", "2026-02-01 09:30", "winbooks", "2026-01-01..2026-03-31", 3, 2, "ACT.txt", "ab" * 32]
+    write_back(book, Edits().append_rows("Export log", [row]), now=NOW)
+    write_back(book, Edits().append_rows("Export log", [row[:1] + ["x"] * 7]), now=NOW + dt.timedelta(seconds=1))
+    ws = openpyxl.load_workbook(book)["Export log"]
+    assert ws.tables["ExportLog"].ref == "A1:H3"
+    assert [c.value for c in ws[2]] == row
+    assert ws["A3"].value == "2026-Q1-001"
+
+
+def test_delete_rows_shrinks_the_table(book):
+    write_back(book, Edits().delete_rows("Customers", [3, 5]), now=NOW)
+    ws = openpyxl.load_workbook(book)["Customers"]
+    assert [r["Customer id"] for r in by_header(ws)] == ["C1", "C3"]
+    assert ws.tables["Customers"].ref.endswith("3")
+
+
+def test_edit_then_delete_uses_row_numbers_of_the_file_as_read(book):
+    edits = Edits().set("Customers", 4, "accounting_number", "100001").delete_rows("Customers", [2])
+    write_back(book, edits, now=NOW)
+    rows = by_header(openpyxl.load_workbook(book)["Customers"])
+    assert [(r["Customer id"], r["Accounting customer number"]) for r in rows] == [
+        ("C2", None), ("C3", "100001"), ("C4", None)]
+
+
+def test_settings_by_label_even_when_rows_moved(book):
+    wb = openpyxl.load_workbook(book)
+    wb["Settings"].insert_rows(2, 3)  # the user added rows above
+    wb.save(book)
+    write_back(book, Edits().set_setting("customer_number_start", 200000).set_setting("export_customers", False), now=NOW)
+    ws = openpyxl.load_workbook(book)["Settings"]
+    values = {r[0]: r[1] for r in ws.iter_rows(min_row=2, values_only=True) if r[0]}
+    assert values["Customer number start"] == 200000
+    assert values["Export customers"] == "no"
+    assert values["Company country"] == "BE"  # untouched
+
+
+def test_values_keep_layout_formats(book):
+    write_back(book, Edits().set("Customers", 2, "payment_terms", 30)
+               .append_rows("Invoice lines", [["F1", 1, "Work", Decimal("2"), Decimal("12.50")]]), now=NOW)
+    wb = openpyxl.load_workbook(book)
+    lines = wb["Invoice lines"]
+    assert lines["E2"].value == 12.5 and lines["E2"].number_format == "#,##0.00"
+    assert lines["A2"].number_format == "@"
+
+
+def test_missing_sheet_is_a_clear_error_and_changes_nothing(book):
+    wb = openpyxl.load_workbook(book)
+    del wb["Check"]
+    wb.save(book)
+    before = book.read_bytes()
+    with pytest.raises(WriteBackError, match="no sheet named 'Check'"):
+        write_back(book, Edits().replace_rows("Check", []), now=NOW)
+    assert book.read_bytes() == before
+    assert list(book.parent.glob("*backup*")) == []
+
+
+def test_locked_file_on_replace(book, monkeypatch):
+    before = book.read_bytes()
+
+    def locked(src, dst):
+        raise PermissionError(13, "The process cannot access the file")
+
+    monkeypatch.setattr(writeback.os, "replace", locked)
+    with pytest.raises(WorkbookLocked, match="Company.xlsx is open in another program.*Close it"):
+        write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    assert book.read_bytes() == before
+    assert sorted(p.name for p in book.parent.iterdir()) == ["Company.xlsx"]
+
+
+def test_locked_file_is_detected_before_any_work(book, monkeypatch):
+    def no_write(path, mode="r", *args, **kwargs):
+        raise PermissionError(13, "locked")
+
+    monkeypatch.setattr(writeback, "open", no_write, raising=False)
+    monkeypatch.setattr(writeback.openpyxl, "load_workbook", lambda *a, **k: pytest.fail("loaded"))
+    with pytest.raises(WorkbookLocked):
+        write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+
+
+def test_xlsm_keeps_macros_and_ribbon(tmp_path):
+    path = tmp_path / "Company.xlsm"
+    xlsm.build_xlsm(path, sample={"Invoices": INVOICES})
+    with zipfile.ZipFile(path) as z:
+        vba_before = z.read("xl/vbaProject.bin")
+    write_back(path, Edits().set("Invoices", 2, "exported_in", "EXP-9")
+               .replace_rows("Check", [["error", "x", "Invoices", "A2", "m"]], links=["#'Invoices'!A2"]), now=NOW)
+    with zipfile.ZipFile(path) as z:
+        assert z.read("xl/vbaProject.bin") == vba_before
+        rels = xlsm.ET.fromstring(z.read("_rels/.rels"))
+        assert [r.get("Target") for r in rels if r.get("Type") == xlsm.RIBBON_REL_TYPE] == [xlsm.RIBBON_PART]
+        assert z.read(xlsm.RIBBON_PART) == xlsm.ribbon_xml()
+        ct = z.read("[Content_Types].xml").decode()
+        assert "application/vnd.ms-excel.sheet.macroEnabled.main+xml" in ct
+        assert "vbaProject" in z.read("xl/_rels/workbook.xml.rels").decode()
+    parser = VBA_Parser(str(path))
+    names = {stream.split("/")[-1] for _, stream, _, _ in parser.extract_macros()}
+    parser.close()
+    assert {"LedgerExport", "xlwings", "ThisWorkbook"} <= names
+    wb = openpyxl.load_workbook(path, keep_vba=True)
+    assert by_header(wb["Invoices"])[0]["Exported in"] == "EXP-9"
+    assert wb.sheetnames[0] == "Start" and wb.code_name == "ThisWorkbook"
+    assert path.with_name("Company.backup-20260201-093000.xlsm").exists()
+
+
+def test_untouched_sheets_are_not_walked(tmp_path):
+    # A big Invoice lines sheet must cost nothing when only the Check sheet is rewritten.
+    rows = [["F%05d" % i, 1, "Line", Decimal("1"), Decimal("9.99"), None, Decimal("21")] for i in range(20000)]
+    wb = template.build_template({"Invoice lines": rows})
+    lines = wb["Invoice lines"]
+    cells_before = len(lines._cells)
+    start = time.perf_counter()
+    writeback.apply_edits(wb, Edits().replace_rows("Check", [["error", "x", "Invoice lines", "A2", "m"]])
+                          .append_rows("Invoice lines", [["F99999", 1, "Last", 1, 1, None, 21]]))
+    assert time.perf_counter() - start < 1.0
+    assert len(lines._cells) == cells_before + 7  # only the appended row's cells
+    assert lines.tables["InvoiceLines"].ref == "A1:J20002"

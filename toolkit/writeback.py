@@ -1,0 +1,335 @@
+"""Safe write-back into a user's workbook file (.xlsx or .xlsm).
+
+    edits = Edits()
+    edits.set("Invoices", 5, "exported_in", "2026-Q1-001")
+    edits.replace_rows("Check", rows, links=["#'Invoices'!C5", ...])
+    edits.append_rows("Export log", [[...]])
+    edits.set_setting("customer_number_start", 100000)
+    backup = write_back("Company.xlsm", edits)
+
+Columns are found by their layout header in row 1 (users reorder columns; a missing one is added
+at the end), Excel tables are resized to cover their data, the file is replaced atomically after
+a timestamped backup copy is made beside it, and an .xlsm gets its ribbon back (openpyxl drops it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import glob
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import openpyxl
+from openpyxl.utils.cell import get_column_letter, range_boundaries
+from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.table import TableColumn
+from openpyxl.worksheet.worksheet import Worksheet
+
+from toolkit import layout, template, xlsm
+
+KEEP_BACKUPS = 5
+SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
+
+
+class WriteBackError(Exception):
+    """A write-back that could not be done; the message is meant for the user."""
+
+
+class WorkbookLocked(WriteBackError):
+    def __init__(self, path: Path):
+        super().__init__(
+            f"{path.name} is open in another program (probably Excel), so it cannot be written. "
+            f"Close it and try again. Nothing was changed.")
+        self.path = path
+
+
+@dataclass(frozen=True)
+class CellEdit:
+    sheet: str
+    row: int  # 1-based Excel row, as in the file before this write-back
+    key: str  # layout column key
+    value: object
+
+
+@dataclass
+class Edits:
+    """What to change in a workbook; fill it with the methods, then call `write_back`."""
+
+    cells: list[CellEdit] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+    deleted: dict[str, set[int]] = field(default_factory=dict)
+    appended: dict[str, list[list]] = field(default_factory=dict)
+    replaced: dict[str, tuple[list[list], list[str | None] | None, str]] = field(default_factory=dict)
+
+    def set(self, sheet: str, row: int, key: str, value) -> Edits:
+        _sheet(sheet).column(key)  # fail early on a typo
+        self.cells.append(CellEdit(sheet, row, key, value))
+        return self
+
+    def set_setting(self, key: str, value) -> Edits:
+        if key not in layout.SETTINGS_BY_KEY:
+            raise KeyError(f"unknown setting {key!r}")
+        self.settings[key] = value
+        return self
+
+    def delete_rows(self, sheet: str, rows: Iterable[int]) -> Edits:
+        """Delete whole rows (1-based, as in the file before this write-back) of a table sheet."""
+        _sheet(sheet)
+        self.deleted.setdefault(sheet, set()).update(r for r in rows if r >= 2)
+        return self
+
+    def append_rows(self, sheet: str, rows: Iterable[Sequence]) -> Edits:
+        """Add rows (values in layout column order) after the last row holding data."""
+        _sheet(sheet)
+        self.appended.setdefault(sheet, []).extend(list(r) for r in rows)
+        return self
+
+    def replace_rows(self, sheet: str, rows: Iterable[Sequence],
+                     links: Sequence[str | None] | None = None, link_key: str = "cell") -> Edits:
+        """Replace all data rows of a sheet (e.g. Check). `links` holds one internal hyperlink
+        target per row, like "#'Invoices'!C5", put on the `link_key` column (None: no link)."""
+        rows = [list(r) for r in rows]
+        if links is not None:
+            if len(links) != len(rows):
+                raise ValueError("one link (or None) per row")
+            _sheet(sheet).column(link_key)
+        self.replaced[sheet] = (rows, list(links) if links is not None else None, link_key)
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.cells or self.settings or self.deleted or self.appended or self.replaced)
+
+
+def _sheet(name: str) -> layout.Sheet:
+    try:
+        return SHEETS[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a table sheet of the layout") from None
+
+
+# ---- applying edits to an openpyxl workbook -----------------------------------------------------
+
+
+class _SheetWriter:
+    """One worksheet with its layout: header positions, table and cell formatting."""
+
+    def __init__(self, ws: Worksheet, sheet: layout.Sheet):
+        self.ws, self.sheet = ws, sheet
+        self.columns: dict[str, int] = {}  # header (case-insensitive) -> 1-based column
+        for cell in ws[1]:
+            if isinstance(cell.value, str) and cell.value.strip():
+                self.columns.setdefault(cell.value.strip().casefold(), cell.column)
+        self.table = ws.tables.get(sheet.table) or next(iter(ws.tables.values()), None)
+
+    def column_of(self, key: str) -> int:
+        """The column of a layout key; a missing column is added after the last header."""
+        header = self.sheet.column(key).header
+        col = self.columns.get(header.casefold())
+        if col is None:
+            col = max((c.column for c in self.ws[1] if c.value not in (None, "")), default=0) + 1
+            self.ws.cell(row=1, column=col, value=header)
+            self.columns[header.casefold()] = col
+        return col
+
+    def write(self, row: int, key: str, value) -> None:
+        cell = self.ws.cell(row=row, column=self.column_of(key), value=template.cell_value(value))
+        column = self.sheet.column(key)
+        if cell.number_format == "General":
+            cell.number_format = template.NUMBER_FORMATS.get(column.type, "General")
+        if column.output:
+            cell.fill = template.OUTPUT_FILL
+
+    def write_row(self, row: int, values: Sequence) -> None:
+        for key, value in zip(self.sheet.keys, values):
+            self.write(row, key, value)
+
+    def last_data_row(self) -> int:
+        """The last row with a value in a layout column (1 = header only), scanning up from the
+        bottom. Reads `ws._cells` because `ws.cell()` / `iter_rows()` create the cells they visit."""
+        cells = self.ws._cells
+        cols = [c for c in (self.columns.get(col.header.casefold()) for col in self.sheet.columns) if c]
+        for row in range(self.ws.max_row, 1, -1):
+            for c in cols:
+                cell = cells.get((row, c))
+                if cell is not None and cell.value not in (None, ""):
+                    return row
+        return 1
+
+    def clear_data(self) -> None:
+        if self.ws.max_row >= 2:
+            self.ws.delete_rows(2, self.ws.max_row - 1)
+
+    def delete(self, rows: set[int]) -> None:
+        # Bottom-up, contiguous runs at once: openpyxl shifts every cell below each deleted block.
+        for start, count in reversed(_runs(sorted(rows))):
+            self.ws.delete_rows(start, count)
+        for cell in self.ws._cells.values():  # openpyxl moves cells but not their link anchors
+            if cell.hyperlink is not None:
+                cell.hyperlink.ref = cell.coordinate
+
+    def link(self, row: int, key: str, target: str) -> None:
+        cell = self.ws.cell(row=row, column=self.column_of(key))
+        cell.hyperlink = Hyperlink(ref=cell.coordinate, location=target.lstrip("#"),
+                                   display=str(cell.value or ""))
+        cell.style = "Hyperlink"
+
+    def fit_table(self, last_row: int) -> None:
+        """Resize the table to the header row .. `last_row` over all header columns."""
+        if self.table is None:
+            return
+        min_col, min_row, _, _ = range_boundaries(self.table.ref)
+        max_col = max([min_col, *self.columns.values()])
+        last_row = max(last_row, min_row + 1)  # a table keeps at least one (empty) data row
+        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last_row}"
+        names = [str(self.ws.cell(row=min_row, column=c).value or f"Column{c}")
+                 for c in range(min_col, max_col + 1)]
+        old = {tc.name: tc for tc in self.table.tableColumns}
+        next_id = max([tc.id for tc in self.table.tableColumns] + [0]) + 1
+        columns = []
+        for name in names:
+            tc = old.get(name)
+            if tc is None:
+                tc, next_id = TableColumn(id=next_id, name=name), next_id + 1
+            columns.append(tc)
+        self.table.ref = ref
+        self.table.tableColumns = columns
+        if self.table.autoFilter is not None:
+            self.table.autoFilter.ref = ref
+
+
+def _runs(rows: list[int]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for r in rows:
+        if runs and runs[-1][0] + runs[-1][1] == r:
+            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+        else:
+            runs.append((r, 1))
+    return runs
+
+
+def _apply_settings(wb, values: dict[str, object]) -> None:
+    if layout.SETTINGS_SHEET not in wb.sheetnames:
+        raise WriteBackError(f"The workbook has no sheet named {layout.SETTINGS_SHEET!r}.")
+    ws = wb[layout.SETTINGS_SHEET]
+    rows = {}
+    for cell in ws["A"]:
+        if isinstance(cell.value, str):
+            rows.setdefault(cell.value.strip().casefold(), cell.row)
+    for key, value in values.items():
+        setting = layout.SETTINGS_BY_KEY[key]
+        row = rows.get(setting.label.casefold()) or rows.get(key.casefold())
+        if row is None:
+            row = ws.max_row + 1
+            ws.cell(row=row, column=1, value=setting.label)
+            ws.cell(row=row, column=3, value=setting.help or None)
+        cell = ws.cell(row=row, column=2, value=template.cell_value(value))
+        if cell.number_format == "General":
+            cell.number_format = template.NUMBER_FORMATS.get(setting.type, "General")
+
+
+def apply_edits(wb, edits: Edits) -> None:
+    """Apply `edits` to an openpyxl workbook in place."""
+    if edits.settings:
+        _apply_settings(wb, edits.settings)
+    touched = ({e.sheet for e in edits.cells} | set(edits.deleted) | set(edits.appended)
+               | set(edits.replaced))
+    missing = sorted(touched - set(wb.sheetnames))
+    if missing:
+        raise WriteBackError(f"The workbook has no sheet named {missing[0]!r} (renamed or deleted?).")
+    for name in sorted(touched, key=list(SHEETS).index):
+        writer = _SheetWriter(wb[name], SHEETS[name])
+        last = writer.last_data_row()
+        # Row numbers of cell edits and deletions refer to the file as read: edits first.
+        for e in (e for e in edits.cells if e.sheet == name):
+            writer.write(e.row, e.key, e.value)
+            last = max(last, e.row)
+        if name in edits.deleted:
+            gone = {r for r in edits.deleted[name] if r <= last}
+            writer.delete(gone)
+            last -= len(gone)
+        if name in edits.replaced:
+            rows, links, link_key = edits.replaced[name]
+            writer.clear_data()
+            for i, values in enumerate(rows):
+                writer.write_row(2 + i, values)
+                if links and links[i]:
+                    writer.link(2 + i, link_key, links[i])
+            last = 1 + len(rows)
+        for values in edits.appended.get(name, ()):
+            last += 1
+            writer.write_row(last, values)
+        writer.fit_table(last)
+
+
+# ---- the file -----------------------------------------------------------------------------------
+
+
+def backup_name(path: Path, now: dt.datetime) -> Path:
+    stamp = now.strftime("%Y%m%d-%H%M%S")
+    candidate = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix}")
+    n = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.backup-{stamp}-{n}{path.suffix}")
+        n += 1
+    return candidate
+
+
+def prune_backups(path: Path, keep: int = KEEP_BACKUPS) -> None:
+    """Keep the `keep` newest backups of `path` (their names sort by time)."""
+    def order(backup: Path) -> tuple[str, int]:  # NAME.backup-YYYYmmdd-HHMMSS[-n].ext
+        middle = backup.name[len(path.stem) + len(".backup-"):len(backup.name) - len(path.suffix)]
+        return middle[:15], int(middle[16:]) if middle[16:].isdigit() else 1
+
+    backups = sorted(path.parent.glob(f"{glob.escape(path.stem)}.backup-*{path.suffix}"), key=order)
+    for old in backups[:-keep] if keep else backups:
+        old.unlink(missing_ok=True)
+
+
+def _check_writable(path: Path) -> None:
+    """Excel on Windows keeps an open workbook locked: opening it for writing fails."""
+    try:
+        with open(path, "r+b"):
+            pass
+    except PermissionError:
+        raise WorkbookLocked(path) from None
+
+
+def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None = None,
+               keep_backups: int = KEEP_BACKUPS) -> Path:
+    """Apply `edits` to the workbook at `path` safely; returns the backup's path.
+
+    Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing;
+    in both cases the file is left as it was.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WriteBackError(f"{path} does not exist.")
+    macro = path.suffix.lower() in (".xlsm", ".xltm")
+    _check_writable(path)
+    wb = openpyxl.load_workbook(path, keep_vba=macro)
+    apply_edits(wb, edits)
+    data = template.workbook_bytes(wb)
+    if macro:
+        data = xlsm.with_ribbon(data)
+
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp",
+                                    dir=path.parent)
+    tmp = Path(tmp_name)
+    backup = backup_name(path, now or dt.datetime.now())
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        shutil.copy2(path, backup)
+        try:
+            os.replace(tmp, path)
+        except PermissionError:
+            backup.unlink(missing_ok=True)
+            raise WorkbookLocked(path) from None
+    finally:
+        tmp.unlink(missing_ok=True)
+    prune_backups(path, keep_backups)
+    return backup
