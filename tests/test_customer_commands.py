@@ -1,0 +1,328 @@
+"""The customer commands on real workbook files: paste, match, apply, import, duplicates, merge, undo."""
+
+import csv
+import dataclasses
+import datetime as dt
+
+import openpyxl
+import pytest
+
+from toolkit import layout, template, writeback
+from toolkit.customers import commands
+from toolkit.customers.commands import CustomerCommandError
+from toolkit.read import read_workbook
+
+NOW = dt.datetime(2026, 2, 1, 9, 30, 0)
+
+
+def customer(cid, name, vat="", postal="", city="", number="", source=None, batch=None):
+    values = {"customer_id": cid, "name": name, "vat_number": vat, "postal_code": postal, "city": city,
+              "accounting_number": number or None, "number_source": source, "import_batch": batch}
+    return [values.get(k) for k in layout.CUSTOMERS.keys]
+
+
+def invoice(number, cid, day=dt.date(2026, 1, 10)):
+    values = {"number": number, "doc_type": "invoice", "date": day, "customer_id": cid}
+    return [values.get(k) for k in layout.INVOICES.keys]
+
+
+CUSTOMERS = [
+    customer("C0001", "Janssens BV", "BE0477472701", "9000", "Gent"),
+    customer("C0002", "Peeters NV", "BE0403170701", "2000", "Antwerpen"),
+    customer("C0003", "Dupont SA", "", "1000", "Bruxelles"),
+    customer("C0004", "Bakkerij Maes", "", "9000", "Gent", "100004", "imported"),
+]
+
+
+@pytest.fixture(autouse=True)
+def result_columns_declared(monkeypatch):
+    """The match columns belong in layout.CUSTOMER_IMPORT; until the lead adds them there, the
+    tests declare them the same way (the template keeps only 'Pasted data')."""
+    sheet = layout.CUSTOMER_IMPORT
+    missing = tuple(c for c in commands.result_columns() if c.key not in sheet.keys)
+    if missing:
+        patched = dataclasses.replace(sheet, columns=sheet.columns + missing)
+        monkeypatch.setattr(layout, "CUSTOMER_IMPORT", patched)
+        monkeypatch.setitem(writeback.SHEETS, sheet.name, patched)
+
+
+def make_workbook(tmp_path, customers=CUSTOMERS, invoices=(), paste=None, paste_row=2, name="Company.xlsx"):
+    path = tmp_path / name
+    template.save_template(path, {
+        layout.SETTINGS_SHEET: {"company_name": "Atelier", "company_country": "BE"},
+        layout.CUSTOMERS.name: list(customers),
+        layout.INVOICES.name: list(invoices),
+    })
+    if paste is not None:
+        book = openpyxl.load_workbook(path)
+        ws = book[layout.CUSTOMER_IMPORT.name]
+        for r, row in enumerate(paste):
+            for c, value in enumerate(row):
+                ws.cell(row=paste_row + r, column=c + 1, value=value)
+        book.save(path)
+    return path
+
+
+def sheet_rows(path, sheet):
+    ws = openpyxl.load_workbook(path)[sheet]
+    return [[c.value for c in row] for row in ws.iter_rows()]
+
+
+def import_sheet(path):
+    """header -> column values (from row 2 on) of the Customer import sheet."""
+    rows = sheet_rows(path, layout.CUSTOMER_IMPORT.name)
+    return {h: [r[i] for r in rows[1:]] for i, h in enumerate(rows[0]) if h}
+
+
+def by_id(path):
+    return {c.customer_id: c for c in read_workbook(path).customers}
+
+
+MESSY = [  # no header row, another column order, stray spaces, other legal forms, VAT written freely
+    ["  janssens  bvba ", 100001, "0477.472.701", " 9000", "GENT"],
+    ["PEETERS", 100002, "BE 0403 170 701", 2000, "Antwerpen"],
+    ["Dupont S.A.", 100003, None, 1000, "Bruxelles"],
+    ["Bakkerij Maes", 100004, None, 9000, "Gent"],
+    ["Nieuwe Klant Comm.V.", 100007, None, 8000, "Brugge"],
+]
+
+
+MESSY_WITH_HEADERS = [["Naam", "Klantnr", "BTW", "Postcode", "Gemeente"]] + MESSY
+
+
+def test_paste_match_apply_round_trip(tmp_path):
+    path = make_workbook(tmp_path, paste=MESSY_WITH_HEADERS, paste_row=1)
+    outcome = commands.match_paste(path)
+    assert "recognised by headers" in outcome.message
+    assert outcome.backup is not None and outcome.backup.exists()
+    sheet = import_sheet(path)
+    assert sheet["Action"][:5] == ["assign number", "assign number", "assign number", "already correct", "new customer"]
+    assert sheet["Match: customer id"][:5] == ["C0001", "C0002", "C0003", "C0004", None]
+    assert sheet["Match: method"][0] == "VAT number"
+    assert sheet["Naam"][0] == "  janssens  bvba "  # the paste itself is untouched
+
+    outcome = commands.apply_matches(path, now=NOW)
+    assert "3 numbers assigned" in outcome.message and "1 customers created" in outcome.message
+    customers = by_id(path)
+    assert [(customers[c].accounting_number, customers[c].number_source) for c in ("C0001", "C0002", "C0003")] == [
+        ("100001", "imported"), ("100002", "imported"), ("100003", "imported")]
+    new = customers["C0005"]
+    assert (new.name, new.accounting_number, new.import_batch, new.postal_code) == (
+        "Nieuwe Klant Comm.V.", "100007", "IMP-20260201-093000", "8000")
+    sheet = import_sheet(path)
+    assert sheet["Action"][:5] == ["already correct"] * 5
+    assert sheet["Note"][4] == "applied: created customer C0005 (import IMP-20260201-093000)"
+
+    # Applying again changes nothing; matching again finds everything correct.
+    assert "already correct" in commands.apply_matches(path, now=NOW).message
+    assert len(read_workbook(path).customers) == 5
+    commands.match_paste(path)
+    assert import_sheet(path)["Action"][:5] == ["already correct"] * 5
+
+
+def test_paste_with_headers_in_row_1_and_user_changed_actions(tmp_path):
+    paste = [["Klantnr", "Naam", "Postcode", "Gemeente"], [200004, "Bakkerij Maes", 9000, "Gent"], [100099, "Dupond", 1000, "Brussel"]]
+    path = make_workbook(tmp_path, paste=paste, paste_row=1)
+    commands.match_paste(path)
+    rows = sheet_rows(path, layout.CUSTOMER_IMPORT.name)
+    assert rows[0][:4] == ["Klantnr", "Naam", "Postcode", "Gemeente"]
+    assert rows[0][4:9] == ["Match: customer id", "Match: confidence", "Match: method", "Action", "Note"]
+    assert rows[1][7] == "conflict" and "already has number 100004" in rows[1][8]
+    assert rows[2][4] == "C0003" and rows[2][7] == "ambiguous"
+
+    # Without the user's say-so, apply changes nothing.
+    commands.apply_matches(path, now=NOW)
+    assert by_id(path)["C0004"].accounting_number == "100004"
+    assert by_id(path)["C0003"].accounting_number == ""
+
+    book = openpyxl.load_workbook(path)
+    ws = book[layout.CUSTOMER_IMPORT.name]
+    ws["H2"], ws["H3"] = "overwrite", "assign number"
+    book.save(path)
+    outcome = commands.apply_matches(path, now=NOW)
+    assert "1 numbers overwritten" in outcome.message and "1 numbers assigned" in outcome.message
+    assert by_id(path)["C0004"].accounting_number == "200004"
+    assert by_id(path)["C0003"].accounting_number == "100099"
+
+
+def test_apply_refusals_are_written_beside_the_row(tmp_path):
+    path = make_workbook(tmp_path, paste=[["Number", "Name"], [100004, "Somebody"]], paste_row=1)
+    commands.match_paste(path)
+    book = openpyxl.load_workbook(path)
+    ws = book[layout.CUSTOMER_IMPORT.name]
+    assert ws["F2"].value == "conflict"
+    ws["C2"], ws["F2"] = "C0001", "assign number"  # pick a customer by hand, but the number is taken
+    book.save(path)
+    outcome = commands.apply_matches(path, now=NOW)
+    assert outcome.details == ["row 2: refused: number 100004 is already used by customer C0004"]
+    assert import_sheet(path)["Note"][0].startswith("refused: number 100004")
+    assert by_id(path)["C0001"].accounting_number == ""
+
+
+@pytest.mark.xfail(strict=True, reason="write-back adds a missing column after the last header of row 1, "
+                   "not after the paste: asked for, see report")
+def test_headerless_paste_below_the_sheet_header(tmp_path):
+    path = make_workbook(tmp_path, paste=MESSY, paste_row=2)
+    outcome = commands.match_paste(path)
+    assert "recognised by content" in outcome.message
+    rows = sheet_rows(path, layout.CUSTOMER_IMPORT.name)
+    assert rows[0][5:10] == ["Match: customer id", "Match: confidence", "Match: method", "Action", "Note"]
+    assert [r[:5] for r in rows[1:6]] == MESSY
+    assert [r[8] for r in rows[1:6]] == ["assign number", "assign number", "assign number", "already correct", "new customer"]
+
+
+def test_pasted_data_is_never_overwritten(tmp_path):
+    path = make_workbook(tmp_path, paste=MESSY, paste_row=2)
+    try:
+        commands.match_paste(path)
+    except CustomerCommandError as exc:
+        assert "Paste the list with its header row into cell A1" in str(exc)
+    assert [r[:5] for r in sheet_rows(path, layout.CUSTOMER_IMPORT.name)[1:6]] == MESSY
+
+
+def test_headerless_paste_in_row_1_is_refused_with_advice(tmp_path):
+    path = make_workbook(tmp_path, paste=MESSY, paste_row=1)
+    with pytest.raises(CustomerCommandError, match="starts in row 1 without a header row"):
+        commands.match_paste(path)
+
+
+def test_unrecognisable_or_empty_paste(tmp_path):
+    with pytest.raises(CustomerCommandError, match="is empty"):
+        commands.match_paste(make_workbook(tmp_path))
+    path = make_workbook(tmp_path, paste=[["Name", "City"], ["a", "b"]], paste_row=1, name="B.xlsx")
+    with pytest.raises(CustomerCommandError, match="customer number"):
+        commands.match_paste(path)
+
+
+def test_paste_reaching_into_the_match_columns_is_refused(tmp_path):
+    path = make_workbook(tmp_path, paste=[["Number", "Name"], [100001, "Janssens"]], paste_row=1)
+    commands.match_paste(path)
+    book = openpyxl.load_workbook(path)
+    ws = book[layout.CUSTOMER_IMPORT.name]
+    for r, row in enumerate([[100001, "Janssens", "Gent", "9000", "x", "y"]], start=3):
+        for c, v in enumerate(row, start=1):
+            ws.cell(row=r, column=c, value=v)
+    book.save(path)
+    with pytest.raises(CustomerCommandError, match="overlap"):
+        commands.match_paste(path)
+
+
+@pytest.mark.xfail(strict=True, reason="write-back cannot clear a cell: Edits.set(..., None) leaves the old value "
+                   "(openpyxl ws.cell(value=None)); see report")
+def test_a_shorter_second_paste_clears_old_results(tmp_path):
+    path = make_workbook(tmp_path, paste=[["Number", "Name"], [100001, "Janssens"], [100002, "Peeters"]], paste_row=1)
+    commands.match_paste(path)
+    book = openpyxl.load_workbook(path)
+    book[layout.CUSTOMER_IMPORT.name]["A3"] = None
+    book[layout.CUSTOMER_IMPORT.name]["B3"] = None
+    book.save(path)
+    commands.match_paste(path)
+    assert import_sheet(path)["Action"][:2] == ["assign number", None]
+
+
+def write_csv(path, rows, delimiter=";", encoding="cp1252"):
+    with open(path, "w", encoding=encoding, newline="") as f:
+        csv.writer(f, delimiter=delimiter).writerows(rows)
+    return path
+
+
+def test_import_file_applies_sure_proposals_and_lists_the_rest(tmp_path):
+    path = make_workbook(tmp_path)
+    file = write_csv(tmp_path / "klanten.csv", [
+        ["Numéro", "Nom", "TVA", "Code postal", "Localité"],
+        ["100001", "Janssens SPRL", "BE 0477.472.701", "9000", "Gand"],
+        ["100009", "Bakkerij Maes", "", "9000", "Gand"],
+        ["100010", "Société Nouvelle", "", "4000", "Liège"],
+    ])
+    dry = commands.import_file(path, file, dry_run=True)
+    assert dry.backup is None and by_id(path)["C0001"].accounting_number == ""
+    outcome = commands.import_file(path, file, now=NOW)
+    assert by_id(path)["C0001"].accounting_number == "100001"
+    assert "1 unknown customer(s) not created" in outcome.message
+    assert any("line 3: conflict C0004" in d for d in outcome.details)
+    assert len(read_workbook(path).customers) == 4
+
+    outcome = commands.import_file(path, file, create_new=True, now=NOW)
+    new = by_id(path)["C0005"]
+    assert (new.name, new.city, new.accounting_number, new.import_batch) == ("Société Nouvelle", "Liège", "100010", "IMP-20260201-093000")
+
+
+def test_import_xlsx_file(tmp_path):
+    path = make_workbook(tmp_path)
+    file = tmp_path / "export.xlsx"
+    book = openpyxl.Workbook()
+    for row in [["Kundennummer", "Name", "USt-IdNr.", "PLZ"], [100002, "Peeters", "BE0403170701", 2000]]:
+        book.active.append(row)
+    book.save(file)
+    commands.import_file(path, file, now=NOW)
+    assert by_id(path)["C0002"].accounting_number == "100002"
+
+
+def test_duplicates_merge_and_refusal(tmp_path):
+    customers = CUSTOMERS + [
+        customer("C0005", "BVBA Janssens", "0477.472.701", "9000", "Gent", "100005", "imported"),
+        customer("C0006", "bakkerij maes bv", "", "9000", "Gent", "100006", "manual"),
+        customer("C0007", "Peeters", "", "2000", "Antwerpen"),
+    ]
+    invoices = [invoice("F1", "C0001"), invoice("F2", "C0007"), invoice("F3", "C0007")]
+    path = make_workbook(tmp_path, customers, invoices)
+    outcome = commands.find_duplicates(path)
+    assert outcome.message == "3 group(s) of likely duplicate customers."
+    assert [(g.keeper, g.duplicates) for g in outcome.data] == [("C0004", ("C0006",)), ("C0005", ("C0001",)), ("C0007", ("C0002",))]
+    assert any("cannot merge" in d for d in outcome.details)  # Maes carries two numbers
+
+    with pytest.raises(CustomerCommandError, match="different accounting numbers"):
+        commands.merge_customers(path, "C0004", "C0006")
+
+    outcome = commands.merge_customers(path, "C0005", "C0001")
+    assert "1 invoice(s) moved" in outcome.message
+    wb = read_workbook(path)
+    assert "C0001" not in {c.customer_id for c in wb.customers}
+    assert {i.number: i.customer_id for i in wb.invoices}["F1"] == "C0005"
+
+    commands.merge_customers(path, "C0007", "C0002")
+    wb = read_workbook(path)
+    assert {i.customer_id for i in wb.invoices} == {"C0005", "C0007"}
+    assert len(wb.customers) == 5
+
+
+def test_undo_import_keeps_numbered_and_invoiced_customers(tmp_path):
+    customers = CUSTOMERS + [
+        customer("C0005", "Plain", batch="IMP-1"),
+        customer("C0006", "Numbered since", number="100006", source="generated", batch="IMP-1"),
+        customer("C0007", "Invoiced", batch="IMP-1"),
+        customer("C0008", "Came with its number", number="100008", source="imported", batch="IMP-1"),
+    ]
+    path = make_workbook(tmp_path, customers, [invoice("F1", "C0007")])
+    outcome = commands.undo_import(path, "IMP-1")
+    assert outcome.message == "Undid import IMP-1: 2 customer(s) removed, 2 kept."
+    assert outcome.details == [
+        "kept C0006 (Numbered since): it got accounting number 100006 (generated) since the import",
+        "kept C0007 (Invoiced): it has 1 invoice(s)",
+    ]
+    assert sorted(by_id(path)) == ["C0001", "C0002", "C0003", "C0004", "C0006", "C0007"]
+    with pytest.raises(CustomerCommandError, match="nothing to undo"):
+        commands.undo_import(path, "IMP-9")
+
+
+def test_import_then_undo_round_trip(tmp_path):
+    path = make_workbook(tmp_path)
+    file = write_csv(tmp_path / "k.csv", [["Nr", "Naam", "Postcode"], ["300001", "Nieuw A", "1000"], ["300002", "Nieuw B", "1000"]], ",", "utf-8-sig")
+    commands.import_file(path, file, create_new=True, now=NOW)
+    assert len(read_workbook(path).customers) == 6
+    commands.undo_import(path, "IMP-20260201-093000")
+    assert len(read_workbook(path).customers) == 4
+
+
+def test_cli_customers_commands(tmp_path, capsys):
+    from toolkit.cli import build_parser
+
+    path = make_workbook(tmp_path, paste=MESSY_WITH_HEADERS, paste_row=1)
+    args = build_parser().parse_args(["customers", "match", str(path)])
+    assert args.handler(args) == 0
+    assert "Matched 5 pasted row(s)" in capsys.readouterr().out
+    args = build_parser().parse_args(["customers", "merge", str(path), "C0001", "C0001"])
+    from toolkit.cli import UserError
+
+    with pytest.raises(UserError, match="itself"):
+        args.handler(args)

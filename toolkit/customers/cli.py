@@ -1,0 +1,59 @@
+"""`ledger-export customers ...`: the customer commands on the command line (thin: see commands)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from toolkit.customers import commands
+
+
+def _existing(text: str) -> Path:
+    path = Path(text)
+    if not path.is_file():
+        raise argparse.ArgumentTypeError(f"no such file: {text}")
+    return path
+
+
+def add_customer_commands(sub) -> None:
+    customers = sub.add_parser("customers", help="customer numbers: match a pasted list, import, duplicates, merge, undo")
+    actions = customers.add_subparsers(dest="action", required=True, metavar="ACTION")
+
+    def command(name, help_text, handler):
+        p = actions.add_parser(name, help=help_text)
+        p.add_argument("workbook", type=_existing)
+        p.set_defaults(handler=handler)
+        return p
+
+    command("match", "propose a customer and an action beside each row pasted on 'Customer import'", _run(lambda a: commands.match_paste(a.workbook)))
+    command("apply", "carry out the Action column of 'Customer import'", _run(lambda a: commands.apply_matches(a.workbook)))
+    imp = command("import", "match a CSV or XLSX customer list and apply the sure proposals", _run(
+        lambda a: commands.import_file(a.workbook, a.file, create_new=a.create_new, dry_run=a.dry_run)))
+    imp.add_argument("file", type=_existing, help="CSV (any delimiter, encoding detected) or XLSX file")
+    imp.add_argument("--create-new", action="store_true", help="create the customers the workbook does not have")
+    imp.add_argument("--dry-run", action="store_true", help="show what would happen, write nothing")
+    command("duplicates", "list likely duplicate customers with a suggested keeper", _run(lambda a: commands.find_duplicates(a.workbook)))
+    merge = command("merge", "move a duplicate's invoices to the keeper and remove the duplicate", _run(
+        lambda a: commands.merge_customers(a.workbook, a.keeper, a.duplicate)))
+    merge.add_argument("keeper", help="customer id to keep")
+    merge.add_argument("duplicate", help="customer id to remove")
+    undo = command("undo-import", "remove the customers an import batch created (keeps numbered or invoiced ones)", _run(
+        lambda a: commands.undo_import(a.workbook, a.batch)))
+    undo.add_argument("batch", help="the import batch id, e.g. IMP-20260115-093000")
+
+
+def _run(call):
+    def handler(args) -> int:
+        from toolkit.cli import UserError
+
+        try:
+            outcome = call(args)
+        except commands.CustomerCommandError as exc:
+            raise UserError(str(exc)) from None
+        print(outcome.text())
+        if outcome.backup is not None:
+            print(f"Backup of the workbook before this change: {outcome.backup.name}", file=sys.stderr)
+        return 0
+
+    return handler
