@@ -209,15 +209,15 @@ def _invoices(wb: Workbook) -> list[Finding]:
 
 
 def _numbering(invoices: Iterable[Invoice]) -> list[Finding]:
-    """Gaps and disorder per series (document type + number prefix): warnings, as Belgian law wants
+    """Gaps and disorder per series (the number without its trailing digits): warnings, as Belgian law wants
     invoices numbered without gaps in date order."""
     series = defaultdict(list)
     for invoice in invoices:
         match = _TRAILING_DIGITS.match(invoice.number or "")
         if match:
-            series[(invoice.doc_type, match[1], len(match[2]))].append((int(match[2]), invoice))
+            series[(match[1], len(match[2]))].append((int(match[2]), invoice))
     findings = []
-    for (_, prefix, width), numbered in series.items():
+    for (prefix, width), numbered in series.items():
         numbered.sort(key=lambda pair: pair[0])
         for (number_a, a), (number_b, b) in zip(numbered, numbered[1:]):
             if number_b - number_a > 1:

@@ -96,13 +96,13 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     from toolkit.read import WorkbookError
     from toolkit.specs import SpecError
-    from toolkit.writeback import WorkbookLocked
+    from toolkit.writeback import WriteBackError
     from toolkit.export import ExportFailed
 
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UserError, WorkbookError, SpecError, WorkbookLocked, ExportFailed) as exc:
+    except (UserError, WorkbookError, SpecError, WriteBackError, ExportFailed) as exc:
         print(f"ledger-export: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -183,18 +183,18 @@ def _findings_for(path: Path, package: str | None) -> list[Finding]:
     findings = checks.check_workbook(wb)
     spec = specs.load_spec(package or wb.settings.package) if (package or wb.settings.package) else None
     if spec is not None:
-        findings += checks.check_package(wb, spec.account_rules, spec.vat_code)
+        findings += checks.check_package(wb, spec.accounts, spec.vat_code)
         findings += specs.resolve_params(spec, wb.settings)[1]
     return findings
 
 
 def cmd_check(args) -> int:
-    from toolkit.writeback import WorkbookEdits, write_back
+    from toolkit.writeback import Edits, write_back
 
     findings = _findings_for(args.workbook, args.package)
     print_findings(findings, args.json)
     if args.write:
-        edits = WorkbookEdits()
+        edits = Edits()
         edits.replace_rows(layout.CHECK.name, check_rows(findings))
         backup = write_back(args.workbook, edits)
         print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
@@ -245,8 +245,18 @@ def cmd_packages(args) -> int:
     if args.action == "show":
         if not args.package:
             raise UserError("which package? e.g. `ledger-export packages show winbooks`")
-        print(specs.describe(specs.load_spec(args.package)))
+        spec = specs.load_spec(args.package)
+        print(f"{spec.name} ({spec.id}), format {spec.format_version}; countries: {', '.join(spec.countries)}")
+        print(f"Files: {', '.join(spec.file_names)}")
+        print(spec.description)
+        print("\nParameters (rows of the Settings sheet, by label):")
+        for p in spec.parameters:
+            default = f"; default {p.default}" if p.default not in (None, "") else (
+                f"; default: the '{layout.SETTINGS_BY_KEY[p.default_setting].label}' setting" if p.default_setting else "")
+            choices = f"; one of {', '.join(p.choices)}" if p.choices else ""
+            print(f"  {p.label} [{p.type}{', required' if p.required else ''}{choices}{default}]\n      {p.help}")
         return EXIT_OK
     for spec in specs.list_specs():
-        print(specs.summary(spec))
+        params = ", ".join(p.label for p in spec.parameters) or "none"
+        print(f"{spec.id:<14} {spec.name} [{', '.join(spec.countries)}]\n{'':<14} files: {', '.join(spec.file_names)}; parameters: {params}")
     return EXIT_OK

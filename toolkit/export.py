@@ -3,7 +3,7 @@
 Nothing is written while errors remain. Files go into a hidden folder that is renamed into place
 only when every file is on disk, and the export counts as done only once its register line is
 written; a failure on the way removes what was written. What the workbook should learn (Exported
-in, generated customer numbers, an Export log row) comes back as `WorkbookEdits`, applied by the
+in, generated customer numbers, an Export log row) comes back as `Edits`, applied by the
 caller: to the file by the CLI, through xlwings by the Excel buttons.
 """
 
@@ -24,7 +24,7 @@ from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAcc
 from toolkit.read import read_workbook
 from toolkit.register import Register, exported_documents, given_numbers
 from toolkit.vatrules import RuleBook
-from toolkit.writeback import WorkbookEdits
+from toolkit.writeback import Edits
 
 Progress = Callable[[str], None]
 
@@ -51,7 +51,7 @@ class ExportResult:
     findings: list[Finding] = field(default_factory=list)
     folder: Path | None = None
     entry: dict | None = None
-    edits: WorkbookEdits = field(default_factory=WorkbookEdits)
+    edits: Edits = field(default_factory=Edits)
     workbook: Workbook | None = None
 
 
@@ -98,7 +98,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
 
     progress("Checking")
     findings = checks.check_workbook(wb)
-    findings += checks.check_package(wb, spec.account_rules, spec.vat_code)
+    findings += checks.check_package(wb, spec.accounts, spec.vat_code)
     params, param_findings = specs.resolve_params(spec, settings)
     findings += param_findings
     if earlier:
@@ -127,7 +127,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
     chosen = {c: customers[c] for c in dict.fromkeys(i.customer_id for i in selected) if c in customers}
     findings += numbers.start_value_findings(settings.customer_number_start, settings.where.get("customer_number_start", Where(layout.SETTINGS_SHEET, 0)))
     findings += numbers.duplicate_number_findings(wb.customers)
-    findings += numbers.invalid_number_findings(chosen.values(), spec.customer_number_rules)
+    findings += numbers.invalid_number_findings(chosen.values(), spec.customer_numbers)
     generated, number_findings = _number_customers(wb, chosen, selected, history, spec)
     findings += number_findings
 
@@ -230,7 +230,7 @@ def _number_customers(wb, chosen: dict[str, Customer], selected: list[Invoice], 
     needing = numbers.order_for_numbering([c for c in missing if c.customer_id not in generated], first_date)
     used = {c.accounting_number for c in wb.customers if c.accounting_number} | set(earlier.values())
     try:
-        generated.update(numbers.assign_numbers(needing, used, wb.settings.customer_number_start, spec.customer_number_rules))
+        generated.update(numbers.assign_numbers(needing, used, wb.settings.customer_number_start, spec.customer_numbers))
     except numbers.NumberingError as exc:
         where = wb.settings.where.get("customer_number_start", Where(layout.SETTINGS_SHEET, 0))
         return {}, [error("customer.number.generate", where, "value", f"Cannot generate customer numbers: {exc}.")]
@@ -310,17 +310,17 @@ def _commit(root: Path, export_id: str, files: list[tuple[str, bytes]], register
     return folder
 
 
-def _edits(wb: Workbook, documents: list[Document], generated: dict[str, str], entry: dict) -> WorkbookEdits:
-    edits = WorkbookEdits()
+def _edits(wb: Workbook, documents: list[Document], generated: dict[str, str], entry: dict) -> Edits:
+    edits = Edits()
     if entry.get("again_of"):
         return edits
     for document in documents:
-        edits.set_cell(layout.INVOICES.name, document.invoice.where.row, "exported_in", entry["id"])
+        edits.set(layout.INVOICES.name, document.invoice.where.row, "exported_in", entry["id"])
     customers = {c.customer_id: c for c in wb.customers}
     for customer_id, number in generated.items():
         row = customers[customer_id].where.row
-        edits.set_cell(layout.CUSTOMERS.name, row, "accounting_number", number)
-        edits.set_cell(layout.CUSTOMERS.name, row, "number_source", "generated")
+        edits.set(layout.CUSTOMERS.name, row, "accounting_number", number)
+        edits.set(layout.CUSTOMERS.name, row, "number_source", "generated")
     edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
     return edits
 

@@ -9,16 +9,16 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Mapping
+from typing import Mapping, NamedTuple
 
 
-@dataclass(frozen=True)
-class Where:
-    """Sheet, row and the column letter of each field of one record."""
+class Where(NamedTuple):
+    """Sheet, row and the column letter of each field of one record (a tuple: the reader makes
+    one per row, hundreds of thousands of them)."""
 
     sheet: str
     row: int  # 1-based Excel row
-    columns: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+    columns: Mapping[str, str] = {}
 
     def cell(self, key: str | None = None) -> str:
         letter = self.columns.get(key, "A") if key else "A"

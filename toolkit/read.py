@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from operator import itemgetter
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -55,7 +57,13 @@ class Grid:
         except Exception as exc:  # calamine raises several unrelated types for a bad file
             raise WorkbookError(f"{self.path}: cannot be read as an Excel workbook ({exc})") from None
         self.sheet_names = list(self.book.sheet_names)
-        self._errors = _error_cells(self.path) if self.path.suffix.lower() in (".xlsx", ".xlsm") else {}
+        # The error scan inflates the sheet XML again; zlib releases the GIL, so it runs on the
+        # other core while calamine parses.
+        self._scan = None
+        if self.path.suffix.lower() in (".xlsx", ".xlsm"):
+            pool = ThreadPoolExecutor(1)
+            self._scan = pool.submit(_error_cells, self.path)
+            pool.shutdown(wait=False)
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet's actual name, matched without case and surrounding spaces."""
@@ -70,7 +78,7 @@ class Grid:
 
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
         """{(row0, col0): '#N/A'} for the sheet's error cells."""
-        return self._errors.get(sheet, {})
+        return self._scan.result().get(sheet, {}) if self._scan else {}
 
 
 def _error_cells(path: Path) -> dict[str, dict[tuple[int, int], str]]:
@@ -123,12 +131,36 @@ def _cell_index(ref: str) -> tuple[int, int]:
 
 
 class Table:
-    """The records of one table sheet: dicts by column key, each with its `Where`."""
+    """One table sheet, column by column: `values[key]` lists the parsed cells of that column
+    (None where empty, invalid or absent), aligned with `wheres`, one per non-blank row."""
 
-    def __init__(self, sheet: Sheet, records: list[tuple[Where, dict]], columns: dict[str, str]):
+    def __init__(self, sheet: Sheet, wheres: list[Where], values: dict[str, list]):
         self.sheet = sheet
-        self.records = records
-        self.columns = columns  # key -> column letter, for the columns present
+        self.wheres = wheres
+        self.values = values
+
+    def column(self, key: str) -> list:
+        return self.values.get(key) or [None] * len(self.wheres)
+
+
+class _Bad(str):
+    """A cell that did not parse; the text says why."""
+
+
+def _parse_column(raw: list, parse) -> list:
+    """Parse each distinct value once: columns repeat their values (codes, rates, choices), and
+    600,000 rows make per-cell parsing the reader's main cost."""
+    if bool in set(map(type, raw)):  # True == 1 would share a memo entry with 1.0
+        return [_parse_one(parse, v) for v in raw]
+    parsed = {v: _parse_one(parse, v) for v in set(raw)}
+    return list(map(parsed.__getitem__, raw))
+
+
+def _parse_one(parse, value):
+    try:
+        return parse(value)
+    except Invalid as exc:
+        return _Bad(exc)
 
 
 def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
@@ -149,44 +181,54 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
                     f"({', '.join(c.header for c in sheet.columns)}).")
         )
         return Table(sheet, [], {})
-    columns = {key: layout.column_letter(pos) for key, pos in positions.items()}
+    letters = {key: layout.column_letter(pos) for key, pos in positions.items()}
     for col in sheet.columns:
         if col.required and col.key not in positions:
             findings.append(
                 Finding("sheet.column.missing", "error", sheet.name, f"{layout.column_letter(len(rows[header_row]))}{header_row + 1}",
                         f"Column '{col.header}' is missing on '{sheet.name}': add it to the header row.")
             )
-    plan = [(col.key, positions[col.key], parser_for(col.type, col.choices), col) for col in sheet.columns if col.key in positions]
     errors = grid.errors(actual)
-    blank = dict.fromkeys(sheet.keys)
-    records = []
-    for index in range(header_row + 1, len(rows)):
-        row = rows[index]
-        if not any(v != "" and v is not None for v in row) and not _row_has_error(errors, index):
-            continue  # blank rows in the middle are normal
-        where = Where(sheet.name, index + 1, columns)
-        values = dict(blank)
-        width = len(row)
-        for key, pos, parse, col in plan:
-            raw = row[pos] if pos < width else None
-            if raw == "" and (index, pos) in errors:
-                findings.append(error("cell.error", where, key,
-                                      f"{col.header} holds the Excel error {errors[(index, pos)]}: fix the formula or type the value."))
-                values[key] = None
-                continue
-            try:
-                value = values[key] = parse(raw)
-            except Invalid as exc:
-                findings.append(error(f"cell.invalid.{col.type}", where, key, f"{col.header}: {exc}."))
-                continue
-            if value is None and col.required:
-                findings.append(error("cell.required", where, key, f"{col.header} is required: fill it in."))
-        records.append((where, values))
-    return Table(sheet, records, columns)
+    error_rows = {r for r, _ in errors}
+    # Blank rows in the middle are normal: skip rows whose every cell is empty (calamine pads
+    # rows to the sheet's width, so one comparison per row finds them).
+    blank = [""] * max(map(len, rows[header_row:]))
+    kept = [i for i in range(header_row + 1, len(rows)) if rows[i] != blank or i in error_rows]
+    data = [rows[i] for i in kept]
+    rectangular = all(len(r) == len(blank) for r in data)
+    wheres = [Where(sheet.name, i + 1, letters) for i in kept]
+    values = {}
+    for col in sheet.columns:
+        pos = positions.get(col.key)
+        if pos is None:
+            continue
+        raw = list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
+        parsed = values[col.key] = _parse_column(raw, parser_for(col.type, col.choices))
+        _column_findings(col, pos, kept, wheres, parsed, errors, findings)
+    return Table(sheet, wheres, values)
 
 
-def _row_has_error(errors, index) -> bool:
-    return bool(errors) and any(r == index for r, _ in errors)
+def _column_findings(col, pos, kept, wheres, parsed, errors, findings) -> None:
+    """Findings for a parsed column: Excel error cells, unreadable values, missing required ones."""
+    if errors:
+        row_index = {row: n for n, row in enumerate(kept)}
+        for (row, cell_pos), text in errors.items():
+            n = row_index.get(row)
+            if cell_pos == pos and n is not None:
+                parsed[n] = None
+                findings.append(error("cell.error", wheres[n], col.key,
+                                      f"{col.header} holds the Excel error {text}: fix the formula or type the value."))
+    distinct = set(map(type, parsed))
+    if _Bad in distinct:
+        for n, value in enumerate(parsed):
+            if type(value) is _Bad:
+                findings.append(error(f"cell.invalid.{col.type}", wheres[n], col.key, f"{col.header}: {value}."))
+                parsed[n] = None
+    if col.required and type(None) in distinct:
+        errored = {(r, p) for r, p in errors if p == pos}
+        for n, value in enumerate(parsed):
+            if value is None and (kept[n], pos) not in errored:
+                findings.append(error("cell.required", wheres[n], col.key, f"{col.header} is required: fill it in."))
 
 
 def _find_header(rows: list[list], sheet: Sheet) -> tuple[int | None, dict[str, int]]:
@@ -260,43 +302,43 @@ def read_workbook(path: str | Path) -> Workbook:
     settings = read_settings(grid, findings)
     tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS}
 
+    def columns(sheet: Sheet, *keys: str) -> zip:
+        table = tables[sheet.name]
+        return zip(table.wheres, *(table.column(k) for k in keys))
+
     accounts = tuple(
-        LedgerAccount(v["account"], v["name"] or "", v["kind"], v["active"] is not False, where)
-        for where, v in tables[layout.LEDGER_ACCOUNTS.name].records
-        if v["account"]
+        LedgerAccount(account, name or "", kind, active is not False, where)
+        for where, account, name, kind, active in columns(layout.LEDGER_ACCOUNTS, "account", "name", "kind", "active")
+        if account
     )
     vat_rules = tuple(
-        VatRule(v["rate"], v["regime"], v.get("valid_from"), v.get("valid_to"), v["revenue_account"] or "", v.get("vat_code") or "", where)
-        for where, v in tables[layout.VAT_RULES.name].records
+        VatRule(rate, regime, start, end, account or "", code or "", where)
+        for where, rate, regime, start, end, account, code in columns(layout.VAT_RULES, "rate", "regime", "valid_from", "valid_to", "revenue_account", "vat_code")
     )
     customers = tuple(
-        Customer(
-            v["customer_id"] or "", v["name"] or "", v.get("kind") or "company", v.get("vat_number") or "",
-            v.get("street") or "", v.get("postal_code") or "", v.get("city") or "",
-            (v.get("country") or "").upper(), (v.get("language") or "").upper(), v.get("email") or "",
-            v.get("phone") or "", v.get("payment_terms"), v.get("accounting_number") or "",
-            v.get("number_source") or "", v.get("import_batch") or "", where,
-        )
-        for where, v in tables[layout.CUSTOMERS.name].records
+        Customer(cid or "", name or "", kind or "company", vat or "", street or "", postal or "", city or "",
+                 (country or "").upper(), (language or "").upper(), email or "", phone or "", terms,
+                 number or "", source or "", batch or "", where)
+        for where, cid, name, kind, vat, street, postal, city, country, language, email, phone, terms, number, source, batch
+        in columns(layout.CUSTOMERS, "customer_id", "name", "kind", "vat_number", "street", "postal_code", "city", "country",
+                   "language", "email", "phone", "payment_terms", "accounting_number", "number_source", "import_batch")
     )
+    zero = Decimal(0)
     lines = tuple(
-        InvoiceLine(
-            v["invoice_number"] or "", v.get("line"), v.get("description") or "", v["quantity"], v["unit_price"],
-            v.get("discount_pct") or Decimal(0), v["vat_rate"], v.get("vat_regime") or "domestic",
-            v.get("ledger_account") or "", v.get("account_source") or "", where,
-        )
-        for where, v in tables[layout.INVOICE_LINES.name].records
+        InvoiceLine(number or "", line, text or "", quantity, price, discount or zero, rate, regime or "domestic",
+                    account or "", source or "", where)
+        for where, number, line, text, quantity, price, discount, rate, regime, account, source
+        in columns(layout.INVOICE_LINES, "invoice_number", "line", "description", "quantity", "unit_price", "discount_pct",
+                   "vat_rate", "vat_regime", "ledger_account", "account_source")
     )
     by_invoice = defaultdict(list)
     for line in lines:
         by_invoice[line.invoice_number].append(line)
     invoices = tuple(
-        Invoice(
-            v["number"] or "", v["doc_type"], v["date"], v["customer_id"] or "", v.get("due_date"),
-            (v.get("currency") or "EUR").upper(), v.get("payment_reference") or "", v.get("description") or "",
-            v.get("discount_pct") or Decimal(0), v.get("credited_invoice") or "", v.get("exported_in") or "",
-            tuple(by_invoice.get(v["number"] or "", ())), where,
-        )
-        for where, v in tables[layout.INVOICES.name].records
+        Invoice(number or "", doc_type, date, customer or "", due, (currency or "EUR").upper(), reference or "",
+                text or "", discount or zero, credited or "", exported or "", tuple(by_invoice.get(number or "", ())), where)
+        for where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, exported
+        in columns(layout.INVOICES, "number", "doc_type", "date", "due_date", "customer_id", "currency", "payment_reference",
+                   "description", "discount_pct", "credited_invoice", "exported_in")
     )
     return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings))

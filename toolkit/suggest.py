@@ -11,12 +11,12 @@ from dataclasses import dataclass, field
 from toolkit import layout
 from toolkit.model import Workbook
 from toolkit.vatrules import RuleBook
-from toolkit.writeback import WorkbookEdits
+from toolkit.writeback import Edits
 
 
 @dataclass
 class Suggestions:
-    edits: WorkbookEdits = field(default_factory=WorkbookEdits)
+    edits: Edits = field(default_factory=Edits)
     filled: int = 0
     changed: int = 0
     unchanged: int = 0
@@ -49,12 +49,12 @@ def suggest_accounts(wb: Workbook, resuggest: bool = False) -> Suggestions:
         if rule.revenue_account == line.ledger_account:
             result.unchanged += 1
             if not suggested_before:
-                result.edits.set_cell(sheet, line.where.row, "account_source", "suggested")
+                result.edits.set(sheet, line.where.row, "account_source", "suggested")
             continue
         if line.ledger_account:
             result.changed += 1
         else:
             result.filled += 1
-        result.edits.set_cell(sheet, line.where.row, "ledger_account", rule.revenue_account)
-        result.edits.set_cell(sheet, line.where.row, "account_source", "suggested")
+        result.edits.set(sheet, line.where.row, "ledger_account", rule.revenue_account)
+        result.edits.set(sheet, line.where.row, "account_source", "suggested")
     return result
