@@ -183,7 +183,7 @@ def _findings_for(path: Path, package: str | None) -> list[Finding]:
     findings = checks.check_workbook(wb)
     spec = specs.load_spec(package or wb.settings.package) if (package or wb.settings.package) else None
     if spec is not None:
-        findings += checks.check_package(wb, spec.accounts, spec.vat_code)
+        findings += checks.check_spec(wb, spec)
         findings += specs.resolve_params(spec, wb.settings)[1]
     return findings
 

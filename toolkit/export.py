@@ -98,7 +98,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
 
     progress("Checking")
     findings = checks.check_workbook(wb)
-    findings += checks.check_package(wb, spec.accounts, spec.vat_code)
+    findings += checks.check_spec(wb, spec)
     params, param_findings = specs.resolve_params(spec, settings)
     findings += param_findings
     if earlier:

@@ -1,0 +1,141 @@
+"""Exports: written once, recorded, reproducible; nothing written on errors or failures."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from toolkit import cli, export, layout
+from toolkit.export import ExportFailed, ExportRequest, run_export
+from toolkit.read import read_workbook
+from toolkit.register import FILE_NAME
+from toolkit.writeback import Edits, write_back
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+@pytest.fixture
+def demo(tmp_path, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")  # 2026-04-02 09:00 UTC
+    path = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", path)
+    return path
+
+
+def test_export_writes_records_and_updates_the_workbook(demo, capsys):
+    assert cli.main(["export", str(demo)]) == 0
+    out = tmp = demo.parent / "demo-exports"
+    [entry] = [json.loads(l) for l in (out / FILE_NAME).read_text().splitlines()]
+    folder = out / entry["id"]
+    assert sorted(p.name for p in folder.iterdir()) == ["ACT.txt", "CSF.txt"]
+    assert (folder / "ACT.txt").read_bytes() == (SAMPLES / "golden" / "winbooks" / "ACT.txt").read_bytes()
+    assert len(entry["documents"]) == 64 and entry["period_from"] == "2026-01-01"
+    wb = read_workbook(demo)
+    assert {i.exported_in for i in wb.invoices} == {entry["id"]}
+    generated = {c.customer_id: (c.accounting_number, c.number_source) for c in wb.customers if c.number_source == "generated"}
+    assert generated == {cid: (number, "generated") for cid, number in entry["generated_numbers"].items()}
+    # first invoice date, then id: the numbers follow the customers' first invoices
+    assert sorted(entry["generated_numbers"].values()) == [str(n) for n in range(100000, 100000 + len(generated))]
+    assert "Exported 64 document(s)" in capsys.readouterr().out
+    log = read_workbook(demo)  # the Export log row is there too
+    import openpyxl
+    rows = list(openpyxl.load_workbook(demo)[layout.EXPORT_LOG.name].iter_rows(min_row=2, values_only=True))
+    assert rows[0][0] == entry["id"] and rows[0][4] == 64
+
+
+def test_second_export_has_nothing_new_and_again_reproduces(demo, capsys):
+    first = run_export(ExportRequest(demo))
+    write_back(demo, first.edits)
+    second = run_export(ExportRequest(demo))
+    assert second.status == "nothing" and "64 document(s) in it were exported before" in second.message
+    again = run_export(ExportRequest(demo, again=first.entry["id"]))
+    assert again.status == "written" and "identical" in again.message
+    for name in first.entry["files"]:
+        assert (again.folder / name).read_bytes() == (first.folder / name).read_bytes()
+    assert again.entry["again_of"] == first.entry["id"]
+
+
+def test_register_alone_prevents_a_second_export(demo):
+    """Excel closed unsaved: the workbook never learnt, but the register did."""
+    first = run_export(ExportRequest(demo))
+    assert first.status == "written"
+    again = run_export(ExportRequest(demo))
+    assert again.status == "nothing"
+    included = run_export(ExportRequest(demo, include_exported=True))
+    assert included.status == "written"
+    assert included.entry["generated_numbers"] == first.entry["generated_numbers"]  # numbers never change
+
+
+def test_period_selection(demo):
+    result = run_export(ExportRequest(demo, period_from=dt.date(2026, 2, 1), period_to=dt.date(2026, 2, 28)))
+    dates = {i.number: i.date for i in read_workbook(demo).invoices}
+    assert result.status == "written"
+    assert all(dt.date(2026, 2, 1) <= dates[n] <= dt.date(2026, 2, 28) for n in result.entry["documents"])
+    assert result.entry["period_to"] == "2026-02-28"
+
+
+def test_errors_write_nothing(tmp_path):
+    book = tmp_path / "mistakes.xlsx"
+    shutil.copy(SAMPLES / "mistakes.xlsx", book)
+    result = run_export(ExportRequest(book, out_dir=tmp_path / "out"))
+    assert result.status == "blocked"
+    assert not (tmp_path / "out").exists()
+    assert cli.main(["export", str(book), "--out", str(tmp_path / "out")]) == 1
+
+
+def test_failure_while_writing_leaves_nothing(demo, monkeypatch):
+    calls = []
+
+    def broken_rename(src, dst):
+        calls.append(dst)
+        raise OSError("disk full")
+
+    monkeypatch.setattr(export.os, "rename", broken_rename)
+    with pytest.raises(ExportFailed, match="nothing was kept"):
+        run_export(ExportRequest(demo))
+    root = demo.parent / "demo-exports"
+    assert calls and list(root.iterdir()) == []  # no partial folder, no register
+    monkeypatch.undo()
+    assert run_export(ExportRequest(demo)).status == "written"  # and nothing counts as exported
+
+
+def test_manual_customer_numbers_must_be_filled(demo):
+    write_back(demo, Edits().set_setting("customer_numbering", "manage manually"))
+    result = run_export(ExportRequest(demo))
+    missing = [f for f in result.findings if f.code == "customer.number.missing"]
+    assert result.status == "blocked" and missing
+    assert {(f.sheet, f.cell[0]) for f in missing} == {("Customers", "M")}
+
+
+def test_numbers_outside_the_package_range_block(demo, tmp_path):
+    spec = json.loads((Path(export.specs.__file__).parents[1] / "package_specs" / "winbooks.json").read_text())
+    spec["customer_numbers"] = {"pattern": "^[0-9]+$", "max": 400113}  # the sample's numbers are 4001xx
+    custom = tmp_path / "narrow.json"
+    custom.write_text(json.dumps(spec))
+    write_back(demo, Edits().set_setting("customer_number_start", 400108))  # 4 free numbers, 7 customers need one
+    result = run_export(ExportRequest(demo, package=str(custom)))
+    assert result.status == "blocked"
+    assert [f.code for f in result.findings if f.is_error] == ["customer.number.generate"]
+
+
+def test_low_start_value_warns(demo):
+    write_back(demo, Edits().set_setting("customer_number_start", 500))
+    result = run_export(ExportRequest(demo))
+    assert result.status == "written"
+    assert "settings.customer_number_start.low" in {f.code for f in result.findings}
+
+
+def test_cli_user_mistakes_are_messages_not_tracebacks(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["export", str(tmp_path / "absent.xlsx")])
+    assert exit_.value.code == 2 and "no such workbook" in capsys.readouterr().err
+    bad = tmp_path / "bad.xlsx"
+    bad.write_text("not a workbook")
+    assert cli.main(["check", str(bad)]) == 2
+    assert "cannot be read as an Excel workbook" in capsys.readouterr().err
+    assert cli.main(["export", str(SAMPLES / "demo.xlsx"), "--package", "nosuch", "--out", str(tmp_path)]) == 2
+    assert "nosuch" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""The sample workbook exports to every package exactly as its golden files, byte for byte.
+
+Refresh on purpose only: `python samples/make_samples.py --golden`, then read the diff.
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+from toolkit import layout, sample, specs, template
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+_spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
+make_samples = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(make_samples)
+
+
+def test_sample_workbooks_are_what_the_script_makes(tmp_path):
+    """samples/*.xlsx are generated, not edited by hand: regenerating gives the same bytes."""
+    settings, tables = sample.demo()
+    template.save_template(tmp_path / "demo.xlsx", {**tables, layout.SETTINGS_SHEET: settings})
+    settings, tables, _ = sample.mistakes()
+    template.save_template(tmp_path / "mistakes.xlsx", {**tables, layout.SETTINGS_SHEET: settings})
+    for name in ("demo.xlsx", "mistakes.xlsx"):
+        assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), f"run samples/make_samples.py ({name})"
+
+
+@pytest.mark.parametrize("package", [s.id for s in specs.list_specs()])
+def test_export_matches_golden_files(package, tmp_path):
+    golden = SAMPLES / "golden" / package
+    files = make_samples.golden_export(package, tmp_path)
+    assert sorted(p.name for p in golden.iterdir()) == [name for name, _ in files]
+    for name, data in files:
+        expected = (golden / name).read_bytes()
+        if data != expected:
+            diff = difflib.unified_diff(expected.decode("latin-1").splitlines(), data.decode("latin-1").splitlines(),
+                                        f"golden/{package}/{name}", "exported", lineterm="", n=1)
+            pytest.fail("\n".join(list(diff)[:40]))
+
+
+def test_every_package_has_golden_files():
+    assert {p.name for p in (SAMPLES / "golden").iterdir()} == {s.id for s in specs.list_specs()}
