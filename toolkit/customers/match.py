@@ -42,7 +42,7 @@ POSTAL_BONUS = 5  # same postal code
 POSTAL_PENALTY = 15  # both have a postal code and they differ
 VAT_PENALTY = 40  # both have a VAT number and they differ: different legal entities
 NUMBER_NAME_MIN = 60  # a row whose number a customer holds is that customer if the names agree this much
-_TOP = 5  # fuzzy candidates looked at per row
+_TOP = 50  # fuzzy candidates (best raw scores) weighed with postal code and VAT per row
 _CHUNK = 2000  # rows per cdist call: bounds memory to _CHUNK x customers bytes
 
 
@@ -167,7 +167,6 @@ def _fuzzy(index: _Index, rows: dict[int, _Row]) -> dict[int, _Found]:
     order = [r for r in rows if rows[r].name_key]
     if not order or not index.customers:
         return results
-    k = min(_TOP, len(index.customers))
     for start in range(0, len(order), _CHUNK):
         chunk = order[start : start + _CHUNK]
         scores = process.cdist(
@@ -178,9 +177,14 @@ def _fuzzy(index: _Index, rows: dict[int, _Row]) -> dict[int, _Found]:
             dtype=np.uint8,
             workers=-1,
         )
-        top = np.argpartition(-scores.astype(np.int16), k - 1, axis=1)[:, :k]
+        # Most scores are 0 (below the cutoff): look only at the others.
+        hit_rows, hit_cols = np.nonzero(scores)
+        bounds = np.searchsorted(hit_rows, np.arange(len(chunk) + 1))
         for pos, r in enumerate(chunk):
-            candidates = [(_adjusted(index, int(i), rows[r], float(scores[pos, i])), int(i)) for i in top[pos] if scores[pos, i]]
+            cols = hit_cols[bounds[pos] : bounds[pos + 1]]
+            if len(cols) > _TOP:
+                cols = cols[np.argsort(-scores[pos, cols].astype(np.int16), kind="stable")[:_TOP]]
+            candidates = [(_adjusted(index, int(i), rows[r], float(scores[pos, i])), int(i)) for i in cols]
             candidates.sort(key=lambda t: (-t[0], t[1]))
             if not candidates or candidates[0][0] < REVIEW:
                 continue
