@@ -278,20 +278,36 @@ def test_openpyxl_save_drops_the_ribbon_and_apply_ribbon_restores_it(tmp_path, b
 # ---- LibreOffice --------------------------------------------------------------------------------
 
 
-def test_libreoffice_opens_the_workbook_and_prints_the_start_sheet(built, tmp_path):
+def soffice_convert(src: Path, target: str, outdir: Path) -> Path:
     soffice = shutil.which("soffice") or shutil.which("libreoffice")
     # Deliberately a failure, not a skip: CI installs LibreOffice (see .ci/run).
     assert soffice, "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
-    assert shutil.which("pdftotext"), "pdftotext is not installed: apt-get install poppler-utils"
-    home = tmp_path / "home"
-    home.mkdir()
+    home = outdir / "home"
+    home.mkdir(exist_ok=True)
     subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{home}",
-                    "--convert-to", "pdf", "--outdir", str(tmp_path), str(built)],
-                   check=True, timeout=180, capture_output=True, env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
-    pdf = tmp_path / "Ledger.pdf"
-    assert pdf.exists()
+                    "--convert-to", target, "--outdir", str(outdir), str(src)],
+                   check=True, timeout=180, capture_output=True,
+                   env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    out = outdir / (src.stem + "." + target.split(":")[0])
+    assert out.exists(), f"LibreOffice wrote no {out.name}"
+    return out
+
+
+def test_libreoffice_opens_the_workbook_and_prints_the_start_sheet(built, tmp_path):
+    assert shutil.which("pdftotext"), "pdftotext is not installed: apt-get install poppler-utils"
+    pdf = soffice_convert(built, "pdf", tmp_path)
     text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
     assert xlsm.START_TITLE in text
     for button in xlsm.ribbon_buttons():
         assert button.lines[0] in " ".join(text.split()), button.label
+
+
+def test_libreoffice_reads_our_vba_project(built, tmp_path):
+    # LibreOffice imports the project and writes it again with its own exporter: every module
+    # must come back with its source, so LibreOffice understood our container and streams.
+    again = soffice_convert(built, "xlsm:Calc MS Excel 2007 VBA XML", tmp_path)
+    parser = VBA_Parser(str(again))
+    got = {Path(stream).name: normalise(code) for _, stream, _, code in parser.extract_macros()}
+    parser.close()
+    assert got == expected_sources(built)
