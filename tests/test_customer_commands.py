@@ -326,3 +326,42 @@ def test_cli_customers_commands(tmp_path, capsys):
 
     with pytest.raises(UserError, match="itself"):
         args.handler(args)
+
+
+def test_paste_match_apply_export_puts_the_pasted_numbers_in_the_winbooks_files(tmp_path, monkeypatch):
+    """Round trip: numbers pasted from the package reach CSF.txt (customers) and ACT.txt (postings)."""
+    import shutil
+    from pathlib import Path
+
+    from toolkit.export import ExportRequest, run_export
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
+    path = tmp_path / "demo.xlsx"
+    shutil.copy(Path(__file__).resolve().parents[1] / "samples" / "demo.xlsx", path)
+    book = openpyxl.load_workbook(path)
+    ws = book[layout.CUSTOMER_IMPORT.name]
+    paste = [
+        ["Nummer", "Naam", "BTW", "Postcode", "Gemeente"],
+        ["C4711", "CLAEYS SOFIE", None, 8200, "Sint-Andries"],
+        ["C4712", "Studio Pixel", "0536.185.712", 9000, "Gent"],
+        ["C4713", "Ontwerpbureau Lijn B.V.", "NL 0044.95.445.B01", "1015CX", "Amsterdam"],
+        ["C4714", "Imprimerie Lefevre", "BE 0403 170 701", 5000, "Namur"],
+    ]
+    for r, row in enumerate(paste, start=1):
+        for c, value in enumerate(row, start=1):
+            ws.cell(row=r, column=c, value=value)
+    book.save(path)
+
+    commands.match_paste(path)
+    assert import_sheet(path)["Action"][:4] == ["assign number"] * 4
+    commands.apply_matches(path, now=NOW)
+    numbers = {c: by_id(path)[c].accounting_number for c in ("C004", "C006", "C009", "C014")}
+    assert numbers == {"C004": "C4711", "C006": "C4712", "C009": "C4713", "C014": "C4714"}
+
+    result = run_export(ExportRequest(path))
+    assert result.status == "written", result.message
+    csf = (result.folder / "CSF.txt").read_text(encoding="cp1252")
+    act = (result.folder / "ACT.txt").read_text(encoding="cp1252")
+    for cid, number in numbers.items():  # each of them has invoices in the demo
+        assert f'"{number}"' in csf and f'"{number}"' in act, cid
+    assert not [c for c in read_workbook(path).customers if c.number_source == "generated" and c.customer_id in numbers]
