@@ -1,6 +1,5 @@
 """The macro workbook: VBA project, ribbon, package parts, reproducibility, LibreOffice."""
 
-import io
 import random
 import re
 import shutil

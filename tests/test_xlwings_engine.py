@@ -8,7 +8,7 @@ import pytest
 import xlwings as xw
 
 from toolkit import layout, template, xlsm
-from xlwings_engine import ErrorValue, mock_caller, open_book
+from xlwings_engine import mock_caller, open_book
 
 INVOICES = [["F1", "invoice", dt.date(2026, 1, 5), None, "C1"],
             ["F2", "credit note", dt.date(2026, 1, 6), None, "C2"]]

@@ -20,7 +20,7 @@ from typing import Mapping
 
 import openpyxl.styles
 
-from toolkit import layout, resources, template, vba
+from toolkit import resources, template, vba
 
 START_SHEET = "Start"
 CONF_SHEET = "xlwings.conf"  # xlwings.bas reads PROJECT_NAME & ".conf"
