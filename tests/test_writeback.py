@@ -75,11 +75,13 @@ def test_missing_column_is_added_at_the_end_and_joins_the_table(book):
 
 
 def test_backup_is_the_file_as_it_was(book):
+    book.chmod(0o664)
     before = book.read_bytes()
     backup = write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
     assert backup == book.with_name("Company.backup-20260201-093000.xlsx")
     assert backup.read_bytes() == before
     assert book.read_bytes() != before
+    assert book.stat().st_mode & 0o777 == 0o664  # a shared folder's permissions survive
     # no temporary files left behind
     assert sorted(p.name for p in book.parent.iterdir()) == ["Company.backup-20260201-093000.xlsx", "Company.xlsx"]
 

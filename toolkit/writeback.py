@@ -323,6 +323,7 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
+        shutil.copymode(path, tmp)  # mkstemp makes the file private (0600); keep the original's
         shutil.copy2(path, backup)
         try:
             os.replace(tmp, path)
