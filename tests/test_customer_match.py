@@ -355,3 +355,20 @@ def test_xlsx_file(tmp_path):
     book.save(path)
     paste = parse_paste(read_table_file(path))
     assert paste.records[0] == {"number": "100001", "name": "Janssens BVBA", "vat": "BE 0477.472.701", "postal_code": "9000", "city": "Gent"}
+
+
+# ---- robustness: junk in, no exception out ------------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+_cell = st.one_of(st.none(), st.text(max_size=12), st.integers(-10, 10**12), st.floats(allow_nan=True), st.booleans())
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.lists(_cell, max_size=7), max_size=12))
+def test_junk_paste_never_raises(rows):
+    paste = parse_paste(rows, default_country="BE")
+    matches = match_rows(paste.records, CUSTOMERS, "BE")
+    assert len(matches) == len(paste.records)
+    result = apply_actions(rows_from(paste.records, matches), CUSTOMERS, "B")
+    assert len(result.rows) == len(paste.records)

@@ -9,51 +9,22 @@ duplicates  likely duplicates, merge, undo an import
 commands    the same operations on a workbook file, for the CLI and the Excel buttons
 """
 
-from toolkit.customers.apply import ApplyResult, ImportRow, apply_actions, next_customer_ids
-from toolkit.customers.duplicates import (
-    DuplicateGroup,
-    MergeError,
-    MergePlan,
-    UndoPlan,
-    find_duplicates,
-    merge,
-    undo_import,
-)
-from toolkit.customers.match import ACTIONS, Match, match_rows
-from toolkit.customers.numbers import (
-    NumberingError,
-    assign_numbers,
-    check_number,
-    duplicate_number_findings,
-    invalid_number_findings,
-    order_for_numbering,
-    start_value_findings,
-)
-from toolkit.customers.paste import Paste, parse_paste, read_table_file
+from importlib import import_module
 
-__all__ = [
-    "ACTIONS",
-    "ApplyResult",
-    "DuplicateGroup",
-    "ImportRow",
-    "Match",
-    "MergeError",
-    "MergePlan",
-    "NumberingError",
-    "Paste",
-    "UndoPlan",
-    "apply_actions",
-    "assign_numbers",
-    "check_number",
-    "duplicate_number_findings",
-    "find_duplicates",
-    "invalid_number_findings",
-    "match_rows",
-    "merge",
-    "next_customer_ids",
-    "order_for_numbering",
-    "parse_paste",
-    "read_table_file",
-    "start_value_findings",
-    "undo_import",
-]
+# Names are loaded on first use: the export needs `numbers` only, not rapidfuzz and numpy.
+_WHERE = {
+    "apply": ("ApplyResult", "ImportRow", "apply_actions", "next_customer_ids"),
+    "duplicates": ("DuplicateGroup", "MergeError", "MergePlan", "UndoPlan", "find_duplicates", "merge", "undo_import"),
+    "match": ("ACTIONS", "Match", "match_rows"),
+    "numbers": ("NumberingError", "assign_numbers", "check_number", "duplicate_number_findings",
+                "invalid_number_findings", "order_for_numbering", "start_value_findings"),
+    "paste": ("Paste", "parse_paste", "read_table_file"),
+}
+_MODULE_OF = {name: module for module, names in _WHERE.items() for name in names}
+__all__ = sorted(_MODULE_OF)
+
+
+def __getattr__(name: str):
+    if name not in _MODULE_OF:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return getattr(import_module(f"{__name__}.{_MODULE_OF[name]}"), name)

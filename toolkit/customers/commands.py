@@ -16,7 +16,7 @@ from typing import Sequence
 from toolkit import layout
 from toolkit.customers import duplicates as dup
 from toolkit.customers.apply import ImportRow, apply_actions
-from toolkit.customers.match import ACTIONS, AMBIGUOUS, CONFLICT, NEW, SKIP, Match, match_rows
+from toolkit.customers.match import ACTIONS, AMBIGUOUS, CONFLICT, NEW, SKIP, match_rows
 from toolkit.customers.paste import Paste, cell_text, parse_paste, read_table_file
 from toolkit.layout import Column
 from toolkit.model import Customer, Workbook
