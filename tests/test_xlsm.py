@@ -1,5 +1,6 @@
 """The macro workbook: VBA project, ribbon, package parts, reproducibility, LibreOffice."""
 
+import ast
 import random
 import re
 import shutil
@@ -310,3 +311,52 @@ def test_libreoffice_reads_our_vba_project(built, tmp_path):
     got = {Path(stream).name: normalise(code) for _, stream, _, code in parser.extract_macros()}
     parser.close()
     assert got == expected_sources(built)
+
+
+# ---- our VBA, run by pyOpenVBA's interpreter (a stub stands in for xlwings' RunPython) ----------
+
+STUB_XLWINGS = '''Attribute VB_Name = "xlwings"
+Public LastCommand As String
+Public Function RunPython(PythonCommand As String)
+    LastCommand = PythonCommand
+End Function
+Public Function TakeLast() As String
+    TakeLast = LastCommand
+    LastCommand = ""
+End Function
+'''
+
+
+@pytest.fixture
+def vba_runtime():
+    from pyopenvba.interpreter import Interpreter
+
+    runtime = Interpreter()
+    runtime.add_module((resources.workbook_dir() / "LedgerExport.bas").read_text(), name="LedgerExport")
+    runtime.add_module(STUB_XLWINGS, name="xlwings")
+    return runtime
+
+
+def test_callback_without_copy_sends_the_python_command(vba_runtime):
+    from pyopenvba.interpreter import NOTHING
+
+    vba_runtime.run("OnOpenExportFolder", [NOTHING])
+    command = vba_runtime.run("TakeLast")
+    assert command == "import toolkit.excel; toolkit.excel.open_export_folder()"
+    ast.parse(command)
+
+
+def test_export_again_cancelled_runs_nothing(vba_runtime):
+    from pyopenvba.interpreter import NOTHING
+
+    vba_runtime.answers.append("")
+    vba_runtime.run("OnExportAgain", [NOTHING])
+    assert vba_runtime.dialogs[0][0] == "InputBox"
+    assert vba_runtime.run("TakeLast") == ""
+
+
+@pytest.mark.parametrize("text", ["2026-Q1-001", r"C:\Users\José\O'Brien docs\50% \"x\".xlsm", "a\\'b"])
+def test_pystring_makes_a_python_literal_safe_inside_cmd_quotes(vba_runtime, text):
+    literal = vba_runtime.run("PyString", [text])
+    assert '"' not in literal and "%" not in literal  # cmd.exe would act on these
+    assert ast.literal_eval(literal) == text
