@@ -140,7 +140,7 @@ def fill_start_sheet(ws) -> None:
     bold = openpyxl.styles.Font(bold=True)
     for row, (a, b) in enumerate(start_lines(), start=1):
         if a:
-            ws.cell(row=row, column=1, value=a).font = bold
+            ws.cell(row=row, column=1, value=a).font = bold if b else openpyxl.styles.Font()
         if b:
             ws.cell(row=row, column=2, value=b)
     ws["A1"].font = openpyxl.styles.Font(bold=True, size=16)
