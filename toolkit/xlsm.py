@@ -144,7 +144,7 @@ def fill_start_sheet(ws) -> None:
         if b:
             ws.cell(row=row, column=2, value=b)
     ws["A1"].font = openpyxl.styles.Font(bold=True, size=16)
-    ws.column_dimensions["A"].width = 30
+    ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 110
     # Printed / exported to PDF one page wide, so each explanation stays on one line.
     ws.sheet_properties.pageSetUpPr.fitToPage = True
