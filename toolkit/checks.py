@@ -53,6 +53,20 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     return findings
 
 
+def check_all(wb: Workbook, package: str | None = None) -> list[Finding]:
+    """Everything `check` reports: the workbook, and the package's demands when it is known."""
+    from toolkit import specs
+
+    findings = check_workbook(wb)
+    package = package or wb.settings.package
+    try:
+        spec = specs.load_spec(package)
+    except specs.SpecError as exc:
+        where = wb.settings.where.get("package", Where(layout.SETTINGS_SHEET, 0))
+        return findings + [error("settings.package.unknown", where, "value", f"Accounting package: {exc}.")]
+    return findings + check_spec(wb, spec) + specs.resolve_params(spec, wb.settings)[1]
+
+
 def check_spec(wb: Workbook, spec) -> list[Finding]:
     """`check_package` for a loaded package spec; a spec without a VAT code table (a generic
     journal) asks for no codes."""

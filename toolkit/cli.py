@@ -175,23 +175,13 @@ def cmd_workbook_upgrade(args) -> int:
     return EXIT_OK
 
 
-def _findings_for(path: Path, package: str | None) -> list[Finding]:
-    from toolkit import checks, specs
-    from toolkit.read import read_workbook
-
-    wb = read_workbook(path)
-    findings = checks.check_workbook(wb)
-    spec = specs.load_spec(package or wb.settings.package) if (package or wb.settings.package) else None
-    if spec is not None:
-        findings += checks.check_spec(wb, spec)
-        findings += specs.resolve_params(spec, wb.settings)[1]
-    return findings
-
-
 def cmd_check(args) -> int:
     from toolkit.writeback import Edits, write_back
 
-    findings = _findings_for(args.workbook, args.package)
+    from toolkit.checks import check_all
+    from toolkit.read import read_workbook
+
+    findings = check_all(read_workbook(args.workbook), args.package)
     print_findings(findings, args.json)
     if args.write:
         edits = Edits()

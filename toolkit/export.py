@@ -42,6 +42,7 @@ class ExportRequest:
     out_dir: Path | None = None
     include_exported: bool = False
     again: str | None = None  # re-create this earlier export, byte for byte
+    read_from: Path | None = None  # a saved copy of `workbook` to read (Excel's unsaved edits)
 
 
 @dataclass
@@ -55,15 +56,15 @@ class ExportResult:
     workbook: Workbook | None = None
 
 
-def output_root(wb: Workbook, out_dir: Path | None) -> Path:
+def output_root(wb: Workbook, out_dir: Path | None, book: Path | None = None) -> Path:
     """--out, else the Settings' output folder (relative to the workbook), else '<name>-exports'
-    beside the workbook."""
-    base = Path(wb.path).resolve().parent
+    beside the workbook. `book` is the workbook's own path when `wb` was read from a copy."""
+    book = Path(book or wb.path).resolve()
     if out_dir:
         return Path(out_dir)
     if wb.settings.output_folder:
-        return base / wb.settings.output_folder
-    return base / f"{Path(wb.path).stem}-exports"
+        return book.parent / wb.settings.output_folder
+    return book.parent / f"{book.stem}-exports"
 
 
 def company_key(wb: Workbook) -> str:
@@ -80,10 +81,10 @@ def now() -> dt.datetime:
 
 def run_export(request: ExportRequest, progress: Progress = lambda stage: None) -> ExportResult:
     progress("Reading the workbook")
-    wb = read_workbook(request.workbook)
+    wb = read_workbook(request.read_from or request.workbook)
     settings = wb.settings
     spec = specs.load_spec(request.package or settings.package)
-    root = output_root(wb, request.out_dir)
+    root = output_root(wb, request.out_dir, request.workbook)
     register = Register(root)
     history = register.entries(company_key(wb))
     earlier = None
@@ -180,7 +181,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
         "customers": len(batch.customers),
         "generated_numbers": generated,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in rendered.files},
-        "workbook": str(Path(wb.path).resolve()),
+        "workbook": str(Path(request.workbook).resolve()),
     }
     if earlier:
         entry["again_of"] = earlier["id"]
@@ -211,9 +212,10 @@ def _date(text: str) -> dt.date:
     return dt.date.fromisoformat(text)
 
 
-def _number_customers(wb, chosen: dict[str, Customer], selected: list[Invoice], history, spec):
-    """Numbers for customers of this export that have none: generated (and recorded with the
-    export), or an error on the customer's cell in manual mode."""
+def _number_customers(wb, chosen: dict[str, Customer], invoices: list[Invoice], history, spec):
+    """Numbers for `chosen` customers that have none: generated (in order of first invoice date,
+    then id; a number an earlier export gave is given again), or an error on the customer's cell
+    in manual mode."""
     missing = [c for c in chosen.values() if not c.accounting_number]
     if not missing:
         return {}, []
@@ -224,8 +226,8 @@ def _number_customers(wb, chosen: dict[str, Customer], selected: list[Invoice], 
     earlier = given_numbers(history)
     generated = {c.customer_id: earlier[c.customer_id] for c in missing if c.customer_id in earlier}
     first_date: dict[str, dt.date] = {}
-    for invoice in selected:
-        if invoice.customer_id not in first_date or invoice.date < first_date[invoice.customer_id]:
+    for invoice in invoices:
+        if invoice.date and (invoice.customer_id not in first_date or invoice.date < first_date[invoice.customer_id]):
             first_date[invoice.customer_id] = invoice.date
     needing = numbers.order_for_numbering([c for c in missing if c.customer_id not in generated], first_date)
     used = {c.accounting_number for c in wb.customers if c.accounting_number} | set(earlier.values())
@@ -235,6 +237,29 @@ def _number_customers(wb, chosen: dict[str, Customer], selected: list[Invoice], 
         where = wb.settings.where.get("customer_number_start", Where(layout.SETTINGS_SHEET, 0))
         return {}, [error("customer.number.generate", where, "value", f"Cannot generate customer numbers: {exc}.")]
     return generated, []
+
+
+def assign_customer_numbers(wb: Workbook, book: Path, out_dir: Path | None = None) -> tuple[Edits, str, list[Finding]]:
+    """'Assign customer numbers': every customer without a number gets one now, as an export would
+    give it (same order, same rules, numbers handed out by earlier exports kept)."""
+    if wb.settings.customer_numbering == "manage manually":
+        return Edits(), "Customer numbers are managed manually (see Settings): nothing was assigned.", []
+    spec = specs.load_spec(wb.settings.package)
+    history = Register(output_root(wb, out_dir, book)).entries(company_key(wb))
+    customers = {c.customer_id: c for c in wb.customers if c.customer_id}
+    generated, findings = _number_customers(wb, customers, list(wb.invoices), history, spec)
+    edits = Edits()
+    for customer_id, number in generated.items():
+        row = customers[customer_id].where.row
+        edits.set(layout.CUSTOMERS.name, row, "accounting_number", number)
+        edits.set(layout.CUSTOMERS.name, row, "number_source", "generated")
+    if findings:
+        return edits, f"No numbers assigned: {findings[0].message}", findings
+    if not generated:
+        return edits, "Every customer already has an accounting customer number.", []
+    numbers_given = sorted(generated.values(), key=numbers.natural_key)
+    return edits, (f"{len(generated)} customer(s) got a number ({numbers_given[0]} to {numbers_given[-1]}). "
+                   "Save the workbook to keep them."), []
 
 
 def _with_number(customer: Customer, number: str | None) -> Customer:
