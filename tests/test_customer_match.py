@@ -251,7 +251,7 @@ def test_new_customer_stores_a_valid_vat_number_compactly():
 
 
 def test_apply_never_overwrites_unless_asked():
-    fields = {"number": "200000"}
+    fields = {"number": "200000", "name": "Maes"}
     refused = apply_actions([ImportRow("row 2", fields, "C0004", ASSIGN)], CUSTOMERS, "B")
     assert refused.numbers == {}
     assert "refused: customer C0004 already has number 100004" in refused.rows[0].note
@@ -303,8 +303,24 @@ def test_user_resolves_an_ambiguous_row_by_changing_the_action():
     cs = [Customer("A2", "Dupont", postal_code="1000")]
     [m] = match_rows([{"number": "8", "name": "Dupond", "postal_code": "1000"}], cs)
     assert m.action == AMBIGUOUS
-    result = apply_actions([ImportRow("row 2", {"number": "8"}, m.customer_id, " Assign  Number ")], cs, "B")
+    result = apply_actions([ImportRow("row 2", {"number": "8", "name": "Dupond"}, m.customer_id, " Assign  Number ")], cs, "B")
     assert result.numbers == {"A2": "8"}
+
+
+def test_a_row_that_does_not_look_like_the_customer_is_refused():
+    # A customer id typed into the wrong row, or results left beside a list pasted over the old one.
+    rows = [
+        ImportRow("row 2", {"number": "7", "name": "Garage Verhoeven"}, "C0001", ASSIGN),
+        ImportRow("row 3", {"number": "8", "name": "Janssens", "vat": "BE0403170701"}, "C0001", ASSIGN),
+        ImportRow("row 4", {"number": "9"}, "C0003", ASSIGN),
+        ImportRow("row 5", {"number": "10", "name": "JANSSENS Gent"}, "C0001", ASSIGN),
+    ]
+    result = apply_actions(rows, CUSTOMERS, "B")
+    notes = [r.note for r in result.rows]
+    assert "does not look like customer C0001 (Janssens BV): the names are only" in notes[0]
+    assert "VAT number BE0403170701 against BE0477472701" in notes[1]
+    assert "no name or VAT number to confirm it" in notes[2]
+    assert result.numbers == {"C0001": "10"}
 
 
 def test_two_rows_in_one_apply_cannot_give_one_number_twice():

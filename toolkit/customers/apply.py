@@ -12,11 +12,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping, Sequence
 
+from rapidfuzz import fuzz
 from stdnum.eu import vat as eu_vat
 
 from toolkit.customers.match import AMBIGUOUS, ASSIGN, CONFLICT, CORRECT, NEW, OVERWRITE, SKIP, ACTIONS
-from toolkit.customers.normalize import number_key, vat_key
+from toolkit.customers.normalize import name_key, number_key, vat_key
 from toolkit.model import Customer
+
+
+SAME_NAME_MIN = 50  # below this (token set ratio) a row is not taken for the customer it names
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,23 @@ def _stored_vat(raw: str, country: str) -> str:
     return key if key and eu_vat.is_valid(key) else raw.strip()
 
 
+def _unlike(fields: Mapping[str, str], customer: Customer, company_country: str) -> str:
+    """Why a row cannot be that customer, or "".
+
+    Every match proposal passes; this catches a customer id typed into the wrong row and results
+    left beside a list pasted over the one they were made for.
+    """
+    row_vat = vat_key(str(fields.get("vat") or ""), str(fields.get("country") or "") or company_country)
+    own_vat = vat_key(customer.vat_number, customer.country or company_country)
+    if row_vat and own_vat:
+        return "" if row_vat == own_vat else f"VAT number {row_vat} against {own_vat}"
+    row_name = name_key(str(fields.get("name") or ""))
+    if not row_name:
+        return "the row has no name or VAT number to confirm it"
+    similarity = fuzz.token_set_ratio(row_name, name_key(customer.name))
+    return "" if similarity >= SAME_NAME_MIN else f"the names are only {similarity:.0f}% alike"
+
+
 def apply_actions(
     rows: Sequence[ImportRow], customers: Sequence[Customer], batch_id: str, company_country: str = "BE"
 ) -> ApplyResult:
@@ -126,11 +147,15 @@ def apply_actions(
         cid = customer.customer_id
         current = numbers.get(cid, customer.accounting_number.strip())
         holder = holders.get(number_key(number))
+        unlike = _unlike(row.fields, customer, company_country)
         if current and number_key(current) == number_key(number):
             outcomes[i] = RowOutcome(cid, CORRECT, "", False)
             summary["already correct"] += 1
         elif holder is not None and holder != cid:
             refuse(i, row, f"number {number} is already used by customer {holder}")
+        elif unlike:
+            refuse(i, row, f"this row does not look like customer {cid} ({customer.name}): {unlike}. Match again, or "
+                           "correct the customer id; if it is that customer, fix its name or VAT number first")
         elif current and action != OVERWRITE:
             refuse(i, row, f"customer {cid} already has number {current}; set the action to '{OVERWRITE}' to replace it")
         elif action == CORRECT:
