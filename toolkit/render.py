@@ -67,6 +67,8 @@ BASE_SCOPES = frozenset({"batch", "settings"})
 HOISTED_ROOTS = frozenset({"batch", "settings", "params"})  # constant during one render
 NAME_PLACEHOLDERS = {"export_id": "text", "period_from": "date", "period_to": "date", "created_at": "datetime"}
 NAME_PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z][a-z0-9_]*)?)(?::([^{}]*))?\}")
+NESTED_COLLECTIONS = frozenset({"postings", "vat_groups", "revenue_groups"})
+MEMO_LIMIT = 200_000  # remembered texts per field and render
 RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)})
 
 
@@ -93,6 +95,7 @@ class FieldPlan:
     align: str = "left"
     pad: str = " "
     quote: bool | None = None
+    when: Callable | None = None  # ctx -> bool: the field is empty where it is False
 
 
 @dataclass
@@ -104,6 +107,7 @@ class RecordPlan:
     fields: list[FieldPlan] | None  # None: the record writes no line of its own
     children: list["RecordPlan"]
     block: tuple[str, str, str] | None  # open, close, indent
+    per_line_of_document: bool  # iterates postings / VAT groups / revenue groups of documents
     element: str = ""
     attributes: list[FieldPlan] = field(default_factory=list)
     text: FieldPlan | None = None
@@ -173,6 +177,7 @@ class _Compiler:
             self.fail(at + ["columns"], "a column name appears twice")
         self.columns = columns
         self.shared = raw.get("shared_fields", [])
+        self.shared_plans: dict = {}  # (index, scopes) -> FieldPlan: one plan per declaration and scope
         header = []
         for i, item in enumerate(raw.get("header", [])):
             item_at = at + ["header", i]
@@ -309,6 +314,7 @@ class _Compiler:
             fields=fields,
             children=[self.record(c, at + ["children", i], scopes, top=False) for i, c in enumerate(raw.get("children", []))],
             block=block,
+            per_line_of_document=bool(scopes & {"posting", "vat_group", "revenue_group"}),
             element=raw.get("element", ""),
             attributes=[self.field(f, at + ["attributes", i], scopes) for i, f in enumerate(raw.get("attributes", []))],
             text=self.field(raw["text"], at + ["text"], scopes) if "text" in raw else None,
@@ -330,7 +336,10 @@ class _Compiler:
             if raw["name"] not in self.columns:
                 self.fail(shared_at + [i, "name"], f"{raw['name']!r} is not one of the file's columns")
             if raw["name"] not in by_name:
-                by_name[raw["name"]] = self.field(raw, shared_at + [i], scopes)
+                key = (i, scopes)
+                if key not in self.shared_plans:
+                    self.shared_plans[key] = self.field(raw, shared_at + [i], scopes)
+                by_name[raw["name"]] = self.shared_plans[key]
         empty = {"name": "", "constant": ""}
         return [by_name.get(c) or self.field({**empty, "name": c}, at, scopes) for c in self.columns]
 
@@ -340,6 +349,9 @@ class _Compiler:
         tests = [self.condition(c, at + [i], scopes) for i, c in enumerate(raw)]
         if len(tests) == 1:
             return tests[0]
+        if len(tests) == 2:
+            first, second = tests
+            return lambda ctx: first(ctx) and second(ctx)
         return lambda ctx: all(t(ctx) for t in tests)
 
     def condition(self, raw: Mapping, at: list, scopes: frozenset) -> Callable:
@@ -363,8 +375,10 @@ class _Compiler:
         value = self.typed(raw["value"], kind, at + ["value"])
         compare = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge,
                    "lt": operator.lt, "le": operator.le}[op]
-        if op in ("eq", "ne"):
-            return lambda ctx: compare(get(ctx), value)
+        if op == "eq":
+            return lambda ctx: get(ctx) == value
+        if op == "ne":
+            return lambda ctx: get(ctx) != value
         return lambda ctx: (v := get(ctx)) is not None and compare(v, value)
 
     def typed(self, value: Any, kind: str, at: list) -> Any:
@@ -429,6 +443,7 @@ class _Compiler:
                         self.single_char(ch, at + ["format", "replace"])
                 elif key == "allowed" and key in fmt:
                     check_regex(f"[^{fmt[key]}]", self.spec.path, at + ["format", "allowed"])
+        plan.when = self.conditions(raw.get("when"), at + ["when"], scopes)
         for key in ("if_empty", "max_length", "overflow", "width", "align", "pad", "quote"):
             if key in raw:
                 setattr(plan, key, raw[key])
@@ -807,6 +822,7 @@ class _Run:
 
     def file(self, plan: FilePlan) -> tuple[str, bytes] | None:
         self.file_name = plan.raw["name"]
+        self.cells: dict = {}
         self.plan = plan
         ctx = self.ctx
         if plan.when is not None and not plan.when(ctx):
@@ -867,30 +883,70 @@ class _Run:
     def bind(self, record: RecordPlan) -> "_Bound":
         line = None
         if record.fields is not None:
-            if self.plan.layout["kind"] == "fixed":
-                cells = [self.cell(f) for f in record.fields]
-                line = _line(cells, "")
-            else:
-                cells = [self.cell(f) for f in record.fields]
-                line = _line(cells, self.quoting.delimiter)
+            once = [record.per_line_of_document and f.when is None and f.path.split(".")[0] in ("document", "customer")
+                    for f in record.fields]
+            cells = [self.document_cell(f) if o else self.cell(f) for f, o in zip(record.fields, once)]
+            line = _line(cells, once, "" if self.plan.layout["kind"] == "fixed" else self.quoting.delimiter)
         return _Bound(record, line, [self.bind(c) for c in record.children])
 
     def cell(self, plan: FieldPlan) -> str | Callable:
-        """The field's final text (quoted as the layout wants): a constant, or ctx -> text."""
+        """The field's final text (quoted as the layout wants): a constant, or ctx -> text.
+        A plan shared by several records is bound once, so they share its memory."""
+        cell = self.cells.get(id(plan))
+        if cell is None:
+            cell = self.cells[id(plan)] = self.new_cell(plan)
+        return cell
+
+    def document_cell(self, plan: FieldPlan) -> Callable:
+        """A cell that depends on the document only: rendered once per document, whichever of the
+        document's records asks first."""
+        key = ("document", id(plan))
+        if key not in self.cells:
+            cell, last = self.cell(plan), [None, ""]
+
+            def per_document(ctx):
+                if ctx.document is not last[0]:
+                    last[0], last[1] = ctx.document, cell(ctx)
+                return last[1]
+            self.cells[key] = per_document
+        return self.cells[key]
+
+    def new_cell(self, plan: FieldPlan) -> str | Callable:
         fmt = plan.make_format(self.params)
         finish = self.finisher(plan)
         quote, strict = self.quoting.quoter(plan) if self.quoting else (_identity, False)
         if strict:
             finish = _chain(finish, self.unquoted_step(plan))
+        return self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)))
+
+    def memoized(self, plan: FieldPlan, compute: Callable, empty: str) -> str | Callable:
+        """The field as a constant text or as ctx -> text.
+
+        Values repeat a lot (dates, journals, codes, descriptions), so each field remembers the text
+        of the values it has rendered, except those that raised a finding: those are rendered (and
+        reported) again on every line, naming each line's document.
+        """
+        when = plan.when
         if plan.is_constant or plan.hoisted:
-            value = plan.constant if plan.is_constant else self.hoisted(plan.hoisted)
-            return quote(finish(fmt(value), None))
-        get = plan.getter
-        if finish is _identity:
-            if quote is _identity:
-                return lambda ctx: fmt(get(ctx))
-            return lambda ctx: quote(fmt(get(ctx)))
-        return lambda ctx: quote(finish(fmt(get(ctx)), ctx))
+            text = compute(plan.constant if plan.is_constant else self.hoisted(plan.hoisted), None)
+            if when is None:
+                return text
+            return lambda ctx: text if when(ctx) else empty
+        get, memo, findings = plan.getter, {}, self.findings
+        remembered = memo.get
+
+        def cell(ctx):
+            value = get(ctx)
+            text = remembered(value)
+            if text is None:
+                before = len(findings)
+                text = compute(value, ctx)
+                if len(findings) == before and len(memo) < MEMO_LIMIT:
+                    memo[value] = text
+            return text
+        if when is None:
+            return cell
+        return lambda ctx: cell(ctx) if when(ctx) else empty
 
     def hoisted(self, path: str) -> Any:
         root, _, rest = path.partition(".")
@@ -1006,6 +1062,8 @@ class _Run:
     def walk(self, bound: "_Bound", ctx: _Ctx, out: list, indent: str) -> None:
         record = bound.record
         when, line, children = record.when, bound.line, bound.children
+        if not children and line is not None and not indent and record.collection in NESTED_COLLECTIONS:
+            return self.walk_lines(record, ctx, out, when, line)
         block = record.block
         for _ in self.iterate(record, ctx):
             if when is not None and not when(ctx):
@@ -1022,6 +1080,25 @@ class _Run:
                 if block and block[1] is not None:
                     out.append(indent + block[1])
                 ctx.index = index
+
+    def walk_lines(self, record: RecordPlan, ctx: _Ctx, out: list, when: Callable | None, line: Callable) -> None:
+        """The hot loop: one line per posting (VAT group, revenue group), no nesting below."""
+        collection = record.collection
+        slot = collection[:-1]
+        append = out.append
+        docs = (ctx.document,) if record.nested_in_document else self.batch.documents
+        i = 0
+        for doc in docs:
+            ctx.document, ctx.customer = doc, doc.customer
+            for item in getattr(doc, collection):
+                i += 1
+                ctx.index = i
+                setattr(ctx, slot, item)
+                if when is None or when(ctx):
+                    append(line(ctx))
+        setattr(ctx, slot, None)
+        if not record.nested_in_document:
+            ctx.document = ctx.customer = None
 
     def iterate(self, record: RecordPlan, ctx: _Ctx):
         """Move ctx along the record's collection; yield once per item (index 1-based)."""
@@ -1087,11 +1164,8 @@ class _Run:
         fmt = plan.make_format(self.params)
         finish = self.finisher(plan)
         escape = _xml_attribute if attribute else _xml_text
-        if plan.is_constant or plan.hoisted:
-            value = escape(finish(fmt(plan.constant if plan.is_constant else self.hoisted(plan.hoisted)), None))
-            return plan.name, lambda ctx: value
-        get = plan.getter
-        return plan.name, lambda ctx: escape(finish(fmt(get(ctx)), ctx))
+        cell = self.memoized(plan, lambda v, ctx: escape(finish(fmt(v), ctx)), escape(finish("", None)))
+        return plan.name, (cell if callable(cell) else lambda ctx: cell)
 
     def xml_bind(self, record: RecordPlan) -> "_Bound":
         bound = _Bound(record, None, [self.xml_bind(c) for c in record.children])
@@ -1162,18 +1236,28 @@ def _chain(first: Callable, second: Callable) -> Callable:
     return lambda s, ctx: second(first(s, ctx), ctx)
 
 
-def _line(cells: list, delimiter: str) -> Callable:
-    """ctx -> the joined line; constant cells are joined once, here."""
-    template = delimiter.join("{}" if callable(c) else c.replace("{", "{{").replace("}", "}}") for c in cells)
-    getters = [c for c in cells if callable(c)]
-    if not getters:
-        text = template.replace("{{", "{").replace("}}", "}")
-        return lambda ctx: text
+def _line(cells: list, once: list[bool], delimiter: str) -> Callable:
+    """ctx -> the joined line. Constant cells are joined in once, here; cells that depend on the
+    document only (`once`) are rendered once per document, not once per line of it."""
+    per_document = [c for c, o in zip(cells, once) if callable(c) and o]
+    per_line = [c for c, o in zip(cells, once) if callable(c) and not o]
+    slots = iter(range(len(cells)))
+    positions = {id(c): next(slots) for c in per_document + per_line}
+    template = delimiter.join(f"{{{positions[id(c)]}}}" if callable(c) else c.replace("{", "{{").replace("}", "}}")
+                              for c in cells)
     form = template.format
-    if len(getters) == 1:
-        only = getters[0]
-        return lambda ctx: form(only(ctx))
-    return lambda ctx: form(*[g(ctx) for g in getters])
+    if not per_document:
+        if not per_line:
+            text = form()
+            return lambda ctx: text
+        return lambda ctx: form(*[g(ctx) for g in per_line])
+    last = [None, ()]  # document, its cells
+
+    def line(ctx):
+        if ctx.document is not last[0]:
+            last[0], last[1] = ctx.document, [g(ctx) for g in per_document]
+        return form(*last[1], *[g(ctx) for g in per_line])
+    return line
 
 
 class _Quoting:
