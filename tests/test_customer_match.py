@@ -324,7 +324,7 @@ def test_a_row_that_does_not_look_like_the_customer_is_refused():
 
 
 def test_two_rows_in_one_apply_cannot_give_one_number_twice():
-    rows = [ImportRow("row 2", {"number": "7"}, "C0001", ASSIGN), ImportRow("row 3", {"number": "7", "name": "N"}, "", NEW)]
+    rows = [ImportRow("row 2", {"number": "7", "name": "Janssens"}, "C0001", ASSIGN), ImportRow("row 3", {"number": "7", "name": "N"}, "", NEW)]
     result = apply_actions(rows, CUSTOMERS, "B")
     assert result.numbers == {"C0001": "7"} and result.new_customers == []
     assert "already used by customer C0001" in result.rows[1].note

@@ -153,13 +153,13 @@ def apply_actions(
             summary["already correct"] += 1
         elif holder is not None and holder != cid:
             refuse(i, row, f"number {number} is already used by customer {holder}")
+        elif action == CORRECT:
+            refuse(i, row, f"customer {cid} does not have number {number}; set the action to '{ASSIGN}'")
         elif unlike:
             refuse(i, row, f"this row does not look like customer {cid} ({customer.name}): {unlike}. Match again, or "
                            "correct the customer id; if it is that customer, fix its name or VAT number first")
         elif current and action != OVERWRITE:
             refuse(i, row, f"customer {cid} already has number {current}; set the action to '{OVERWRITE}' to replace it")
-        elif action == CORRECT:
-            refuse(i, row, f"customer {cid} does not have number {number}; set the action to '{ASSIGN}'")
         else:
             if current:
                 holders.pop(number_key(current), None)
