@@ -2,6 +2,8 @@
 
     python benchmarks/bench_customer_match.py [--rows 20000] [--customers 20000]
 
+(with the toolkit installed, or PYTHONPATH=. from a checkout)
+
 Synthetic but realistic data: Belgian names with legal forms, postal codes, valid VAT numbers for
 most companies. The paste mixes VAT numbers written every which way, names with another legal
 form or case, typos, and unknown customers. The second run forces every row through the fuzzy
