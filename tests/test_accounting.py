@@ -135,3 +135,18 @@ def test_every_document_balances(specs, doc_type, booking, discount_account, inv
                     after = gross - money(gross * d / 100)
                     nets.append(after - money(after * invoice_discount / 100))
             assert group.vat == sum((money(n * group.rate / 100) for n in nets), D("0.00"))
+
+
+def test_a_document_that_does_not_balance_is_refused(monkeypatch):
+    """The balance assertion is the last guard: simulate a posting off by a cent."""
+    from toolkit import accounting
+    from toolkit.model import Posting
+
+    def off_by_a_cent(kind, account, amount, *rest):
+        return Posting(kind, account, amount + (D("0.01") if kind == "vat" else 0), *rest)
+
+    monkeypatch.setattr(accounting, "Posting", off_by_a_cent)
+    with pytest.raises(accounting.Unbalanced) as refused:
+        post(invoice())
+    assert refused.value.finding.code == "document.unbalanced"
+    assert "F1" in refused.value.finding.message and refused.value.finding.cell == "A2"

@@ -127,3 +127,9 @@ def test_every_check_id_has_a_test():
     tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
     assert ids, "no check ids found: the pattern above is stale"
     assert sorted(i for i in ids if i not in tests) == []
+
+
+def test_unknown_package_is_a_settings_finding():
+    found = checks.check_all(workbook(), package="nosuch")
+    assert [f.code for f in found] == ["settings.package.unknown"]
+    assert checks.check_all(workbook(), package="csv-journal") == []

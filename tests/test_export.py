@@ -139,3 +139,18 @@ def test_cli_user_mistakes_are_messages_not_tracebacks(tmp_path, capsys):
     assert "cannot be read as an Excel workbook" in capsys.readouterr().err
     assert cli.main(["export", str(SAMPLES / "demo.xlsx"), "--package", "nosuch", "--out", str(tmp_path)]) == 2
     assert "nosuch" in capsys.readouterr().err
+
+
+def test_check_writes_the_check_sheet_with_links(tmp_path, capsys):
+    import openpyxl
+
+    book = tmp_path / "mistakes.xlsx"
+    shutil.copy(SAMPLES / "mistakes.xlsx", book)
+    assert cli.main(["check", str(book), "--write"]) == 1
+    ws = openpyxl.load_workbook(book)[layout.CHECK.name]
+    rows = list(ws.iter_rows(min_row=2, values_only=True))
+    assert len(rows) == 15 and rows[0][:4] == ("error", "settings.missing", "Settings", "B2")
+    assert ws["D2"].hyperlink.location == "'Settings'!B2"
+    assert list(tmp_path.glob("mistakes.backup-*.xlsx"))
+    assert cli.main(["check", str(book), "--json"]) == 1
+    assert '"code": "settings.missing"' in capsys.readouterr().out

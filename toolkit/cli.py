@@ -113,7 +113,8 @@ def main(argv: list[str] | None = None) -> int:
 # ---- findings ----------------------------------------------------------------------------------
 
 
-def print_findings(findings: list[Finding], as_json: bool = False, out=sys.stdout) -> None:
+def print_findings(findings: list[Finding], as_json: bool = False, out=None) -> None:
+    out = out or sys.stdout
     if as_json:
         json.dump([f.__dict__ for f in findings], out, indent=2, ensure_ascii=False)
         out.write("\n")
@@ -185,7 +186,8 @@ def cmd_check(args) -> int:
     print_findings(findings, args.json)
     if args.write:
         edits = Edits()
-        edits.replace_rows(layout.CHECK.name, check_rows(findings))
+        links = [f"#'{f.sheet}'!{f.cell}" if f.sheet and f.cell else None for f in findings]
+        edits.replace_rows(layout.CHECK.name, check_rows(findings), links)
         backup = write_back(args.workbook, edits)
         print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
     return EXIT_FINDINGS if any(f.is_error for f in findings) else EXIT_OK
