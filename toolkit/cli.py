@@ -171,8 +171,10 @@ def cmd_workbook_new(args) -> int:
 def cmd_workbook_upgrade(args) -> int:
     from toolkit import upgrade
 
-    new, backup = upgrade.upgrade(args.path)
-    print(f"Upgraded {new}; the previous version is kept as {backup}.")
+    new, backup, dropped = upgrade.upgrade(args.path)
+    print(f"Upgraded {new}; the previous version is kept as {backup.name}.")
+    if dropped:
+        print("Not carried (no such column in this version; still in the backup):\n  " + "\n  ".join(dropped))
     return EXIT_OK
 
 

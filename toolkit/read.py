@@ -173,7 +173,7 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
         )
         return Table(sheet, [], {})
     rows = grid.rows(actual)
-    header_row, positions = _find_header(rows, sheet)
+    header_row, positions = find_header(rows, sheet)
     if header_row is None:
         findings.append(
             Finding("sheet.header.missing", "error", sheet.name, "A1",
@@ -231,7 +231,7 @@ def _column_findings(col, pos, kept, wheres, parsed, errors, findings) -> None:
                 findings.append(error("cell.required", wheres[n], col.key, f"{col.header} is required: fill it in."))
 
 
-def _find_header(rows: list[list], sheet: Sheet) -> tuple[int | None, dict[str, int]]:
+def find_header(rows: list[list], sheet: Sheet) -> tuple[int | None, dict[str, int]]:
     wanted = {fold_header(c.header): c.key for c in sheet.columns}
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         positions = {}

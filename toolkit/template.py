@@ -96,7 +96,8 @@ def _header(ws: Worksheet, headers: Iterable[str]) -> None:
 
 
 def build_settings_sheet(ws: Worksheet, values: Mapping[str, object] | None = None) -> None:
-    """Setting / Value / Help rows, one per `layout.SETTINGS`, with defaults (or `values`)."""
+    """Setting / Value / Help rows, one per `layout.SETTINGS`, with defaults (or `values`); keys of
+    `values` that are no setting become extra rows (label, value) below them."""
     values = values or {}
     _header(ws, layout.SETTINGS_HEADERS)
     for cell in ws[1]:
@@ -108,6 +109,11 @@ def build_settings_sheet(ws: Worksheet, values: Mapping[str, object] | None = No
         value_cell.number_format = NUMBER_FORMATS.get(setting.type, "General")
         ws.cell(row=row, column=3, value=setting.help).alignment = Alignment(wrap_text=False)
         _add_validation(ws, _validation(setting.choices, setting.label, setting.help), f"B{row}")
+    # Rows that are no general setting (a package's parameters, labelled as the spec labels them).
+    extra = [(label, value) for label, value in values.items() if label not in layout.SETTINGS_BY_KEY]
+    for row, (label, value) in enumerate(extra, start=len(layout.SETTINGS) + 2):
+        ws.cell(row=row, column=1, value=label)
+        ws.cell(row=row, column=2, value=cell_value(value))
     ws.freeze_panes = "A2"
     for letter, width in zip("ABC", (28, 28, 90)):
         ws.column_dimensions[letter].width = width

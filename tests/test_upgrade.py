@@ -1,0 +1,34 @@
+"""`workbook upgrade` moves every value into a fresh workbook and keeps the old file."""
+
+from __future__ import annotations
+
+import zipfile
+
+import openpyxl
+
+from toolkit import cli, layout, sample, xlsm
+from toolkit.read import read_workbook
+
+
+def test_upgrade_keeps_the_data_and_a_backup(tmp_path, capsys):
+    settings, tables = sample.demo()
+    path = tmp_path / "Company.xlsm"
+    xlsm.build_xlsm(path, {**tables, layout.SETTINGS_SHEET: {**settings, "Book year": "3"}})
+    book = openpyxl.load_workbook(path, keep_vba=True)
+    book["Invoices"]["Z1"] = "My notes"  # a column of the user's own
+    book["Invoices"]["Z2"] = "call back"
+    book["Invoice lines"]["D2"] = "twee"  # an invalid value is carried as typed, not lost
+    book.save(path)
+    before = read_workbook(path)
+
+    assert cli.main(["workbook", "upgrade", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Invoices: column 'My notes'" in out
+    [backup] = tmp_path.glob("Company.before-upgrade-*.xlsm")
+    after = read_workbook(path)
+    assert after.invoices == before.invoices and after.customers == before.customers
+    assert after.settings.extra == {"Book year": "3"}
+    assert [f.code for f in after.findings] == ["cell.invalid.decimal"]
+    with zipfile.ZipFile(path) as z:
+        assert "customUI/customUI14.xml" in z.namelist() and "xl/vbaProject.bin" in z.namelist()
+    assert openpyxl.load_workbook(backup)["Invoices"]["Z2"].value == "call back"

@@ -1,0 +1,71 @@
+"""`workbook upgrade`: a user's data moved into a freshly built workbook of this version.
+
+Cells are carried as they are (found by their headers, not re-typed), so an upgrade never loses or
+"corrects" what the user wrote; the Check sheet and the Customer import paste area start empty.
+The old file is kept as a backup beside the new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+from toolkit import layout, template
+from toolkit.read import Grid, WorkbookError, find_header
+from toolkit.values import clean_text
+
+CARRIED = layout.TABLE_SHEETS + (layout.EXPORT_LOG,)
+
+
+def _raw_table(grid: Grid, sheet: layout.Sheet, dropped: list[str]) -> list[list]:
+    actual = grid.find_sheet(sheet.name)
+    if actual is None:
+        return []
+    rows = grid.rows(actual)
+    header, positions = find_header(rows, sheet)
+    if header is None:
+        return []
+    known = set(positions.values())
+    dropped += [f"{sheet.name}: column '{v}'" for i, v in enumerate(rows[header]) if v not in ("", None) and i not in known]
+    carried = []
+    for row in rows[header + 1:]:
+        values = [row[positions[key]] if key in positions and positions[key] < len(row) else None for key in sheet.keys]
+        if any(v not in ("", None) for v in values):
+            carried.append([None if v == "" else v for v in values])
+    return carried
+
+
+def _raw_settings(grid: Grid) -> dict[str, object]:
+    actual = grid.find_sheet(layout.SETTINGS_SHEET)
+    if actual is None:
+        return {}
+    by_label = {s.label.lower(): s.key for s in layout.SETTINGS}
+    values = {}
+    for row in grid.rows(actual)[1:]:
+        if row and isinstance(row[0], str) and row[0].strip():
+            label = clean_text(row[0])
+            value = row[1] if len(row) > 1 and row[1] != "" else None
+            values[by_label.get(label.lower(), label)] = value
+    return values
+
+
+def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, list[str]]:
+    """Rebuild `path` in place; returns (path, backup, what could not be carried)."""
+    from toolkit import xlsm
+
+    path = Path(path)
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise WorkbookError(f"{path}: only .xlsx and .xlsm workbooks can be upgraded.")
+    grid = Grid(path)
+    dropped: list[str] = []
+    data: dict[str, object] = {sheet.name: _raw_table(grid, sheet, dropped) for sheet in CARRIED}
+    data[layout.SETTINGS_SHEET] = _raw_settings(grid)
+    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
+    backup = path.with_name(f"{path.stem}.before-upgrade-{stamp}{path.suffix}")
+    shutil.copy2(path, backup)
+    if path.suffix.lower() == ".xlsm":
+        xlsm.build_xlsm(path, data)
+    else:
+        template.save_template(path, data)
+    return path, backup, dropped
