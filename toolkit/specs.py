@@ -161,10 +161,11 @@ def _validate(data: Any, path: Path) -> None:
 def _explain(error: jsonschema.ValidationError) -> tuple[list, str]:
     """(JSON path, readable message) of a schema error, looking inside oneOf alternatives."""
     at = list(error.absolute_path)
-    if error.validator == "oneOf" and error.context:
+    if error.validator == "oneOf":
         alternatives = [s.get("required") for s in error.validator_value]
         if all(isinstance(a, list) and len(a) == 1 for a in alternatives):  # a field's source kinds
             return at, "needs exactly one of " + ", ".join(a[0] for a in alternatives)
+    if error.validator == "oneOf" and error.context:
         branches: dict[int, list] = {}
         for sub in error.context:
             branches.setdefault(sub.schema_path[0], []).append(sub)
