@@ -400,3 +400,24 @@ def test_shared_fields_and_columns_place_fields_by_name(tmp_path):
 def test_rendering_twice_gives_the_same_bytes():
     spec = specs.load_spec("winbooks")
     assert render.render(spec, batch()).files == render.render(spec, batch()).files
+
+
+def test_lookup_names_an_account_and_text_only_quoting(tmp_path):
+    """DATEV-like quoting: text always quoted, numbers never; FEC-like account label by lookup."""
+    file = {**text_file([{"collection": "postings", "when": [{"path": "posting.kind", "op": "ne", "value": "revenue"}],
+                          "fields": [
+                              {"name": "Umsatz", "source": "posting.amount",
+                               "format": {"type": "decimal", "places": 2, "decimal_separator": ",", "sign": "absolute"}},
+                              {"name": "SH", "source": "posting.amount", "format": {"type": "indicator", "debit": "S", "credit": "H"}},
+                              {"name": "Konto", "source": "posting.account", "quote": False},
+                              {"name": "Label", "source": "posting.account",
+                               "lookup": {"collection": "accounts", "key": "account", "value": "name"}},
+                              {"name": "Version", "constant": "700", "format": {"type": "integer"}},
+                          ]}]),
+            "layout": {"kind": "delimited", "delimiter": ";", "quoting": "text-only"}}
+    assert rendered(tmp_path, file, b=batch([credit_doc()])).split("\n") == [
+        '106,00;"H";400000;"Customers";700', '6,00;"S";451000;"VAT";700']
+    bad = {**file, "records": [{"collection": "postings", "fields": [
+        {"name": "x", "source": "posting.account", "lookup": {"collection": "accounts", "key": "nme", "value": "name"}}]}]}
+    with pytest.raises(specs.SpecError, match=r"lookup\.key: 'account\.nme': account has no 'nme'"):
+        spec_of(tmp_path, bad)

@@ -95,6 +95,7 @@ class FieldPlan:
     align: str = "left"
     pad: str = " "
     quote: bool | None = None
+    lookup: tuple[str, str, str] | None = None  # collection, key attribute, value attribute
     when: Callable | None = None  # ctx -> bool: the field is empty where it is False
 
 
@@ -428,6 +429,8 @@ class _Compiler:
                 plan.hoisted = path
             else:
                 plan.getter = self.getter(path)
+            if "lookup" in raw:
+                source_kind = self.lookup(plan, raw["lookup"], source_kind, at + ["lookup"])
         if "map" in raw:
             if ftype not in (None, "text"):
                 self.fail(at + ["format", "type"], "a mapped value is text: use no format or a text format")
@@ -456,6 +459,16 @@ class _Compiler:
         if plan.is_constant and plan.kind == "text":
             self.check_encodable(str(plan.constant), at + ["constant"])
         return plan
+
+    def lookup(self, plan: FieldPlan, raw: Mapping, key_kind: str, at: list) -> str:
+        """The value becomes an attribute of the item of a collection it names, e.g. an account's name."""
+        collection, key, value = raw["collection"], raw["key"], raw["value"]
+        scope = {"accounts": "account", "customers": "customer"}[collection]
+        kinds = [self.kind_of(f"{scope}.{name}", at + [part], frozenset({scope})) for name, part in ((key, "key"), (value, "value"))]
+        if kinds[0] != key_kind:
+            self.fail(at + ["key"], f"{scope}.{key} is {kinds[0]}, the source is {key_kind}")
+        plan.lookup = (collection, key, value)
+        return kinds[1]
 
     def parse_constant(self, text: str, kind: str, at: list) -> Any:
         try:
@@ -928,11 +941,16 @@ class _Run:
         """
         when = plan.when
         if plan.is_constant or plan.hoisted:
-            text = compute(plan.constant if plan.is_constant else self.hoisted(plan.hoisted), None)
+            value = plan.constant if plan.is_constant else self.hoisted(plan.hoisted)
+            if plan.lookup is not None:
+                value = self.looked_up(plan.lookup, lambda ctx: value)(None)
+            text = compute(value, None)
             if when is None:
                 return text
             return lambda ctx: text if when(ctx) else empty
         get, memo, findings = plan.getter, {}, self.findings
+        if plan.lookup is not None:
+            get = self.looked_up(plan.lookup, get)
         remembered = memo.get
 
         def cell(ctx):
@@ -947,6 +965,11 @@ class _Run:
         if when is None:
             return cell
         return lambda ctx: cell(ctx) if when(ctx) else empty
+
+    def looked_up(self, lookup: tuple[str, str, str], get: Callable) -> Callable:
+        collection, key, value = lookup
+        table = {getattr(item, key): getattr(item, value) for item in getattr(self.batch, collection)}
+        return lambda ctx: table.get(get(ctx))
 
     def hoisted(self, path: str) -> Any:
         root, _, rest = path.partition(".")
