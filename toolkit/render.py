@@ -439,13 +439,12 @@ class _Compiler:
         plan.make_format, plan.kind = self.formatter(raw, fmt, source_kind, at)
         plan.textual = plan.kind == "text"
         plan.text_opts = fmt if ftype == "text" else {}
-        if ftype == "text":
-            for key in ("replace", "allowed", "replacement", "picture"):
-                if key == "replace":
-                    for ch, rep in fmt.get(key, {}).items():
-                        self.single_char(ch, at + ["format", "replace"])
-                elif key == "allowed" and key in fmt:
-                    check_regex(f"[^{fmt[key]}]", self.spec.path, at + ["format", "allowed"])
+        for ch in plan.text_opts.get("replace", {}):
+            self.single_char(ch, at + ["format", "replace"])
+        if "allowed" in plan.text_opts:
+            check_regex(f"[^{fmt['allowed']}]", self.spec.path, at + ["format", "allowed"])
+        for text in [plan.text_opts.get("replacement", "")] + list(plan.text_opts.get("replace", {}).values()):
+            self.check_encodable(text, at + ["format"])
         plan.when = self.conditions(raw.get("when"), at + ["when"], scopes)
         for key in ("if_empty", "max_length", "overflow", "width", "align", "pad", "quote"):
             if key in raw:
@@ -852,6 +851,7 @@ class _Run:
             return None
         eol = "" if layout["kind"] == "xml" and layout["indent"] == "" else plan.eol
         text = eol.join(lines) + (eol if plan.trailing_newline and lines else "")
+        del lines  # a large export: do not hold the lines, the text and the bytes at once
         try:
             content = text.encode(plan.encoding)
         except UnicodeEncodeError as exc:  # a value that escaped the per-field checks: still no bad file
