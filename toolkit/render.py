@@ -223,7 +223,7 @@ class _Compiler:
             if key != "kind" and key not in allowed:
                 self.fail(at + [key], f"not an option of a {kind} layout (options: {', '.join(sorted(allowed)) or 'none'})")
         layout = dict(raw)
-        if kind == "tagged":  # SIE-like: space separated, quoted only when needed, \" inside quotes
+        if kind == "tagged":  # tagged records: space separated, quoted only when needed, \" inside quotes
             defaults = {"delimiter": " ", "quoting": "minimal", "quote_char": '"', "quote_escape": "backslash", "quote_empty": True}
         elif kind == "delimited":
             if "delimiter" not in raw:

@@ -93,7 +93,7 @@ class Spec:
 
 
 def load_spec(id_or_path: str | Path) -> Spec:
-    """A shipped spec by id (`winbooks`), or any spec file by path."""
+    """A shipped spec by its id, or any spec file by path."""
     path = _spec_path(id_or_path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
