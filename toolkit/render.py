@@ -78,7 +78,6 @@ RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("
 @dataclass
 class FieldPlan:
     name: str
-    where_at: str  # JSON path, for messages about the spec
     kind: str  # value kind after formatting decides quoting: text | decimal | integer | date | ...
     path: str = ""  # source path ("" for constants)
     getter: Callable | None = None  # ctx -> value (per line)
@@ -416,7 +415,7 @@ class _Compiler:
     def field(self, raw: Mapping, at: list, scopes: frozenset) -> FieldPlan:
         fmt = raw.get("format", {})
         ftype = fmt.get("type")
-        plan = FieldPlan(name=raw["name"], where_at=json_path(at), kind="text")
+        plan = FieldPlan(name=raw["name"], kind="text")
         if "constant" in raw:
             plan.is_constant = True
             source_kind = {"decimal": "decimal", "integer": "integer", "date": "date"}.get(ftype, "text")
