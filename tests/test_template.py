@@ -31,7 +31,10 @@ def test_sheets_in_layout_order(empty_book):
     assert empty_book.sheetnames == list(layout.ALL_SHEETS)
 
 
-@pytest.mark.parametrize("sheet", layout.TABLE_SHEETS + layout.OUTPUT_SHEETS, ids=lambda s: s.name)
+TABLES = [s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS if not s.placeholder]
+
+
+@pytest.mark.parametrize("sheet", TABLES, ids=lambda s: s.name)
 def test_table_sheet(empty_book, sheet):
     ws = empty_book[sheet.name]
     headers = [c.header for c in sheet.columns]
@@ -61,6 +64,21 @@ def test_table_sheet(empty_book, sheet):
             assert dim.fill.fgColor.rgb.endswith("F2F2F2")
         else:
             assert dim.fill.fill_type is None
+
+
+def test_customer_import_is_a_paste_area(empty_book):
+    # The pasted list brings its own columns: no table to fight with, just a header a paste
+    # replaces, the instructions as input message where the paste goes, text format for numbers.
+    sheet = layout.CUSTOMER_IMPORT
+    ws = empty_book[sheet.name]
+    assert [[c.value for c in row] for row in ws.iter_rows()] == [[sheet.placeholder.header]]
+    assert not ws.tables
+    for cell in ("A1", "A2"):
+        dv = _validation_for(ws, cell)
+        assert dv.showInputMessage and dv.prompt == sheet.placeholder.help
+    assert len(sheet.placeholder.help) <= template.PROMPT_MAX
+    assert ws.column_dimensions["A"].number_format == ws.column_dimensions["Z"].number_format == "@"
+    assert ws.freeze_panes == "A2"
 
 
 def test_code_columns_are_text(empty_book):

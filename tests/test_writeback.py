@@ -238,3 +238,48 @@ def test_untouched_sheets_are_not_walked(tmp_path):
     assert time.perf_counter() - start < 1.0
     assert len(lines._cells) == cells_before + 7  # only the appended row's cells
     assert lines.tables["InvoiceLines"].ref == "A1:J20002"
+
+
+def test_missing_column_goes_right_of_a_paste_wider_than_the_headers(book):
+    # A list pasted under the Customer import placeholder reaches past row 1's only header.
+    wb = openpyxl.load_workbook(book)
+    ws = wb[layout.CUSTOMER_IMPORT.name]
+    for r, row in enumerate([["100001", "Alpha", "BE0477472701", "9000", "Gent"],
+                             ["100002", "Beta", None, "2000", "Antwerpen"]], start=2):
+        for c, value in enumerate(row, start=1):
+            ws.cell(row=r, column=c, value=value)
+    wb.save(book)
+    write_back(book, Edits().set(layout.CUSTOMER_IMPORT.name, 2, "action", "assign number")
+               .set(layout.CUSTOMER_IMPORT.name, 3, "note", "checked"), now=NOW)
+    ws = openpyxl.load_workbook(book)[layout.CUSTOMER_IMPORT.name]
+    assert [c.value for c in ws[1]] == ["Pasted data", None, None, None, None, "Action", "Note"]
+    assert [c.value for c in ws[2]][:6] == ["100001", "Alpha", "BE0477472701", "9000", "Gent", "assign number"]
+    assert ws["G3"].value == "checked" and ws["E3"].value == "Antwerpen"
+
+
+def test_setting_none_empties_the_cell(book):
+    write_back(book, Edits().set("Invoices", 2, "exported_in", "EXP-1").set("Invoices", 3, "exported_in", "EXP-1"), now=NOW)
+    write_back(book, Edits().set("Invoices", 2, "exported_in", None), now=NOW + dt.timedelta(seconds=1))
+    assert [r["Exported in"] for r in by_header(openpyxl.load_workbook(book)["Invoices"])] == [None, "EXP-1", None]
+
+
+def test_pasted_duplicate_blank_and_numeric_headers_still_make_a_valid_table(book):
+    # What Excel itself does when such a row is pasted over a table's header: text, unique
+    # ignoring case, "Column<n>" for a blank; header cells and table column names agree.
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Customers"]
+    ws["B1"], ws["C1"], ws["D1"] = "customer ID", None, 2026
+    wb.save(book)
+    write_back(book, Edits().set("Customers", 2, "accounting_number", "100001"), now=NOW)
+    ws = openpyxl.load_workbook(book)["Customers"]
+    table = ws.tables["Customers"]
+    names = [c.name for c in table.tableColumns]
+    assert names[:4] == ["Customer id", "customer ID2", "Column3", "2026"]
+    assert len({n.casefold() for n in names}) == len(names)
+    assert names == [c.value for c in ws[1]]
+    assert table.ref == f"A1:{layout.column_letter(len(layout.CUSTOMERS.columns) - 1)}5"
+
+
+def test_table_column_names():
+    assert writeback.table_column_names(["A", "a", "A", None, " ", 7.0, "Column4"]) == [
+        "A", "a2", "A3", "Column4", "Column5", "7", "Column42"]

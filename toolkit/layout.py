@@ -27,6 +27,8 @@ VAT_BOOKING = ("on lines", "on total")
 NUMBERING_MODES = ("generate automatically", "manage manually")
 YES_NO = ("yes", "no")
 SEVERITIES = ("error", "warning")
+# The Action column of Customer import: what 'Apply' does with a pasted row.
+IMPORT_ACTIONS = ("assign number", "already correct", "conflict", "new customer", "ambiguous", "overwrite", "skip")
 
 
 @dataclass(frozen=True)
@@ -46,9 +48,12 @@ class Column:
 @dataclass(frozen=True)
 class Sheet:
     name: str
-    table: str  # the Excel table (ListObject) name
+    table: str | None  # the Excel table (ListObject) name; None for a paste area
     columns: tuple[Column, ...]
     help: str = ""
+    # A paste area has no fixed columns: A1 holds this placeholder until a paste replaces it, and
+    # `columns` are added right of whatever was pasted.
+    placeholder: Column | None = None
 
     def column(self, key: str) -> Column:
         for col in self.columns:
@@ -161,11 +166,19 @@ INVOICE_LINES = Sheet(
 
 CUSTOMER_IMPORT = Sheet(
     "Customer import",
-    "CustomerImport",
+    None,
     (
-        C("pasted", "Pasted data", help="Paste the customer list of the accounting package here, headers included, in any column order.", width=40),
+        C("match_customer_id", "Match: customer id", "code", help="The existing customer this row belongs to. Change it to pick another customer.", width=14),
+        C("match_confidence", "Match: confidence", "int", help="0-100: how sure the match is (100 = same VAT number).", width=10, output=True),
+        C("match_method", "Match: method", help="What matched: VAT number, name and postal code, customer number, similar name.", width=18, output=True),
+        C("action", "Action", "choice", choices=IMPORT_ACTIONS, help="What 'Apply' does with the row; change it if you disagree.", width=16),
+        C("note", "Note", help="Why this action; after 'Apply': what was done or refused.", width=60, output=True),
     ),
     help="Paste area; 'Match pasted customer numbers' writes its proposals beside the paste.",
+    placeholder=C("pasted", "Pasted data", help=(
+        "Paste the customer list of the accounting package here, header row included, in any column order. "
+        "A list without its header row goes in A2. 'Match pasted customer numbers' writes its proposals "
+        "beside the paste.")),
 )
 
 CHECK = Sheet(

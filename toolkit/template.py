@@ -1,7 +1,8 @@
 """The workbook template, built from `toolkit.layout` (the only place a sheet or column is declared).
 
-`build_template()` returns an openpyxl Workbook: a Settings sheet and one Excel table per table and
-output sheet, with dropdowns, input messages, formats, widths and a frozen header row.
+`build_template()` returns an openpyxl Workbook: a Settings sheet, one Excel table per table and
+output sheet, with dropdowns, input messages, formats, widths and a frozen header row, and the
+Customer import paste area.
 `save_template()` writes it as a reproducible .xlsx (same inputs, same bytes).
 """
 
@@ -30,6 +31,8 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
 # Dropdowns and input messages cover this many rows; the table grows beyond it without them.
 VALIDATION_LAST_ROW = 5000
+# A paste area is formatted as text over this many columns (A:Z), wider than any customer list.
+PASTE_AREA_COLUMNS = 26
 
 NUMBER_FORMATS = {
     "date": "yyyy-mm-dd",
@@ -156,6 +159,23 @@ def build_table_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterabl
     ws.freeze_panes = "A2"
 
 
+def build_paste_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterable] = ()) -> None:
+    """A paste area: the placeholder header in A1, its help as the input message of A1 and A2
+    (where a list without headers goes), and no table, since the paste brings its own columns.
+    `rows` are written as if pasted at A1."""
+    placeholder = sheet.placeholder
+    ws.cell(row=1, column=1, value=placeholder.header).font = HEADER_FONT
+    # Text format: customer numbers and postal codes pasted from another program keep their
+    # leading zeros (Excel pastes text into text cells as it is).
+    for index in range(PASTE_AREA_COLUMNS):
+        ws.column_dimensions[layout.column_letter(index)].number_format = NUMBER_FORMATS["text"]
+    _add_validation(ws, _validation((), sheet.name, placeholder.help), "A1:A2")
+    for r, values in enumerate(rows, start=1):
+        for c, value in enumerate(values, start=1):
+            ws.cell(row=r, column=c, value=cell_value(value))
+    ws.freeze_panes = "A2"
+
+
 def build_template(sample: Mapping[str, object] | None = None) -> Workbook:
     """The workbook of `toolkit.layout`, empty or filled with `sample`.
 
@@ -175,7 +195,8 @@ def build_template(sample: Mapping[str, object] | None = None) -> Workbook:
     settings_ws.title = layout.SETTINGS_SHEET
     build_settings_sheet(settings_ws, sample.get(layout.SETTINGS_SHEET))
     for sheet in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS:
-        build_table_sheet(wb.create_sheet(sheet.name), sheet, sample.get(sheet.name, ()))
+        build = build_paste_sheet if sheet.placeholder else build_table_sheet
+        build(wb.create_sheet(sheet.name), sheet, sample.get(sheet.name, ()))
     return wb
 
 

@@ -8,8 +8,9 @@
     backup = write_back("Company.xlsm", edits)
 
 Columns are found by their layout header in row 1 (users reorder columns; a missing one is added
-at the end), Excel tables are resized to cover their data, the file is replaced atomically after
-a timestamped backup copy is made beside it, and an .xlsm gets its ribbon back (openpyxl drops it).
+right of everything on the sheet), Excel tables are resized to cover their data, the file is
+replaced atomically after a timestamped backup copy is made beside it, and an .xlsm gets its
+ribbon back (openpyxl drops it). `Edits.set(..., None)` empties a cell.
 """
 
 from __future__ import annotations
@@ -124,19 +125,25 @@ class _SheetWriter:
             if isinstance(cell.value, str) and cell.value.strip():
                 self.columns.setdefault(cell.value.strip().casefold(), cell.column)
         self.table = ws.tables.get(sheet.table) or next(iter(ws.tables.values()), None)
+        self._right_edge: int | None = None  # the last column holding a value, once needed
 
     def column_of(self, key: str) -> int:
-        """The column of a layout key; a missing column is added after the last header."""
+        """The column of a layout key. A missing column is added right of every value on the
+        sheet, not just right of the headers: data below row 1 (a paste) may be wider."""
         header = self.sheet.column(key).header
         col = self.columns.get(header.casefold())
         if col is None:
-            col = max((c.column for c in self.ws[1] if c.value not in (None, "")), default=0) + 1
+            if self._right_edge is None:
+                self._right_edge = max((c for (_, c), cell in self.ws._cells.items()
+                                        if cell.value not in (None, "")), default=0)
+            col = self._right_edge = self._right_edge + 1
             self.ws.cell(row=1, column=col, value=header)
             self.columns[header.casefold()] = col
         return col
 
     def write(self, row: int, key: str, value) -> None:
-        cell = self.ws.cell(row=row, column=self.column_of(key), value=template.cell_value(value))
+        cell = self.ws.cell(row=row, column=self.column_of(key))
+        cell.value = template.cell_value(value)  # ws.cell(value=None) would leave the old value
         column = self.sheet.column(key)
         if cell.number_format == "General":
             cell.number_format = template.NUMBER_FORMATS.get(column.type, "General")
@@ -185,8 +192,11 @@ class _SheetWriter:
         max_col = max([min_col, *self.columns.values()])
         last_row = max(last_row, min_row + 1)  # a table keeps at least one (empty) data row
         ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last_row}"
-        names = [str(self.ws.cell(row=min_row, column=c).value or f"Column{c}")
-                 for c in range(min_col, max_col + 1)]
+        header = [self.ws.cell(row=min_row, column=c) for c in range(min_col, max_col + 1)]
+        names = table_column_names([cell.value for cell in header])
+        for cell, name in zip(header, names):
+            if cell.value != name:  # Excel wants header cells equal to the table's column names
+                cell.value = name
         old = {tc.name: tc for tc in self.table.tableColumns}
         next_id = max([tc.id for tc in self.table.tableColumns] + [0]) + 1
         columns = []
@@ -199,6 +209,30 @@ class _SheetWriter:
         self.table.tableColumns = columns
         if self.table.autoFilter is not None:
             self.table.autoFilter.ref = ref
+
+
+def table_column_names(values: Sequence) -> list[str]:
+    """Valid table column names for a header row, as Excel makes them: text, unique ignoring
+    case (a second "Name" becomes "Name2"), a blank header "Column<n>". Duplicate or blank names
+    make a file Excel has to repair, and users paste such header rows over tables."""
+    names: list[str] = []
+    taken: set[str] = set()
+    for position, value in enumerate(values, start=1):
+        base = _header_text(value) or f"Column{position}"
+        name, n = base, 2
+        while name.casefold() in taken:
+            name, n = f"{base}{n}", n + 1
+        taken.add(name.casefold())
+        names.append(name)
+    return names
+
+
+def _header_text(value) -> str:
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _runs(rows: list[int]) -> list[tuple[int, int]]:

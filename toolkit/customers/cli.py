@@ -17,7 +17,7 @@ def _existing(text: str) -> Path:
 
 
 def add_customer_commands(sub) -> None:
-    customers = sub.add_parser("customers", help="customer numbers: match a pasted list, import, duplicates, merge, undo")
+    customers = sub.add_parser("customers", help="customer numbers: assign, match a pasted list, import, duplicates, merge, undo")
     actions = customers.add_subparsers(dest="action", required=True, metavar="ACTION")
 
     def command(name, help_text, handler):
@@ -26,6 +26,7 @@ def add_customer_commands(sub) -> None:
         p.set_defaults(handler=handler)
         return p
 
+    command("assign", "give each customer without an accounting customer number the next free one", _assign)
     command("match", "propose a customer and an action beside each row pasted on 'Customer import'", _run(lambda a: commands.match_paste(a.workbook)))
     command("apply", "carry out the Action column of 'Customer import'", _run(lambda a: commands.apply_matches(a.workbook)))
     imp = command("import", "match a CSV or XLSX customer list and apply the sure proposals", _run(
@@ -43,6 +44,28 @@ def add_customer_commands(sub) -> None:
     undo.add_argument("batch", help="the import batch id, e.g. IMP-20260115-093000")
 
 
+def _assign(args) -> int:
+    """Numbers as the next export would give them, written now (the 'Assign customer numbers' button)."""
+    from toolkit.cli import EXIT_FINDINGS, EXIT_OK, print_findings
+    from toolkit.export import assign_customer_numbers
+    from toolkit.read import read_workbook
+    from toolkit.writeback import write_back
+
+    edits, message, findings = assign_customer_numbers(read_workbook(args.workbook), args.workbook)
+    blocked = any(f.is_error for f in findings)
+    if findings:
+        print_findings(findings)
+    print(message)
+    if edits and not blocked:
+        _tell_backup(write_back(args.workbook, edits))
+    return EXIT_FINDINGS if blocked else EXIT_OK
+
+
+def _tell_backup(backup: Path | None) -> None:
+    if backup is not None:
+        print(f"Backup of the workbook before this change: {backup.name}", file=sys.stderr)
+
+
 def _run(call):
     def handler(args) -> int:
         from toolkit.cli import UserError
@@ -52,8 +75,7 @@ def _run(call):
         except commands.CustomerCommandError as exc:
             raise UserError(str(exc)) from None
         print(outcome.text())
-        if outcome.backup is not None:
-            print(f"Backup of the workbook before this change: {outcome.backup.name}", file=sys.stderr)
+        _tell_backup(outcome.backup)
         return 0
 
     return handler

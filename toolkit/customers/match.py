@@ -15,17 +15,13 @@ import numpy as np
 from rapidfuzz import fuzz, process
 
 from toolkit.customers.normalize import name_key, number_key, postal_key, vat_key
+from toolkit.layout import IMPORT_ACTIONS
 from toolkit.model import Customer
 
-# Actions, as written in the Action column. The user may change a proposal into any of them.
-ASSIGN = "assign number"
-CORRECT = "already correct"
-CONFLICT = "conflict"
-NEW = "new customer"
-AMBIGUOUS = "ambiguous"
-OVERWRITE = "overwrite"
-SKIP = "skip"
-ACTIONS = (ASSIGN, CORRECT, CONFLICT, NEW, AMBIGUOUS, OVERWRITE, SKIP)
+# Actions, as written in the Action column (declared in the layout). The user may change a
+# proposal into any of them.
+ACTIONS = IMPORT_ACTIONS
+ASSIGN, CORRECT, CONFLICT, NEW, AMBIGUOUS, OVERWRITE, SKIP = ACTIONS
 
 # Methods, as written in the Match: method column.
 BY_VAT = "VAT number"
