@@ -116,3 +116,100 @@ def test_user_errors_are_plain_messages(book_path):
     with mock_caller(book_path):
         message = excel.validate(copy=str(book_path.parent / "gone.xlsx"))
     assert "no such file" in message and not (book_path.parent / excel.LOG_NAME).exists()
+
+
+# ---- customer numbers pasted from the accounting package ---------------------------------------
+
+PASTED = [  # as copied from the package: its own headers, its own column order
+    ["Nummer", "Naam", "BTW", "Postcode", "Gemeente"],
+    ["C4711", "CLAEYS SOFIE", None, "8200", "Sint-Andries"],
+    ["C4712", "Studio Pixel", "0536.185.712", "9000", "Gent"],
+    ["C4713", "Ontwerpbureau Lijn B.V.", "NL 0044.95.445.B01", "1015CX", "Amsterdam"],
+    ["C4714", "Imprimerie Lefevre", "BE 0403 170 701", "5000", "Namur"],
+    ["C4720", "Drukkerij Nieuw", None, "8500", "Kortrijk"],
+]
+TAKEN_OVER = {"C004": "C4711", "C006": "C4712", "C009": "C4713", "C014": "C4714"}
+
+
+def save_copy(book, folder: Path) -> str:
+    """What the VBA of a button hands Python: SaveCopyAs of the book as it is, unsaved edits
+    included, while the book's own file stays as it was (Excel keeps it locked)."""
+    copy = folder / f"copy-{len(list(folder.glob('copy-*')))}.xlsx"
+    book.api.save(copy)  # the test engine's api is the openpyxl workbook
+    return str(copy)
+
+
+def import_columns(book) -> dict[str, list]:
+    """Header -> values of rows 2.. of the Customer import sheet, as the user sees it."""
+    rows = book.sheets[layout.CUSTOMER_IMPORT.name].used_range.options(ndim=2).value
+    return {h: [r[i] for r in rows[1:]] for i, h in enumerate(rows[0]) if h}
+
+
+def customers_by_id(book) -> dict[str, dict]:
+    rows = book.sheets[layout.CUSTOMERS.name].range("A1").expand().options(ndim=2).value
+    return {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
+
+
+def test_match_and_apply_pasted_customer_numbers_in_the_open_book(book_path, tmp_path):
+    before = book_path.read_bytes()
+    with mock_caller(book_path) as book:
+        book.sheets[layout.CUSTOMER_IMPORT.name].range("A1").value = PASTED  # pasted over the placeholder
+        message = excel.match_customers(copy=save_copy(book, tmp_path))
+        assert message.startswith("Matched 5 pasted row(s) (recognised by headers")
+        sheet = import_columns(book)
+        assert list(sheet) == PASTED[0] + [c.header for c in layout.CUSTOMER_IMPORT.columns]  # beside the paste
+        assert sheet["Action"] == ["assign number"] * 4 + ["new customer"]
+        assert sheet["Match: customer id"] == list(TAKEN_OVER) + [None]
+        assert sheet["Nummer"] == [r[0] for r in PASTED[1:]]  # the paste itself untouched
+
+        message = excel.apply_customer_matches(copy=save_copy(book, tmp_path))
+        assert "4 numbers assigned" in message and "1 customers created" in message
+        customers = customers_by_id(book)
+        for cid, number in TAKEN_OVER.items():
+            assert (customers[cid]["Accounting customer number"], customers[cid]["Number source"]) == (number, "imported")
+        new = customers["C016"]
+        assert (new["Name"], new["Accounting customer number"], new["Postal code"]) == ("Drukkerij Nieuw", "C4720", "8500")
+        assert new["Import batch"].startswith("IMP-")
+        assert import_columns(book)["Action"] == ["already correct"] * 5
+        assert excel.apply_customer_matches(copy=save_copy(book, tmp_path)).startswith("Applied: 5 already correct.")
+    assert book_path.read_bytes() == before  # everything went into the open book, not its file
+
+
+def test_pasted_numbers_reach_the_winbooks_files_through_the_buttons(book_path, tmp_path):
+    with mock_caller(book_path) as book:
+        book.sheets[layout.CUSTOMER_IMPORT.name].range("A1").value = PASTED[:5]
+        excel.match_customers(copy=save_copy(book, tmp_path))
+        excel.apply_customer_matches(copy=save_copy(book, tmp_path))
+        message = excel.generate_export(copy=save_copy(book, tmp_path))
+        assert "Exported 64 document(s)" in message
+        generated = [r for r in customers_by_id(book).values() if r["Number source"] == "generated"]
+        assert {r["Customer id"] for r in generated}.isdisjoint(TAKEN_OVER)
+    folder = next(p for p in (book_path.parent / "demo-exports").iterdir() if p.is_dir())
+    csf = (folder / "CSF.txt").read_text(encoding="cp1252")
+    act = (folder / "ACT.txt").read_text(encoding="cp1252")
+    for cid, number in TAKEN_OVER.items():  # each of them has invoices in the demo
+        assert f'"{number}"' in csf and f'"{number}"' in act, cid
+
+
+def test_a_list_without_headers_pasted_under_the_placeholder(book_path, tmp_path):
+    with mock_caller(book_path) as book:
+        sheet = book.sheets[layout.CUSTOMER_IMPORT.name]
+        sheet.range("A2").value = PASTED[1:5]
+        message = excel.match_customers(copy=save_copy(book, tmp_path))
+        assert "recognised by content" in message
+        assert sheet.range("A1:F1").value == ["Pasted data", None, None, None, None, "Match: customer id"]
+        assert sheet.range("I2:I5").value == ["assign number"] * 4
+        # A shorter list pasted over it: the results of the row that is gone go too.
+        sheet.range("A5:E5").clear_contents()
+        excel.match_customers(copy=save_copy(book, tmp_path))
+        assert sheet.range("F5:J5").value == [None] * 5
+        assert sheet.range("I2:I4").value == ["assign number"] * 3
+
+
+def test_customer_buttons_explain_what_to_do(book_path, tmp_path):
+    with mock_caller(book_path) as book:
+        assert "is empty: paste the customer list" in excel.match_customers(copy=save_copy(book, tmp_path))
+        assert "no Action column yet: match the pasted rows first" in excel.apply_customer_matches(
+            copy=save_copy(book, tmp_path))
+        assert len(book.app.impl.alerts) == 2
+    assert not (book_path.parent / excel.LOG_NAME).exists()

@@ -15,7 +15,7 @@ import xmlschema
 from oletools.olevba import VBA_Parser, decompress_stream
 from pyopenvba import ExcelFile, check_file
 
-from toolkit import layout, resources, vba, xlsm
+from toolkit import excel, layout, resources, vba, xlsm
 
 SCHEMA = Path(__file__).parent / "schemas" / "customui14.xsd"
 PYTHON = r"C:\Users\demo\ledger\Scripts\python.exe"
@@ -91,16 +91,17 @@ def test_every_ribbon_callback_exists_in_the_vba():
 def test_ribbon_buttons_are_the_expected_ones():
     labels = [b.label for b in xlsm.ribbon_buttons()]
     assert labels == ["Validate", "Suggest accounts", "Assign customer numbers",
-                      "Match pasted customer numbers", "Generate export", "Export again\u2026",
+                      "Match pasted customer numbers", "Apply matched customer numbers", "Generate export", "Export again\u2026",
                       "Open export folder", "Help"]
     assert all(len(b.lines) == 2 for b in xlsm.ribbon_buttons())
 
 
 def test_callbacks_call_the_toolkit_functions():
     bas = (resources.workbook_dir() / "LedgerExport.bas").read_text()
-    for func in ("validate", "suggest_accounts", "assign_customer_numbers", "match_customers",
-                 "generate_export", "export_again", "open_export_folder"):
-        assert f'RunToolkit "{func}"' in bas
+    called = re.findall(r'RunToolkit "(\w+)"', bas)
+    assert called == ["validate", "suggest_accounts", "assign_customer_numbers", "match_customers",
+                      "apply_customer_matches", "generate_export", "export_again", "open_export_folder"]
+    assert all(callable(getattr(excel, func, None)) for func in called)
     assert 'PY_CALL As String = "import toolkit.excel; toolkit.excel."' in bas
 
 

@@ -462,8 +462,9 @@ class Range:
             data = [data]
         for r, row in enumerate(data):
             for c, value in enumerate(row):
-                self.ws.cell(row=self.row + r, column=self.column + c,
-                             value=None if value == "" else value)
+                # Not ws.cell(value=...): openpyxl ignores value=None there, and writing "" or
+                # None must empty the cell, as it does in Excel.
+                self.ws.cell(row=self.row + r, column=self.column + c).value = None if value == "" else value
 
     def __call__(self, row, col=None):
         if col is None:  # COM's Item(i): cells counted row by row
@@ -492,6 +493,8 @@ class Range:
                 r, c = r + dr, c + dc
         else:  # to the next filled cell, or the sheet's edge
             r, c = r + dr, c + dc
+            # Nothing lies beyond the last row / column holding cells: skip that stretch.
+            r, c = (min(r, last_r + 1) if dr < 0 else r), (min(c, last_c + 1) if dc < 0 else c)
             while inside(r, c) and not filled(r, c):
                 if (dr > 0 and r > last_r) or (dc > 0 and c > last_c):
                     r, c = (MAX_ROW, c) if dr else (r, MAX_COL)
@@ -717,6 +720,7 @@ def mock_caller(path):
     """Open `path` in the test engine as the calling book of `xw.Book.caller()`; cleans up after."""
     previous = xw.engines.active
     engine = register()
+    app = engine.impl.apps.add()  # a fresh app per test: its alerts and status bar are the test's
     book = xw.Book(str(path))
     book.set_mock_caller()
     try:
@@ -726,4 +730,5 @@ def mock_caller(path):
             del xw.Book._mock_caller
         with contextlib.suppress(ValueError):
             book.impl.close()
+        app.quit()
         xw.engines.active = previous if previous is not None else engine

@@ -18,6 +18,7 @@ import sys
 import traceback
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import xlwings as xw
 
@@ -30,6 +31,7 @@ TITLE = "Ledger export"
 HIGHLIGHT = (255, 199, 206)  # Excel's "light red fill" for bad cells
 MAX_ROW = 1048576
 LOG_NAME = "ledger-export.log"
+MAX_DETAILS = 10  # detail lines in a message box; the sheet beside the paste has them all
 
 
 class _Session:
@@ -65,11 +67,12 @@ def button(func):
 
 
 def _explain(exc: Exception, book_path: Path) -> str:
+    from toolkit.customers.commands import CustomerCommandError
     from toolkit.read import WorkbookError
     from toolkit.specs import SpecError
     from toolkit.writeback import WriteBackError
 
-    if isinstance(exc, (WorkbookError, SpecError, WriteBackError)):
+    if isinstance(exc, (WorkbookError, SpecError, WriteBackError, CustomerCommandError)):
         return str(exc)
     log = book_path.with_name(LOG_NAME)
     try:
@@ -138,17 +141,29 @@ def assign_customer_numbers(s: _Session) -> str:
     edits, message, findings = assign(read_workbook(s.source), s.path)
     show_findings(s.book, findings)
     apply_live(s.book, edits)
-    return message
+    return f"{message} Save the workbook to keep them." if edits else message
 
 
 @button
 def match_customers(s: _Session) -> str:
+    """Propose a customer and an action beside each row pasted on the Customer import sheet."""
     from toolkit.customers import commands
 
     s.status("Matching pasted customers")
-    outcome = commands.match_paste(s.source, write=False)
-    apply_live(s.book, outcome.edits)
-    return outcome.text()
+    edits, outcome = commands.plan_match_paste(s.source)
+    apply_live(s.book, edits)
+    return outcome.text(limit=MAX_DETAILS)
+
+
+@button
+def apply_customer_matches(s: _Session) -> str:
+    """Carry out the reviewed Action column: assign the pasted numbers, create new customers."""
+    from toolkit.customers import commands
+
+    s.status("Applying matched customer numbers")
+    edits, outcome = commands.plan_apply_matches(s.source)
+    apply_live(s.book, edits)
+    return outcome.text(limit=MAX_DETAILS)
 
 
 @button
@@ -214,21 +229,16 @@ def apply_live(book, edits: Edits) -> None:
     """`Edits` written into the open book: one read and one write per edited column."""
     if edits.deleted:
         raise ValueError("deleting rows is done on the file, not in the open workbook")
-    by_column = defaultdict(dict)
+    by_sheet: dict[str, dict[str, dict[int, object]]] = defaultdict(lambda: defaultdict(dict))
     for edit in edits.cells:
-        by_column[(edit.sheet, edit.key)][edit.row] = edit.value
-    for (sheet_name, key), values in by_column.items():
+        by_sheet[edit.sheet][edit.key][edit.row] = edit.value
+    for sheet_name, by_key in by_sheet.items():
         sheet = book.sheets[sheet_name]
-        col = _columns(sheet, _layout_sheet(sheet_name), add=key)[key]
-        top, bottom = min(values), max(values)
-        block = sheet.range((top, col), (bottom, col))
-        current = block.options(ndim=1).value if bottom > top else [block.value]
-        for row, value in values.items():
-            current[row - top] = value
-        block.options(transpose=True).value = current
+        columns = _columns(sheet, _layout_sheet(sheet_name), add=list(by_key))
+        for key, values in by_key.items():
+            _patch_column(sheet, columns[key], values)
     for sheet_name, rows in edits.appended.items():
-        sheet = book.sheets[sheet_name]
-        sheet.range((_last_row(sheet) + 1, 1)).value = [list(r) for r in rows]
+        _append(book.sheets[sheet_name], _layout_sheet(sheet_name), rows)
     for sheet_name, (rows, _links, _key) in edits.replaced.items():
         sheet = book.sheets[sheet_name]
         last = _last_row(sheet)
@@ -249,12 +259,33 @@ def apply_live(book, edits: Edits) -> None:
             sheet.range((row, 2)).value = value
 
 
+def _patch_column(sheet, col: int, values: dict[int, object]) -> None:
+    """Set some rows of one column: the block between them is read and written back whole."""
+    top, bottom = min(values), max(values)
+    block = sheet.range((top, col), (bottom, col))
+    current = block.options(ndim=1).value if bottom > top else [block.value]
+    for row, value in values.items():
+        current[row - top] = value
+    block.options(transpose=True).value = current
+
+
+def _append(sheet, declared: layout.Sheet, rows) -> None:
+    """Rows (values in layout order) below the last filled row, each value under its header."""
+    columns = _columns(sheet, declared, add=declared.keys)
+    first = max(sheet.range((MAX_ROW, col)).end("up").row for col in columns.values()) + 1
+    for index, key in enumerate(declared.keys):
+        values = [row[index] if index < len(row) else None for row in rows]
+        if any(v not in (None, "") for v in values):
+            sheet.range((first, columns[key])).options(transpose=True).value = values
+
+
 def _layout_sheet(name: str) -> layout.Sheet:
     return next(s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS if s.name == name)
 
 
-def _columns(sheet, declared: layout.Sheet, add: str | None = None) -> dict[str, int]:
-    """1-based column of each layout key present in row 1; `add` appends a missing header."""
+def _columns(sheet, declared: layout.Sheet, add: Sequence[str] = ()) -> dict[str, int]:
+    """1-based column of each layout key present in row 1. Keys of `add` that are missing get
+    their header right of every value on the sheet: data below row 1 (a paste) may be wider."""
     width = sheet.range((1, 16384)).end("left").column
     headers = sheet.range((1, 1), (1, width)).options(ndim=1).value
     found = {}
@@ -263,10 +294,22 @@ def _columns(sheet, declared: layout.Sheet, add: str | None = None) -> dict[str,
         key = wanted.get(fold_header(header)) if header else None
         if key and key not in found:
             found[key] = col
-    if add and add not in found:
-        found[add] = width + 1
-        sheet.range((1, width + 1)).value = declared.column(add).header
+    missing = [key for key in add if key not in found]
+    if missing:
+        edge = _right_edge(sheet)
+        for col, key in enumerate(missing, edge + 1):
+            sheet.range((1, col)).value = declared.column(key).header
+            found[key] = col
     return found
+
+
+def _right_edge(sheet) -> int:
+    """The last column holding a value. Excel's used range may be wider (formatted cells count),
+    so its values are read, once, in bulk."""
+    used = sheet.used_range
+    rows = used.options(ndim=2).value
+    last = max((i for row in rows for i, v in enumerate(row, 1) if v not in (None, "")), default=0)
+    return used.column + last - 1 if last else 0
 
 
 def _last_row(sheet) -> int:

@@ -258,8 +258,7 @@ def assign_customer_numbers(wb: Workbook, book: Path, out_dir: Path | None = Non
     if not generated:
         return edits, "Every customer already has an accounting customer number.", []
     numbers_given = sorted(generated.values(), key=numbers.natural_key)
-    return edits, (f"{len(generated)} customer(s) got a number ({numbers_given[0]} to {numbers_given[-1]}). "
-                   "Save the workbook to keep them."), []
+    return edits, f"{len(generated)} customer(s) got a number ({numbers_given[0]} to {numbers_given[-1]}).", []
 
 
 def _with_number(customer: Customer, number: str | None) -> Customer:

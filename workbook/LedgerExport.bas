@@ -24,6 +24,10 @@ Public Sub OnMatchCustomers(control As IRibbonControl)
     RunToolkit "match_customers", "", True
 End Sub
 
+Public Sub OnApplyCustomers(control As IRibbonControl)
+    RunToolkit "apply_customer_matches", "", True
+End Sub
+
 Public Sub OnGenerateExport(control As IRibbonControl)
     RunToolkit "generate_export", "", True
 End Sub

@@ -16,13 +16,12 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from toolkit import layout
+from toolkit import layout, read
 from toolkit.customers import duplicates as dup
 from toolkit.customers.apply import ImportRow, apply_actions
 from toolkit.customers.match import ACTIONS, AMBIGUOUS, CONFLICT, NEW, SKIP, Match, match_rows
 from toolkit.customers.paste import Paste, cell_text, parse_paste, read_table_file
 from toolkit.model import Customer, Workbook
-from toolkit.read import Grid, read_workbook
 from toolkit.values import fold_header
 from toolkit.writeback import Edits, write_back
 
@@ -80,7 +79,7 @@ def _own_header(text: str) -> bool:
 def _read_import_sheet(path, company_country: str) -> _ImportSheet:
     """The paste and the match results beside it. The paste starts in A1 with its header row
     (replacing the placeholder), or in row 2 under the placeholder, with or without headers."""
-    grid = Grid(path)
+    grid = read.Grid(path)
     actual = grid.find_sheet(SHEET)
     if actual is None:
         raise CustomerCommandError(f"The workbook has no '{SHEET}' sheet: add it (ledger-export workbook upgrade) and paste there.")
@@ -162,7 +161,7 @@ def _count(actions: Sequence[str]) -> str:
 
 def plan_match_paste(path) -> Plan:
     """Propose a customer and an action beside each pasted row of the Customer import sheet."""
-    wb = read_workbook(path)
+    wb = read.read_workbook(path)
     sheet = _read_import_sheet(path, wb.settings.company_country)
     _require_recognised(sheet.paste, f"the '{SHEET}' sheet")
     labels = [f"row {r}" for r in sheet.excel_rows]
@@ -211,7 +210,7 @@ def _batch_note(result, batch: str) -> str:
 
 def plan_apply_matches(path, now: dt.datetime | None = None) -> Plan:
     """Carry out the Action column of the Customer import sheet."""
-    wb = read_workbook(path)
+    wb = read.read_workbook(path)
     sheet = _read_import_sheet(path, wb.settings.company_country)
     if "action" not in sheet.results:
         raise CustomerCommandError(f"The '{SHEET}' sheet has no Action column yet: match the pasted rows first.")
@@ -246,7 +245,7 @@ def plan_import_file(path, file, create_new: bool = False, now: dt.datetime | No
     would create a customer do so only with `create_new`. The message starts with the file name,
     for the caller to say whether it was imported or only tried.
     """
-    wb = read_workbook(path)
+    wb = read.read_workbook(path)
     try:
         raw = read_table_file(file)
     except (OSError, ValueError) as exc:
@@ -279,7 +278,7 @@ def import_file(path, file, create_new: bool = False, dry_run: bool = False, now
 
 def find_duplicates(path) -> Outcome:
     """Likely duplicate customers with a suggested keeper; changes nothing."""
-    wb = read_workbook(path)
+    wb = read.read_workbook(path)
     groups = dup.find_duplicates(wb.customers, dup.invoice_counts(wb.invoices), wb.settings.company_country)
     names = {c.customer_id: c.name for c in wb.customers}
     details = []
@@ -293,7 +292,7 @@ def find_duplicates(path) -> Outcome:
 
 def plan_merge_customers(path, keeper: str, duplicate: str) -> Plan:
     """Move the duplicate's invoices (and number) to the keeper and delete the duplicate's row."""
-    wb = read_workbook(path)
+    wb = read.read_workbook(path)
     try:
         plan = dup.merge(wb.customers, wb.invoices, keeper.strip(), duplicate.strip())
     except dup.MergeError as exc:
@@ -320,7 +319,7 @@ def merge_customers(path, keeper: str, duplicate: str) -> Outcome:
 
 def plan_undo_import(path, batch: str) -> Plan:
     """Delete the customers an import batch created, except numbered or invoiced ones."""
-    wb = read_workbook(path)
+    wb = read.read_workbook(path)
     plan = dup.undo_import(wb.customers, wb.invoices, batch)
     if not plan.removed and not plan.kept:
         raise CustomerCommandError(f"No customer carries import batch {batch!r}: nothing to undo.")
