@@ -393,3 +393,9 @@ def test_paste_match_apply_export_puts_the_pasted_numbers_in_the_winbooks_files(
     for cid, number in numbers.items():  # each of them has invoices in the demo
         assert f'"{number}"' in csf and f'"{number}"' in act, cid
     assert not [c for c in read_workbook(path).customers if c.number_source == "generated" and c.customer_id in numbers]
+
+
+def test_outcome_text_can_be_cut_short_for_a_message_box():
+    outcome = commands.Outcome("Matched 30 row(s).", [f"row {i}: conflict" for i in range(2, 32)])
+    assert outcome.text(limit=2).splitlines() == ["Matched 30 row(s).", "  row 2: conflict", "  row 3: conflict", "  ... and 28 more"]
+    assert len(outcome.text().splitlines()) == 31
