@@ -421,3 +421,18 @@ def test_lookup_names_an_account_and_text_only_quoting(tmp_path):
         {"name": "x", "source": "posting.account", "lookup": {"collection": "accounts", "key": "nme", "value": "name"}}]}]}
     with pytest.raises(specs.SpecError, match=r"lookup\.key: 'account\.nme': account has no 'nme'"):
         spec_of(tmp_path, bad)
+
+
+def test_characters_outside_the_allowed_set(tmp_path):
+    """DATEV's Belegfeld 1 takes A-Z a-z 0-9 $&%*+-/ only: replaced with a warning, or refused."""
+    doc = invoice_doc(number="F 1_2")
+    field = {"name": "Beleg", "source": "document.number",
+             "format": {"type": "text", "allowed": "A-Za-z0-9$&%*+\\-/", "replacement": "-"}}
+    file = text_file([{"collection": "documents", "fields": [field]}])
+    result = render.render(spec_of(tmp_path, file), batch([doc]))
+    assert result.files[0][1].decode() == "F-1-2"
+    assert [w.code for w in result.warnings] == ["text.replaced"]
+    strict = text_file([{"collection": "documents", "fields": [{**field, "format": {**field["format"], "disallowed": "error"}}]}])
+    with pytest.raises(render.RenderError) as caught:
+        render.render(spec_of(tmp_path, strict), batch([doc]))
+    assert [f.code for f in caught.value.findings] == ["text.disallowed"]
