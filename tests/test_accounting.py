@@ -108,7 +108,8 @@ def test_due_date_from_payment_terms():
 amounts = st.decimals(min_value=D("-50"), max_value=D("5000"), places=2)
 lines_strategy = st.lists(
     st.tuples(st.decimals(min_value=D("0.01"), max_value=D("500"), places=2), amounts,
-              st.sampled_from([D(0), D("2.5"), D(10), D(33)]), st.sampled_from([D(0), D(6), D(12), D(21)])),
+              st.sampled_from([D(0), D("2.5"), D(10), D(33)]), st.sampled_from([D(0), D(6), D(12), D(21)]),
+              st.sampled_from(["700000", "700060"])),
     min_size=1, max_size=12)
 
 
@@ -117,11 +118,12 @@ lines_strategy = st.lists(
        st.sampled_from(["", "708000"]), st.sampled_from([D(0), D(3), D("7.5")]))
 def test_every_document_balances(specs, doc_type, booking, discount_account, invoice_discount):
     inv = invoice(doc_type=doc_type, discount_pct=invoice_discount,
-                  lines=[line(quantity=str(q), price=str(p), discount=str(d), rate=str(r)) for q, p, d, r in specs])
+                  lines=[line(quantity=str(q), price=str(p), discount=str(d), rate=str(r), account=a) for q, p, d, r, a in specs])
     settings = replace(SETTINGS, vat_booking=booking, discount_account=discount_account)
     doc = build_document(inv, CUSTOMERS[0], settings, RULEBOOK, lookup)
     assert sum(p.amount for p in doc.postings) == 0
     assert sum(g.vat for g in doc.vat_groups) == doc.vat
+    assert sum(g.vat for g in doc.revenue_groups) == doc.vat  # VAT per revenue account adds up too
     assert doc.total == doc.base + doc.vat
     assert all(p.amount == p.amount.quantize(D("0.01")) for p in doc.postings)
     for group in doc.vat_groups:
@@ -129,7 +131,7 @@ def test_every_document_balances(specs, doc_type, booking, discount_account, inv
             assert group.vat == money(group.base * group.rate / 100)
         else:  # the sum of each line's rounded VAT
             nets = []
-            for q, p, d, r in specs:
+            for q, p, d, r, _ in specs:
                 if r == group.rate:
                     gross = money(q * p)
                     after = gross - money(gross * d / 100)

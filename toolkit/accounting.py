@@ -53,7 +53,7 @@ def build_document(
     on_total = settings.vat_booking == "on total"
     booked_gross = bool(settings.discount_account)
     invoice_pct = invoice.discount_pct or ZERO
-    revenue: dict[tuple, list[Decimal]] = {}  # (account, rate, regime) -> [gross, discount, net]
+    revenue: dict[tuple, list[Decimal]] = {}  # (account, rate, regime) -> [gross, discount, net, vat]
     vat: dict[tuple, list[Decimal]] = {}  # (rate, regime) -> [base, vat]
     for line in invoice.lines:
         gross = money(line.quantity * line.unit_price)
@@ -61,23 +61,26 @@ def build_document(
         invoice_discount = money((gross - line_discount) * invoice_pct / HUNDRED) if invoice_pct else ZERO
         net = gross - line_discount - invoice_discount
         rate = line.vat_rate
-        sums = revenue.setdefault((line.ledger_account, rate, line.vat_regime), [ZERO, ZERO, ZERO])
+        sums = revenue.setdefault((line.ledger_account, rate, line.vat_regime), [ZERO, ZERO, ZERO, ZERO])
         sums[0] += gross
         sums[1] += line_discount + invoice_discount
         sums[2] += net
         group = vat.setdefault((rate, line.vat_regime), [ZERO, ZERO])
         group[0] += net
         if not on_total:
-            group[1] += money(net * rate / HUNDRED)
+            line_vat = money(net * rate / HUNDRED)
+            group[1] += line_vat
+            sums[3] += line_vat
     if on_total:
-        for (rate, _), group in vat.items():
+        for (rate, regime), group in vat.items():
             group[1] = money(group[0] * rate / HUNDRED)
+            _share_vat(group[1], rate, [sums for (_, r, g), sums in revenue.items() if (r, g) == (rate, regime)])
 
     codes = {key: _code(key[0], key[1], invoice, rules, vat_code) for key in vat}
     vat_groups = tuple(VatGroup(rate, regime, codes[(rate, regime)], base, tax) for (rate, regime), (base, tax) in vat.items())
     revenue_groups = tuple(
-        RevenueGroup(account, rate, regime, codes[(rate, regime)], gross, discount, net)
-        for (account, rate, regime), (gross, discount, net) in revenue.items()
+        RevenueGroup(account, rate, regime, codes[(rate, regime)], gross, discount, net, tax)
+        for (account, rate, regime), (gross, discount, net, tax) in revenue.items()
     )
     base = sum((g.base for g in vat_groups), ZERO)
     tax = sum((g.vat for g in vat_groups), ZERO)
@@ -127,6 +130,15 @@ def build_document(
         credited_invoice=invoice.credited_invoice,
         invoice=invoice,
     )
+
+
+def _share_vat(total: Decimal, rate: Decimal, groups: list[list[Decimal]]) -> None:
+    """VAT computed on the total, shared over the revenue accounts of its rate: each its own
+    rounded share, the rounding difference on the largest, so the shares add up to the total."""
+    for sums in groups:
+        sums[3] = money(sums[2] * rate / HUNDRED)
+    largest = max(groups, key=lambda sums: abs(sums[2]))
+    largest[3] += total - sum(sums[3] for sums in groups)
 
 
 def _code(rate: Decimal, regime: str, invoice: Invoice, rules: RuleBook, vat_code: VatCodeLookup) -> str:

@@ -218,7 +218,8 @@ class VatGroup:
 
 @dataclass(frozen=True)
 class RevenueGroup:
-    """Revenue of one ledger account, rate and regime on a document, in document terms."""
+    """Revenue of one ledger account, rate and regime on a document, in document terms. `vat` is
+    the VAT on this revenue (packages such as DATEV book revenue VAT-inclusive, per account)."""
 
     account: str
     rate: Decimal
@@ -227,6 +228,11 @@ class RevenueGroup:
     gross: Decimal
     discount: Decimal
     net: Decimal
+    vat: Decimal = Decimal("0.00")
+
+    @property
+    def total(self) -> Decimal:
+        return self.net + self.vat
 
 
 @dataclass(frozen=True)
