@@ -10,6 +10,7 @@ caller: to the file by the CLI, through xlwings by the Excel buttons.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import os
 import shutil
@@ -139,10 +140,11 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
     progress(f"Accounting {len(selected)} documents")
     numbered = {cid: _with_number(c, generated.get(cid)) for cid, c in chosen.items()}
     rules = RuleBook(wb.vat_rules)
+    vat_code = functools.cache(spec.vat_code)  # a handful of combinations, asked per VAT group
     documents = []
     try:
         for invoice in sorted(selected, key=lambda i: (i.date, i.number)):
-            documents.append(build_document(invoice, numbered[invoice.customer_id], settings, rules, spec.vat_code))
+            documents.append(build_document(invoice, numbered[invoice.customer_id], settings, rules, vat_code))
     except Unbalanced as exc:
         return ExportResult("blocked", "A document does not balance; nothing was written.", findings + [exc.finding], workbook=wb)
     documents = _sequenced(documents)
@@ -286,11 +288,10 @@ def _row(cell: str) -> int:
 def _sequenced(documents: list[Document]) -> list[Document]:
     """Number the documents 1.. per journal, in date order (FEC wants continuous numbering)."""
     counters: dict[str, int] = {}
-    result = []
     for document in documents:
         counters[document.journal] = counters.get(document.journal, 0) + 1
-        result.append(replace(document, sequence=counters[document.journal]))
-    return result
+        document.sequence = counters[document.journal]
+    return documents
 
 
 def _accounts_used(wb: Workbook, documents: list[Document]):

@@ -175,9 +175,12 @@ class Workbook:
 
 
 # ---- accounting output (what specs render; the spec never computes money) ---------------------
+# Slotted, not frozen: a big export makes millions of these, and frozen construction costs five
+# times as much. Only `accounting.build_document` creates them; only the export sets
+# `Document.sequence`; nothing else changes them.
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Posting:
     """One accounting line. `amount` is signed: debit positive, credit negative."""
 
@@ -205,7 +208,7 @@ class Posting:
         return "debit" if self.amount >= 0 else "credit"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class VatGroup:
     """VAT of one rate and regime on a document, in document terms (positive on credit notes)."""
 
@@ -216,7 +219,7 @@ class VatGroup:
     vat: Decimal
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RevenueGroup:
     """Revenue of one ledger account, rate and regime on a document, in document terms. `vat` is
     the VAT on this revenue (packages such as DATEV book revenue VAT-inclusive, per account)."""
@@ -235,7 +238,7 @@ class RevenueGroup:
         return self.net + self.vat
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Document:
     number: str
     doc_type: str
