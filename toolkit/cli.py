@@ -252,5 +252,5 @@ def cmd_packages(args) -> int:
         return EXIT_OK
     for spec in specs.list_specs():
         params = ", ".join(p.label for p in spec.parameters) or "none"
-        print(f"{spec.id:<14} {spec.name} [{', '.join(spec.countries)}]\n{'':<14} files: {', '.join(spec.file_names)}; parameters: {params}")
+        print(f"{spec.id:<14} {spec.name} [{', '.join(spec.countries) or 'any country'}]\n{'':<14} files: {', '.join(spec.file_names)}; parameters: {params}")
     return EXIT_OK
