@@ -147,21 +147,20 @@ def assign_customer_numbers(s: _Session) -> str:
 @button
 def match_customers(s: _Session) -> str:
     """Propose a customer and an action beside each row pasted on the Customer import sheet."""
-    from toolkit.customers import commands
-
-    s.status("Matching pasted customers")
-    edits, outcome = commands.plan_match_paste(s.source)
-    apply_live(s.book, edits)
-    return outcome.text(limit=MAX_DETAILS)
+    return _customer_plan(s, "Matching pasted customers", "plan_match_paste")
 
 
 @button
 def apply_customer_matches(s: _Session) -> str:
     """Carry out the reviewed Action column: assign the pasted numbers, create new customers."""
+    return _customer_plan(s, "Applying matched customer numbers", "plan_apply_matches")
+
+
+def _customer_plan(s: _Session, status: str, plan: str) -> str:
     from toolkit.customers import commands
 
-    s.status("Applying matched customer numbers")
-    edits, outcome = commands.plan_apply_matches(s.source)
+    s.status(status)
+    edits, outcome = getattr(commands, plan)(s.source)
     apply_live(s.book, edits)
     return outcome.text(limit=MAX_DETAILS)
 
