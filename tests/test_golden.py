@@ -44,3 +44,13 @@ def test_export_matches_golden_files(package, tmp_path):
 
 def test_every_package_has_golden_files():
     assert {p.name for p in (SAMPLES / "golden").iterdir()} == {s.id for s in specs.list_specs()}
+
+
+def test_check_reports_the_planted_mistakes_and_nothing_else():
+    from toolkit.checks import check_all
+    from toolkit.read import read_workbook
+
+    *_, planted = sample.mistakes()
+    found = {(f.code, f.sheet, f.cell) for f in check_all(read_workbook(SAMPLES / "mistakes.xlsx"))}
+    assert found == planted
+    assert check_all(read_workbook(SAMPLES / "demo.xlsx")) == []
