@@ -158,3 +158,15 @@ def test_not_a_workbook(tmp_path):
         read_workbook(bad)
     with pytest.raises(WorkbookError, match="no such file"):
         read_workbook(tmp_path / "absent.xlsx")
+
+
+def test_empty_template_reads_clean(tmp_path):
+    """`workbook new` output: every sheet and column found; the one thing asked is the company name."""
+    from toolkit import cli
+
+    path = tmp_path / "new.xlsx"
+    assert cli.main(["workbook", "new", str(path)]) == 0
+    wb = read_workbook(path)
+    assert [(f.code, f.cell) for f in wb.findings] == [("settings.missing", "B2")]
+    assert (wb.invoices, wb.lines, wb.customers) == ((), (), ())
+    assert wb.settings.customer_number_start == 100000 and wb.settings.package == "winbooks"
