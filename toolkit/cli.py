@@ -201,7 +201,11 @@ def cmd_export(args) -> int:
 
     request = ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
                             args.include_exported, args.again)
-    result = run_export(request, progress=_progress)
+    try:
+        result = run_export(request, progress=_progress)
+    finally:
+        if sys.stderr.isatty():
+            print("\r\033[K", end="", file=sys.stderr, flush=True)  # the status line goes
     shown = [f for f in result.findings if f.is_error] if result.status == "blocked" else [f for f in result.findings if not f.is_error]
     if shown:
         print_findings(shown)
@@ -217,8 +221,9 @@ def cmd_export(args) -> int:
 
 
 def _progress(stage: str) -> None:
+    """One status line on a terminal, rewritten in place (nothing when output is piped)."""
     if sys.stderr.isatty():
-        print(f"… {stage}", file=sys.stderr, flush=True)
+        print(f"\r\033[K… {stage}", end="", file=sys.stderr, flush=True)
 
 
 def cmd_suggest(args) -> int:

@@ -137,13 +137,15 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
     if blocking:
         return ExportResult("blocked", f"{len(blocking)} error(s) block the export; nothing was written.", findings, workbook=wb)
 
-    progress(f"Accounting {len(selected)} documents")
     numbered = {cid: _with_number(c, generated.get(cid)) for cid, c in chosen.items()}
     rules = RuleBook(wb.vat_rules)
     vat_code = functools.cache(spec.vat_code)  # a handful of combinations, asked per VAT group
     documents = []
+    step = max(len(selected) // 20, 1)
     try:
-        for invoice in sorted(selected, key=lambda i: (i.date, i.number)):
+        for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
+            if n % step == 0:
+                progress(f"Accounting: {n:,} of {len(selected):,} documents")
             documents.append(build_document(invoice, numbered[invoice.customer_id], settings, rules, vat_code))
     except Unbalanced as exc:
         return ExportResult("blocked", "A document does not balance; nothing was written.", findings + [exc.finding], workbook=wb)
