@@ -154,3 +154,15 @@ def test_check_writes_the_check_sheet_with_links(tmp_path, capsys):
     assert list(tmp_path.glob("mistakes.backup-*.xlsx"))
     assert cli.main(["check", str(book), "--json"]) == 1
     assert '"code": "settings.missing"' in capsys.readouterr().out
+
+
+def test_again_uses_the_parameters_of_the_earlier_export(demo):
+    import openpyxl
+
+    first = run_export(ExportRequest(demo))
+    book = openpyxl.load_workbook(demo)
+    book[layout.SETTINGS_SHEET].append(["WinBooks book year", "3"])  # changed since
+    book.save(demo)
+    assert run_export(ExportRequest(demo, include_exported=True)).entry["files"] != first.entry["files"]
+    again = run_export(ExportRequest(demo, again=first.entry["id"]))
+    assert again.entry["files"] == first.entry["files"] and "identical" in again.message

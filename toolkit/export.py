@@ -101,10 +101,9 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
     progress("Checking")
     findings = checks.check_workbook(wb)
     findings += checks.check_spec(wb, spec)
-    params, param_findings = specs.resolve_params(spec, settings)
+    # Again: the parameters the earlier export used (stored as text), typed by the spec again.
+    params, param_findings = specs.resolve_params(spec, replace(settings, extra=earlier["parameters"]) if earlier else settings)
     findings += param_findings
-    if earlier:
-        params = earlier["parameters"]
 
     exported = exported_documents(history)
     for invoice in wb.invoices:
