@@ -64,7 +64,9 @@ def check_all(wb: Workbook, package: str | None = None) -> list[Finding]:
     except specs.SpecError as exc:
         where = wb.settings.where.get("package", Where(layout.SETTINGS_SHEET, 0))
         return findings + [error("settings.package.unknown", where, "value", f"Accounting package: {exc}.")]
-    return findings + check_spec(wb, spec) + specs.resolve_params(spec, wb.settings)[1]
+    params, param_findings = specs.resolve_params(spec, wb.settings)
+    period = specs.period_findings(spec, params, wb.settings.period_from, wb.settings.period_to, wb.settings)
+    return findings + check_spec(wb, spec) + param_findings + period
 
 
 def check_spec(wb: Workbook, spec) -> list[Finding]:

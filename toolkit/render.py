@@ -168,7 +168,7 @@ class _Compiler:
         self.columns = None
         layout = self.layout(raw["layout"], at + ["layout"])
         translate = {ord(k): v for k, v in raw.get("replace", {}).items() if self.single_char(k, at + ["replace"])}
-        columns = raw.get("columns")
+        columns, self.column_kinds = self.column_list(raw.get("columns"))
         if columns and layout["kind"] in ("fixed", "xml"):
             self.fail(at + ["columns"], f"columns are for delimited and tagged files, not {layout['kind']}")
         if raw.get("shared_fields") and not columns:
@@ -211,6 +211,16 @@ class _Compiler:
             records=records,
             omit_when_empty=raw.get("omit_when_empty", False),
         )
+
+    @staticmethod
+    def column_list(raw: list | None) -> tuple[list[str] | None, dict[str, str]]:
+        """(column names, kind of each column that is not text) from `columns`, whose items are
+        names or {"name": ..., "kind": ...}."""
+        if raw is None:
+            return None, {}
+        names = [c if isinstance(c, str) else c["name"] for c in raw]
+        kinds = {c["name"]: c["kind"] for c in raw if not isinstance(c, str) and c.get("kind", "text") != "text"}
+        return names, kinds
 
     def layout(self, raw: Mapping, at: list) -> dict:
         kind = raw["kind"]
@@ -340,8 +350,16 @@ class _Compiler:
                 if key not in self.shared_plans:
                     self.shared_plans[key] = self.field(raw, shared_at + [i], scopes)
                 by_name[raw["name"]] = self.shared_plans[key]
-        empty = {"name": "", "constant": ""}
-        return [by_name.get(c) or self.field({**empty, "name": c}, at, scopes) for c in self.columns]
+        return [by_name.get(c) or self.filler(c, at, scopes) for c in self.columns]
+
+    def filler(self, column: str, at: list, scopes: frozenset) -> FieldPlan:
+        """The empty value of a column no field fills; a number or date column's is not text (so
+        `text-only` quoting leaves it unquoted)."""
+        plan = self.field({"name": column, "constant": ""}, at, scopes)
+        kind = self.column_kinds.get(column)
+        if kind:
+            plan.kind, plan.textual = kind, False
+        return plan
 
     def conditions(self, raw: list | None, at: list, scopes: frozenset) -> Callable | None:
         if not raw:

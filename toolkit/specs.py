@@ -68,6 +68,7 @@ class Spec:
     files: Sequence[Mapping[str, Any]]  # as in the JSON; render.compile_spec compiles them
     path: Path
     raw: Mapping[str, Any] = field(repr=False)
+    period: Mapping[str, Any] = field(default_factory=dict)  # fiscal_year_start / _end, reason
     _vat_codes: dict = field(default_factory=dict, repr=False)
     compiled: Any = field(default=None, repr=False)  # set by render.compile_spec
 
@@ -223,7 +224,18 @@ def _build(data: Mapping, path: Path) -> Spec:
         files=data["files"],
         path=path,
         raw=data,
+        period=dict(data.get("period", {})),
     )
+    for key, kinds in (("fiscal_year_start", ("date", "integer")), ("fiscal_year_end", ("date",))):
+        name = spec.period.get(key)
+        if name is None:
+            continue
+        param = spec.parameter(name)
+        if param is None:
+            raise SpecError(f"{path}: {json_path(['period', key])}: no parameter {name!r} is declared in `parameters`")
+        if param.type not in kinds:
+            raise SpecError(f"{path}: {json_path(['period', key])}: {name!r} is a {param.type} parameter; "
+                            f"expected {' or '.join(kinds)}")
     for i, row in enumerate(data.get("vat_codes", [])):
         key = (row["regime"], row.get("rate"), row.get("doc_type"))
         if key in spec._vat_codes:
@@ -355,6 +367,67 @@ def _text(raw: Any) -> str:
     if isinstance(raw, (float, Decimal)) and raw == int(raw):
         return str(int(raw))
     return str(raw).strip()
+
+
+# ---- the export period ---------------------------------------------------------------------------
+
+
+def period_findings(spec: Spec, params: Mapping[str, Any], period_from: dt.date | None, period_to: dt.date | None,
+                    settings: Settings | None = None) -> list[Finding]:
+    """What the spec's `period` demands of the export period (e.g. one fiscal year), as findings.
+
+    The fiscal year comes from a parameter: `fiscal_year_start` (a date: the 12 months from it; an
+    integer 1-12: years start on the 1st of that month) or `fiscal_year_end` (a date: the 12 months
+    ending on it). A parameter without a value gives no finding here: `resolve_params` reports it.
+    """
+    rule = spec.period
+    if not rule:
+        return []
+    where = (settings.where if settings is not None else {})
+    reason = f" {rule['reason']}" if rule.get("reason") else ""
+    if period_from is None or period_to is None:
+        missing = "period_from" if period_from is None else "period_to"
+        return [_period_finding(where.get(missing), f"{spec.name} needs an export period ('Period from' and 'Period to'): "
+                                f"it checks that the period lies within one fiscal year.{reason}")]
+    findings = []
+    for key in ("fiscal_year_start", "fiscal_year_end"):
+        name = rule.get(key)
+        value = params.get(name) if name else None
+        if value is None or value == "":
+            continue
+        param = spec.parameter(name)
+        if isinstance(value, dt.date):
+            first, last = (value, _add_years(value, 1) - dt.timedelta(days=1)) if key == "fiscal_year_start" else \
+                (_add_years(value, -1) + dt.timedelta(days=1), value)
+            if first <= period_from and period_to <= last:
+                continue
+            detail = f"the fiscal year set by '{param.label}' ({value:%d/%m/%Y}) runs from {first:%d/%m/%Y} to {last:%d/%m/%Y}"
+        else:  # the month fiscal years start in
+            month = int(value)
+            start_year = period_from.year if period_from.month >= month else period_from.year - 1
+            first = dt.date(start_year, month, 1)
+            last = _add_years(first, 1) - dt.timedelta(days=1)
+            if period_to <= last:
+                continue
+            detail = f"fiscal years start on the 1st of month {month} ('{param.label}'), so this one ends on {last:%d/%m/%Y}"
+        findings.append(_period_finding(
+            where.get("period_to"),
+            f"{spec.name} cannot export {period_from:%d/%m/%Y} to {period_to:%d/%m/%Y}: the period must lie within one "
+            f"fiscal year, and {detail}. Export each fiscal year separately (or correct '{param.label}').{reason}"))
+    return findings
+
+
+def _period_finding(where: Where | None, message: str) -> Finding:
+    cell = where.cell("value") if where is not None and where.row else ""
+    return Finding("period.fiscal_year", "error", SETTINGS_SHEET, cell, message)
+
+
+def _add_years(day: dt.date, years: int) -> dt.date:
+    """The same day `years` later; 29 February becomes 28 February in a common year."""
+    try:
+        return day.replace(year=day.year + years)
+    except ValueError:
+        return day.replace(year=day.year + years, day=28)
 
 
 # ---- source paths -------------------------------------------------------------------------------
