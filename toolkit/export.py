@@ -104,6 +104,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
     # Again: the parameters the earlier export used (stored as text), typed by the spec again.
     params, param_findings = specs.resolve_params(spec, replace(settings, extra=earlier["parameters"]) if earlier else settings)
     findings += param_findings
+    findings += specs.period_findings(spec, params, period_from, period_to, settings)  # e.g. one fiscal year per file
 
     exported = exported_documents(history)
     for invoice in wb.invoices:
