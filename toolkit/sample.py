@@ -34,6 +34,14 @@ SETTINGS = {
     "customer_numbering": "generate automatically",
     "customer_number_start": 100000,
     "output_folder": "",
+    # Package parameters (rows labelled as each package spec labels them), so that every shipped
+    # package exports the demo by changing only 'Accounting package'.
+    "DATEV Berater": 1001,
+    "DATEV Mandant": 1,
+    "DATEV fiscal year start": dt.date(2026, 1, 1),
+    "DATEV Sachkontenlänge": 6,
+    "FEC SIREN": "123456709",
+    "FEC closing date": dt.date(2026, 12, 31),
 }
 
 ACCOUNTS = [
