@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import sys
+import textwrap
 from collections import defaultdict
 from pathlib import Path
 
@@ -238,6 +239,18 @@ def cmd_suggest(args) -> int:
     return EXIT_OK
 
 
+def _period_rule(spec) -> str:
+    """The spec's `period` rule in words."""
+    parts = []
+    for key, words in (("fiscal_year_start", "starting on"), ("fiscal_year_end", "ending on")):
+        if spec.period.get(key):
+            param = spec.parameter(spec.period[key])
+            kind = "the 1st of the month in" if param.type == "integer" else "the date in"
+            parts.append(f"within one fiscal year, {words} {kind} '{param.label}'")
+    rule = "must lie " + " and ".join(parts) + "." if parts else ""
+    return f"{rule} {spec.period.get('reason', '')}".strip()
+
+
 def cmd_packages(args) -> int:
     from toolkit import specs
 
@@ -245,15 +258,21 @@ def cmd_packages(args) -> int:
         if not args.package:
             raise UserError("which package? e.g. `ledger-export packages show winbooks`")
         spec = specs.load_spec(args.package)
-        print(f"{spec.name} ({spec.id}), format {spec.format_version}; countries: {', '.join(spec.countries)}")
-        print(f"Files: {', '.join(spec.file_names)}")
-        print(spec.description)
-        print("\nParameters (rows of the Settings sheet, by label):")
+        wrap = textwrap.TextWrapper(width=100, break_on_hyphens=False)
+        print(wrap.fill(f"{spec.name} ({spec.id}), format {spec.format_version}; countries: {', '.join(spec.countries) or 'any'}"))
+        print(wrap.fill(f"Files: {', '.join(spec.file_names)}"))
+        print(wrap.fill(spec.description))
+        if spec.period:
+            print("\n" + wrap.fill("Export period: " + _period_rule(spec)))
+        print("\nParameters (rows of the Settings sheet, by label):" if spec.parameters else "\nParameters: none.")
+        help_wrap = textwrap.TextWrapper(width=100, initial_indent=" " * 6, subsequent_indent=" " * 6, break_on_hyphens=False)
         for p in spec.parameters:
-            default = f"; default {p.default}" if p.default not in (None, "") else (
-                f"; default: the '{layout.SETTINGS_BY_KEY[p.default_setting].label}' setting" if p.default_setting else "")
+            default = f"; default {p.default}" if p.default not in (None, "") else ""
+            if p.default_setting:  # tried before `default`
+                setting = layout.SETTINGS_BY_KEY[p.default_setting].label
+                default = f"; default: the '{setting}' setting" + (f", else {p.default}" if default else "")
             choices = f"; one of {', '.join(p.choices)}" if p.choices else ""
-            print(f"  {p.label} [{p.type}{', required' if p.required else ''}{choices}{default}]\n      {p.help}")
+            print(f"  {p.label} [{p.type}{', required' if p.required else ''}{choices}{default}]\n{help_wrap.fill(p.help)}")
         return EXIT_OK
     for spec in specs.list_specs():
         params = ", ".join(p.label for p in spec.parameters) or "none"
