@@ -52,9 +52,19 @@ def test_each_package_exports_the_demo_by_changing_only_the_package_setting(demo
         assert path.read_bytes() == (golden / path.name).read_bytes(), path.name
 
 
+def test_check_finds_nothing_in_the_demo_for_any_package():
+    from toolkit.checks import check_all
+    from toolkit.read import read_workbook
+
+    wb = read_workbook(SAMPLES / "demo.xlsx")
+    for package in [None] + PACKAGES:
+        assert check_all(wb, package) == [], package
+
+
 def test_datev_refuses_an_export_across_two_fiscal_years(demo, tmp_path):
     result = run_export(ExportRequest(demo, "datev", dt.date(2025, 12, 1), dt.date(2026, 3, 31), tmp_path / "out"))
-    assert result.status == "blocked" and not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert result.status == "blocked" and result.folder is None
+    assert not (tmp_path / "out").exists() or not any(p.is_dir() for p in (tmp_path / "out").iterdir())
     [finding] = [f for f in result.findings if f.is_error]
     assert finding.code == "period.fiscal_year" and finding.sheet == "Settings"
     assert "01/12/2025 to 31/03/2026" in finding.message and "DATEV fiscal year start" in finding.message
