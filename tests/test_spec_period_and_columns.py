@@ -40,9 +40,10 @@ def messages(spec_, params, start, end, settings=None):
 
 
 def test_a_spec_without_period_accepts_any_period(tmp_path):
-    plain = spec(tmp_path, {"reason": "none"})
+    plain = spec(tmp_path, {"fiscal_year_end": "closing"})
     plain.period = {}
     assert specs.period_findings(plain, {}, D(2025, 12, 1), D(2026, 1, 31)) == []
+    assert specs.period_findings(plain, {}, None, None) == []
 
 
 def test_fiscal_year_start_date_holds_the_period(tmp_path):
@@ -99,6 +100,7 @@ def test_the_finding_points_at_period_to(tmp_path):
     ({"fiscal_year_end": "fy_month"}, r"'fy_month' is a integer parameter; expected date"),
     ({"fiscal_year_end": "closing", "extra": 1}, r"unknown key 'extra'"),
     ({}, r"\$\.period"),
+    ({"reason": "a reason alone"}, r"\$\.period: .* is not valid under any of the given schemas"),
 ])
 def test_bad_period_rules_are_spec_errors(tmp_path, period, expected):
     with pytest.raises(specs.SpecError, match=expected):
