@@ -40,7 +40,9 @@ def generate(path: Path, invoices: int, lines_per_invoice: int = 5) -> None:
     ws.append(list(layout.SETTINGS_HEADERS))
     settings.update(period_from=dt.date(2026, 1, 1), period_to=dt.date(2026, 12, 31))
     for setting in layout.SETTINGS:
-        ws.append([setting.label, settings.get(setting.key)])
+        ws.append([setting.label, settings.pop(setting.key, None)])
+    for label, value in settings.items():  # the packages' parameters
+        ws.append([label, value])
     for sheet in (layout.LEDGER_ACCOUNTS, layout.VAT_RULES, layout.CUSTOMERS):
         ws = book.create_sheet(sheet.name)
         ws.append([c.header for c in sheet.columns])
@@ -134,7 +136,7 @@ def main() -> None:
     args = parser.parse_args()
     cache = HERE / ".cache"
     cache.mkdir(exist_ok=True)
-    path = cache / f"bench-{args.invoices}.xlsx"
+    path = cache / f"bench-{args.invoices}-v2.xlsx"
     if not path.exists():
         print(f"generating {path.name} ...", flush=True)
         generate(path, args.invoices)
