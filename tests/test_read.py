@@ -170,3 +170,12 @@ def test_empty_template_reads_clean(tmp_path):
     assert [(f.code, f.cell) for f in wb.findings] == [("settings.missing", "B2")]
     assert (wb.invoices, wb.lines, wb.customers) == ((), (), ())
     assert wb.settings.customer_number_start == 100000 and wb.settings.package == "winbooks"
+
+
+def test_settings_model_follows_the_layout():
+    import dataclasses
+
+    from toolkit.model import Settings
+
+    fields = [f.name for f in dataclasses.fields(Settings) if f.name not in ("extra", "where")]
+    assert fields == [s.key for s in layout.SETTINGS]

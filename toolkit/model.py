@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, NamedTuple
 
+from toolkit import layout
+
 
 class Where(NamedTuple):
     """Sheet, row and the column letter of each field of one record (a tuple: the reader makes
@@ -52,27 +54,34 @@ def warning(code: str, where: Where, key: str | None, message: str) -> Finding:
 # ---- input -------------------------------------------------------------------------------------
 
 
+def _default(key: str):
+    value = layout.SETTINGS_BY_KEY[key].default
+    return "" if value is None and layout.SETTINGS_BY_KEY[key].type not in ("date", "int") else value
+
+
 @dataclass(frozen=True)
 class Settings:
-    company_name: str = ""
-    company_vat: str = ""
-    company_country: str = "BE"
-    company_address: str = ""
-    iban: str = ""
-    package: str = "winbooks"
-    period_from: dt.date | None = None
-    period_to: dt.date | None = None
-    vat_booking: str = "on lines"
-    export_customers: bool = True
-    invoice_journal: str = "VF"
-    credit_note_journal: str = "VF"
-    receivables_account: str = "400000"
-    vat_account: str = "451000"
-    discount_account: str = ""
-    require_discount_account: bool = False
-    customer_numbering: str = "generate automatically"
-    customer_number_start: int = 100000
-    output_folder: str = ""
+    """The Settings sheet; defaults come from `layout.SETTINGS`, where each setting is declared."""
+
+    company_name: str = _default("company_name")
+    company_vat: str = _default("company_vat")
+    company_country: str = _default("company_country")
+    company_address: str = _default("company_address")
+    iban: str = _default("iban")
+    package: str = _default("package")
+    period_from: dt.date | None = _default("period_from")
+    period_to: dt.date | None = _default("period_to")
+    vat_booking: str = _default("vat_booking")
+    export_customers: bool = _default("export_customers")
+    invoice_journal: str = _default("invoice_journal")
+    credit_note_journal: str = _default("credit_note_journal")
+    receivables_account: str = _default("receivables_account")
+    vat_account: str = _default("vat_account")
+    discount_account: str = _default("discount_account")
+    require_discount_account: bool = _default("require_discount_account")
+    customer_numbering: str = _default("customer_numbering")
+    customer_number_start: int = _default("customer_number_start")
+    output_folder: str = _default("output_folder")
     # Rows of the Settings sheet that are not general settings: the package's parameters,
     # by the label (or name) written in the Setting column.
     extra: Mapping[str, object] = field(default_factory=dict)
