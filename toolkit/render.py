@@ -18,8 +18,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
-from operator import attrgetter
-from typing import Any, Callable, Mapping
+from operator import attrgetter, itemgetter
+from typing import Any, Callable, Mapping, NamedTuple
 
 from toolkit.model import NOWHERE, Batch, Finding, Where
 from toolkit.specs import SETTINGS_SHEET, Spec, SpecError, check_regex, json_path, path_type
@@ -852,6 +852,7 @@ class _Run:
     def file(self, plan: FilePlan) -> tuple[str, bytes] | None:
         self.file_name = plan.raw["name"]
         self.cells: dict = {}
+        self.plain_cells: dict[Callable, _PlainCell] = {}
         self.plan = plan
         ctx = self.ctx
         if plan.when is not None and not plan.when(ctx):
@@ -916,7 +917,8 @@ class _Run:
             once = [record.per_line_of_document and f.when is None and f.path.split(".")[0] in ("document", "customer")
                     for f in record.fields]
             cells = [self.document_cell(f) if o else self.cell(f) for f, o in zip(record.fields, once)]
-            line = _line(cells, once, "" if self.plan.layout["kind"] == "fixed" else self.quoting.delimiter)
+            delimiter = "" if self.plan.layout["kind"] == "fixed" else self.quoting.delimiter
+            line = _line(cells, once, delimiter, self.plain_cells)
         return _Bound(record, line, [self.bind(c) for c in record.children])
 
     def cell(self, plan: FieldPlan) -> str | Callable:
@@ -947,14 +949,18 @@ class _Run:
         quote, strict = self.quoting.quoter(plan) if self.quoting else (_identity, False)
         if strict:
             finish = _chain(finish, self.unquoted_step(plan))
-        return self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)))
+        quiet = not strict and not self.may_report(plan)
+        return self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)),
+                             quiet and _compose(quote, finish, fmt))
 
-    def memoized(self, plan: FieldPlan, compute: Callable, empty: str) -> str | Callable:
+    def memoized(self, plan: FieldPlan, compute: Callable, empty: str, quiet: Callable | None = None) -> str | Callable:
         """The field as a constant text or as ctx -> text.
 
         Values repeat a lot (dates, journals, codes, descriptions), so each field remembers the text
         of the values it has rendered, except those that raised a finding: those are rendered (and
-        reported) again on every line, naming each line's document.
+        reported) again on every line, naming each line's document. A field whose text pipeline
+        reports nothing passes `quiet` (value -> text, the same as compute): new values are then
+        rendered inside the memory's own lookup.
         """
         when = plan.when
         if plan.is_constant or plan.hoisted:
@@ -965,28 +971,48 @@ class _Run:
             if when is None:
                 return text
             return lambda ctx: text if when(ctx) else empty
-        get, memo, findings = plan.getter, {}, self.findings
-        if plan.lookup is not None:
-            get = self.looked_up(plan.lookup, get)
-        remembered = memo.get
+        get, findings = plan.getter, self.findings
+        if plan.lookup is not None:  # texts are remembered by the key: one lookup per new key
+            table, render_found, quiet_found = self.lookup_table(plan.lookup), compute, quiet
+            compute = lambda key, ctx: render_found(table.get(key), ctx)  # noqa: E731
+            quiet = quiet and (lambda key: quiet_found(table.get(key)))
+        if quiet:
+            memo = _Memo(quiet)
+            remembered = memo.__getitem__  # never None: renders what it has not seen
+            fresh = None
+        else:
+            memo = {}
+            remembered = memo.get
 
-        def cell(ctx):
-            value = get(ctx)
-            text = remembered(value)
-            if text is None:
+            def fresh(value, ctx):
+                """The text of a value not remembered: remembered now unless it raised a finding."""
                 before = len(findings)
                 text = compute(value, ctx)
                 if len(findings) == before and len(memo) < MEMO_LIMIT:
                     memo[value] = text
-            return text
-        if when is None:
+                return text
+
+        def cell(ctx):
+            value = get(ctx)
+            text = remembered(value)
+            return fresh(value, ctx) if text is None else text
+        if when is None:  # a plain source path: lines may fetch it together with others
+            self.plain_cells[cell] = _PlainCell(plan.path, remembered, fresh)
             return cell
         return lambda ctx: cell(ctx) if when(ctx) else empty
 
+    def may_report(self, plan: FieldPlan) -> bool:
+        """Whether the field's text pipeline (`finisher`) has a step that can raise a finding."""
+        textual_checks = plan.textual and ("allowed" in plan.text_opts or self.plan.encoding not in UNICODE_ENCODINGS)
+        return bool(textual_checks or plan.max_length or plan.width)
+
     def looked_up(self, lookup: tuple[str, str, str], get: Callable) -> Callable:
-        collection, key, value = lookup
-        table = {getattr(item, key): getattr(item, value) for item in getattr(self.batch, collection)}
+        table = self.lookup_table(lookup)
         return lambda ctx: table.get(get(ctx))
+
+    def lookup_table(self, lookup: tuple[str, str, str]) -> dict:
+        collection, key, value = lookup
+        return {getattr(item, key): getattr(item, value) for item in getattr(self.batch, collection)}
 
     def hoisted(self, path: str) -> Any:
         root, _, rest = path.partition(".")
@@ -1270,33 +1296,108 @@ def _identity(s, ctx=None):
     return s
 
 
+def _compose(quote: Callable, finish: Callable, fmt: Callable) -> Callable:
+    """value -> quote(finish(fmt(value))) with no call for the steps that do nothing."""
+    if finish is _identity:
+        return fmt if quote is _identity else (lambda v: quote(fmt(v)))
+    return lambda v: quote(finish(fmt(v), None))
+
+
 def _chain(first: Callable, second: Callable) -> Callable:
     if first is _identity:
         return second
     return lambda s, ctx: second(first(s, ctx), ctx)
 
 
-def _line(cells: list, once: list[bool], delimiter: str) -> Callable:
-    """ctx -> the joined line. Constant cells are joined in once, here; cells that depend on the
-    document only (`once`) are rendered once per document, not once per line of it."""
-    per_document = [c for c, o in zip(cells, once) if callable(c) and o]
-    per_line = [c for c, o in zip(cells, once) if callable(c) and not o]
-    slots = iter(range(len(cells)))
-    positions = {id(c): next(slots) for c in per_document + per_line}
-    template = delimiter.join(f"{{{positions[id(c)]}}}" if callable(c) else c.replace("{", "{{").replace("}", "}}")
-                              for c in cells)
-    form = template.format
-    if not per_document:
-        if not per_line:
-            text = form()
-            return lambda ctx: text
-        return lambda ctx: form(*[g(ctx) for g in per_line])
+class _PlainCell(NamedTuple):
+    """What a line needs to render a field without calling its cell: the source path, its memory's
+    lookup (value -> text, or None for a value not rendered yet) and value, ctx -> text for those."""
+    path: str
+    remembered: Callable
+    fresh: Callable | None
+
+
+class _Memo(dict):
+    """value -> text of a field whose rendering reports nothing: a value not seen yet is rendered
+    by the lookup itself (and remembered, up to MEMO_LIMIT values)."""
+
+    __slots__ = ("render",)
+
+    def __init__(self, render: Callable):
+        super().__init__()
+        self.render = render
+
+    def __missing__(self, value):
+        text = self.render(value)
+        if len(self) < MEMO_LIMIT:
+            self[value] = text
+        return text
+
+
+def _line(cells: list, once: list[bool], delimiter: str, plain: Mapping[Callable, _PlainCell]) -> Callable:
+    """ctx -> the joined line. Runs of constant cells are joined once, here; cells that depend on
+    the document only (`once`) are rendered once per document, not once per line of it.
+
+    The fast path: the line's plain cells (a source path, no condition) are fetched by one
+    attrgetter and looked up in their memories by one map(), so a line whose values were all seen
+    before costs a few C calls, not a Python call per field. A value whose rendering may raise a
+    finding and was not seen before sends the line down the ordered path, which renders the cells
+    one by one in field order, so findings come in the same order as when each cell renders itself.
+    The texts are put back in field order by one itemgetter and joined (str.format is slower).
+    """
+    pieces: list = []  # a constant run of cells as one text, or a cell
+    for cell in cells:
+        if not callable(cell) and pieces and not callable(pieces[-1]):
+            pieces[-1] += delimiter + cell
+        else:
+            pieces.append(cell)
+    if not any(callable(p) for p in pieces):
+        text = delimiter.join(pieces)
+        return lambda ctx: text
+    per_document = {id(c) for c, o in zip(cells, once) if callable(c) and o}
+    cells_once = [p for p in pieces if callable(p) and id(p) in per_document]
+    fast = [p for p in pieces if callable(p) and id(p) not in per_document and p in plain]
+    others = [p for p in pieces if callable(p) and id(p) not in per_document and p not in plain]
+    constants = tuple(p for p in pieces if not callable(p))
+    # the arguments come as (*document cells, *fast cells, *other cells, *constants)
+    slot_of = {id(c): i for i, c in enumerate(cells_once + fast + others)}
+    constant_slots = iter(range(len(slot_of), len(slot_of) + len(constants)))
+    slots = [slot_of[id(p)] if callable(p) else next(constant_slots) for p in pieces]
+    arrange = itemgetter(*slots) if len(slots) > 1 else (lambda args: (args[0],))
+    join = delimiter.join
+    recalls = [plain[c].remembered for c in fast]
+    fetch = attrgetter(*[plain[c].path for c in fast]) if fast else None
+    if len(fast) == 1:
+        fetch_one = fetch
+        fetch = lambda ctx: (fetch_one(ctx),)  # noqa: E731 - attrgetter of one path gives no tuple
+    # the ordered path: per line cell (in field order) its slot among the fast ones, or None
+    order = [(fast.index(p), plain[p].fresh) if p in plain else (None, p)
+             for p in pieces if callable(p) and id(p) not in per_document]
+    call = operator.call
     last = [None, ()]  # document, its cells
 
+    def ordered(values, texts, ctx):
+        rendered, rest = list(texts), []
+        for slot, render_cell in order:
+            if slot is None:
+                rest.append(render_cell(ctx))
+            elif rendered[slot] is None:
+                rendered[slot] = render_cell(values[slot], ctx)
+        return rendered, rest
+
     def line(ctx):
-        if ctx.document is not last[0]:
-            last[0], last[1] = ctx.document, [g(ctx) for g in per_document]
-        return form(*last[1], *[g(ctx) for g in per_line])
+        if cells_once and ctx.document is not last[0]:
+            last[0], last[1] = ctx.document, [g(ctx) for g in cells_once]
+        if fetch is None:
+            texts, rest = (), [g(ctx) for g in others]
+        else:
+            values = fetch(ctx)
+            texts = list(map(call, recalls, values))
+            if None in texts:
+                texts, rest = ordered(values, texts, ctx)
+            else:
+                rest = [g(ctx) for g in others] if others else ()
+        return join(arrange((*last[1], *texts, *rest, *constants)))
     return line
 
 
@@ -1337,7 +1438,9 @@ class _Quoting:
             return s.replace(q, escaped) if q in s else s
 
         if always:
-            return lambda s: q + escape(s) + q
+            if backslash:
+                return lambda s: q + escape(s) + q
+            return lambda s: q + s.replace(q, escaped) + q  # escape() without a call
         if always is None:
             quote_empty = self.quote_empty
 
