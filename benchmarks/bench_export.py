@@ -15,7 +15,6 @@ import datetime as dt
 import functools
 import json
 import random
-import resource
 import subprocess
 import sys
 import tempfile

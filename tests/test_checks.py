@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, where, workbook
-from toolkit import checks, layout
+from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, workbook
+from toolkit import checks
 from toolkit.model import LedgerAccount, VatRule
 
 

@@ -105,7 +105,7 @@ def test_an_exception_is_a_message_and_a_log(book_path, monkeypatch):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(read, "read_workbook", broken)
-    with mock_caller(book_path) as book:
+    with mock_caller(book_path):
         message = excel.validate()
     assert "Something went wrong: disk on fire" in message and "Traceback" not in message
     log = (book_path.parent / excel.LOG_NAME).read_text()
@@ -213,3 +213,9 @@ def test_customer_buttons_explain_what_to_do(book_path, tmp_path):
             copy=save_copy(book, tmp_path))
         assert len(book.app.impl.alerts) == 2
     assert not (book_path.parent / excel.LOG_NAME).exists()
+
+
+def test_open_export_folder_before_any_export(book_path):
+    with mock_caller(book_path):
+        message = excel.open_export_folder()
+    assert message == f"No exports yet: they will be written to {book_path.parent.resolve() / 'demo-exports'}."

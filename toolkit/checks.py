@@ -62,7 +62,7 @@ def check_all(wb: Workbook, package: str | None = None) -> list[Finding]:
     try:
         spec = specs.load_spec(package)
     except specs.SpecError as exc:
-        where = wb.settings.where.get("package", Where(layout.SETTINGS_SHEET, 0))
+        where = wb.settings.cell("package")
         return findings + [error("settings.package.unknown", where, "value", f"Accounting package: {exc}.")]
     params, param_findings = specs.resolve_params(spec, wb.settings)
     period = specs.period_findings(spec, params, wb.settings.period_from, wb.settings.period_to, wb.settings)
@@ -121,10 +121,7 @@ def _describe_rules(rules: Mapping) -> str:
 
 def _settings(wb: Workbook) -> list[Finding]:
     s, findings = wb.settings, []
-    where = s.where
-
-    def at(key):
-        return where.get(key, Where(layout.SETTINGS_SHEET, 0))
+    at = s.cell
 
     if s.period_from and s.period_to and s.period_from > s.period_to:
         findings.append(error("settings.period.reversed", at("period_to"), "value",

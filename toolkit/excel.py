@@ -168,9 +168,9 @@ def _customer_plan(s: _Session, status: str, plan: str) -> str:
 @button
 def open_export_folder(s: _Session) -> str:
     from toolkit.export import output_root
-    from toolkit.read import read_workbook
+    from toolkit.read import Grid, read_settings
 
-    folder = output_root(read_workbook(s.source), None, s.path)
+    folder = output_root(read_settings(Grid(s.source), []), s.path)  # the Settings sheet is enough
     if not folder.is_dir():
         return f"No exports yet: they will be written to {folder}."
     if sys.platform == "win32":

@@ -21,7 +21,7 @@ from typing import Callable
 from toolkit import checks, layout, render, specs
 from toolkit.accounting import Unbalanced, build_document
 from toolkit.customers import numbers
-from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Where, Workbook, error
+from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Settings, Workbook, error
 from toolkit.read import read_workbook
 from toolkit.register import Register, exported_documents, given_numbers
 from toolkit.vatrules import RuleBook
@@ -57,14 +57,14 @@ class ExportResult:
     workbook: Workbook | None = None
 
 
-def output_root(wb: Workbook, out_dir: Path | None, book: Path | None = None) -> Path:
+def output_root(settings: Settings, book: Path, out_dir: Path | None = None) -> Path:
     """--out, else the Settings' output folder (relative to the workbook), else '<name>-exports'
-    beside the workbook. `book` is the workbook's own path when `wb` was read from a copy."""
-    book = Path(book or wb.path).resolve()
+    beside the workbook. `book` is the workbook's own path (not the copy Excel saved to read)."""
+    book = Path(book).resolve()
     if out_dir:
         return Path(out_dir)
-    if wb.settings.output_folder:
-        return book.parent / wb.settings.output_folder
+    if settings.output_folder:
+        return book.parent / settings.output_folder
     return book.parent / f"{book.stem}-exports"
 
 
@@ -85,7 +85,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
     wb = read_workbook(request.read_from or request.workbook)
     settings = wb.settings
     spec = specs.load_spec(request.package or settings.package)
-    root = output_root(wb, request.out_dir, request.workbook)
+    root = output_root(settings, request.workbook, request.out_dir)
     register = Register(root)
     history = register.entries(company_key(wb))
     earlier = None
@@ -127,7 +127,7 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
 
     customers = {c.customer_id: c for c in wb.customers}
     chosen = {c: customers[c] for c in dict.fromkeys(i.customer_id for i in selected) if c in customers}
-    findings += numbers.start_value_findings(settings.customer_number_start, settings.where.get("customer_number_start", Where(layout.SETTINGS_SHEET, 0)))
+    findings += numbers.start_value_findings(settings.customer_number_start, settings.cell("customer_number_start"))
     findings += numbers.duplicate_number_findings(wb.customers)
     findings += numbers.invalid_number_findings(chosen.values(), spec.customer_numbers)
     generated, number_findings = _number_customers(wb, chosen, selected, history, spec)
@@ -238,7 +238,7 @@ def _number_customers(wb, chosen: dict[str, Customer], invoices: list[Invoice], 
     try:
         generated.update(numbers.assign_numbers(needing, used, wb.settings.customer_number_start, spec.customer_numbers))
     except numbers.NumberingError as exc:
-        where = wb.settings.where.get("customer_number_start", Where(layout.SETTINGS_SHEET, 0))
+        where = wb.settings.cell("customer_number_start")
         return {}, [error("customer.number.generate", where, "value", f"Cannot generate customer numbers: {exc}.")]
     return generated, []
 
@@ -249,7 +249,7 @@ def assign_customer_numbers(wb: Workbook, book: Path, out_dir: Path | None = Non
     if wb.settings.customer_numbering == "manage manually":
         return Edits(), "Customer numbers are managed manually (see Settings): nothing was assigned.", []
     spec = specs.load_spec(wb.settings.package)
-    history = Register(output_root(wb, out_dir, book)).entries(company_key(wb))
+    history = Register(output_root(wb.settings, book, out_dir)).entries(company_key(wb))
     customers = {c.customer_id: c for c in wb.customers if c.customer_id}
     generated, findings = _number_customers(wb, customers, list(wb.invoices), history, spec)
     edits = Edits()

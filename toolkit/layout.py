@@ -6,7 +6,7 @@ column's header, type, closed list, help text and width are written here and now
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 # Closed lists (the dropdowns of the workbook and the values the reader accepts).
 DOC_TYPES = ("invoice", "credit note")

@@ -87,6 +87,10 @@ class Settings:
     extra: Mapping[str, object] = field(default_factory=dict)
     where: Mapping[str, Where] = field(default_factory=dict, compare=False, repr=False)
 
+    def cell(self, key: str) -> Where:
+        """Where a setting (or a package parameter, by its label) is; the sheet when unknown."""
+        return self.where.get(key) or Where(layout.SETTINGS_SHEET, 0)
+
 
 @dataclass(frozen=True)
 class LedgerAccount:

@@ -23,7 +23,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Callable, Mapping, NamedTuple
 
 from toolkit.model import NOWHERE, Batch, Finding, Where
-from toolkit.specs import SETTINGS_SHEET, Spec, SpecError, check_regex, json_path, path_type
+from toolkit.specs import Spec, SpecError, check_regex, json_path, path_type
 
 # ---- results ------------------------------------------------------------------------------------
 
@@ -834,7 +834,7 @@ class _Run:
         if path.startswith("params."):
             param = self.spec.parameter(path[7:])
             label = param.label if param else ""
-            return self.batch.settings.where.get(label) or Where(SETTINGS_SHEET, 0), "value", f"setting '{label}'"
+            return self.batch.settings.cell(label), "value", f"setting '{label}'"
         if ctx is not None and ctx.document is not None:
             doc = ctx.document
             subject = f"{doc.doc_type} {doc.number}"

@@ -26,11 +26,11 @@ from typing import Any, Mapping, Sequence
 import jsonschema
 
 from toolkit import model
+from toolkit.layout import SETTINGS_SHEET
 from toolkit.model import Finding, Settings, Where
 from toolkit.resources import specs_dir
 
 SCHEMA_FILE = "schema.json"
-SETTINGS_SHEET = "Settings"
 
 
 class SpecError(Exception):
@@ -287,7 +287,7 @@ def resolve_params(spec: Spec, settings: Settings) -> tuple[dict[str, Any], list
     findings: list[Finding] = []
     for param in spec.parameters:
         label, raw = rows.get(param.label.casefold()) or rows.get(param.name.casefold()) or (param.label, None)
-        where = settings.where.get(label) or Where(SETTINGS_SHEET, 0)
+        where = settings.cell(label)
         if _is_empty(raw) and param.default_setting:
             raw = getattr(settings, param.default_setting)
         if _is_empty(raw):
