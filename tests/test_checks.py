@@ -133,3 +133,11 @@ def test_unknown_package_is_a_settings_finding():
     found = checks.check_all(workbook(), package="nosuch")
     assert [f.code for f in found] == ["settings.package.unknown"]
     assert checks.check_all(workbook(), package="csv-journal") == []
+
+
+def test_vat_numbers_as_typed():
+    """Without prefix (the customer's country is assumed), with dots and spaces, Greek 'EL'."""
+    assert checks.valid_vat_country("0477.472.701", "BE") == "BE"
+    assert checks.valid_vat_country("be 0477 472 701", "") == "BE"
+    assert checks.valid_vat_country("EL094259216", "BE") == "GR"
+    assert checks.valid_vat_country("BE0477472702", "BE") is None

@@ -17,29 +17,25 @@ from stdnum.eu import vat as eu_vat
 
 from toolkit import layout
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
+from toolkit.customers.normalize import vat_key
 from toolkit.vatrules import ZERO_VAT_REGIMES, RuleBook
 
-EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi") | {"GR"}
+# ISO country codes of the EU; Greek VAT numbers carry "EL", so a valid number's prefix is mapped.
+EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi")
 # Where revenue accounts live in the usual charts (Teamleader's rule): BE class 70, NL class 8.
 REVENUE_PREFIX = {"BE": "70", "NL": "8"}
 _TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
 
 
-def vat_number(raw: str, default_country: str) -> str:
-    """Compact VAT number with a country prefix (a Belgian number is often typed without BE)."""
-    compact = eu_vat.compact(raw) if raw else ""
-    if compact and compact[:2].isdigit() and default_country:
-        compact = default_country.upper() + compact
-    return compact
-
-
 def valid_vat_country(raw: str, default_country: str) -> str | None:
-    """The country of a valid EU VAT number, or None when python-stdnum rejects it."""
-    number = vat_number(raw, default_country)
+    """The ISO country of a valid EU VAT number, or None when python-stdnum rejects it. A number
+    typed without its prefix (Belgians often do) takes `default_country`."""
+    number = vat_key(raw, default_country)
     try:
-        return eu_vat.validate(number)[:2].upper() if number else None
+        prefix = eu_vat.validate(number)[:2].upper() if number else None
     except Exception:  # stdnum raises its own ValidationError family for every kind of bad number
         return None
+    return "GR" if prefix == "EL" else prefix
 
 
 def check_workbook(wb: Workbook) -> list[Finding]:
