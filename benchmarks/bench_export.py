@@ -78,10 +78,11 @@ def bare_read(path: Path) -> float:
 
 
 def stages(path: Path, package: str) -> dict[str, float]:
-    from toolkit import checks, render, specs
+    from toolkit import checks
+    from toolkit.spec import render, specs
     from toolkit.accounting import build_document
     from toolkit.model import Batch
-    from toolkit.read import read_workbook
+    from toolkit.book.read import read_workbook
     from toolkit.vatrules import RuleBook
 
     times = {}
@@ -114,7 +115,7 @@ def whole_export(path: Path, package: str) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as out:
         code = (
             "import resource, sys, time; from pathlib import Path;"
-            "from toolkit.export import ExportRequest, run_export;"
+            "from toolkit.app.export import ExportRequest, run_export;"
             "t0 = time.perf_counter();"
             f"r = run_export(ExportRequest(Path({str(path)!r}), package={package!r}, out_dir=Path({out!r})));"
             "t = time.perf_counter() - t0;"

@@ -20,7 +20,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from toolkit import layout, sample, specs, template  # noqa: E402
+from toolkit import layout, sample  # noqa: E402
+from toolkit.spec import specs
+from toolkit.book import template
 
 # Exports made for the golden files are dated 2026-04-02 09:00 UTC, so they are reproducible.
 GOLDEN_EPOCH = int(dt.datetime(2026, 4, 2, 9, 0, tzinfo=dt.timezone.utc).timestamp())
@@ -35,7 +37,7 @@ def write_samples() -> None:
 
 def golden_export(package: str, out: Path) -> list[tuple[str, bytes]]:
     """Export the demo workbook to `package` as of GOLDEN_EPOCH; returns (name, bytes) per file."""
-    from toolkit.export import ExportRequest, run_export
+    from toolkit.app.export import ExportRequest, run_export
 
     with tempfile.TemporaryDirectory() as tmp:
         book = Path(tmp) / "demo.xlsx"

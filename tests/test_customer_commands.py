@@ -6,10 +6,11 @@ import datetime as dt
 import openpyxl
 import pytest
 
-from toolkit import layout, template
+from toolkit import layout
+from toolkit.book import template
 from toolkit.customers import commands
 from toolkit.customers.commands import CustomerCommandError
-from toolkit.read import read_workbook
+from toolkit.book.read import read_workbook
 
 NOW = dt.datetime(2026, 2, 1, 9, 30, 0)
 
@@ -361,7 +362,7 @@ def test_paste_match_apply_export_puts_the_pasted_numbers_in_the_winbooks_files(
     import shutil
     from pathlib import Path
 
-    from toolkit.export import ExportRequest, run_export
+    from toolkit.app.export import ExportRequest, run_export
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
     path = tmp_path / "demo.xlsx"

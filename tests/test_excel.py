@@ -9,9 +9,10 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from toolkit import excel, layout, read
+from toolkit import excel, layout
+from toolkit.book import read
 from toolkit.checks import check_all
-from toolkit.read import read_workbook
+from toolkit.book.read import read_workbook
 from xlwings_engine import mock_caller
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

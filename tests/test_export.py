@@ -9,11 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import cli, export, layout
-from toolkit.export import ExportFailed, ExportRequest, run_export
-from toolkit.read import read_workbook
-from toolkit.register import FILE_NAME
-from toolkit.writeback import Edits, write_back
+from toolkit import cli, layout
+from toolkit.app import export
+from toolkit.app.export import ExportFailed, ExportRequest, run_export
+from toolkit.book.read import read_workbook
+from toolkit.app.register import FILE_NAME
+from toolkit.resources import specs_dir
+from toolkit.book.writeback import Edits, write_back
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -111,7 +113,7 @@ def test_manual_customer_numbers_must_be_filled(demo):
 
 
 def test_numbers_outside_the_package_range_block(demo, tmp_path):
-    spec = json.loads((Path(export.specs.__file__).parents[1] / "package_specs" / "winbooks.json").read_text())
+    spec = json.loads((specs_dir() / "winbooks.json").read_text())
     spec["customer_numbers"] = {"pattern": "^[0-9]+$", "max": 400113}  # the sample's numbers are 4001xx
     custom = tmp_path / "narrow.json"
     custom.write_text(json.dumps(spec))

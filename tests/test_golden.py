@@ -11,7 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import layout, sample, specs, template
+from toolkit import layout, sample
+from toolkit.spec import specs
+from toolkit.book import template
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 _spec = importlib.util.spec_from_file_location("make_samples", SAMPLES / "make_samples.py")
@@ -48,7 +50,7 @@ def test_every_package_has_golden_files():
 
 def test_check_reports_the_planted_mistakes_and_nothing_else():
     from toolkit.checks import check_all
-    from toolkit.read import read_workbook
+    from toolkit.book.read import read_workbook
 
     *_, planted = sample.mistakes()
     found = {(f.code, f.sheet, f.cell) for f in check_all(read_workbook(SAMPLES / "mistakes.xlsx"))}

@@ -22,7 +22,7 @@ import pytest
 import xmlschema
 
 from toolkit import accounting
-from toolkit.read import read_workbook
+from toolkit.book.read import read_workbook
 from toolkit.vatrules import RuleBook
 
 ROOT = Path(__file__).resolve().parents[1]

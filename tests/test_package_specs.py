@@ -15,8 +15,9 @@ import pytest
 from decimal import Decimal as D
 
 from test_render import batch, credit_doc, invoice_doc
-from toolkit import cli, layout, render, specs
-from toolkit.export import ExportRequest, run_export
+from toolkit import cli, layout
+from toolkit.spec import render, specs
+from toolkit.app.export import ExportRequest, run_export
 from toolkit.model import RevenueGroup
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -54,7 +55,7 @@ def test_each_package_exports_the_demo_by_changing_only_the_package_setting(demo
 
 def test_check_finds_nothing_in_the_demo_for_any_package():
     from toolkit.checks import check_all
-    from toolkit.read import read_workbook
+    from toolkit.book.read import read_workbook
 
     wb = read_workbook(SAMPLES / "demo.xlsx")
     for package in [None] + PACKAGES:

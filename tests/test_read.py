@@ -8,8 +8,9 @@ from decimal import Decimal as D
 import openpyxl
 import pytest
 
-from toolkit import layout, sample, template
-from toolkit.read import WorkbookError, read_workbook
+from toolkit import layout, sample
+from toolkit.book import template
+from toolkit.book.read import WorkbookError, read_workbook
 from toolkit.values import Invalid, parse_bool, parse_date, parse_decimal, parse_int
 
 

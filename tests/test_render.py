@@ -10,7 +10,8 @@ from decimal import Decimal as D
 
 import pytest
 
-from toolkit import layout, render, specs
+from toolkit import layout
+from toolkit.spec import render, specs
 from toolkit.model import Batch, Customer, Document, Invoice, LedgerAccount, Posting, Settings, VatGroup, Where
 
 # ---- a hand-built batch: one invoice (21 % + a 0 % intra-EU line), one credit note ----------------

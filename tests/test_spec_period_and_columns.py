@@ -11,7 +11,7 @@ import json
 import pytest
 
 from test_render import batch, rendered, text_file
-from toolkit import specs
+from toolkit.spec import specs
 from toolkit.model import Settings, Where
 
 D = dt.date

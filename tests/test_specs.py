@@ -12,7 +12,8 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from toolkit import layout, specs
+from toolkit import layout
+from toolkit.spec import specs
 from toolkit.model import Settings, Where
 from toolkit.resources import specs_dir
 
@@ -39,7 +40,7 @@ def test_schema_lists_agree_with_the_code():
     schema = specs.schema()["$defs"]
     assert tuple(schema["vat_code"]["properties"]["regime"]["enum"]) == layout.VAT_REGIMES
     assert tuple(schema["vat_code"]["properties"]["doc_type"]["enum"]) == layout.DOC_TYPES
-    from toolkit.render import COLLECTION_SCOPES, LINE_ENDINGS, XML_ENCODING_NAMES
+    from toolkit.spec.render import COLLECTION_SCOPES, LINE_ENDINGS, XML_ENCODING_NAMES
 
     assert set(schema["collection"]["enum"]) == set(COLLECTION_SCOPES)
     assert set(schema["file"]["properties"]["line_ending"]["enum"]) == set(LINE_ENDINGS)

@@ -12,10 +12,10 @@ import openpyxl
 
 from factory import RULES, invoice, line, workbook
 from toolkit import checks, cli, layout
-from toolkit.export import ExportRequest, run_export
+from toolkit.app.export import ExportRequest, run_export
 from toolkit.model import VatRule
-from toolkit.read import read_workbook
-from toolkit.suggest import suggest_accounts
+from toolkit.book.read import read_workbook
+from toolkit.app.suggest import suggest_accounts
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 

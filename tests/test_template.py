@@ -6,7 +6,8 @@ from decimal import Decimal
 import openpyxl
 import pytest
 
-from toolkit import layout, template
+from toolkit import layout
+from toolkit.book import template
 from toolkit.layout import column_letter
 
 

@@ -6,8 +6,9 @@ import zipfile
 
 import openpyxl
 
-from toolkit import cli, layout, sample, xlsm
-from toolkit.read import read_workbook
+from toolkit import cli, layout, sample
+from toolkit.book import xlsm
+from toolkit.book.read import read_workbook
 
 
 def test_upgrade_keeps_the_data_and_a_backup(tmp_path, capsys):

@@ -18,7 +18,8 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from factory import CUSTOMERS, RULES, SETTINGS, invoice, line
 from test_render import batch as hand_built_batch
-from toolkit import accounting, render, specs
+from toolkit import accounting
+from toolkit.spec import render, specs
 from toolkit.model import Batch
 from toolkit.vatrules import RuleBook
 

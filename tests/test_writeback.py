@@ -9,8 +9,9 @@ import openpyxl
 import pytest
 from oletools.olevba import VBA_Parser
 
-from toolkit import layout, template, writeback, xlsm
-from toolkit.writeback import Edits, WorkbookLocked, WriteBackError, write_back
+from toolkit import layout
+from toolkit.book import template, writeback, xlsm
+from toolkit.book.writeback import Edits, WorkbookLocked, WriteBackError, write_back
 
 INVOICES = [
     ["F1", "invoice", dt.date(2026, 1, 5), None, "C1"],

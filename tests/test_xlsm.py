@@ -15,7 +15,8 @@ import xmlschema
 from oletools.olevba import VBA_Parser, decompress_stream
 from pyopenvba import ExcelFile, check_file
 
-from toolkit import excel, layout, resources, vba, xlsm
+from toolkit import excel, layout, resources
+from toolkit.book import vba, xlsm
 
 SCHEMA = Path(__file__).parent / "schemas" / "customui14.xsd"
 PYTHON = r"C:\Users\demo\ledger\Scripts\python.exe"

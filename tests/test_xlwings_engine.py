@@ -7,7 +7,8 @@ import pandas as pd
 import pytest
 import xlwings as xw
 
-from toolkit import layout, template, xlsm
+from toolkit import layout
+from toolkit.book import template, xlsm
 from xlwings_engine import mock_caller, open_book
 
 INVOICES = [["F1", "invoice", dt.date(2026, 1, 5), None, "C1"],

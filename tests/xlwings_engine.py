@@ -257,7 +257,7 @@ class Book:
         self.wb.save(target)
         if self._is_macro(target):
             # Excel keeps the ribbon when it saves; openpyxl drops its relationship.
-            from toolkit import xlsm
+            from toolkit.book import xlsm
 
             xlsm.apply_ribbon(target)
         self._path, self._name = Path(os.path.realpath(target)), target.name

@@ -51,7 +51,7 @@ def check_workbook(wb: Workbook) -> list[Finding]:
 
 def check_all(wb: Workbook, package: str | None = None) -> list[Finding]:
     """Everything `check` reports: the workbook, and the package's demands when it is known."""
-    from toolkit import specs
+    from toolkit.spec import specs
 
     findings = check_workbook(wb)
     package = package or wb.settings.package

@@ -25,7 +25,7 @@ import xlwings as xw
 from toolkit import layout
 from toolkit.model import Finding
 from toolkit.values import fold_header
-from toolkit.writeback import Edits
+from toolkit.book.writeback import Edits
 
 TITLE = "Ledger export"
 HIGHLIGHT = (255, 199, 206)  # Excel's "light red fill" for bad cells
@@ -67,12 +67,9 @@ def button(func):
 
 
 def _explain(exc: Exception, book_path: Path) -> str:
-    from toolkit.customers.commands import CustomerCommandError
-    from toolkit.read import WorkbookError
-    from toolkit.specs import SpecError
-    from toolkit.writeback import WriteBackError
+    from toolkit.errors import UserError
 
-    if isinstance(exc, (WorkbookError, SpecError, WriteBackError, CustomerCommandError)):
+    if isinstance(exc, UserError):
         return str(exc)
     log = book_path.with_name(LOG_NAME)
     try:
@@ -89,7 +86,7 @@ def _explain(exc: Exception, book_path: Path) -> str:
 @button
 def validate(s: _Session) -> str:
     from toolkit.checks import check_all
-    from toolkit.read import read_workbook
+    from toolkit.book.read import read_workbook
 
     s.status("Checking")
     findings = check_all(read_workbook(s.source))
@@ -99,8 +96,8 @@ def validate(s: _Session) -> str:
 
 @button
 def suggest_accounts(s: _Session) -> str:
-    from toolkit.read import read_workbook
-    from toolkit.suggest import suggest_accounts as suggest
+    from toolkit.book.read import read_workbook
+    from toolkit.app.suggest import suggest_accounts as suggest
 
     s.status("Suggesting accounts")
     result = suggest(read_workbook(s.source))
@@ -119,7 +116,7 @@ def export_again(s: _Session, export_id: str) -> str:
 
 
 def _export(s: _Session, again: str | None) -> str:
-    from toolkit.export import ExportRequest, run_export
+    from toolkit.app.export import ExportRequest, run_export
 
     result = run_export(ExportRequest(s.path, again=again, read_from=s.source), progress=s.status)
     show_findings(s.book, result.findings)
@@ -134,8 +131,8 @@ def _export(s: _Session, again: str | None) -> str:
 
 @button
 def assign_customer_numbers(s: _Session) -> str:
-    from toolkit.export import assign_customer_numbers as assign
-    from toolkit.read import read_workbook
+    from toolkit.app.export import assign_customer_numbers as assign
+    from toolkit.book.read import read_workbook
 
     s.status("Assigning customer numbers")
     edits, message, findings = assign(read_workbook(s.source), s.path)
@@ -167,8 +164,8 @@ def _customer_plan(s: _Session, status: str, plan: str) -> str:
 
 @button
 def open_export_folder(s: _Session) -> str:
-    from toolkit.export import output_root
-    from toolkit.read import Grid, read_settings
+    from toolkit.app.export import output_root
+    from toolkit.book.read import Grid, read_settings
 
     folder = output_root(read_settings(Grid(s.source), []), s.path)  # the Settings sheet is enough
     if not folder.is_dir():

@@ -2,7 +2,7 @@
 
 Each operation comes in two halves. `plan_<operation>(path, ...)` reads the workbook at `path`,
 decides with the pure functions of this package and returns `(Edits, Outcome)`, writing nothing.
-`<operation>(path, ...)` is the plan written back to that file through `toolkit.writeback`
+`<operation>(path, ...)` is the plan written back to that file through `toolkit.book.writeback`
 (backup, atomic replace, ribbon kept), in one write or none: the CLI. The Excel buttons plan on a
 saved copy of the open book and write the edits into the book itself, since Excel locks its file.
 A mistake the user can fix raises `CustomerCommandError`.
@@ -16,20 +16,22 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
-from toolkit import layout, read
+from toolkit.errors import UserError
+from toolkit import layout
+from toolkit.book import read
 from toolkit.customers import duplicates as dup
 from toolkit.customers.apply import ImportRow, apply_actions
 from toolkit.customers.match import ACTIONS, AMBIGUOUS, CONFLICT, NEW, SKIP, Match, match_rows
 from toolkit.customers.paste import Paste, cell_text, parse_paste, read_table_file
 from toolkit.model import Customer, Workbook
 from toolkit.values import fold_header
-from toolkit.writeback import Edits, write_back
+from toolkit.book.writeback import Edits, write_back
 
 IMPORT = layout.CUSTOMER_IMPORT
 SHEET = IMPORT.name
 
 
-class CustomerCommandError(Exception):
+class CustomerCommandError(UserError):
     """A customer command that cannot go ahead; the message tells the user what to do."""
 
 

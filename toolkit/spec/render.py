@@ -23,7 +23,7 @@ from operator import attrgetter, itemgetter
 from typing import Any, Callable, Mapping, NamedTuple
 
 from toolkit.model import NOWHERE, Batch, Finding, Where
-from toolkit.specs import Spec, SpecError, check_regex, json_path, path_type
+from toolkit.spec.specs import Spec, SpecError, check_regex, json_path, path_type
 
 # ---- results ------------------------------------------------------------------------------------
 

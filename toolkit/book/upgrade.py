@@ -11,8 +11,9 @@ import datetime as dt
 import shutil
 from pathlib import Path
 
-from toolkit import layout, template
-from toolkit.read import Grid, WorkbookError, find_header
+from toolkit import layout
+from toolkit.book import template
+from toolkit.book.read import Grid, WorkbookError, find_header
 from toolkit.values import clean_text
 
 CARRIED = layout.TABLE_SHEETS + (layout.EXPORT_LOG,)
@@ -52,7 +53,7 @@ def _raw_settings(grid: Grid) -> dict[str, object]:
 
 def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, list[str]]:
     """Rebuild `path` in place; returns (path, backup, what could not be carried)."""
-    from toolkit import xlsm
+    from toolkit.book import xlsm
 
     path = Path(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):

@@ -30,13 +30,15 @@ from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.table import TableColumn
 from openpyxl.worksheet.worksheet import Worksheet
 
-from toolkit import layout, template, xlsm
+from toolkit.errors import UserError
+from toolkit import layout
+from toolkit.book import template, xlsm
 
 KEEP_BACKUPS = 5
 SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
 
 
-class WriteBackError(Exception):
+class WriteBackError(UserError):
     """A write-back that could not be done; the message is meant for the user."""
 
 

@@ -47,9 +47,9 @@ def add_customer_commands(sub) -> None:
 def _assign(args) -> int:
     """Numbers as the next export would give them, written now (the 'Assign customer numbers' button)."""
     from toolkit.cli import EXIT_FINDINGS, EXIT_OK, print_findings
-    from toolkit.export import assign_customer_numbers
-    from toolkit.read import read_workbook
-    from toolkit.writeback import write_back
+    from toolkit.app.export import assign_customer_numbers
+    from toolkit.book.read import read_workbook
+    from toolkit.book.writeback import write_back
 
     edits, message, findings = assign_customer_numbers(read_workbook(args.workbook), args.workbook)
     blocked = any(f.is_error for f in findings)
@@ -68,7 +68,7 @@ def _tell_backup(backup: Path | None) -> None:
 
 def _run(call):
     def handler(args) -> int:
-        from toolkit.cli import UserError
+        from toolkit.errors import UserError
 
         try:
             outcome = call(args)

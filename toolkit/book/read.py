@@ -18,6 +18,7 @@ from xml.etree import ElementTree
 
 import python_calamine
 
+from toolkit.errors import UserError
 from toolkit import layout
 from toolkit.layout import Sheet
 from toolkit.model import (
@@ -37,7 +38,7 @@ from toolkit.values import Invalid, clean_text, fold_header, parser_for
 HEADER_SEARCH_ROWS = 10
 
 
-class WorkbookError(Exception):
+class WorkbookError(UserError):
     """The file cannot be read as a workbook at all (missing, not .xlsx/.xlsm, damaged)."""
 
 

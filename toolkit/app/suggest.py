@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from toolkit import layout
 from toolkit.model import Workbook
 from toolkit.vatrules import RuleBook
-from toolkit.writeback import Edits
+from toolkit.book.writeback import Edits
 
 
 @dataclass

@@ -16,13 +16,12 @@ from collections import defaultdict
 from pathlib import Path
 
 from toolkit import __version__, layout
+from toolkit.errors import UserError
 from toolkit.model import Finding
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
-class UserError(Exception):
-    """A mistake the user can fix; printed without a traceback."""
 
 
 def _date_arg(text: str) -> dt.date:
@@ -88,22 +87,17 @@ def build_parser() -> argparse.ArgumentParser:
     packages.add_argument("package", nargs="?", help="package id")
     packages.set_defaults(handler=cmd_packages)
 
-    from toolkit.customers.cli import add_customer_commands
+    from toolkit.cli.customers import add_customer_commands
 
     add_customer_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from toolkit.read import WorkbookError
-    from toolkit.specs import SpecError
-    from toolkit.writeback import WriteBackError
-    from toolkit.export import ExportFailed
-
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (UserError, WorkbookError, SpecError, WriteBackError, ExportFailed) as exc:
+    except UserError as exc:
         print(f"ledger-export: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -147,7 +141,8 @@ def check_rows(findings: list[Finding]) -> list[list]:
 
 
 def cmd_workbook_new(args) -> int:
-    from toolkit import sample, template
+    from toolkit import sample
+    from toolkit.book import template
 
     path: Path = args.path
     if path.exists() and not args.force:
@@ -160,7 +155,7 @@ def cmd_workbook_new(args) -> int:
         settings, tables = sample.demo()
         data = {**tables, layout.SETTINGS_SHEET: settings}
     if suffix == ".xlsm":
-        from toolkit import xlsm
+        from toolkit.book import xlsm
 
         xlsm.build_xlsm(path, data)
     else:
@@ -170,7 +165,7 @@ def cmd_workbook_new(args) -> int:
 
 
 def cmd_workbook_upgrade(args) -> int:
-    from toolkit import upgrade
+    from toolkit.book import upgrade
 
     new, backup, dropped = upgrade.upgrade(args.path)
     print(f"Upgraded {new}; the previous version is kept as {backup.name}.")
@@ -180,10 +175,10 @@ def cmd_workbook_upgrade(args) -> int:
 
 
 def cmd_check(args) -> int:
-    from toolkit.writeback import Edits, write_back
+    from toolkit.book.writeback import Edits, write_back
 
     from toolkit.checks import check_all
-    from toolkit.read import read_workbook
+    from toolkit.book.read import read_workbook
 
     findings = check_all(read_workbook(args.workbook), args.package)
     print_findings(findings, args.json)
@@ -197,8 +192,8 @@ def cmd_check(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from toolkit.export import ExportRequest, run_export
-    from toolkit.writeback import write_back
+    from toolkit.app.export import ExportRequest, run_export
+    from toolkit.book.writeback import write_back
 
     request = ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
                             args.include_exported, args.again)
@@ -228,9 +223,9 @@ def _progress(stage: str) -> None:
 
 
 def cmd_suggest(args) -> int:
-    from toolkit.read import read_workbook
-    from toolkit.suggest import suggest_accounts
-    from toolkit.writeback import write_back
+    from toolkit.book.read import read_workbook
+    from toolkit.app.suggest import suggest_accounts
+    from toolkit.book.writeback import write_back
 
     result = suggest_accounts(read_workbook(args.workbook), args.resuggest)
     if result.edits:
@@ -252,7 +247,7 @@ def _period_rule(spec) -> str:
 
 
 def cmd_packages(args) -> int:
-    from toolkit import specs
+    from toolkit.spec import specs
 
     if args.action == "show":
         if not args.package:

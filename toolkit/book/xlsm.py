@@ -20,7 +20,8 @@ from typing import Mapping
 
 import openpyxl.styles
 
-from toolkit import resources, template, vba
+from toolkit import resources
+from toolkit.book import template, vba
 
 START_SHEET = "Start"
 CONF_SHEET = "xlwings.conf"  # xlwings.bas reads PROJECT_NAME & ".conf"

@@ -18,19 +18,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from toolkit import checks, layout, render, specs
+from toolkit.errors import UserError
+from toolkit import checks, layout
+from toolkit.spec import render, specs
 from toolkit.accounting import Unbalanced, build_document
 from toolkit.customers import numbers
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Settings, Workbook, error
-from toolkit.read import read_workbook
-from toolkit.register import Register, exported_documents, given_numbers
+from toolkit.book.read import read_workbook
+from toolkit.app.register import Register, exported_documents, given_numbers
 from toolkit.vatrules import RuleBook
-from toolkit.writeback import Edits
+from toolkit.book.writeback import Edits
 
 Progress = Callable[[str], None]
 
 
-class ExportFailed(Exception):
+class ExportFailed(UserError):
     """Writing failed after the checks passed; nothing of the export was kept."""
 
 

@@ -2,7 +2,7 @@
 
 A spec is data from anyone: it is validated by `package_specs/schema.json` (JSON Schema Draft
 2020-12) and then checked for what a schema cannot say (source paths, parameter names, file names,
-regular expressions), by compiling it once with `toolkit.render.compile_spec`. A bad spec raises
+regular expressions), by compiling it once with `toolkit.spec.render.compile_spec`. A bad spec raises
 `SpecError` naming the file, the JSON path and what was expected; no traceback reaches the user.
 
 Source paths are resolved against the model's dataclasses only (see `path_type`): a path never
@@ -25,6 +25,7 @@ from typing import Any, Mapping, Sequence
 
 import jsonschema
 
+from toolkit.errors import UserError
 from toolkit import model
 from toolkit.layout import SETTINGS_SHEET
 from toolkit.model import Finding, Settings, Where
@@ -33,7 +34,7 @@ from toolkit.resources import specs_dir
 SCHEMA_FILE = "schema.json"
 
 
-class SpecError(Exception):
+class SpecError(UserError):
     """A package spec that cannot be used; the message says where and why."""
 
 
@@ -104,7 +105,7 @@ def load_spec(id_or_path: str | Path) -> Spec:
         raise SpecError(f"{path}: not valid JSON ({exc})") from None
     _validate(data, path)
     spec = _build(data, path)
-    from toolkit import render  # the compiler is the second, semantic validation
+    from toolkit.spec import render  # the compiler is the second, semantic validation
 
     render.compile_spec(spec)
     return spec
