@@ -3,7 +3,6 @@
 import ast
 import random
 import re
-import shutil
 import subprocess
 import zipfile
 from pathlib import Path
@@ -17,6 +16,8 @@ from pyopenvba import ExcelFile, check_file
 
 from toolkit import excel, layout, resources
 from toolkit.book import vba, xlsm
+
+from external import need
 
 SCHEMA = Path(__file__).parent / "schemas" / "customui14.xsd"
 PYTHON = r"C:\Users\demo\ledger\Scripts\python.exe"
@@ -281,9 +282,7 @@ def test_openpyxl_save_drops_the_ribbon_and_apply_ribbon_restores_it(tmp_path, b
 
 
 def soffice_convert(src: Path, target: str, outdir: Path) -> Path:
-    soffice = shutil.which("soffice") or shutil.which("libreoffice")
-    # Deliberately a failure, not a skip: CI installs LibreOffice (see .ci/run).
-    assert soffice, "LibreOffice (soffice) is not installed: apt-get install libreoffice-calc-nogui"
+    soffice = need("soffice")
     home = outdir / "home"
     home.mkdir(exist_ok=True)
     subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{home}",
@@ -295,16 +294,17 @@ def soffice_convert(src: Path, target: str, outdir: Path) -> Path:
     return out
 
 
+@pytest.mark.needs("soffice", "pdftotext")
 def test_libreoffice_opens_the_workbook_and_prints_the_start_sheet(built, tmp_path):
-    assert shutil.which("pdftotext"), "pdftotext is not installed: apt-get install poppler-utils"
     pdf = soffice_convert(built, "pdf", tmp_path)
-    text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], check=True,
+    text = subprocess.run([need("pdftotext"), "-layout", str(pdf), "-"], check=True,
                           capture_output=True, text=True).stdout
     assert xlsm.START_TITLE in text
     for button in xlsm.ribbon_buttons():
         assert button.lines[0] in " ".join(text.split()), button.label
 
 
+@pytest.mark.needs("soffice")
 def test_libreoffice_reads_our_vba_project(built, tmp_path):
     # LibreOffice imports the project and writes it again with its own exporter: every module
     # must come back with its source, so LibreOffice understood our container and streams.
