@@ -12,6 +12,8 @@ import pytest
 
 from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, workbook
 from toolkit import checks
+from toolkit.app.export import validate
+from toolkit.spec.specs import SpecError
 from toolkit.model import LedgerAccount, VatRule
 
 
@@ -130,9 +132,13 @@ def test_every_check_id_has_a_test():
 
 
 def test_unknown_package_is_a_settings_finding():
-    found = checks.check_all(workbook(), package="nosuch")
+    wb = workbook()
+    found = validate(replace(wb, settings=replace(wb.settings, package="nosuch")))[2]
     assert [f.code for f in found] == ["settings.package.unknown"]
-    assert checks.check_all(workbook(), package="csv-journal") == []
+    assert found[0].cell == ""  # the factory's Settings have no cells
+    assert validate(wb, package="csv-journal")[2] == []
+    with pytest.raises(SpecError):  # asked for by name: a usage mistake
+        validate(wb, package="nosuch")
 
 
 def test_vat_numbers_as_typed():

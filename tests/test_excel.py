@@ -10,8 +10,8 @@ import openpyxl
 import pytest
 
 from toolkit import excel, layout
-from toolkit.book import read
-from toolkit.checks import check_all
+from toolkit.app import export
+from toolkit.app.check import check
 from toolkit.book.read import read_workbook
 from xlwings_engine import mock_caller
 
@@ -34,7 +34,7 @@ def check_rows(book):
 def test_validate_writes_the_same_findings_as_the_cli_and_highlights(tmp_path):
     path = tmp_path / "mistakes.xlsx"
     shutil.copy(SAMPLES / "mistakes.xlsx", path)
-    expected = check_all(read_workbook(path))
+    expected = check(path)
     with mock_caller(path) as book:
         excel.validate()
         rows = check_rows(book)
@@ -105,7 +105,7 @@ def test_an_exception_is_a_message_and_a_log(book_path, monkeypatch):
     def broken(path):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(read, "read_workbook", broken)
+    monkeypatch.setattr(export, "read_workbook", broken)
     with mock_caller(book_path):
         message = excel.validate()
     assert "Something went wrong: disk on fire" in message and "Traceback" not in message

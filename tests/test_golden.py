@@ -49,10 +49,9 @@ def test_every_package_has_golden_files():
 
 
 def test_check_reports_the_planted_mistakes_and_nothing_else():
-    from toolkit.checks import check_all
-    from toolkit.book.read import read_workbook
+    from toolkit.app.check import check
 
     *_, planted = sample.mistakes()
-    found = {(f.code, f.sheet, f.cell) for f in check_all(read_workbook(SAMPLES / "mistakes.xlsx"))}
+    found = {(f.code, f.sheet, f.cell) for f in check(SAMPLES / "mistakes.xlsx")}
     assert found == planted
-    assert check_all(read_workbook(SAMPLES / "demo.xlsx")) == []
+    assert check(SAMPLES / "demo.xlsx") == []

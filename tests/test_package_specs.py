@@ -54,12 +54,10 @@ def test_each_package_exports_the_demo_by_changing_only_the_package_setting(demo
 
 
 def test_check_finds_nothing_in_the_demo_for_any_package():
-    from toolkit.checks import check_all
-    from toolkit.book.read import read_workbook
+    from toolkit.app.check import check
 
-    wb = read_workbook(SAMPLES / "demo.xlsx")
     for package in [None] + PACKAGES:
-        assert check_all(wb, package) == [], package
+        assert check(SAMPLES / "demo.xlsx", package) == [], package
 
 
 def test_datev_refuses_an_export_across_two_fiscal_years(demo, tmp_path):

@@ -2,7 +2,8 @@
 what to do. Errors block an export; warnings inform.
 
 `check_workbook` runs everything that needs only the workbook; `check_package` adds what the
-chosen package's spec demands (account format, VAT code table).
+chosen package's spec demands (account format, VAT code table). The one validation stage that
+`check`, Validate and export all run is `toolkit.app.export.validate`, which calls these.
 """
 
 from __future__ import annotations
@@ -47,22 +48,6 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     findings += _invoices(wb)
     findings += _lines(wb)
     return findings
-
-
-def check_all(wb: Workbook, package: str | None = None) -> list[Finding]:
-    """Everything `check` reports: the workbook, and the package's demands when it is known."""
-    from toolkit.spec import specs
-
-    findings = check_workbook(wb)
-    package = package or wb.settings.package
-    try:
-        spec = specs.load_spec(package)
-    except specs.SpecError as exc:
-        where = wb.settings.cell("package")
-        return findings + [error("settings.package.unknown", where, "value", f"Accounting package: {exc}.")]
-    params, param_findings = specs.resolve_params(spec, wb.settings)
-    period = specs.period_findings(spec, params, wb.settings.period_from, wb.settings.period_to, wb.settings)
-    return findings + check_spec(wb, spec) + param_findings + period
 
 
 def check_spec(wb: Workbook, spec) -> list[Finding]:

@@ -85,11 +85,9 @@ def _explain(exc: Exception, book_path: Path) -> str:
 
 @button
 def validate(s: _Session) -> str:
-    from toolkit.checks import check_all
-    from toolkit.book.read import read_workbook
+    from toolkit.app.check import plan_check
 
-    s.status("Checking")
-    findings = check_all(read_workbook(s.source))
+    findings = plan_check(s.path, read_from=s.source, progress=s.status).findings
     show_findings(s.book, findings)
     return _summary(findings, "No problems found.")
 
@@ -116,26 +114,33 @@ def export_again(s: _Session, export_id: str) -> str:
 
 
 def _export(s: _Session, again: str | None) -> str:
-    from toolkit.app.export import ExportRequest, run_export
+    from toolkit.app import export
 
-    result = run_export(ExportRequest(s.path, again=again, read_from=s.source), progress=s.status)
-    show_findings(s.book, result.findings)
-    if result.status == "blocked":
-        errors = sum(f.is_error for f in result.findings)
-        return f"{result.message}\n\n{errors} error(s): see the Check sheet." if errors else result.message
-    if result.status == "written":
-        s.status("Updating the workbook")
-        apply_live(s.book, result.edits)
+    if again:
+        plan = export.plan_again(s.path, again, read_from=s.source, progress=s.status)
+    else:
+        plan = export.plan_export(export.ExportRequest(s.path, read_from=s.source), progress=s.status)
+    show_findings(s.book, plan.findings)
+    if plan.status == "blocked":
+        return f"{plan.message}\n\n{len(plan.blocking)} error(s): see the Check sheet."
+    if plan.status != "ready":
+        return plan.message
+    s.status("Writing files")
+    result = export.commit(plan)
+    s.status("Updating the workbook")
+    apply_live(s.book, result.edits)
     return result.message
 
 
 @button
 def assign_customer_numbers(s: _Session) -> str:
-    from toolkit.app.export import assign_customer_numbers as assign
+    from toolkit.app.numbering import plan_assign
     from toolkit.book.read import read_workbook
+    from toolkit.spec.specs import load_spec
 
     s.status("Assigning customer numbers")
-    edits, message, findings = assign(read_workbook(s.source), s.path)
+    wb = read_workbook(s.source)
+    edits, message, findings = plan_assign(wb, s.path, load_spec(wb.settings.package).customer_numbers)
     show_findings(s.book, findings)
     apply_live(s.book, edits)
     return f"{message} Save the workbook to keep them." if edits else message
@@ -164,7 +169,7 @@ def _customer_plan(s: _Session, status: str, plan: str) -> str:
 
 @button
 def open_export_folder(s: _Session) -> str:
-    from toolkit.app.export import output_root
+    from toolkit.app.context import output_root
     from toolkit.book.read import Grid, read_settings
 
     folder = output_root(read_settings(Grid(s.source), []), s.path)  # the Settings sheet is enough

@@ -32,23 +32,38 @@ NOWHERE = Where("", 0)
 
 @dataclass(frozen=True)
 class Finding:
+    """A problem found in a workbook: what (a stable id of `toolkit.catalogue`), how bad, where
+    (sheet, Excel row, the layout column key, the cell reference) and what to do (the message)."""
+
     code: str  # stable id, e.g. line.account.missing
     severity: str  # error | warning
     sheet: str
-    cell: str
+    cell: str  # e.g. "M12"; "" for the whole sheet or workbook
     message: str
+    row: int = 0  # 1-based Excel row; 0 when the finding is not on a row
+    key: str = ""  # the layout column key, when known
+
+    def __post_init__(self):
+        if not self.row and self.cell:  # built from a cell reference alone
+            digits = self.cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
+            object.__setattr__(self, "row", int(digits) if digits.isdigit() else 0)
 
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
 
 
+def _finding(code: str, severity: str, where: Where, key: str | None, message: str) -> Finding:
+    cell = where.cell(key) if where.row else ""
+    return Finding(code, severity, where.sheet, cell, message, where.row, key or "")
+
+
 def error(code: str, where: Where, key: str | None, message: str) -> Finding:
-    return Finding(code, "error", where.sheet, where.cell(key) if where.row else "", message)
+    return _finding(code, "error", where, key, message)
 
 
 def warning(code: str, where: Where, key: str | None, message: str) -> Finding:
-    return Finding(code, "warning", where.sheet, where.cell(key) if where.row else "", message)
+    return _finding(code, "warning", where, key, message)
 
 
 # ---- input -------------------------------------------------------------------------------------

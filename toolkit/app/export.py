@@ -1,10 +1,11 @@
-"""An export, from workbook file to committed files: select, check, number, account, render, commit.
+"""The export as a plan, then a commit.
 
-Nothing is written while errors remain. Files go into a hidden folder that is renamed into place
-only when every file is on disk, and the export counts as done only once its register line is
-written; a failure on the way removes what was written. What the workbook should learn (Exported
-in, generated customer numbers, an Export log row) comes back as `Edits`, applied by the
-caller: to the file by the CLI, through xlwings by the Excel buttons.
+`plan_export` (the next export) and `plan_again` (an earlier export, re-created byte for byte) read
+the workbook, validate, select, number customers, account and render — and write nothing. The
+plan holds every finding, the documents, the rendered files, the register entry and the workbook
+edits. `commit` writes the files and records the export; the front end then applies the edits to
+the workbook (the file, or the open book in Excel). `check` and `preview` are the same plan,
+shown: whatever the export would refuse, they report first.
 """
 
 from __future__ import annotations
@@ -18,18 +19,23 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from toolkit.errors import UserError
 from toolkit import checks, layout
-from toolkit.spec import render, specs
 from toolkit.accounting import Unbalanced, build_document
-from toolkit.customers import numbers
-from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Settings, Workbook, error
+from toolkit.app.context import company_key, history, now, output_root
+from toolkit.app.numbering import number_customers, number_edits, number_findings
+from toolkit.app.register import Register, exported_documents
 from toolkit.book.read import read_workbook
-from toolkit.app.register import Register, exported_documents, given_numbers
-from toolkit.vatrules import RuleBook
 from toolkit.book.writeback import Edits
+from toolkit.errors import UserError
+from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error
+from toolkit.spec import render, specs
+from toolkit.vatrules import RuleBook
 
 Progress = Callable[[str], None]
+
+
+def _quiet(stage: str) -> None:
+    pass
 
 
 class ExportFailed(UserError):
@@ -44,8 +50,27 @@ class ExportRequest:
     period_to: dt.date | None = None
     out_dir: Path | None = None
     include_exported: bool = False
-    again: str | None = None  # re-create this earlier export, byte for byte
+    again: str | None = None  # `run_export` only: re-create this earlier export (see `plan_again`)
     read_from: Path | None = None  # a saved copy of `workbook` to read (Excel's unsaved edits)
+
+
+@dataclass
+class ExportPlan:
+    """Everything an export would do, decided; nothing written yet."""
+
+    status: str  # ready | blocked | nothing
+    message: str
+    findings: list[Finding]  # every finding of the workbook, blocking or not
+    blocking: list[Finding]  # the errors that stop this export (none when ready)
+    workbook: Workbook
+    root: Path  # the export folder's root (the register lives there)
+    selected: list[Invoice] = field(default_factory=list)
+    documents: list[Document] = field(default_factory=list)
+    generated: dict[str, str] = field(default_factory=dict)  # customer id -> new accounting number
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+    entry: dict | None = None  # the register line
+    edits: Edits = field(default_factory=Edits)  # what the workbook learns once committed
+    again_of: dict | None = None  # the earlier export re-created
 
 
 @dataclass
@@ -59,123 +84,137 @@ class ExportResult:
     workbook: Workbook | None = None
 
 
-def output_root(settings: Settings, book: Path, out_dir: Path | None = None) -> Path:
-    """--out, else the Settings' output folder (relative to the workbook), else '<name>-exports'
-    beside the workbook. `book` is the workbook's own path (not the copy Excel saved to read)."""
-    book = Path(book).resolve()
-    if out_dir:
-        return Path(out_dir)
-    if settings.output_folder:
-        return book.parent / settings.output_folder
-    return book.parent / f"{book.stem}-exports"
+# ---- the plans -------------------------------------------------------------------------------------
 
 
-def company_key(wb: Workbook) -> str:
-    return wb.settings.company_vat or wb.settings.company_name
-
-
-def now() -> dt.datetime:
-    """The export time; SOURCE_DATE_EPOCH pins it for reproducible builds and golden tests."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    if epoch:
-        return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).replace(tzinfo=None)
-    return dt.datetime.now().replace(microsecond=0)
-
-
-def run_export(request: ExportRequest, progress: Progress = lambda stage: None) -> ExportResult:
+def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPlan:
+    """The next export: the period's documents that no earlier export carried."""
     progress("Reading the workbook")
     wb = read_workbook(request.read_from or request.workbook)
     settings = wb.settings
-    spec = specs.load_spec(request.package or settings.package)
     root = output_root(settings, request.workbook, request.out_dir)
-    register = Register(root)
-    history = register.entries(company_key(wb))
-    earlier = None
-    if request.again:
-        earlier = next((e for e in history if e["id"] == request.again), None)
-        if earlier is None:
-            known = ", ".join(e["id"] for e in history[-5:]) or "none yet"
-            return ExportResult("blocked", f"No export {request.again} in {register.path} (latest: {known}).", workbook=wb)
-        spec = specs.load_spec(earlier["package"])
-    period_from = _date(earlier["period_from"]) if earlier else request.period_from or settings.period_from
-    period_to = _date(earlier["period_to"]) if earlier else request.period_to or settings.period_to
+    earlier_exports = history(wb, root)
+    period_from = request.period_from or settings.period_from
+    period_to = request.period_to or settings.period_to
 
     progress("Checking")
-    findings = checks.check_workbook(wb)
-    findings += checks.check_spec(wb, spec)
-    # Again: the parameters the earlier export used (stored as text), typed by the spec again.
-    params, param_findings = specs.resolve_params(spec, replace(settings, extra=earlier["parameters"]) if earlier else settings)
-    findings += param_findings
-    findings += specs.period_findings(spec, params, period_from, period_to, settings)  # e.g. one fiscal year per file
+    spec, params, findings = validate(wb, request.package, period_from, period_to)
 
-    exported = exported_documents(history)
+    exported = exported_documents(earlier_exports)
     for invoice in wb.invoices:
         if invoice.exported_in:
             exported.setdefault(invoice.number, invoice.exported_in)
-    if earlier:
-        wanted = set(earlier["documents"])
-        selected = [i for i in wb.invoices if i.number in wanted]
-        missing = wanted - {i.number for i in selected}
-        if missing:
-            return ExportResult("blocked", f"Export {earlier['id']} carried documents no longer in the workbook: "
-                                f"{', '.join(sorted(missing))}. It cannot be re-created.", findings, workbook=wb)
+    in_period = [i for i in wb.invoices if i.number and i.date and _within(i.date, period_from, period_to)]
+    selected = [i for i in in_period if request.include_exported or i.number not in exported]
+    # An invoice without a readable date or number cannot be placed in or out of the period: its
+    # errors block, so it is never left out without a word.
+    unplaced = [i for i in wb.invoices if not (i.number and i.date)]
+
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected)
+    created = now()
+    base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
+    return _finish(plan, spec, params, period_from, period_to, earlier_exports, unplaced, created,
+                   _free_id(base_id, earlier_exports, root), request.workbook, progress,
+                   nothing=None if selected else
+                   f"Nothing new to export for {_period(period_from, period_to)}: "
+                   + (f"{len(in_period)} document(s) in it were exported before." if in_period else "it holds no documents."))
+
+
+def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read_from: Path | None = None,
+               progress: Progress = _quiet) -> ExportPlan:
+    """An earlier export re-created: its documents, package, parameters and time, into a new
+    folder `<id>-again`. Identical bytes unless the workbook changed since."""
+    progress("Reading the workbook")
+    wb = read_workbook(read_from or workbook)
+    root = output_root(wb.settings, workbook, out_dir)
+    earlier_exports = history(wb, root)
+    earlier = next((e for e in earlier_exports if e["id"] == export_id), None)
+    if earlier is None:
+        known = ", ".join(e["id"] for e in earlier_exports[-5:]) or "none yet"
+        raise UserError(f"No export {export_id} in {Register(root).path} (latest: {known}).")
+    period_from, period_to = _date(earlier["period_from"]), _date(earlier["period_to"])
+    progress("Checking")
+    # The parameters the earlier export used (stored as text), typed by the spec again.
+    spec, params, findings = validate(wb, earlier["package"], period_from, period_to, earlier["parameters"])
+    wanted = set(earlier["documents"])
+    selected = [i for i in wb.invoices if i.number in wanted]
+    missing = wanted - {i.number for i in selected}
+    if missing:
+        raise UserError(f"Export {earlier['id']} carried documents no longer in the workbook: "
+                        f"{', '.join(sorted(missing))}. It cannot be re-created.")
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier)
+    return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
+                   dt.datetime.fromisoformat(earlier["created_at"]),
+                   _free_id(f"{earlier['id']}-again", earlier_exports, root), workbook, progress)
+
+
+def validate(wb: Workbook, package: str | None = None, period_from: dt.date | None = None,
+             period_to: dt.date | None = None, parameters: dict | None = None):
+    """The one validation stage, before selection: the workbook's rules, the package's (its
+    parameters — the Settings' rows, or `parameters` recorded by an earlier export —, period,
+    account format, VAT codes) and the customer numbers. Returns (spec or None, params, findings);
+    the Settings' package that cannot be loaded is a finding on its cell; an unknown `package`
+    asked for by name raises SpecError (a usage mistake, not the workbook's)."""
+    findings = checks.check_workbook(wb)
+    if package:
+        spec = specs.load_spec(package)
     else:
-        in_period = [i for i in wb.invoices if i.date and i.number and _within(i.date, period_from, period_to)]
-        selected = [i for i in in_period if request.include_exported or i.number not in exported]
-        if not selected:
-            detail = f"{len(in_period)} document(s) in it were exported before" if in_period else "it holds no documents"
-            return ExportResult("nothing", f"Nothing new to export for {_period(period_from, period_to)}: {detail}.",
-                                findings, workbook=wb)
+        try:
+            spec = specs.load_spec(wb.settings.package)
+        except specs.SpecError as exc:
+            where = wb.settings.cell("package")
+            return None, {}, findings + [error("settings.package.unknown", where, "value", f"Accounting package: {exc}.")]
+    settings = wb.settings if parameters is None else replace(wb.settings, extra=parameters)
+    params, more = specs.resolve_params(spec, settings)
+    findings += more
+    findings += specs.period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
+    findings += checks.check_spec(wb, spec)
+    findings += number_findings(wb, spec.customer_numbers)
+    return spec, params, findings
 
+
+def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_exports, unplaced,
+            created: dt.datetime, export_id: str, workbook: Path, progress: Progress, nothing: str | None = None) -> ExportPlan:
+    """Number, account and render the selection; the verdict, the register entry and the edits."""
+    wb, selected = plan.workbook, plan.selected
     customers = {c.customer_id: c for c in wb.customers}
-    chosen = {c: customers[c] for c in dict.fromkeys(i.customer_id for i in selected) if c in customers}
-    findings += numbers.start_value_findings(settings.customer_number_start, settings.cell("customer_number_start"))
-    findings += numbers.duplicate_number_findings(wb.customers)
-    findings += numbers.invalid_number_findings(chosen.values(), spec.customer_numbers)
-    generated, number_findings = _number_customers(wb, chosen, selected, history, spec)
-    findings += number_findings
+    chosen = [customers[c] for c in dict.fromkeys(i.customer_id for i in selected) if c in customers]
+    if spec is not None:
+        plan.generated, more = number_customers(wb, chosen, selected, earlier_exports, spec.customer_numbers)
+        plan.findings += more
+    plan.blocking = _blocking(plan.findings, wb, selected + unplaced)
+    if plan.blocking or spec is None:
+        plan.message = f"{len(plan.blocking)} error(s) block the export; nothing was written."
+        return plan
+    if nothing:
+        plan.status, plan.message = "nothing", nothing
+        return plan
 
-    blocking = _blocking(findings, wb, selected)
-    if blocking:
-        return ExportResult("blocked", f"{len(blocking)} error(s) block the export; nothing was written.", findings, workbook=wb)
-
-    numbered = {cid: _with_number(c, generated.get(cid)) for cid, c in chosen.items()}
-    rules = RuleBook(wb.vat_rules)
-    vat_code = functools.cache(spec.vat_code)  # a handful of combinations, asked per VAT group
-    documents = []
-    step = max(len(selected) // 20, 1)
-    try:
-        for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
-            if n % step == 0:
-                progress(f"Accounting: {n:,} of {len(selected):,} documents")
-            documents.append(build_document(invoice, numbered[invoice.customer_id], settings, rules, vat_code))
-    except Unbalanced as exc:
-        return ExportResult("blocked", "A document does not balance; nothing was written.", findings + [exc.finding], workbook=wb)
-    documents = _sequenced(documents)
-
-    created = dt.datetime.fromisoformat(earlier["created_at"]) if earlier else now()
-    export_id = _free_id(f"{earlier['id']}-again" if earlier else f"{created:%Y%m%d-%H%M%S}-{spec.id}", history, root)
+    numbered = {c.customer_id: _with_number(c, plan.generated.get(c.customer_id)) for c in chosen}
+    documents, problems = _account(selected, numbered, wb, spec, progress)
+    if problems:
+        return _blocked(plan, problems, "Some documents cannot be booked; nothing was written.")
+    plan.documents = documents
+    again_of = plan.again_of
     batch = Batch(
-        export_id=earlier["id"] if earlier else export_id,
+        export_id=again_of["id"] if again_of else export_id,
         created_at=created,
         period_from=period_from or min(d.date for d in documents),
         period_to=period_to or max(d.date for d in documents),
-        settings=settings,
+        settings=wb.settings,
         params=params,
         documents=tuple(documents),
-        customers=tuple(numbered[c] for c in sorted(numbered)) if settings.export_customers else (),
+        customers=tuple(numbered[c] for c in sorted(numbered)) if wb.settings.export_customers else (),
         accounts=_accounts_used(wb, documents),
     )
     progress("Rendering files")
     try:
         rendered = render.render(spec, batch)
     except render.RenderError as exc:
-        return ExportResult("blocked", "The package's format rejects some values; nothing was written.",
-                            findings + list(exc.findings), workbook=wb)
-    findings += rendered.warnings
-
-    progress("Writing files")
-    entry = {
+        return _blocked(plan, list(exc.findings), "The package's format rejects some values; nothing was written.")
+    plan.findings += rendered.warnings
+    plan.files = rendered.files
+    plan.entry = {
         "id": export_id,
         "company": company_key(wb),
         "created_at": created.isoformat(),
@@ -185,137 +224,78 @@ def run_export(request: ExportRequest, progress: Progress = lambda stage: None) 
         "parameters": _jsonable(params),
         "documents": [d.number for d in documents],
         "customers": len(batch.customers),
-        "generated_numbers": generated,
+        "generated_numbers": plan.generated,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in rendered.files},
-        "workbook": str(Path(request.workbook).resolve()),
+        "workbook": str(Path(workbook).resolve()),
     }
-    if earlier:
-        entry["again_of"] = earlier["id"]
-    folder = _commit(root, export_id, rendered.files, register, entry)
+    if again_of:
+        plan.entry["again_of"] = again_of["id"]
+    else:
+        plan.edits = _edits(wb, documents, plan.generated, plan.entry)
+    plan.status = "ready"
+    plan.message = f"{len(documents)} document(s) to export: {', '.join(plan.entry['files'])}."
+    return plan
+
+
+def _blocked(plan: ExportPlan, problems: list[Finding], message: str) -> ExportPlan:
+    plan.findings += problems
+    plan.blocking = [f for f in problems if f.is_error]
+    plan.message = message
+    return plan
+
+
+def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workbook, spec, progress: Progress):
+    """Balanced documents in date order, numbered per journal; or the findings that stop them."""
+    rules = RuleBook(wb.vat_rules)
+    vat_code = functools.cache(spec.vat_code)  # a handful of combinations, asked per VAT group
+    documents, problems = [], []
+    step = max(len(selected) // 20, 1)
+    for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
+        if n % step == 0:
+            progress(f"Accounting: {n:,} of {len(selected):,} documents")
+        try:
+            document = build_document(invoice, numbered[invoice.customer_id], wb.settings, rules, vat_code)
+        except Unbalanced as exc:
+            problems.append(exc.finding)
+            continue
+        if not document.total and not any(p.amount for p in document.postings):
+            problems.append(error("document.zero", invoice.where, "number",
+                                  f"{invoice.number} comes to 0.00: packages drop or refuse an empty booking. "
+                                  f"Correct its lines, or move it out of the period."))
+        documents.append(document)
+    return _sequenced(documents), problems
+
+
+# ---- committing --------------------------------------------------------------------------------
+
+
+def commit(plan: ExportPlan) -> ExportResult:
+    """Write the plan's files into a hidden folder, rename it into place, then record the export.
+    The edits are returned for the front end to apply to the workbook."""
+    if plan.status != "ready":
+        raise ValueError(f"only a ready plan is committed, not a {plan.status} one")
+    entry = plan.entry
+    folder = _commit(plan.root, entry["id"], plan.files, Register(plan.root), entry)
+    earlier = plan.again_of
     if earlier:
         same = entry["files"] == earlier["files"]
         message = (f"Re-created export {earlier['id']} in {folder}: "
                    + ("identical to the original, byte for byte." if same else "the files DIFFER from the original (the workbook changed since)."))
     else:
-        message = f"Exported {len(documents)} document(s) to {folder}: {', '.join(entry['files'])}."
-    return ExportResult("written", message, findings, folder, entry, _edits(wb, documents, generated, entry), wb)
+        message = f"Exported {len(plan.documents)} document(s) to {folder}: {', '.join(entry['files'])}."
+    return ExportResult("written", message, plan.findings, folder, entry, plan.edits, plan.workbook)
 
 
-# ---- steps -------------------------------------------------------------------------------------
-
-
-def _within(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
-    return (start is None or start <= day) and (end is None or day <= end)
-
-
-def _period(start, end) -> str:
-    if start is None and end is None:
-        return "all dates"
-    return f"{start:%d/%m/%Y} to {end:%d/%m/%Y}" if start and end else f"from {start}" if start else f"until {end}"
-
-
-def _date(text: str) -> dt.date:
-    return dt.date.fromisoformat(text)
-
-
-def _number_customers(wb, chosen: dict[str, Customer], invoices: list[Invoice], history, spec):
-    """Numbers for `chosen` customers that have none: generated (in order of first invoice date,
-    then id; a number an earlier export gave is given again), or an error on the customer's cell
-    in manual mode."""
-    missing = [c for c in chosen.values() if not c.accounting_number]
-    if not missing:
-        return {}, []
-    if wb.settings.customer_numbering == "manage manually":
-        return {}, [error("customer.number.missing", c.where, "accounting_number",
-                          f"Customer {c.customer_id} is in this export but has no accounting customer number: "
-                          f"type it, or set 'Customer numbers' to generate automatically.") for c in missing]
-    earlier = given_numbers(history)
-    generated = {c.customer_id: earlier[c.customer_id] for c in missing if c.customer_id in earlier}
-    first_date: dict[str, dt.date] = {}
-    for invoice in invoices:
-        if invoice.date and (invoice.customer_id not in first_date or invoice.date < first_date[invoice.customer_id]):
-            first_date[invoice.customer_id] = invoice.date
-    needing = numbers.order_for_numbering([c for c in missing if c.customer_id not in generated], first_date)
-    used = {c.accounting_number for c in wb.customers if c.accounting_number} | set(earlier.values())
-    try:
-        generated.update(numbers.assign_numbers(needing, used, wb.settings.customer_number_start, spec.customer_numbers))
-    except numbers.NumberingError as exc:
-        where = wb.settings.cell("customer_number_start")
-        return {}, [error("customer.number.generate", where, "value", f"Cannot generate customer numbers: {exc}.")]
-    return generated, []
-
-
-def assign_customer_numbers(wb: Workbook, book: Path, out_dir: Path | None = None) -> tuple[Edits, str, list[Finding]]:
-    """'Assign customer numbers': every customer without a number gets one now, as an export would
-    give it (same order, same rules, numbers handed out by earlier exports kept)."""
-    if wb.settings.customer_numbering == "manage manually":
-        return Edits(), "Customer numbers are managed manually (see Settings): nothing was assigned.", []
-    spec = specs.load_spec(wb.settings.package)
-    history = Register(output_root(wb.settings, book, out_dir)).entries(company_key(wb))
-    customers = {c.customer_id: c for c in wb.customers if c.customer_id}
-    generated, findings = _number_customers(wb, customers, list(wb.invoices), history, spec)
-    edits = Edits()
-    for customer_id, number in generated.items():
-        row = customers[customer_id].where.row
-        edits.set(layout.CUSTOMERS.name, row, "accounting_number", number)
-        edits.set(layout.CUSTOMERS.name, row, "number_source", "generated")
-    if findings:
-        return edits, f"No numbers assigned: {findings[0].message}", findings
-    if not generated:
-        return edits, "Every customer already has an accounting customer number.", []
-    numbers_given = sorted(generated.values(), key=numbers.natural_key)
-    return edits, f"{len(generated)} customer(s) got a number ({numbers_given[0]} to {numbers_given[-1]}).", []
-
-
-def _with_number(customer: Customer, number: str | None) -> Customer:
-    if not number:
-        return customer
-    return replace(customer, accounting_number=number, number_source="generated")
-
-
-def _blocking(findings: list[Finding], wb: Workbook, selected: list[Invoice]) -> list[Finding]:
-    """Errors block, except those on invoices (and their lines) outside this export."""
-    outside = set()
-    chosen = {i.number for i in selected}
-    for invoice in wb.invoices:
-        if invoice.number not in chosen:
-            outside.add((layout.INVOICES.name, invoice.where.row))
-            outside.update((layout.INVOICE_LINES.name, line.where.row) for line in invoice.lines)
-    return [f for f in findings if f.is_error and (f.sheet, _row(f.cell)) not in outside]
-
-
-def _row(cell: str) -> int:
-    digits = cell.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
-    return int(digits) if digits.isdigit() else 0
-
-
-def _sequenced(documents: list[Document]) -> list[Document]:
-    """Number the documents 1.. per journal, in date order (FEC wants continuous numbering)."""
-    counters: dict[str, int] = {}
-    for document in documents:
-        counters[document.journal] = counters.get(document.journal, 0) + 1
-        document.sequence = counters[document.journal]
-    return documents
-
-
-def _accounts_used(wb: Workbook, documents: list[Document]):
-    names = {a.account: a for a in wb.accounts}
-    used = sorted({p.account for d in documents for p in d.postings})
-    return tuple(names.get(a) or LedgerAccount(a, "", "other") for a in used)
-
-
-def _free_id(base: str, history: list[dict], root: Path) -> str:
-    taken = {e["id"] for e in history} | ({p.name for p in root.iterdir()} if root.is_dir() else set())
-    export_id, n = base, 1
-    while export_id in taken:
-        n += 1
-        export_id = f"{base}-{n}"
-    return export_id
-
-
-def _jsonable(params: dict) -> dict:
-    return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v) if not isinstance(v, (int, bool, type(None))) else v)
-            for k, v in params.items()}
+def run_export(request: ExportRequest, progress: Progress = _quiet) -> ExportResult:
+    """Plan and commit in one call (the workbook edits are left to the caller)."""
+    if request.again:
+        plan = plan_again(request.workbook, request.again, request.out_dir, request.read_from, progress)
+    else:
+        plan = plan_export(request, progress)
+    if plan.status != "ready":
+        return ExportResult(plan.status, plan.message, plan.findings, workbook=plan.workbook)
+    progress("Writing files")
+    return commit(plan)
 
 
 def _commit(root: Path, export_id: str, files: list[tuple[str, bytes]], register: Register, entry: dict) -> Path:
@@ -339,17 +319,74 @@ def _commit(root: Path, export_id: str, files: list[tuple[str, bytes]], register
     return folder
 
 
+# ---- steps -------------------------------------------------------------------------------------
+
+
+def _within(day: dt.date, start: dt.date | None, end: dt.date | None) -> bool:
+    return (start is None or start <= day) and (end is None or day <= end)
+
+
+def _period(start, end) -> str:
+    if start is None and end is None:
+        return "all dates"
+    return f"{start:%d/%m/%Y} to {end:%d/%m/%Y}" if start and end else f"from {start}" if start else f"until {end}"
+
+
+def _date(text: str) -> dt.date:
+    return dt.date.fromisoformat(text)
+
+
+def _with_number(customer: Customer, number: str | None) -> Customer:
+    if not number:
+        return customer
+    return replace(customer, accounting_number=number, number_source="generated")
+
+
+def _blocking(findings: list[Finding], wb: Workbook, selected: list[Invoice]) -> list[Finding]:
+    """Errors block, except those on invoices (and their lines) that this export does not carry."""
+    chosen = {id(i) for i in selected}
+    outside = set()
+    for invoice in wb.invoices:
+        if id(invoice) not in chosen:
+            outside.add((layout.INVOICES.name, invoice.where.row))
+            outside.update((layout.INVOICE_LINES.name, line.where.row) for line in invoice.lines)
+    return [f for f in findings if f.is_error and (f.sheet, f.row) not in outside]
+
+
+def _sequenced(documents: list[Document]) -> list[Document]:
+    """Number the documents 1.. per journal, in date order (FEC wants continuous numbering)."""
+    counters: dict[str, int] = {}
+    for document in documents:
+        counters[document.journal] = counters.get(document.journal, 0) + 1
+        document.sequence = counters[document.journal]
+    return documents
+
+
+def _accounts_used(wb: Workbook, documents: list[Document]):
+    names = {a.account: a for a in wb.accounts}
+    used = sorted({p.account for d in documents for p in d.postings})
+    return tuple(names.get(a) or LedgerAccount(a, "", "other") for a in used)
+
+
+def _free_id(base: str, earlier_exports: list[dict], root: Path) -> str:
+    taken = {e["id"] for e in earlier_exports} | ({p.name for p in root.iterdir()} if root.is_dir() else set())
+    export_id, n = base, 1
+    while export_id in taken:
+        n += 1
+        export_id = f"{base}-{n}"
+    return export_id
+
+
+def _jsonable(params: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, (dt.date, dt.datetime)) else str(v) if not isinstance(v, (int, bool, type(None))) else v)
+            for k, v in params.items()}
+
+
 def _edits(wb: Workbook, documents: list[Document], generated: dict[str, str], entry: dict) -> Edits:
     edits = Edits()
-    if entry.get("again_of"):
-        return edits
     for document in documents:
         edits.set(layout.INVOICES.name, document.invoice.where.row, "exported_in", entry["id"])
-    customers = {c.customer_id: c for c in wb.customers}
-    for customer_id, number in generated.items():
-        row = customers[customer_id].where.row
-        edits.set(layout.CUSTOMERS.name, row, "accounting_number", number)
-        edits.set(layout.CUSTOMERS.name, row, "number_source", "generated")
+    number_edits(edits, wb, generated)
     edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
     return edits
 

@@ -9,19 +9,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import json
 import sys
 import textwrap
-from collections import defaultdict
 from pathlib import Path
 
 from toolkit import __version__, layout
 from toolkit.errors import UserError
-from toolkit.model import Finding
-
-EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
-
-
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, check_rows, end_progress, print_findings, progress
 
 
 def _date_arg(text: str) -> dt.date:
@@ -75,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--again", metavar="EXPORT_ID", help="re-create an earlier export byte for byte")
     export.add_argument("--include-exported", action="store_true", help="export documents that were exported before, on purpose")
     export.add_argument("--no-write-back", action="store_true", help="leave the workbook file untouched")
+    export.add_argument("--dry-run", action="store_true", help="check and show what would be exported; write nothing")
     export.set_defaults(handler=cmd_export)
 
     suggest = sub.add_parser("suggest-accounts", help="fill empty ledger accounts of invoice lines from the VAT rules")
@@ -103,38 +98,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("ledger-export: interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
-
-
-# ---- findings ----------------------------------------------------------------------------------
-
-
-def print_findings(findings: list[Finding], as_json: bool = False, out=None) -> None:
-    out = out or sys.stdout
-    if as_json:
-        json.dump([f.__dict__ for f in findings], out, indent=2, ensure_ascii=False)
-        out.write("\n")
-        return
-    by_sheet = defaultdict(list)
-    for finding in findings:
-        by_sheet[finding.sheet or "Workbook"].append(finding)
-    order = {name: i for i, name in enumerate(layout.ALL_SHEETS)}
-    for sheet in sorted(by_sheet, key=lambda s: (order.get(s, 99), s)):
-        print(sheet, file=out)
-        for f in sorted(by_sheet[sheet], key=_cell_order):
-            print(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}", file=out)
-    errors = sum(f.is_error for f in findings)
-    print(f"{errors} error(s), {len(findings) - errors} warning(s).", file=out)
-
-
-def _cell_order(f: Finding):
-    letters = f.cell.rstrip("0123456789")
-    digits = f.cell[len(letters):]
-    return (int(digits) if digits else 0, len(letters), letters, f.code)
-
-
-def check_rows(findings: list[Finding]) -> list[list]:
-    """Findings as rows of the Check sheet, in layout column order."""
-    return [[getattr(f, key) for key in layout.CHECK.keys] for f in findings]
 
 
 # ---- commands ----------------------------------------------------------------------------------
@@ -175,51 +138,50 @@ def cmd_workbook_upgrade(args) -> int:
 
 
 def cmd_check(args) -> int:
+    from toolkit.app.check import plan_check
     from toolkit.book.writeback import Edits, write_back
 
-    from toolkit.checks import check_all
-    from toolkit.book.read import read_workbook
-
-    findings = check_all(read_workbook(args.workbook), args.package)
-    print_findings(findings, args.json)
+    plan = plan_check(args.workbook, args.package, progress=progress)
+    end_progress()
+    print_findings(plan.findings, args.json)
     if args.write:
         edits = Edits()
-        links = [f"#'{f.sheet}'!{f.cell}" if f.sheet and f.cell else None for f in findings]
-        edits.replace_rows(layout.CHECK.name, check_rows(findings), links)
+        links = [f"#'{f.sheet}'!{f.cell}" if f.sheet and f.cell else None for f in plan.findings]
+        edits.replace_rows(layout.CHECK.name, check_rows(plan.findings), links)
         backup = write_back(args.workbook, edits)
         print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
-    return EXIT_FINDINGS if any(f.is_error for f in findings) else EXIT_OK
+    return EXIT_FINDINGS if any(f.is_error for f in plan.findings) else EXIT_OK
 
 
 def cmd_export(args) -> int:
-    from toolkit.app.export import ExportRequest, run_export
+    from toolkit.app import export
     from toolkit.book.writeback import write_back
 
-    request = ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
-                            args.include_exported, args.again)
     try:
-        result = run_export(request, progress=_progress)
+        if args.again:
+            plan = export.plan_again(args.workbook, args.again, args.out, progress=progress)
+        else:
+            request = export.ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
+                                           args.include_exported)
+            plan = export.plan_export(request, progress=progress)
+        result = export.commit(plan) if plan.status == "ready" and not args.dry_run else None
     finally:
-        if sys.stderr.isatty():
-            print("\r\033[K", end="", file=sys.stderr, flush=True)  # the status line goes
-    shown = [f for f in result.findings if f.is_error] if result.status == "blocked" else [f for f in result.findings if not f.is_error]
+        end_progress()
+    shown = plan.blocking if plan.status == "blocked" else [f for f in plan.findings if not f.is_error]
     if shown:
         print_findings(shown)
+    if result is None:
+        print(plan.message if plan.status != "ready" else f"Dry run, nothing written: {plan.message}")
+        return EXIT_FINDINGS if plan.status == "blocked" else EXIT_OK
     print(result.message)
-    if result.status == "written" and not args.no_write_back and result.edits:
+    if result.edits and not args.no_write_back:
         try:
             write_back(args.workbook, result.edits)
-            print(f"Workbook updated: Exported in, Export log{', customer numbers' if result.entry['generated_numbers'] else ''}.")
-        except Exception as exc:  # the export itself is committed and recorded in the register
-            print(f"Note: the export is recorded, but {args.workbook} could not be updated ({exc}). "
-                  "The register beside the exports keeps what was exported.", file=sys.stderr)
-    return EXIT_FINDINGS if result.status == "blocked" else EXIT_OK
-
-
-def _progress(stage: str) -> None:
-    """One status line on a terminal, rewritten in place (nothing when output is piped)."""
-    if sys.stderr.isatty():
-        print(f"\r\033[K… {stage}", end="", file=sys.stderr, flush=True)
+        except UserError as exc:  # the export itself is committed and recorded in the register
+            raise UserError(f"The export is written and recorded, but {args.workbook} was not updated "
+                            f"(Exported in, Export log{', customer numbers' if plan.generated else ''}): {exc}") from None
+        print(f"Workbook updated: Exported in, Export log{', customer numbers' if plan.generated else ''}.")
+    return EXIT_OK
 
 
 def cmd_suggest(args) -> int:

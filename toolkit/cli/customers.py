@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, print_findings
 from toolkit.customers import commands
 
 
@@ -46,12 +47,13 @@ def add_customer_commands(sub) -> None:
 
 def _assign(args) -> int:
     """Numbers as the next export would give them, written now (the 'Assign customer numbers' button)."""
-    from toolkit.cli import EXIT_FINDINGS, EXIT_OK, print_findings
-    from toolkit.app.export import assign_customer_numbers
+    from toolkit.app.numbering import plan_assign
     from toolkit.book.read import read_workbook
     from toolkit.book.writeback import write_back
+    from toolkit.spec.specs import load_spec
 
-    edits, message, findings = assign_customer_numbers(read_workbook(args.workbook), args.workbook)
+    wb = read_workbook(args.workbook)
+    edits, message, findings = plan_assign(wb, args.workbook, load_spec(wb.settings.package).customer_numbers)
     blocked = any(f.is_error for f in findings)
     if findings:
         print_findings(findings)

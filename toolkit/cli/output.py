@@ -1,0 +1,51 @@
+"""What the command line prints: findings by sheet and cell, a status line, the exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections import defaultdict
+
+from toolkit import layout
+from toolkit.model import Finding
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def print_findings(findings: list[Finding], as_json: bool = False, out=None) -> None:
+    out = out or sys.stdout
+    if as_json:
+        json.dump([f.__dict__ for f in findings], out, indent=2, ensure_ascii=False)
+        out.write("\n")
+        return
+    by_sheet = defaultdict(list)
+    for finding in findings:
+        by_sheet[finding.sheet or "Workbook"].append(finding)
+    order = {name: i for i, name in enumerate(layout.ALL_SHEETS)}
+    for sheet in sorted(by_sheet, key=lambda s: (order.get(s, 99), s)):
+        print(sheet, file=out)
+        for f in sorted(by_sheet[sheet], key=_cell_order):
+            print(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}", file=out)
+    errors = sum(f.is_error for f in findings)
+    print(f"{errors} error(s), {len(findings) - errors} warning(s).", file=out)
+
+
+def _cell_order(f: Finding):
+    letters = f.cell.rstrip("0123456789")
+    return (f.row, len(letters), letters, f.code)
+
+
+def check_rows(findings: list[Finding]) -> list[list]:
+    """Findings as rows of the Check sheet, in layout column order."""
+    return [[getattr(f, key) for key in layout.CHECK.keys] for f in findings]
+
+
+def progress(stage: str) -> None:
+    """One status line on a terminal, rewritten in place (nothing when output is piped)."""
+    if sys.stderr.isatty():
+        print(f"\r\033[K… {stage}", end="", file=sys.stderr, flush=True)
+
+
+def end_progress() -> None:
+    if sys.stderr.isatty():
+        print("\r\033[K", end="", file=sys.stderr, flush=True)  # the status line goes
