@@ -21,6 +21,7 @@ import python_calamine
 from toolkit.errors import UserError
 from toolkit import layout
 from toolkit.layout import Sheet
+from toolkit.book import address
 from toolkit.model import (
     Customer,
     Finding,
@@ -35,7 +36,7 @@ from toolkit.model import (
 )
 from toolkit.values import Invalid, clean_text, fold_header, parser_for
 
-HEADER_SEARCH_ROWS = 10
+HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
 
 class WorkbookError(UserError):
@@ -233,16 +234,7 @@ def _column_findings(col, pos, kept, wheres, parsed, errors, findings) -> None:
 
 
 def find_header(rows: list[list], sheet: Sheet) -> tuple[int | None, dict[str, int]]:
-    wanted = {fold_header(c.header): c.key for c in sheet.columns}
-    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        positions = {}
-        for pos, value in enumerate(row):
-            key = wanted.get(fold_header(value)) if isinstance(value, str) else None
-            if key and key not in positions:
-                positions[key] = pos
-        if positions:
-            return index, positions
-    return None, {}
+    return address.find_header(rows, sheet)
 
 
 # ---- settings ----------------------------------------------------------------------------------
@@ -254,10 +246,6 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
         findings.append(Finding("sheet.missing", "error", layout.SETTINGS_SHEET, "",
                                 f"The sheet '{layout.SETTINGS_SHEET}' is missing (renamed or deleted?)."))
         return Settings()
-    by_label = {}
-    for setting in layout.SETTINGS:
-        by_label[fold_header(setting.label)] = setting
-        by_label[fold_header(setting.key)] = setting
     values, where, extra = {}, {}, {}
     errors = grid.errors(actual)
     for index, row in enumerate(grid.rows(actual)):
@@ -268,7 +256,7 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
             continue
         raw = row[1] if len(row) > 1 else None
         cell = Where(layout.SETTINGS_SHEET, index + 1, {"value": "B"})
-        setting = by_label.get(fold_header(label))
+        setting = address.setting_for(label)
         if (index, 1) in errors:
             findings.append(error("cell.error", cell, "value", f"{label} holds the Excel error {errors[(index, 1)]}."))
             continue

@@ -12,8 +12,8 @@ import shutil
 from pathlib import Path
 
 from toolkit import layout
-from toolkit.book import template
-from toolkit.book.read import Grid, WorkbookError, find_header
+from toolkit.book import address, template
+from toolkit.book.read import Grid, WorkbookError
 from toolkit.values import clean_text
 
 CARRIED = layout.TABLE_SHEETS + (layout.EXPORT_LOG,)
@@ -24,7 +24,7 @@ def _raw_table(grid: Grid, sheet: layout.Sheet, dropped: list[str]) -> list[list
     if actual is None:
         return []
     rows = grid.rows(actual)
-    header, positions = find_header(rows, sheet)
+    header, positions = address.find_header(rows, sheet)
     if header is None:
         return []
     known = set(positions.values())
@@ -41,13 +41,13 @@ def _raw_settings(grid: Grid) -> dict[str, object]:
     actual = grid.find_sheet(layout.SETTINGS_SHEET)
     if actual is None:
         return {}
-    by_label = {s.label.lower(): s.key for s in layout.SETTINGS}
     values = {}
     for row in grid.rows(actual)[1:]:
         if row and isinstance(row[0], str) and row[0].strip():
             label = clean_text(row[0])
             value = row[1] if len(row) > 1 and row[1] != "" else None
-            values[by_label.get(label.lower(), label)] = value
+            setting = address.setting_for(label)
+            values[setting.key if setting else label] = value
     return values
 
 

@@ -32,10 +32,10 @@ from openpyxl.worksheet.worksheet import Worksheet
 
 from toolkit.errors import UserError
 from toolkit import layout
-from toolkit.book import template, xlsm
+from toolkit.book import address, template, xlsm
+from toolkit.book.edits import SHEETS, CellEdit, CheckRow, Edits, check_rows  # noqa: F401 - the public API
 
 KEEP_BACKUPS = 5
-SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
 
 
 class WriteBackError(UserError):
@@ -50,70 +50,6 @@ class WorkbookLocked(WriteBackError):
         self.path = path
 
 
-@dataclass(frozen=True)
-class CellEdit:
-    sheet: str
-    row: int  # 1-based Excel row, as in the file before this write-back
-    key: str  # layout column key
-    value: object
-
-
-@dataclass
-class Edits:
-    """What to change in a workbook; fill it with the methods, then call `write_back`."""
-
-    cells: list[CellEdit] = field(default_factory=list)
-    settings: dict[str, object] = field(default_factory=dict)
-    deleted: dict[str, set[int]] = field(default_factory=dict)
-    appended: dict[str, list[list]] = field(default_factory=dict)
-    replaced: dict[str, tuple[list[list], list[str | None] | None, str]] = field(default_factory=dict)
-
-    def set(self, sheet: str, row: int, key: str, value) -> Edits:
-        _sheet(sheet).column(key)  # fail early on a typo
-        self.cells.append(CellEdit(sheet, row, key, value))
-        return self
-
-    def set_setting(self, key: str, value) -> Edits:
-        if key not in layout.SETTINGS_BY_KEY:
-            raise KeyError(f"unknown setting {key!r}")
-        self.settings[key] = value
-        return self
-
-    def delete_rows(self, sheet: str, rows: Iterable[int]) -> Edits:
-        """Delete whole rows (1-based, as in the file before this write-back) of a table sheet."""
-        _sheet(sheet)
-        self.deleted.setdefault(sheet, set()).update(r for r in rows if r >= 2)
-        return self
-
-    def append_rows(self, sheet: str, rows: Iterable[Sequence]) -> Edits:
-        """Add rows (values in layout column order) after the last row holding data."""
-        _sheet(sheet)
-        self.appended.setdefault(sheet, []).extend(list(r) for r in rows)
-        return self
-
-    def replace_rows(self, sheet: str, rows: Iterable[Sequence],
-                     links: Sequence[str | None] | None = None, link_key: str = "cell") -> Edits:
-        """Replace all data rows of a sheet (e.g. Check). `links` holds one internal hyperlink
-        target per row, like "#'Invoices'!C5", put on the `link_key` column (None: no link)."""
-        rows = [list(r) for r in rows]
-        if links is not None:
-            if len(links) != len(rows):
-                raise ValueError("one link (or None) per row")
-            _sheet(sheet).column(link_key)
-        self.replaced[sheet] = (rows, list(links) if links is not None else None, link_key)
-        return self
-
-    def __bool__(self) -> bool:
-        return bool(self.cells or self.settings or self.deleted or self.appended or self.replaced)
-
-
-def _sheet(name: str) -> layout.Sheet:
-    try:
-        return SHEETS[name]
-    except KeyError:
-        raise KeyError(f"{name!r} is not a table sheet of the layout") from None
-
-
 # ---- applying edits to an openpyxl workbook -----------------------------------------------------
 
 
@@ -122,10 +58,10 @@ class _SheetWriter:
 
     def __init__(self, ws: Worksheet, sheet: layout.Sheet):
         self.ws, self.sheet = ws, sheet
-        self.columns: dict[str, int] = {}  # header (case-insensitive) -> 1-based column
+        self.columns: dict[str, int] = {}  # folded header -> 1-based column
         for cell in ws[1]:
             if isinstance(cell.value, str) and cell.value.strip():
-                self.columns.setdefault(cell.value.strip().casefold(), cell.column)
+                self.columns.setdefault(address.fold_header(cell.value), cell.column)
         self.table = ws.tables.get(sheet.table) or next(iter(ws.tables.values()), None)
         self._right_edge: int | None = None  # the last column holding a value, once needed
 
@@ -133,14 +69,14 @@ class _SheetWriter:
         """The column of a layout key. A missing column is added right of every value on the
         sheet, not just right of the headers: data below row 1 (a paste) may be wider."""
         header = self.sheet.column(key).header
-        col = self.columns.get(header.casefold())
+        col = self.columns.get(address.fold_header(header))
         if col is None:
             if self._right_edge is None:
                 self._right_edge = max((c for (_, c), cell in self.ws._cells.items()
                                         if cell.value not in (None, "")), default=0)
             col = self._right_edge = self._right_edge + 1
             self.ws.cell(row=1, column=col, value=header)
-            self.columns[header.casefold()] = col
+            self.columns[address.fold_header(header)] = col
         return col
 
     def write(self, row: int, key: str, value) -> None:
@@ -160,7 +96,7 @@ class _SheetWriter:
         """The last row with a value in a layout column (1 = header only), scanning up from the
         bottom. Reads `ws._cells` because `ws.cell()` / `iter_rows()` create the cells they visit."""
         cells = self.ws._cells
-        cols = [c for c in (self.columns.get(col.header.casefold()) for col in self.sheet.columns) if c]
+        cols = [c for c in (self.columns.get(address.fold_header(col.header)) for col in self.sheet.columns) if c]
         for row in range(self.ws.max_row, 1, -1):
             for c in cols:
                 cell = cells.get((row, c))
@@ -253,11 +189,12 @@ def _apply_settings(wb, values: dict[str, object]) -> None:
     ws = wb[layout.SETTINGS_SHEET]
     rows = {}
     for cell in ws["A"]:
-        if isinstance(cell.value, str):
-            rows.setdefault(cell.value.strip().casefold(), cell.row)
+        setting = address.setting_for(cell.value)
+        if setting is not None:
+            rows.setdefault(setting.key, cell.row)
     for key, value in values.items():
         setting = layout.SETTINGS_BY_KEY[key]
-        row = rows.get(setting.label.casefold()) or rows.get(key.casefold())
+        row = rows.get(key)
         if row is None:
             row = ws.max_row + 1
             ws.cell(row=row, column=1, value=setting.label)

@@ -18,13 +18,12 @@ from typing import Sequence
 
 from toolkit.errors import UserError
 from toolkit import layout
-from toolkit.book import read
+from toolkit.book import address, read
 from toolkit.customers import duplicates as dup
 from toolkit.customers.apply import ImportRow, apply_actions
 from toolkit.customers.match import ACTIONS, AMBIGUOUS, CONFLICT, NEW, SKIP, Match, match_rows
 from toolkit.customers.paste import Paste, cell_text, parse_paste, read_table_file
 from toolkit.model import Customer, Workbook
-from toolkit.values import fold_header
 from toolkit.book.writeback import Edits, write_back
 
 IMPORT = layout.CUSTOMER_IMPORT
@@ -74,8 +73,8 @@ class _ImportSheet:
 def _own_header(text: str) -> bool:
     """Row 1 text the sheet put there itself, not a pasted header: the placeholder, or Excel's
     "Column2" for a blank header of the table that workbooks of earlier versions had here."""
-    folded = fold_header(text)
-    return not folded or folded == fold_header(IMPORT.placeholder.header) or bool(re.fullmatch(r"column\d+", folded))
+    folded = address.fold_header(text)
+    return not folded or address.same_name(folded, IMPORT.placeholder.header) or bool(re.fullmatch(r"column\d+", folded))
 
 
 def _read_import_sheet(path, company_country: str) -> _ImportSheet:
@@ -88,8 +87,7 @@ def _read_import_sheet(path, company_country: str) -> _ImportSheet:
     original = grid.rows(actual)
     rows = [list(r) for r in original]
     header = [cell_text(v) for v in rows[0]] if rows else []
-    by_header = {fold_header(c.header): c.key for c in IMPORT.columns}
-    results = {by_header[fold_header(h)]: i for i, h in enumerate(header) if fold_header(h) in by_header}
+    results = address.header_positions(header, IMPORT)
     first = min(results.values(), default=None)
     for r in rows:  # the paste is what lies left of the result columns
         for i in results.values():

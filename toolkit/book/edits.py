@@ -1,0 +1,203 @@
+"""Workbook edits as data, shared by the two appliers: the file (`writeback`) and the open book (`live`).
+
+    edits = Edits()
+    edits.set("Invoices", 5, "exported_in", "2026-Q1-001")
+    edits.append_rows("Export log", [[...]])
+    edits.set_setting("customer_number_start", 100000)
+    edits.show_findings(findings)          # the Check sheet, its links and the highlighted cells
+
+Rows are 1-based Excel rows as in the workbook read; columns are layout keys, found by their
+header (`address`). Both appliers apply an `Edits` the same way: cell edits first, then row
+deletions, then a replaced sheet's rows, then appended rows after the last row holding data;
+a layout column missing on the sheet is added right of every value. Everything written is a
+value, never a formula: a text starting with "=" is written as text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Iterable, Sequence
+
+from toolkit import layout
+from toolkit.book import address
+
+SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
+HIGHLIGHT = (255, 199, 206)  # Excel's "light red fill" for the cells a finding points at
+HIGHLIGHT_RGB = "FFC7CE"
+OUTPUT_RGB = "F2F2F2"  # the grey of output columns in the template
+
+
+@dataclass(frozen=True)
+class CellEdit:
+    sheet: str
+    row: int  # 1-based Excel row, as in the file before this write-back
+    key: str  # layout column key
+    value: object
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One row of the Check sheet, built once from a finding; both appliers render it."""
+
+    severity: str
+    code: str
+    sheet: str
+    cell: str
+    message: str
+
+    @property
+    def target(self) -> tuple[str, str] | None:
+        """(sheet, cell) the row links to and highlights; None without a single cell."""
+        if self.sheet and address.split_ref(self.cell):
+            return self.sheet, self.cell.replace("$", "").upper()
+        return None
+
+    @property
+    def link(self) -> str | None:
+        target = self.target
+        return f"#'{target[0]}'!{target[1]}" if target else None
+
+    def values(self) -> list:
+        return [getattr(self, key) for key in layout.CHECK.keys]
+
+
+def check_rows(findings: Iterable) -> list[CheckRow]:
+    """The Check sheet's rows for findings (anything with severity, code, sheet, cell, message)."""
+    return [CheckRow(f.severity, f.code, f.sheet or "", f.cell or "", f.message) for f in findings]
+
+
+@dataclass
+class Edits:
+    """What to change in a workbook; fill it with the methods, then apply it to the file
+    (`writeback.write_back`) or to the open workbook (`live.apply`)."""
+
+    cells: list[CellEdit] = field(default_factory=list)
+    settings: dict[str, object] = field(default_factory=dict)
+    deleted: dict[str, set[int]] = field(default_factory=dict)
+    appended: dict[str, list[list]] = field(default_factory=dict)
+    replaced: dict[str, tuple[list[list], list[str | None] | None, str]] = field(default_factory=dict)
+    # (sheet, cell) to highlight; None: leave highlights alone. Set by `show_findings`: the cells
+    # named by the Check sheet's previous rows lose their highlight, these get it.
+    highlight: list[tuple[str, str]] | None = None
+
+    def set(self, sheet: str, row: int, key: str, value) -> Edits:
+        sheet_of(sheet).column(key)  # fail early on a typo
+        self.cells.append(CellEdit(sheet, row, key, value))
+        return self
+
+    def set_setting(self, key: str, value) -> Edits:
+        if key not in layout.SETTINGS_BY_KEY:
+            raise KeyError(f"unknown setting {key!r}")
+        self.settings[key] = value
+        return self
+
+    def delete_rows(self, sheet: str, rows: Iterable[int]) -> Edits:
+        """Delete whole rows (1-based, as in the file before this write-back) of a table sheet."""
+        sheet_of(sheet)
+        self.deleted.setdefault(sheet, set()).update(r for r in rows if r >= 2)
+        return self
+
+    def append_rows(self, sheet: str, rows: Iterable[Sequence]) -> Edits:
+        """Add rows (values in layout column order) after the last row holding data."""
+        sheet_of(sheet)
+        self.appended.setdefault(sheet, []).extend(list(r) for r in rows)
+        return self
+
+    def replace_rows(self, sheet: str, rows: Iterable[Sequence],
+                     links: Sequence[str | None] | None = None, link_key: str = "cell") -> Edits:
+        """Replace all data rows of a sheet (e.g. Check). `links` holds one internal hyperlink
+        target per row, like "#'Invoices'!C5", put on the `link_key` column (None: no link)."""
+        rows = [list(r) for r in rows]
+        if links is not None:
+            if len(links) != len(rows):
+                raise ValueError("one link (or None) per row")
+            sheet_of(sheet).column(link_key)
+        self.replaced[sheet] = (rows, list(links) if links is not None else None, link_key)
+        return self
+
+    def show_findings(self, findings: Iterable) -> Edits:
+        """The Check sheet rewritten with these findings, each linked to its cell, and the
+        highlight moved from the cells of the previous findings to theirs."""
+        rows = check_rows(findings)
+        self.replace_rows(layout.CHECK.name, [r.values() for r in rows], [r.link for r in rows])
+        self.highlight = [r.target for r in rows if r.target]
+        return self
+
+    def __bool__(self) -> bool:
+        return bool(self.cells or self.settings or self.deleted or self.appended or self.replaced)
+
+    def sheets(self) -> list[str]:
+        """The sheets these edits change, Check first (its old rows name the old highlights)."""
+        names = ({e.sheet for e in self.cells} | set(self.deleted) | set(self.appended) | set(self.replaced))
+        return sorted(names, key=lambda n: (n != layout.CHECK.name, list(SHEETS).index(n)))
+
+    def of_sheet(self, name: str) -> SheetEdits:
+        cells: dict[int, dict[str, object]] = {}
+        for e in self.cells:
+            if e.sheet == name:
+                cells.setdefault(e.row, {})[e.key] = e.value
+        rows, links, link_key = self.replaced.get(name, (None, None, "cell"))
+        return SheetEdits(SHEETS[name], cells, set(self.deleted.get(name, ())), rows, links, link_key,
+                          self.appended.get(name, []))
+
+
+@dataclass
+class SheetEdits:
+    """The edits of one sheet, in the order they apply."""
+
+    sheet: layout.Sheet
+    cells: dict[int, dict[str, object]]  # row as read -> key -> value
+    deleted: set[int]
+    replaced: list[list] | None
+    links: list[str | None] | None
+    link_key: str
+    appended: list[list]
+
+    def keys(self) -> list[str]:
+        """The layout keys written, in layout order: their columns must exist."""
+        used = {k for values in self.cells.values() for k in values}
+        width = max((len(r) for r in (self.replaced or []) + self.appended), default=0)
+        if self.replaced is not None:
+            width = max(width, len(self.sheet.columns))
+        used.update(self.sheet.keys[:width])
+        return [k for k in self.sheet.keys if k in used]
+
+    def rows_in_order(self) -> list[list]:
+        return (self.replaced or []) + self.appended
+
+    def last_row(self, last_data: int, header: int) -> int:
+        """The last row holding data once these edits are applied (`last_data` as read)."""
+        last = max([last_data, *self.cells]) if self.cells else last_data
+        if self.replaced is not None:
+            last = header + len(self.replaced)
+        else:
+            last -= len({r for r in self.deleted if header < r <= last})
+        return last + len(self.appended)
+
+
+def sheet_of(name: str) -> layout.Sheet:
+    try:
+        return SHEETS[name]
+    except KeyError:
+        raise KeyError(f"{name!r} is not a table sheet of the layout") from None
+
+
+def cell_value(value):
+    """A value as the workbook stores it: booleans as the yes/no of the dropdowns, "" as empty."""
+    if value is True:
+        return "yes"
+    if value is False:
+        return "no"
+    if value == "":
+        return None
+    return value
+
+
+def is_number(value) -> bool:
+    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
+
+
+def is_date(value) -> bool:
+    return isinstance(value, (dt.date, dt.datetime))
