@@ -40,8 +40,7 @@ def test_validate_writes_the_same_findings_as_the_cli_and_highlights(tmp_path):
         rows = check_rows(book)
         assert [(r[0], r[1], r[2]) for r in rows] == [(f.severity, f.code, f.sheet) for f in expected]
         assert rows[0][3] == expected[0].cell  # the cell, as text, linked to the cell itself
-        check = book.sheets[layout.CHECK.name]
-        assert check.range("D2").hyperlink == f"#'{expected[0].sheet}'!{expected[0].cell}"
+        assert book.sheets[layout.CHECK.name].range("D2").hyperlink == f"#'{expected[0].sheet}'!{expected[0].cell}"
         assert book.api[layout.CHECK.name]["D2"].data_type == "s"  # a link, not a HYPERLINK formula
         line_sheet = book.sheets[layout.INVOICE_LINES.name]
         assert line_sheet.range("I8").color == excel.HIGHLIGHT  # line.account.missing
