@@ -1,0 +1,99 @@
+"""Every finding the toolkit can report: its stable id, its severity and a plain-language title.
+
+The id is what scripts and tests match on (`check --json`); the title is what the Check sheet shows
+an accountant; the message of each finding (built where it is found, with the values involved)
+says what exactly is wrong and what to do. A new check adds its id here first: a test fails on any
+id used in `toolkit/` that is not in this catalogue.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class Kind(NamedTuple):
+    severity: str  # error | warning | either (the package spec decides: refuse or truncate)
+    title: str
+
+
+E, W, EITHER = "error", "warning", "either"
+
+CATALOGUE: dict[str, Kind] = {
+    # reading the workbook
+    "sheet.missing": Kind(E, "Sheet missing"),
+    "sheet.header.missing": Kind(E, "Header row missing"),
+    "sheet.column.missing": Kind(E, "Column missing"),
+    "cell.error": Kind(E, "Excel error in a cell"),
+    "cell.required": Kind(E, "Required value missing"),
+    "cell.invalid.text": Kind(E, "Unreadable text"),
+    "cell.invalid.code": Kind(E, "Unreadable code"),
+    "cell.invalid.int": Kind(E, "Not a whole number"),
+    "cell.invalid.decimal": Kind(E, "Not a number"),
+    "cell.invalid.percent": Kind(E, "Not a percentage"),
+    "cell.invalid.date": Kind(E, "Not a date"),
+    "cell.invalid.bool": Kind(E, "Not yes or no"),
+    "cell.invalid.choice": Kind(E, "Not one of the allowed values"),
+    # settings and the package's parameters
+    "settings.missing": Kind(E, "Setting missing"),
+    "settings.period.reversed": Kind(E, "Period reversed"),
+    "settings.company_vat.invalid": Kind(E, "Company VAT number invalid"),
+    "settings.account.unknown": Kind(E, "Settings account not in the chart"),
+    "settings.account.kind": Kind(E, "Settings account of the wrong kind"),
+    "settings.package.unknown": Kind(E, "Unknown accounting package"),
+    "settings.customer_number_start.low": Kind(W, "Customer number start below 100000"),
+    "param.missing": Kind(E, "Package setting missing"),
+    "param.invalid": Kind(E, "Package setting invalid"),
+    "period.fiscal_year": Kind(E, "Period outside one fiscal year"),
+    # ledger accounts
+    "account.duplicate": Kind(E, "Ledger account listed twice"),
+    "account.format": Kind(E, "Account number the package cannot take"),
+    "account.revenue.unusual": Kind(W, "Unusual revenue account"),
+    # VAT rules
+    "vat_rule.overlap": Kind(E, "VAT rules overlap"),
+    # customers
+    "customer.id.duplicate": Kind(E, "Customer id used twice"),
+    "customer.vat.invalid": Kind(E, "Customer VAT number invalid"),
+    "customer.country.invalid": Kind(E, "Country code invalid"),
+    "customer.number.duplicate": Kind(E, "Accounting customer number used twice"),
+    "customer.number.invalid": Kind(E, "Accounting customer number the package cannot take"),
+    "customer.number.missing": Kind(E, "Accounting customer number missing"),
+    "customer.number.generate": Kind(E, "Customer numbers cannot be generated"),
+    # invoices
+    "invoice.number.duplicate": Kind(E, "Invoice number used twice"),
+    "invoice.number.gap": Kind(W, "Gap in the invoice numbering"),
+    "invoice.number.order": Kind(W, "Invoice numbers out of date order"),
+    "invoice.customer.unknown": Kind(E, "Unknown customer"),
+    "invoice.lines.missing": Kind(E, "Invoice without lines"),
+    "invoice.currency.unsupported": Kind(E, "Currency not supported"),
+    "invoice.payment_reference.invalid": Kind(E, "Structured communication invalid"),
+    "invoice.due_date.early": Kind(W, "Due date before the invoice date"),
+    "invoice.discount.account_missing": Kind(E, "Discount without a discount account"),
+    "credit_note.credited.unknown": Kind(W, "Credited invoice not found"),
+    # invoice lines
+    "line.invoice.unknown": Kind(E, "Line of an unknown invoice"),
+    "line.account.missing": Kind(E, "Ledger account missing"),
+    "line.account.unknown": Kind(E, "Ledger account not in the chart"),
+    "line.account.inactive": Kind(E, "Ledger account inactive"),
+    "line.account.not_revenue": Kind(E, "Not a revenue account"),
+    "line.vat_rate.fraction": Kind(E, "VAT rate typed as a fraction"),
+    "line.vat_rule.missing": Kind(E, "No VAT rule for this rate"),
+    "line.vat_code.missing": Kind(E, "No package VAT code for this rate"),
+    "line.regime.rate": Kind(E, "VAT rate does not fit the regime"),
+    "line.regime.intra_eu.vat": Kind(E, "Intra-EU supply without an EU VAT number"),
+    "line.regime.reverse_charge.vat": Kind(E, "Reverse charge without a Belgian VAT number"),
+    "line.regime.export.country": Kind(E, "Export to an EU country"),
+    # the export's documents and files
+    "document.unbalanced": Kind(E, "Document does not balance"),
+    "document.zero": Kind(E, "Document of zero"),
+    "file.name": Kind(E, "File name not allowed"),
+    "text.unrepresentable": Kind(EITHER, "Character the package cannot take"),
+    "text.too_long": Kind(EITHER, "Text too long for the package"),
+    "text.disallowed": Kind(EITHER, "Character not allowed by the package"),
+    "text.delimiter": Kind(EITHER, "Delimiter inside a value"),
+}
+
+
+def title(code: str) -> str:
+    """The plain-language title of a finding id (the id itself when it is not catalogued)."""
+    kind = CATALOGUE.get(code)
+    return kind.title if kind else code
