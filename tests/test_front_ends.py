@@ -1,0 +1,54 @@
+"""The command line and the ribbon show the same clear message for a user error: both catch
+`toolkit.errors.UserError` and show its text, never a traceback or "Something went wrong"."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from toolkit import cli, excel
+from xlwings_engine import mock_caller
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+# Each ribbon function with its arguments, and the command line doing the same job.
+BUTTONS = [
+    ("validate", (), ["check", "{book}"]),
+    ("suggest_accounts", (), ["suggest-accounts", "{book}"]),
+    ("generate_export", (), ["export", "{book}"]),
+    ("export_again", ("20260402-090000-winbooks",), ["export", "{book}", "--again", "20260402-090000-winbooks"]),
+    ("assign_customer_numbers", (), ["customers", "assign", "{book}"]),
+    ("match_customers", (), ["customers", "match", "{book}"]),
+    ("apply_customer_matches", (), ["customers", "apply", "{book}"]),
+    ("open_export_folder", (), None),
+]
+
+
+@pytest.mark.parametrize("name, args, command", BUTTONS, ids=[b[0] for b in BUTTONS])
+def test_a_damaged_workbook_gets_the_same_message_from_the_ribbon_and_the_command_line(name, args, command, tmp_path, capsys):
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    damaged = tmp_path / "damaged.xlsx"  # the copy the ribbon reads from, and the file the CLI gets
+    damaged.write_bytes(b"PK\x03\x04 this is not a workbook")
+
+    with mock_caller(book) as opened:
+        message = getattr(excel, name)(*args, copy=str(damaged))
+        assert opened.app.impl.alerts[-1].prompt == message
+    assert "damaged.xlsx" in message and "Something went wrong" not in message and "Traceback" not in message
+    assert not (tmp_path / excel.LOG_NAME).exists()  # a user error is not a bug report
+
+    if command:
+        assert cli.main([part.format(book=damaged) for part in command]) == 2
+        assert capsys.readouterr().err.strip() == f"ledger-export: {message}"
+
+
+def test_an_export_again_of_an_unknown_id_is_the_same_message(tmp_path, capsys):
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    with mock_caller(book):
+        message = excel.export_again("20990101-000000-winbooks", copy=str(book))
+    assert message.startswith("No export 20990101-000000-winbooks in ")
+    assert cli.main(["export", str(book), "--again", "20990101-000000-winbooks"]) == 2
+    assert capsys.readouterr().err.strip() == f"ledger-export: {message}"
