@@ -221,3 +221,13 @@ def test_open_export_folder_before_any_export(book_path):
     with mock_caller(book_path):
         message = excel.open_export_folder()
     assert message == f"No exports yet: they will be written to {book_path.parent.resolve() / 'demo-exports'}."
+
+
+def test_validate_writes_the_preview_sheet(book_path):
+    with mock_caller(book_path) as book:
+        excel.validate()
+        sheet = book.sheets[layout.PREVIEW.name]
+        rows = sheet.range("A2").expand().options(ndim=2).value
+        documents = [r for r in rows if r[0] == "Document"]
+        assert len(documents) == 64 and {r[-1] for r in documents} == {"new"}
+        assert [r[1] for r in rows if r[0] == "Total per journal"] == ["VF", "VFC"]

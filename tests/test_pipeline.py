@@ -175,3 +175,58 @@ def test_dry_run_writes_nothing(tmp_path, capsys):
     assert cli.main(["export", str(book), "--dry-run"]) == 0
     assert "Dry run, nothing written: 64 document(s) to export: ACT.txt, CSF.txt." in capsys.readouterr().out
     assert book.read_bytes() == before and not (tmp_path / "demo-exports").exists()
+
+
+# ---- the preview ---------------------------------------------------------------------------------
+
+
+def _journal_sums(path: Path) -> tuple[dict, dict]:
+    """Debit and credit per account, and receivable (debit - credit on 400000) per journal, read
+    from a csv-journal export file with the csv module."""
+    import csv
+    from collections import defaultdict
+    from decimal import Decimal
+
+    per_account = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    per_journal = defaultdict(Decimal)
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        for row in csv.DictReader(handle, delimiter=";"):
+            debit = Decimal(row["Debit"].replace(",", ".") or 0)
+            credit = Decimal(row["Credit"].replace(",", ".") or 0)
+            per_account[row["Account"]][0] += debit
+            per_account[row["Account"]][1] += credit
+            if row["Account"] == "400000":
+                per_journal[row["Journal"]] += debit - credit
+    return dict(per_account), dict(per_journal)
+
+
+def test_preview_totals_equal_the_export_files_and_then_say_exported(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    out = tmp_path / "out"
+    assert cli.main(["preview", str(book), "--package", "csv-journal", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    documents = [l for l in text.splitlines() if l.startswith("  2026-") or l.startswith("  CN2026-")]
+    assert len(documents) == 64 and all(l.endswith("new") for l in documents)
+
+    assert cli.main(["export", str(book), "--package", "csv-journal", "--out", str(out)]) == 0
+    capsys.readouterr()
+    [journal] = out.glob("*/journal-*.csv")
+    per_account, per_journal = _journal_sums(journal)
+
+    def amounts(line: str) -> list:
+        from decimal import Decimal
+        return [Decimal(a.replace(",", "")) for a in line.split()[1:4]]
+
+    section = text.split("Total per account (debit, credit, balance):\n")[1].split("Total per VAT code")[0]
+    shown = {l.split()[0]: amounts(l) for l in section.splitlines()}
+    assert {a: v[:2] for a, v in shown.items()} == {a: list(v) for a, v in per_account.items()}
+    journals = text.split("Total per journal:\n")[1].split("Total per account")[0]
+    assert {l.split()[0]: amounts(l)[2] for l in journals.splitlines()} == per_journal
+
+    assert cli.main(["preview", str(book), "--package", "csv-journal", "--out", str(out)]) == 0
+    after = capsys.readouterr().out
+    documents = [l for l in after.splitlines() if l.startswith("  2026-") or l.startswith("  CN2026-")]
+    assert len(documents) == 64 and all("exported in 20260402-090000-csv-journal" in l for l in documents)
+    assert "Nothing new to export" in after

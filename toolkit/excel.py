@@ -81,9 +81,14 @@ def _explain(exc: Exception, book_path: Path) -> str:
 @button
 def validate(s: _Session) -> str:
     from toolkit.app.check import plan_check
+    from toolkit.app.preview import preview, preview_edits
 
-    findings = plan_check(s.path, read_from=s.source, progress=s.status).findings
+    plan = plan_check(s.path, read_from=s.source, progress=s.status)
+    findings = plan.findings
     show_findings(s.book, findings)
+    if layout.PREVIEW.name not in [sheet.name for sheet in s.book.sheets]:  # workbooks of earlier versions
+        s.book.sheets.add(name=layout.PREVIEW.name, after=s.book.sheets[-1])
+    apply_live(s.book, preview_edits(preview(plan)))
     return _summary(findings, "No problems found.")
 
 

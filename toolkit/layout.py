@@ -209,8 +209,27 @@ EXPORT_LOG = Sheet(
     ),
 )
 
+PREVIEW = Sheet(
+    "Preview",
+    "ExportPreview",
+    (
+        C("section", "Section", output=True, width=18),
+        C("item", "Item", "code", output=True, width=16),
+        C("date", "Date", "date", output=True, width=12),
+        C("customer", "Customer", output=True, width=30),
+        C("accounting_number", "Accounting number", "code", output=True, width=20),
+        C("journal", "Journal", "code", output=True, width=10),
+        C("net", "Net", "decimal", output=True, width=14),
+        C("vat", "VAT", "decimal", output=True, width=14),
+        C("total", "Total", "decimal", output=True, width=14),
+        C("status", "Status", output=True, width=60),
+    ),
+    help="What the next export would carry, written by Validate and `ledger-export preview`. Totals: net, VAT, "
+         "total per journal; debit, credit, balance per ledger account; base, VAT, together per VAT code.",
+)
+
 TABLE_SHEETS = (LEDGER_ACCOUNTS, VAT_RULES, CUSTOMERS, INVOICES, INVOICE_LINES)
-OUTPUT_SHEETS = (CUSTOMER_IMPORT, CHECK, EXPORT_LOG)
+OUTPUT_SHEETS = (CUSTOMER_IMPORT, CHECK, PREVIEW, EXPORT_LOG)
 
 SETTINGS_SHEET = "Settings"
 SETTINGS_HEADERS = ("Setting", "Value", "Help")

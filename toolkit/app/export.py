@@ -71,6 +71,8 @@ class ExportPlan:
     entry: dict | None = None  # the register line
     edits: Edits = field(default_factory=Edits)  # what the workbook learns once committed
     again_of: dict | None = None  # the earlier export re-created
+    period: tuple[dt.date | None, dt.date | None] = (None, None)
+    exported: dict[str, str] = field(default_factory=dict)  # document number -> the export that carried it
 
 
 @dataclass
@@ -110,7 +112,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     # errors block, so it is never left out without a word.
     unplaced = [i for i in wb.invoices if not (i.number and i.date)]
 
-    plan = ExportPlan("blocked", "", findings, [], wb, root, selected)
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, period=(period_from, period_to), exported=exported)
     created = now()
     base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, unplaced, created,
@@ -142,7 +144,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     if missing:
         raise UserError(f"Export {earlier['id']} carried documents no longer in the workbook: "
                         f"{', '.join(sorted(missing))}. It cannot be re-created.")
-    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier)
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier, period=(period_from, period_to))
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
                    dt.datetime.fromisoformat(earlier["created_at"]),
                    _free_id(f"{earlier['id']}-again", earlier_exports, root), workbook, progress)

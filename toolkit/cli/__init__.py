@@ -15,7 +15,7 @@ from pathlib import Path
 
 from toolkit import __version__, layout
 from toolkit.errors import UserError
-from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, check_rows, end_progress, print_findings, progress
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, check_rows, end_progress, print_findings, print_preview, progress
 
 
 def _date_arg(text: str) -> dt.date:
@@ -71,6 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--no-write-back", action="store_true", help="leave the workbook file untouched")
     export.add_argument("--dry-run", action="store_true", help="check and show what would be exported; write nothing")
     export.set_defaults(handler=cmd_export)
+
+    preview = sub.add_parser("preview", help="show what the next export would carry: documents, customers, totals")
+    preview.add_argument("workbook", type=_workbook_arg)
+    preview.add_argument("--package", help="package id (default: the Settings' package)")
+    preview.add_argument("--from", dest="period_from", type=_date_arg, metavar="DATE", help="first invoice date (default: Settings)")
+    preview.add_argument("--to", dest="period_to", type=_date_arg, metavar="DATE", help="last invoice date (default: Settings)")
+    preview.add_argument("--out", type=Path, metavar="DIR", help="output folder whose register counts (default: as export)")
+    preview.add_argument("--write", action="store_true", help="also write it into the workbook's Preview sheet")
+    preview.set_defaults(handler=cmd_preview)
 
     suggest = sub.add_parser("suggest-accounts", help="fill empty ledger accounts of invoice lines from the VAT rules")
     suggest.add_argument("workbook", type=_workbook_arg)
@@ -182,6 +191,23 @@ def cmd_export(args) -> int:
                             f"(Exported in, Export log{', customer numbers' if plan.generated else ''}): {exc}") from None
         print(f"Workbook updated: Exported in, Export log{', customer numbers' if plan.generated else ''}.")
     return EXIT_OK
+
+
+def cmd_preview(args) -> int:
+    from toolkit.app.check import plan_check
+    from toolkit.app.preview import preview, preview_edits
+    from toolkit.book.writeback import write_back
+
+    plan = plan_check(args.workbook, args.package, args.period_from, args.period_to, args.out, progress=progress)
+    end_progress()
+    shown = preview(plan)
+    print_preview(shown)
+    if plan.blocking:
+        print_findings(plan.blocking)
+    if args.write:
+        backup = write_back(args.workbook, preview_edits(shown))
+        print(f"Preview written to the Preview sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
+    return EXIT_FINDINGS if plan.blocking else EXIT_OK
 
 
 def cmd_suggest(args) -> int:

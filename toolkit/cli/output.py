@@ -49,3 +49,27 @@ def progress(stage: str) -> None:
 def end_progress() -> None:
     if sys.stderr.isatty():
         print("\r\033[K", end="", file=sys.stderr, flush=True)  # the status line goes
+
+
+def print_preview(shown, out=None) -> None:
+    """The Preview's rows as text: one block per section, amounts right-aligned."""
+    out = out or sys.stdout
+    section = None
+    for row in shown.rows:
+        if row["section"] != section:
+            section = row["section"]
+            count = sum(1 for r in shown.rows if r["section"] == section)
+            print(f"{section}s ({count}):" if section in ("Document", "Customer") else f"{section}:", file=out)
+        amounts = " ".join(f"{_amount(row[k]):>13}" for k in ("net", "vat", "total"))
+        if section == "Document":
+            print(f"  {row['item']:<14} {row['date']:%d/%m/%Y}  {row['customer'][:28]:<28} {row['accounting_number'] or '':<14} "
+                  f"{row['journal'] or '':<6}{amounts}  {row['status']}", file=out)
+        elif section == "Customer":
+            print(f"  {row['item']:<14} {row['customer'][:40]:<40} {row['accounting_number']:<14} {row['status']}", file=out)
+        else:
+            print(f"  {row['item']:<14} {amounts}", file=out)
+    print(shown.message, file=out)
+
+
+def _amount(value) -> str:
+    return "" if value is None else f"{value:,.2f}"
