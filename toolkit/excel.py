@@ -20,6 +20,7 @@ from pathlib import Path
 
 import xlwings as xw
 
+from toolkit import layout
 from toolkit.model import Finding
 from toolkit.book.edits import HIGHLIGHT  # noqa: F401 - the colour of a bad cell, for callers
 from toolkit.book.live import apply as apply_live, show_findings
