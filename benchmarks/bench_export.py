@@ -79,7 +79,7 @@ def bare_read(path: Path) -> float:
 
 def stages(path: Path, package: str) -> dict[str, float]:
     from toolkit import checks
-    from toolkit.spec import render, specs
+    from toolkit.spec import load_spec, render, resolve_params
     from toolkit.accounting import build_document
     from toolkit.model import Batch
     from toolkit.book.read import read_workbook
@@ -89,7 +89,7 @@ def stages(path: Path, package: str) -> dict[str, float]:
     t0 = time.perf_counter()
     wb = read_workbook(path)
     times["read"] = time.perf_counter() - t0
-    spec = specs.load_spec(package)
+    spec = load_spec(package)
     t0 = time.perf_counter()
     findings = checks.check_workbook(wb) + checks.check_package(wb, spec.accounts, spec.vat_code)
     times["checks"] = time.perf_counter() - t0
@@ -100,11 +100,11 @@ def stages(path: Path, package: str) -> dict[str, float]:
     vat_code = functools.cache(spec.vat_code)
     documents = tuple(build_document(i, customers[i.customer_id], wb.settings, rules, vat_code) for i in wb.invoices)
     times["accounting"] = time.perf_counter() - t0
-    params, _ = specs.resolve_params(spec, wb.settings)
+    params, _ = resolve_params(spec, wb.settings)
     batch = Batch("bench", dt.datetime(2026, 12, 31), wb.settings.period_from, wb.settings.period_to, wb.settings,
                   params, documents, tuple(customers.values()), ())
     t0 = time.perf_counter()
-    rendered = render.render(spec, batch)
+    rendered = render(spec, batch)
     times["render"] = time.perf_counter() - t0
     times["output MB"] = sum(len(data) for _, data in rendered.files) / 1e6
     return times

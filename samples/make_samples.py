@@ -21,7 +21,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
 from toolkit import layout, sample  # noqa: E402
-from toolkit.spec import specs
+from toolkit.spec import list_specs
 from toolkit.book import template
 
 # Exports made for the golden files are dated 2026-04-02 09:00 UTC, so they are reproducible.
@@ -58,7 +58,7 @@ def golden_export(package: str, out: Path) -> list[tuple[str, bytes]]:
 
 def write_golden() -> None:
     root = HERE / "golden"
-    for spec in specs.list_specs():
+    for spec in list_specs():
         with tempfile.TemporaryDirectory() as tmp:
             files = golden_export(spec.id, Path(tmp))
         target = root / spec.id

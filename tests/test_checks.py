@@ -13,7 +13,7 @@ import pytest
 from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, workbook
 from toolkit import checks
 from toolkit.app.export import validate
-from toolkit.spec.specs import SpecError
+from toolkit.spec import SpecError
 from toolkit.model import LedgerAccount, VatRule
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import layout, sample
-from toolkit.spec import specs
+from toolkit import spec as specs
 from toolkit.book import template
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"

@@ -16,7 +16,7 @@ from decimal import Decimal as D
 
 from test_render import batch, credit_doc, invoice_doc
 from toolkit import cli, layout
-from toolkit.spec import render, specs
+from toolkit import spec as specs
 from toolkit.app.export import ExportRequest, run_export
 from toolkit.model import RevenueGroup
 
@@ -107,8 +107,8 @@ def with_revenue(doc):
 def test_datev_belegfeld_1_outside_its_character_set_or_too_long_is_an_error():
     spec = specs.load_spec("datev")
     docs = [with_revenue(invoice_doc("F 2024_001")), with_revenue(invoice_doc("F" + "1" * 36, row=3))]
-    with pytest.raises(render.RenderError) as caught:
-        render.render(spec, batch(docs, params=DATEV))
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec, batch(docs, params=DATEV))
     problems = {(f.code, f.cell) for f in caught.value.findings}
     assert problems == {("text.disallowed", "A2"), ("text.too_long", "A3")}  # the invoice number cells
     assert all("Belegfeld 1" in f.message for f in caught.value.findings)
@@ -116,7 +116,7 @@ def test_datev_belegfeld_1_outside_its_character_set_or_too_long_is_an_error():
 
 def test_datev_long_buchungstext_is_cut_to_60_with_a_warning():
     doc = with_revenue(invoice_doc(description="Consulting services for the brewery in March 2024, phase two of three"))
-    result = render.render(specs.load_spec("datev"), batch([doc, credit_doc()], params=DATEV))
+    result = specs.render(specs.load_spec("datev"), batch([doc, credit_doc()], params=DATEV))
     [warning] = result.warnings
     assert warning.code == "text.truncated" and "Buchungstext" in warning.message
     booking = dict(result.files)["EXTF_Buchungsstapel.csv"].decode("cp1252")
@@ -127,11 +127,11 @@ def test_datev_long_buchungstext_is_cut_to_60_with_a_warning():
 
 def test_bob50_label_is_cut_to_32_and_fec_replaces_its_separator():
     doc = invoice_doc(description="Design | print | web for the new brand")
-    result = render.render(specs.load_spec("bob50"), batch([doc], params={"decimal_separator": "comma"}))
+    result = specs.render(specs.load_spec("bob50"), batch([doc], params={"decimal_separator": "comma"}))
     assert {w.code for w in result.warnings} == {"text.truncated"}
     assert dict(result.files)[next(iter(dict(result.files)))].decode("cp1252").split("\n")[0].endswith(
         ";Design | print | web for the new")
-    fec = render.render(specs.load_spec("fec"), batch([doc], params={"siren": "123456709", "closing_date": dt.date(2024, 12, 31),
+    fec = specs.render(specs.load_spec("fec"), batch([doc], params={"siren": "123456709", "closing_date": dt.date(2024, 12, 31),
                                                                       "delimiter": "pipe", "journal_label": "Ventes"}))
     [(name, content)] = fec.files
     assert name == "123456709FEC20241231.txt"
@@ -141,7 +141,7 @@ def test_bob50_label_is_cut_to_32_and_fec_replaces_its_separator():
 def test_sie_writes_what_cp437_lacks_as_look_alikes():
     customer = dataclasses.replace(invoice_doc().customer, name="Œuvre “Ölmann” €")
     doc = dataclasses.replace(invoice_doc(), customer=customer)
-    result = render.render(specs.load_spec("sie"), batch([doc]))
+    result = specs.render(specs.load_spec("sie"), batch([doc]))
     text = result.files[0][1].decode("cp437")
     assert '"OEuvre \\"Ölmann\\" EUR"' in text
     assert {w.code for w in result.warnings} == {"text.transliterated"}

@@ -11,7 +11,7 @@ from decimal import Decimal as D
 import pytest
 
 from toolkit import layout
-from toolkit.spec import render, specs
+from toolkit import spec as specs
 from toolkit.model import Batch, Customer, Document, Invoice, LedgerAccount, Posting, Settings, VatGroup, Where
 
 # ---- a hand-built batch: one invoice (21 % + a 0 % intra-EU line), one credit note ----------------
@@ -102,7 +102,7 @@ CSF = (
 
 
 def test_winbooks_act_and_csf_exact_bytes():
-    result = render.render(specs.load_spec("winbooks"), batch())
+    result = specs.render(specs.load_spec("winbooks"), batch())
     assert [name for name, _ in result.files] == ["ACT.txt", "CSF.txt"]
     files = dict(result.files)
     assert files["ACT.txt"] == ACT.encode("cp1252")
@@ -111,21 +111,21 @@ def test_winbooks_act_and_csf_exact_bytes():
 
 
 def test_winbooks_quarterly_periods_and_no_book_year():
-    result = render.render(specs.load_spec("winbooks"), batch(params={"period_style": "quarterly", "book_year": ""}))
+    result = specs.render(specs.load_spec("winbooks"), batch(params={"period_style": "quarterly", "book_year": ""}))
     lines = dict(result.files)["ACT.txt"].decode("cp1252").splitlines()
     assert [line.split(",")[8:10] for line in (lines[0], lines[5])] == [['""', '"01"'], ['""', '"02"']]
 
 
 def test_winbooks_customer_file_follows_the_export_customers_setting():
-    result = render.render(specs.load_spec("winbooks"), batch(settings=replace(SETTINGS, export_customers=False)))
+    result = specs.render(specs.load_spec("winbooks"), batch(settings=replace(SETTINGS, export_customers=False)))
     assert [name for name, _ in result.files] == ["ACT.txt"]
-    result = render.render(specs.load_spec("winbooks"), batch(customers=()))
+    result = specs.render(specs.load_spec("winbooks"), batch(customers=()))
     assert [name for name, _ in result.files] == ["ACT.txt"]  # nothing to write: no empty CSF.txt
 
 
 def test_winbooks_long_comment_is_cut_with_a_warning_pointing_at_the_invoice():
     doc = invoice_doc(description="Consulting services for the brewery, March 2024, phase two")
-    result = render.render(specs.load_spec("winbooks"), batch([doc]))
+    result = specs.render(specs.load_spec("winbooks"), batch([doc]))
     act = dict(result.files)["ACT.txt"].decode("cp1252")
     assert '"Consulting services for the brewery, Mar"' in act
     assert {f.code for f in result.warnings} == {"text.truncated"}
@@ -137,8 +137,8 @@ def test_winbooks_long_comment_is_cut_with_a_warning_pointing_at_the_invoice():
 
 def test_winbooks_journal_longer_than_six_is_an_error_naming_every_document():
     docs = [invoice_doc(journal="SALES2024"), invoice_doc("F2024-002", journal="SALES2024", row=3)]
-    with pytest.raises(render.RenderError) as caught:
-        render.render(specs.load_spec("winbooks"), batch(docs))
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(specs.load_spec("winbooks"), batch(docs))
     findings = caught.value.findings
     assert [f.code for f in findings] == ["text.too_long", "text.too_long"]
     assert ["F2024-001" in findings[0].message, "F2024-002" in findings[1].message] == [True, True]
@@ -149,7 +149,7 @@ def test_winbooks_journal_longer_than_six_is_an_error_naming_every_document():
 
 def test_winbooks_transliterates_what_cp1252_cannot_hold():
     customer = replace(ACME, name="Łódź Trading ẞ")
-    result = render.render(specs.load_spec("winbooks"), batch([invoice_doc(customer=customer)], customers=(customer,)))
+    result = specs.render(specs.load_spec("winbooks"), batch([invoice_doc(customer=customer)], customers=(customer,)))
     csf = dict(result.files)["CSF.txt"].decode("cp1252")
     assert '"Lódz Trading SS"' in csf  # ó is cp1252, Ł and ź are not
     assert [(f.code, f.sheet, f.cell) for f in result.warnings] == [("text.transliterated", "Customers", "B2")]
@@ -172,15 +172,15 @@ CSV_ROWS = (
 
 
 def test_csv_journal_exact_bytes():
-    result = render.render(specs.load_spec("csv-journal"), batch())
+    result = specs.render(specs.load_spec("csv-journal"), batch())
     assert result.files == [("journal-E0001.csv", b"\xef\xbb\xbf" + (CSV_HEADER + CSV_ROWS).encode("utf-8"))]
 
 
 def test_csv_journal_delimiter_and_decimal_separator_come_from_parameters():
-    result = render.render(specs.load_spec("csv-journal"), batch(params={"delimiter": "comma"}))
+    result = specs.render(specs.load_spec("csv-journal"), batch(params={"delimiter": "comma"}))
     text = result.files[0][1].decode("utf-8-sig")
     assert text.splitlines()[1].endswith(',"1310,00",,,,')  # decimal comma inside a comma file: quoted
-    result = render.render(specs.load_spec("csv-journal"), batch(params={"delimiter": "tab", "decimal_separator": "point"}))
+    result = specs.render(specs.load_spec("csv-journal"), batch(params={"delimiter": "tab", "decimal_separator": "point"}))
     assert result.files[0][1].decode("utf-8-sig").splitlines()[4].endswith("\t451000\tConsulting\t\t210.00\t211400\t21\t1000.00")
 
 
@@ -207,7 +207,7 @@ def text_file(records, **extra):
 
 
 def rendered(tmp_path, *files, b=None, **top) -> str:
-    result = render.render(spec_of(tmp_path, *files, **top), b or batch())
+    result = specs.render(spec_of(tmp_path, *files, **top), b or batch())
     return result.files[0][1].decode("utf-8-sig")
 
 
@@ -340,7 +340,7 @@ def test_file_name_placeholders_and_parameter_driven_delimiter(tmp_path):
             "name": "{param.siren}FEC{period_to:%Y%m%d}.txt",
             "layout": {"kind": "delimited", "quoting": "none", "delimiter": {"param": "sep", "map": {"pipe": "|", "tab": "\t"}}}}
     spec = spec_of(tmp_path, file)
-    result = render.render(spec, batch(params={"siren": "123456789", "sep": "tab"}))
+    result = specs.render(spec, batch(params={"siren": "123456789", "sep": "tab"}))
     assert result.files == [("123456789FEC20240630.txt", b"F2024-001\tVF\nCN-7\tVFC")]
 
 
@@ -348,16 +348,16 @@ def test_file_name_placeholders_and_parameter_driven_delimiter(tmp_path):
 def test_a_parameter_cannot_move_a_file_out_of_the_folder(tmp_path, siren):
     file = {**text_file([{"collection": "documents", "fields": [{"name": "a", "source": "document.number"}]}]),
             "name": "{param.siren}.txt"}
-    with pytest.raises(render.RenderError) as caught:
-        render.render(spec_of(tmp_path, file), batch(params={"siren": siren}))
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, file), batch(params={"siren": siren}))
     assert [f.code for f in caught.value.findings] == ["file.name"]
 
 
 def test_unquoted_value_holding_the_delimiter_is_an_error(tmp_path):
     doc = invoice_doc(number="F|1")
     file = text_file([{"collection": "documents", "fields": [{"name": "PieceRef", "source": "document.number"}]}])
-    with pytest.raises(render.RenderError) as caught:
-        render.render(spec_of(tmp_path, file), batch([doc]))
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, file), batch([doc]))
     assert [f.code for f in caught.value.findings] == ["text.delimiter"]
     replaced = {**file, "replace": {"|": "/"}}
     assert rendered(tmp_path, replaced, b=batch([doc])) == "F/1"
@@ -367,8 +367,8 @@ def test_unrepresentable_error_lists_every_value(tmp_path):
     file = {**text_file([{"collection": "customers", "fields": [{"name": "Name", "source": "customer.name"}]}]),
             "encoding": "latin-1", "unrepresentable": "error"}
     customers = (replace(ACME, name="Zürich €"), replace(JAN, name="Ærø – ok"))
-    with pytest.raises(render.RenderError) as caught:
-        render.render(spec_of(tmp_path, file), batch(customers=customers))
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, file), batch(customers=customers))
     findings = caught.value.findings
     assert [(f.code, f.sheet, f.cell) for f in findings] == [("text.unrepresentable", "Customers", "B2"),
                                                              ("text.unrepresentable", "Customers", "B3")]
@@ -400,7 +400,7 @@ def test_shared_fields_and_columns_place_fields_by_name(tmp_path):
 
 def test_rendering_twice_gives_the_same_bytes():
     spec = specs.load_spec("winbooks")
-    assert render.render(spec, batch()).files == render.render(spec, batch()).files
+    assert specs.render(spec, batch()).files == specs.render(spec, batch()).files
 
 
 def test_lookup_names_an_account_and_text_only_quoting(tmp_path):
@@ -430,10 +430,10 @@ def test_characters_outside_the_allowed_set(tmp_path):
     field = {"name": "Beleg", "source": "document.number",
              "format": {"type": "text", "allowed": "A-Za-z0-9$&%*+\\-/", "replacement": "-"}}
     file = text_file([{"collection": "documents", "fields": [field]}])
-    result = render.render(spec_of(tmp_path, file), batch([doc]))
+    result = specs.render(spec_of(tmp_path, file), batch([doc]))
     assert result.files[0][1].decode() == "F-1-2"
     assert [w.code for w in result.warnings] == ["text.replaced"]
     strict = text_file([{"collection": "documents", "fields": [{**field, "format": {**field["format"], "disallowed": "error"}}]}])
-    with pytest.raises(render.RenderError) as caught:
-        render.render(spec_of(tmp_path, strict), batch([doc]))
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, strict), batch([doc]))
     assert [f.code for f in caught.value.findings] == ["text.disallowed"]

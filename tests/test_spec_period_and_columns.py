@@ -7,11 +7,12 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import json
+from dataclasses import replace
 
 import pytest
 
 from test_render import batch, rendered, text_file
-from toolkit.spec import specs
+from toolkit import spec as specs
 from toolkit.model import Settings, Where
 
 D = dt.date
@@ -40,8 +41,7 @@ def messages(spec_, params, start, end, settings=None):
 
 
 def test_a_spec_without_period_accepts_any_period(tmp_path):
-    plain = spec(tmp_path, {"fiscal_year_end": "closing"})
-    plain.period = {}
+    plain = replace(spec(tmp_path, {"fiscal_year_end": "closing"}), period={})
     assert specs.period_findings(plain, {}, D(2025, 12, 1), D(2026, 1, 31)) == []
     assert specs.period_findings(plain, {}, None, None) == []
 

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 
 from toolkit import layout
-from toolkit.spec import specs
+from toolkit import spec as specs
 from toolkit.model import Settings, Where
 from toolkit.resources import specs_dir
 
@@ -25,7 +25,7 @@ def test_every_shipped_spec_loads_and_validates():
     assert {"winbooks", "csv-journal"} <= {s.id for s in loaded}
     for spec in loaded:
         assert spec.path.stem == spec.id
-        assert spec.compiled is not None
+        assert spec.plans.files
         jsonschema.validate(json.loads(spec.path.read_text(encoding="utf-8")), specs.schema())
 
 
@@ -40,7 +40,7 @@ def test_schema_lists_agree_with_the_code():
     schema = specs.schema()["$defs"]
     assert tuple(schema["vat_code"]["properties"]["regime"]["enum"]) == layout.VAT_REGIMES
     assert tuple(schema["vat_code"]["properties"]["doc_type"]["enum"]) == layout.DOC_TYPES
-    from toolkit.spec.render import COLLECTION_SCOPES, LINE_ENDINGS, XML_ENCODING_NAMES
+    from toolkit.spec.plans import COLLECTION_SCOPES, LINE_ENDINGS, XML_ENCODING_NAMES
 
     assert set(schema["collection"]["enum"]) == set(COLLECTION_SCOPES)
     assert set(schema["file"]["properties"]["line_ending"]["enum"]) == set(LINE_ENDINGS)
@@ -313,3 +313,47 @@ def test_the_reference_names_every_enum_value():
 
 def test_specs_dir_holds_the_schema():
     assert (specs_dir() / "schema.json").is_file()
+
+
+def test_every_problem_of_a_spec_is_reported_at_once_with_its_json_path(tmp_path):
+    def change(d):
+        field(d, 0)["source"] = "document.numbr"  # unknown source path
+        field(d, 1)["format"] = {"type": "date", "pattern": "%Y%Q"}  # a date format on a number, bad directive
+        d["files"][0]["name"] = "{export_idd}.txt"  # unknown placeholder
+        d["parameters"].append(dict(d["parameters"][0]))  # a parameter declared twice
+    with pytest.raises(specs.SpecError) as caught:
+        load(tmp_path, _changed(change))
+    problems = [(p.at, p.message.split(":")[0]) for p in caught.value.problems]
+    assert [at for at, _ in problems] == [
+        "$.parameters[1].name",
+        "$.files[0].records[0].fields[0].source",
+        "$.files[0].records[0].fields[1].format.type",
+        "$.files[0].name",
+    ]
+    message = str(caught.value)
+    assert message.startswith(f"{tmp_path / 'bad.json'}: 4 problems:\n")
+    for p in caught.value.problems:
+        assert f"\n  {p.at}: {p.message}" in message
+
+
+def test_three_mistakes_in_different_files_records_and_conditions(tmp_path):
+    data = _changed(lambda d: None)
+    second = copy.deepcopy(data["files"][0])
+    second["name"] = "two.txt"
+    second["records"][0]["when"] = [{"path": "document.date", "op": "gt", "value": "2024-13-01"}]
+    second["records"][0]["fields"][2]["param"] = "jurnal"
+    data["files"].append(second)
+    data["files"][0]["layout"]["delimiter"] = ""
+    with pytest.raises(specs.SpecError) as caught:
+        load(tmp_path, data)
+    assert [p.at for p in caught.value.problems] == [
+        "$.files[0].layout.delimiter",
+        "$.files[1].records[0].fields[2].param",
+        "$.files[1].records[0].when[0].value",
+    ]
+
+
+def _changed(change) -> dict:
+    data = copy.deepcopy(GOOD)
+    change(data)
+    return data

@@ -53,7 +53,7 @@ def check_workbook(wb: Workbook) -> list[Finding]:
 def check_spec(wb: Workbook, spec) -> list[Finding]:
     """`check_package` for a loaded package spec; a spec without a VAT code table (a generic
     journal) asks for no codes."""
-    return check_package(wb, spec.accounts, spec.vat_code if spec.raw.get("vat_codes") else None)
+    return check_package(wb, spec.accounts, spec.vat_code if spec.vat_codes else None)
 
 
 def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callable | None) -> list[Finding]:

@@ -137,7 +137,7 @@ def _export(s: _Session, again: str | None) -> str:
 def assign_customer_numbers(s: _Session) -> str:
     from toolkit.app.numbering import plan_assign
     from toolkit.book.read import read_workbook
-    from toolkit.spec.specs import load_spec
+    from toolkit.spec import load_spec
 
     s.status("Assigning customer numbers")
     wb = read_workbook(s.source)

@@ -28,7 +28,7 @@ from toolkit.book.read import read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error
-from toolkit.spec import render, specs
+from toolkit.spec import RenderError, SpecError, load_spec, period_findings, render, resolve_params
 from toolkit.vatrules import RuleBook
 
 Progress = Callable[[str], None]
@@ -159,17 +159,17 @@ def validate(wb: Workbook, package: str | None = None, period_from: dt.date | No
     asked for by name raises SpecError (a usage mistake, not the workbook's)."""
     findings = checks.check_workbook(wb)
     if package:
-        spec = specs.load_spec(package)
+        spec = load_spec(package)
     else:
         try:
-            spec = specs.load_spec(wb.settings.package)
-        except specs.SpecError as exc:
+            spec = load_spec(wb.settings.package)
+        except SpecError as exc:
             where = wb.settings.cell("package")
             return None, {}, findings + [error("settings.package.unknown", where, "value", f"Accounting package: {exc}.")]
     settings = wb.settings if parameters is None else replace(wb.settings, extra=parameters)
-    params, more = specs.resolve_params(spec, settings)
+    params, more = resolve_params(spec, settings)
     findings += more
-    findings += specs.period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
+    findings += period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
     findings += checks.check_spec(wb, spec)
     findings += number_findings(wb, spec.customer_numbers)
     return spec, params, findings
@@ -211,8 +211,8 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     )
     progress("Rendering files")
     try:
-        rendered = render.render(spec, batch)
-    except render.RenderError as exc:
+        rendered = render(spec, batch)
+    except RenderError as exc:
         return _blocked(plan, list(exc.findings), "The package's format rejects some values; nothing was written.")
     plan.findings += rendered.warnings
     plan.files = rendered.files

@@ -235,12 +235,12 @@ def _period_rule(spec) -> str:
 
 
 def cmd_packages(args) -> int:
-    from toolkit.spec import specs
+    from toolkit.spec import list_specs, load_spec
 
     if args.action == "show":
         if not args.package:
             raise UserError("which package? e.g. `ledger-export packages show winbooks`")
-        spec = specs.load_spec(args.package)
+        spec = load_spec(args.package)
         wrap = textwrap.TextWrapper(width=100, break_on_hyphens=False)
         print(wrap.fill(f"{spec.name} ({spec.id}), format {spec.format_version}; countries: {', '.join(spec.countries) or 'any'}"))
         print(wrap.fill(f"Files: {', '.join(spec.file_names)}"))
@@ -257,7 +257,7 @@ def cmd_packages(args) -> int:
             choices = f"; one of {', '.join(p.choices)}" if p.choices else ""
             print(f"  {p.label} [{p.type}{', required' if p.required else ''}{choices}{default}]\n{help_wrap.fill(p.help)}")
         return EXIT_OK
-    for spec in specs.list_specs():
+    for spec in list_specs():
         params = ", ".join(p.label for p in spec.parameters) or "none"
         print(f"{spec.id:<14} {spec.name} [{', '.join(spec.countries) or 'any country'}]\n{'':<14} files: {', '.join(spec.file_names)}; parameters: {params}")
     return EXIT_OK

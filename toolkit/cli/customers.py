@@ -50,7 +50,7 @@ def _assign(args) -> int:
     from toolkit.app.numbering import plan_assign
     from toolkit.book.read import read_workbook
     from toolkit.book.writeback import write_back
-    from toolkit.spec.specs import load_spec
+    from toolkit.spec import load_spec
 
     wb = read_workbook(args.workbook)
     edits, message, findings = plan_assign(wb, args.workbook, load_spec(wb.settings.package).customer_numbers)

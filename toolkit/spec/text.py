@@ -1,0 +1,271 @@
+"""Pure text functions of rendering: values -> text, pictures, encodings, XML escapes, file names.
+
+Nothing here holds state or knows about specs; the plans (`plans.py`) and the runtime call these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import operator
+import unicodedata
+from decimal import ROUND_HALF_UP, Decimal
+from typing import Any, Callable, Mapping
+
+# Transliterations NFKD cannot find (it only strips accents).
+TRANSLITERATIONS = {
+    "ß": "ss", "ẞ": "SS", "Æ": "AE", "æ": "ae", "Œ": "OE", "œ": "oe", "Ø": "O", "ø": "o", "Đ": "D", "đ": "d",
+    "Ł": "L", "ł": "l", "Þ": "Th", "þ": "th", "ı": "i", "€": "EUR", "£": "GBP", "‘": "'", "’": "'", "‚": "'",
+    "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "–": "-", "—": "-", "‐": "-", "−": "-", "…": "...",
+    "•": "*", "\u00a0": " ", "\u202f": " ", "™": "TM", "©": "(c)", "®": "(R)", "°": "o",
+}
+RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)})
+
+
+# ---- file names ---------------------------------------------------------------------------------
+
+
+def unsafe_name(name: str) -> str:
+    """Why a file name could leave the output folder or break on a file system; "" when safe."""
+    if not name.strip():
+        return "is empty"
+    if "/" in name or "\\" in name:
+        return f"{name!r} contains a path separator"
+    if ".." in name:
+        return f"{name!r} contains '..'"
+    if ":" in name:
+        return f"{name!r} contains ':' (drive letter or stream)"
+    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in '<>"|?*\u2028\u2029' for c in name):
+        return f"{name!r} contains a character that file names cannot hold"
+    if name.endswith((".", " ")) or name.split(".")[0].strip().casefold() in RESERVED_NAMES:
+        return f"{name!r} is not a usable file name on Windows"
+    return ""
+
+
+# ---- formatters (value -> text) -----------------------------------------------------------------
+
+
+def plain(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Decimal):
+        return canonical_decimal(value)
+    if isinstance(value, (dt.date, dt.datetime)):
+        return value.isoformat()
+    return str(value)
+
+
+def canonical_decimal(value: Decimal) -> str:
+    """21.00 -> '21', 5.50 -> '5.5', -0 -> '0'."""
+    text = format(value.normalize(), "f")
+    return "0" if text in ("-0", "0") else text
+
+
+def plain_number(zero_empty: bool) -> Callable:
+    def fmt(v):
+        if v is None or (zero_empty and not v):
+            return ""
+        return canonical_decimal(v) if isinstance(v, Decimal) else str(v)
+    return fmt
+
+
+def integer_formatter(zero_empty: bool) -> Callable:
+    def fmt(v):
+        return "" if v is None or (zero_empty and not v) else str(v)
+    return fmt
+
+
+def decimal_formatter(places: int | None, sign: str, side: str | None, other_side: str | None,
+                      sep: str, thousands: str, zero_empty: bool) -> Callable:
+    exponent = Decimal(1).scaleb(-places) if places is not None else None
+    grouping = ",f" if thousands else "f"
+    table = str.maketrans({",": thousands, ".": sep}) if thousands or sep != "." else None
+
+    def number(v: Decimal) -> str:
+        if exponent is not None:
+            v = v.quantize(exponent, ROUND_HALF_UP)
+        if not v:
+            v = abs(v)  # no "-0.00"
+        text = format(v, grouping)
+        return text.translate(table) if table else text
+
+    zero = "" if zero_empty else number(Decimal(0))
+    other = number(Decimal(0)) if other_side == "zero" else ""
+
+    if side == "debit":
+        def render(v):
+            if v is None:
+                return ""
+            return other if v < 0 else (number(v) if v else zero)
+    elif side == "credit":
+        def render(v):
+            if v is None:
+                return ""
+            return number(-v) if v < 0 else other
+    else:
+        if sign == "absolute":
+            pre = abs
+        elif sign == "negate":
+            pre = operator.neg
+        else:
+            pre = None
+
+        def render(v):
+            if v is None:
+                return ""
+            if not v:
+                return zero
+            return number(pre(v) if pre else v)
+    return render
+
+
+DATE_DIRECTIVES = {
+    "%Y": lambda d: f"{d.year:04d}",
+    "%y": lambda d: f"{d.year % 100:02d}",
+    "%m": lambda d: f"{d.month:02d}",
+    "%d": lambda d: f"{d.day:02d}",
+    "%H": lambda d: f"{getattr(d, 'hour', 0):02d}",
+    "%M": lambda d: f"{getattr(d, 'minute', 0):02d}",
+    "%S": lambda d: f"{getattr(d, 'second', 0):02d}",
+    "%f": lambda d: f"{getattr(d, 'microsecond', 0):06d}",
+    "%L": lambda d: f"{getattr(d, 'microsecond', 0) // 1000:03d}",
+    "%q": lambda d: str((d.month - 1) // 3 + 1),
+    "%%": lambda d: "%",
+}
+
+
+def date_parts(pattern: str) -> tuple | str:
+    """A date pattern as a tuple of literal texts and directive functions, or the unknown directive."""
+    parts = []
+    i = 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch != "%":
+            parts.append(ch)
+            i += 1
+            continue
+        directive = pattern[i:i + 2]
+        if directive not in DATE_DIRECTIVES:
+            return directive
+        parts.append(DATE_DIRECTIVES[directive])
+        i += 2
+    return tuple(parts)
+
+
+def date_formatter(parts: tuple) -> Callable:
+    cache: dict = {}  # an export has few distinct dates
+
+    def fmt(d):
+        if d is None:
+            return ""
+        text = cache.get(d)
+        if text is None:
+            text = cache[d] = "".join(p if isinstance(p, str) else p(d) for p in parts)
+        return text
+    return fmt
+
+
+def map_key(value: Any) -> str:
+    return plain(value).casefold()
+
+
+def map_formatter(values: Mapping[str, str], default: str | None) -> Callable:
+    """value -> its mapped text (keys are casefolded `map_key`s), else `default` or the value itself."""
+    def fmt(v):
+        found = values.get(map_key(v))
+        if found is not None:
+            return found
+        return plain(v) if default is None else default
+    return fmt
+
+
+def apply_picture(text: str, masks: Mapping[str, str], prefix_length: int, keep_prefix: bool) -> str:
+    """Compact the value, pick a mask by its letter prefix, lay the rest out on the mask.
+
+    A value that does not fit its mask is written compacted, unmasked (validating it is the
+    checks' job, not the renderer's).
+    """
+    compact = "".join(c for c in text if c.isalnum()).upper()
+    prefix = ""
+    while len(prefix) < prefix_length and len(prefix) < len(compact) and compact[len(prefix)].isalpha():
+        prefix += compact[len(prefix)]
+    if len(prefix) < prefix_length:
+        prefix = ""
+    body = compact[len(prefix):]
+    mask = masks.get(prefix) or masks.get("*")
+    out = body
+    if mask is not None:
+        slots = [c for c in mask if c in "9X"]
+        if len(slots) == len(body) and all(s == "X" or b.isdigit() for s, b in zip(slots, body)):
+            chars = iter(body)
+            out = "".join(next(chars) if c in "9X" else c for c in mask)
+    return (prefix + out) if keep_prefix else out
+
+
+# ---- encodings ----------------------------------------------------------------------------------
+
+_ASCII = bytes(range(128))
+
+
+@functools.cache
+def _ascii_compatible(encoding: str) -> bool:
+    """Whether the encoding writes ASCII text byte for byte as ASCII (no byte order mark)."""
+    return _ASCII.decode("ascii").encode(encoding) == _ASCII
+
+
+def encode(text: str, encoding: str) -> bytes:
+    """text.encode(encoding); pure ASCII text through the ASCII codec, which is several times faster
+    than the charmap codecs (cp1252, cp437, ...) and gives the same bytes."""
+    if text.isascii() and _ascii_compatible(encoding):
+        return text.encode("ascii")
+    return text.encode(encoding)
+
+
+def can_encode(ch: str, encoding: str) -> bool:
+    try:
+        ch.encode(encoding)
+        return True
+    except UnicodeEncodeError:
+        return False
+
+
+def encodable(s: str, encoding: str, transliterate: bool) -> str | None:
+    """s itself when the encoding holds it; else its transliteration (or None when not allowed)."""
+    try:
+        s.encode(encoding)
+        return s
+    except UnicodeEncodeError:
+        if not transliterate:
+            return None
+    out = []
+    for ch in s:
+        if can_encode(ch, encoding):
+            out.append(ch)
+            continue
+        alt = TRANSLITERATIONS.get(ch)
+        if alt is None:
+            alt = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        out.append(alt if alt and can_encode(alt, encoding) else "?")
+    return "".join(out)
+
+
+# ---- xml ----------------------------------------------------------------------------------------
+
+
+def xml_text(s: str) -> str:
+    if "&" in s:
+        s = s.replace("&", "&amp;")
+    if "<" in s:
+        s = s.replace("<", "&lt;")
+    if ">" in s:
+        s = s.replace(">", "&gt;")
+    return s
+
+
+def xml_attribute(s: str) -> str:
+    s = xml_text(s)
+    return s.replace('"', "&quot;") if '"' in s else s
