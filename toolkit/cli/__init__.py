@@ -91,6 +91,11 @@ def build_parser() -> argparse.ArgumentParser:
     packages.add_argument("package", nargs="?", help="package id")
     packages.set_defaults(handler=cmd_packages)
 
+    ubl = sub.add_parser("validate-ubl", help="check UBL e-invoices against the CEN EN 16931 and Peppol BIS 3 rules")
+    ubl.add_argument("files", type=Path, nargs="+", metavar="FILE", help="UBL Invoice or CreditNote XML files")
+    ubl.add_argument("--warnings", action="store_true", help="also list the rules' warnings (advice, not rejections)")
+    ubl.set_defaults(handler=cmd_validate_ubl)
+
     from toolkit.cli.customers import add_customer_commands
 
     add_customer_commands(sub)
@@ -261,3 +266,22 @@ def cmd_packages(args) -> int:
         params = ", ".join(p.label for p in spec.parameters) or "none"
         print(f"{spec.id:<14} {spec.name} [{', '.join(spec.countries) or 'any country'}]\n{'':<14} files: {', '.join(spec.file_names)}; parameters: {params}")
     return EXIT_OK
+
+
+def cmd_validate_ubl(args) -> int:
+    """Exit 0 when every file passes (no fatal assert), 1 when one is rejected, 2 when saxonche is missing."""
+    from toolkit.peppol.validate import validate_file
+
+    rejected = 0
+    for path in args.files:
+        failed = validate_file(path)
+        fatal = [a for a in failed if a.fatal]
+        warnings = [a for a in failed if not a.fatal]
+        rejected += bool(fatal)
+        verdict = f"REJECTED, {len(fatal)} fatal" if fatal else "valid"
+        print(f"{path}: {verdict}, {len(warnings)} warning(s)")
+        for a in fatal + (warnings if args.warnings else []):
+            print(f"  {a.flag:<7} {a.id}: {a.text}\n          at {a.location}")
+    if len(args.files) > 1:
+        print(f"{len(args.files) - rejected} of {len(args.files)} file(s) valid.")
+    return EXIT_FINDINGS if rejected else EXIT_OK
