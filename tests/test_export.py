@@ -13,7 +13,7 @@ from toolkit import cli, layout
 from toolkit.app import export
 from toolkit.app.export import ExportFailed, ExportRequest, run_export
 from toolkit.book.read import read_workbook
-from toolkit.app.register import FILE_NAME
+from toolkit.app.register import FILE_NAME, Register
 from toolkit.resources import specs_dir
 from toolkit.book.writeback import Edits, write_back
 
@@ -31,7 +31,7 @@ def demo(tmp_path, monkeypatch):
 def test_export_writes_records_and_updates_the_workbook(demo, capsys):
     assert cli.main(["export", str(demo)]) == 0
     out = demo.parent / "demo-exports"
-    [entry] = [json.loads(l) for l in (out / FILE_NAME).read_text().splitlines()]
+    [entry] = Register(out).entries()
     folder = out / entry["id"]
     assert sorted(p.name for p in folder.iterdir()) == ["ACT.txt", "CSF.txt"]
     assert (folder / "ACT.txt").read_bytes() == (SAMPLES / "golden" / "winbooks" / "ACT.txt").read_bytes()

@@ -1,0 +1,164 @@
+"""The commit protocol, its recovery and the locks, step by step (in-process; the crash tests in
+separate processes are in test_export_faults.py)."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit.app import recovery, transaction
+from toolkit.app.lock import Busy, locked
+from toolkit.app.register import Register
+from toolkit.app.transaction import ExportFailed, commit, free_id
+
+FILES = [("ACT.txt", b"act lines\r\n"), ("CSF.txt", b"customers\r\n")]
+
+
+def entry(export_id: str, files=FILES) -> dict:
+    return {"id": export_id, "company": "BE0123", "created_at": "2026-04-02T09:00:00", "package": "winbooks",
+            "period_from": "2026-01-01", "period_to": "2026-03-31", "parameters": {}, "documents": ["F1", "F2"],
+            "customers": 1, "generated_numbers": {}, "workbook": "/nowhere/demo.xlsx",
+            "files": {name: hashlib.sha256(data).hexdigest() for name, data in files}}
+
+
+class Crash(BaseException):
+    """Stands for the process dying: nothing catches it, nothing cleans up."""
+
+
+def crash_at(monkeypatch, step: str, nth: int = 1):
+    seen = []
+
+    def reached(name):
+        seen.append(name)
+        if name == step and seen.count(step) == nth:
+            raise Crash(step)
+
+    monkeypatch.setattr(transaction, "reached", reached)
+
+
+def visible(root: Path) -> list[str]:
+    return sorted(p.name for p in root.iterdir() if p.is_dir())
+
+
+def test_commit_records_pending_then_committed(tmp_path):
+    folder = commit(tmp_path, FILES, entry("20260402-090000-winbooks"))
+    assert folder == tmp_path / "20260402-090000-winbooks"
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == dict(FILES)
+    register = Register(tmp_path)
+    assert [e["id"] for e in register.entries()] == ["20260402-090000-winbooks"]
+    events = [l.split('"event": "')[1].split('"')[0] for l in register.path.read_text().splitlines()]
+    assert events == ["pending", "committed"]
+    assert visible(tmp_path) == ["20260402-090000-winbooks"]
+
+
+def test_ids_stay_unique_within_one_second(tmp_path):
+    register = Register(tmp_path)
+    base = "20260402-090000-winbooks"
+    assert free_id(base, register) == base
+    commit(tmp_path, FILES, entry(base))
+    assert free_id(base, register) == f"{base}-2"
+    register.record_pending({**entry(f"{base}-2"), "company": "another company"})  # any company, any state
+    (tmp_path / f".{base}-3.partial").mkdir()
+    assert free_id(base, register) == f"{base}-4"
+    with pytest.raises(ExportFailed, match="already exists"):
+        commit(tmp_path, FILES, entry(base))
+    with pytest.raises(ExportFailed, match="not a valid export id"):
+        commit(tmp_path, FILES, entry("../outside"))
+
+
+def test_a_failed_write_rolls_back_and_is_marked_failed(tmp_path, monkeypatch):
+    def full_disk(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(transaction.os, "rename", full_disk)
+    with pytest.raises(ExportFailed, match="nothing was kept"):
+        commit(tmp_path, FILES, entry("E1-x"))
+    assert visible(tmp_path) == [] and Register(tmp_path).entries() == []
+    assert Register(tmp_path).load().status == {"E1-x": "failed"}
+
+
+@pytest.mark.parametrize("step, nth, outcome", [
+    ("pending", 1, "failed"),
+    ("file", 1, "failed"),
+    ("file", 2, "failed"),
+    ("staged", 1, "failed"),
+    ("visible", 1, "committed"),
+    ("committed", 1, "committed"),
+])
+def test_recovery_after_a_crash_at_each_step(tmp_path, monkeypatch, step, nth, outcome):
+    export_id = "20260402-090000-winbooks"
+    crash_at(monkeypatch, step, nth)
+    with pytest.raises(Crash):
+        commit(tmp_path, FILES, entry(export_id))
+    monkeypatch.undo()
+    loaded, notes = recovery.recover_folder(tmp_path)
+    assert loaded.status == {export_id: outcome}
+    assert Register(tmp_path).load().status == {export_id: outcome}  # and recorded so
+    if outcome == "committed":
+        assert visible(tmp_path) == [export_id]
+        assert {p.name: p.read_bytes() for p in (tmp_path / export_id).iterdir()} == dict(FILES)
+        assert bool(notes) == (step != "committed")
+    else:
+        assert visible(tmp_path) == []  # no visible folder, no .partial left
+        assert any("rolled back" in n for n in notes)
+    assert recovery.recover_folder(tmp_path)[1] == []  # recovery is done once
+    # the next export goes on normally, under a new id
+    assert commit(tmp_path, FILES, entry(free_id(export_id, Register(tmp_path)))).name == f"{export_id}-2"
+
+
+def test_a_visible_folder_whose_files_differ_from_the_pending_entry_is_rolled_back(tmp_path, monkeypatch):
+    crash_at(monkeypatch, "visible")
+    with pytest.raises(Crash):
+        commit(tmp_path, FILES, entry("20260402-090000-winbooks"))
+    (tmp_path / "20260402-090000-winbooks" / "ACT.txt").write_bytes(b"something else")
+    loaded, notes = recovery.recover_folder(tmp_path)
+    assert loaded.status["20260402-090000-winbooks"] == "failed" and visible(tmp_path) == []
+
+
+def test_unrecorded_export_folders_go_and_other_folders_stay(tmp_path):
+    commit(tmp_path, FILES, entry("20260402-090000-winbooks"))
+    (tmp_path / "20260402-100000-winbooks").mkdir()  # an older version crashed before recording it
+    (tmp_path / "20260402-100000-winbooks" / "ACT.txt").write_bytes(b"x")
+    (tmp_path / ".20260402-110000-winbooks.partial").mkdir()
+    (tmp_path / "my notes").mkdir()  # the user's own folder
+    loaded, notes = recovery.recover_folder(tmp_path)
+    assert visible(tmp_path) == ["20260402-090000-winbooks", "my notes"]
+    assert len(notes) == 2 and any("no finished export" in n for n in notes)
+
+
+def test_stray_temporary_files_of_a_write_back_are_removed(tmp_path):
+    book = tmp_path / "demo.xlsx"
+    book.write_bytes(b"book")
+    for name in (".demo.k2j4h1.xlsx.tmp", ".demo.xlsx.tmp", ".other.k2j4h1.xlsx.tmp", "demo.backup-20260101-000000.xlsx"):
+        (tmp_path / name).write_bytes(b"")
+    notes = recovery.clean_temp_files(book)
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k2j4h1.xlsx.tmp", "demo.backup-20260101-000000.xlsx", "demo.xlsx"]
+    assert len(notes) == 2 and all("interrupted" in n for n in notes)
+
+
+def test_a_second_writer_waits_then_refuses(tmp_path):
+    book = tmp_path / "demo.xlsx"
+    book.write_bytes(b"book")
+    code = ("import sys; from pathlib import Path; from toolkit.app.lock import locked\n"
+            "with locked(Path(sys.argv[1]), Path(sys.argv[2])):\n"
+            "    print('locked', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(book), str(tmp_path / "out")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(Busy, match="Another export of this workbook is running"):
+            with locked(book, wait=0.2):
+                pass
+        with pytest.raises(Busy, match=f"Another export into {tmp_path / 'out'} is running"):
+            with locked(tmp_path / "other.xlsx", tmp_path / "out", wait=0.2):
+                pass
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    with locked(book, tmp_path / "out", wait=0.2):  # released when the holder ends
+        with locked(book):  # and taken again by the same process without waiting
+            pass

@@ -1,0 +1,68 @@
+"""One writer at a time: a lock per workbook and per export folder (the `filelock` library:
+fcntl / msvcrt locks, which the operating system releases when a process dies, so a crash
+never leaves a stale lock behind).
+
+    with locked(workbook, export_root):
+        ... plan, commit, write back ...
+
+The lock files sit beside what they guard (`.NAME.ledger-export.lock`): beside the workbook, and
+beside the export folder (so a blocked export does not create the folder). A second writer waits
+`WAIT_SECONDS` (the environment's LEDGER_EXPORT_LOCK_WAIT, else 5), then gives up with a message
+instead of queueing behind a long export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from pathlib import Path
+from typing import Iterator
+
+import filelock
+
+from toolkit.errors import UserError
+
+WAIT_SECONDS = float(os.environ.get("LEDGER_EXPORT_LOCK_WAIT", "5"))
+
+
+class Busy(UserError):
+    """Another process holds the lock."""
+
+
+def lock_path(guarded: Path) -> Path:
+    guarded = Path(guarded).resolve()
+    return guarded.with_name(f".{guarded.name}.ledger-export.lock")
+
+
+@contextlib.contextmanager
+def locked(workbook: Path | None, export_root: Path | None = None,
+           wait: float | None = None) -> Iterator[None]:
+    """Hold the workbook's lock, then the export folder's (always in this order: no deadlock)."""
+    wait = WAIT_SECONDS if wait is None else wait
+    with contextlib.ExitStack() as stack:
+        if workbook is not None:
+            stack.enter_context(_hold(lock_path(workbook), wait,
+                                      f"Another export of this workbook is running, or another ledger-export "
+                                      f"command is writing it ({Path(workbook).name})"))
+        if export_root is not None:
+            stack.enter_context(_hold(lock_path(export_root), wait,
+                                      f"Another export into {export_root} is running"))
+        yield
+
+
+@contextlib.contextmanager
+def _hold(path: Path, wait: float, busy: str) -> Iterator[None]:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        lock = filelock.FileLock(path, is_singleton=True)  # one per path: nested holds count
+        lock.acquire(timeout=wait)
+    except filelock.Timeout:
+        raise Busy(f"{busy}: it did not finish within {wait:g} seconds. Wait until it has finished, "
+                   f"then try again. Nothing was changed.") from None
+    except OSError as exc:
+        raise Busy(f"Cannot take the lock {path} ({exc}): check that its folder can be written. "
+                   f"Nothing was changed.") from None
+    try:
+        yield
+    finally:
+        lock.release()

@@ -1,0 +1,211 @@
+"""Every writing operation starts here: take the locks, then finish or roll back what a crash left.
+
+    with writing(workbook, out_dir=args.out) as op:   # locks held until the block ends
+        for note in op.notes: print(note)              # what recovery did, said to the user
+        ... plan, commit, write back ...
+
+In the export folder (the register is the source of truth, see toolkit.app.transaction):
+  - a partial last register line is completed or cut away;
+  - a *pending* export whose folder is in place with every file matching its SHA-256 is
+    recorded as committed (the crash came between the rename and the register's line);
+  - any other pending export is rolled back: its folders are removed, it is marked failed;
+  - a leftover `.ID.partial` folder is removed, and so is a visible export folder that no
+    committed export accounts for.
+Beside the workbook: the temporary files of an interrupted write-back are removed. In the
+workbook: a committed export of this workbook without its Export log row gets its write-back
+again (Exported in, customer numbers, the Export log row), filling only empty cells, as `Edits`
+applied by the front end's writer (the file, or the open book in Excel).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import re
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterator
+
+from toolkit import layout
+from toolkit.app.lock import locked
+from toolkit.app.register import ID_PATTERN, Loaded, Register, file_problems
+from toolkit.book.writeback import Edits
+
+# A folder that an export made: its id starts with the export time (YYYYmmdd-HHMMSS-).
+EXPORT_FOLDER = re.compile(r"\d{8}-\d{6}-.+")
+
+
+@dataclass
+class Operation:
+    """A writing operation in progress: its workbook, its export folder, what recovery did."""
+
+    workbook: Path
+    root: Path
+    notes: list[str] = field(default_factory=list)
+
+
+@contextlib.contextmanager
+def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | None = None,
+            write: Callable[[Edits], object] | None = None, repair_workbook: bool = True) -> Iterator[Operation]:
+    """Lock `workbook` and its export folder, recover, and hold the locks for the block.
+
+    `read_from` is the file that holds the workbook's current content (Excel's saved copy of the
+    open book); `write` applies the workbook's repair (default: write_back to the file).
+    `repair_workbook=False` (export --no-write-back) leaves the workbook untouched."""
+    from toolkit.app.export import output_root
+    from toolkit.book.read import Grid, read_settings
+
+    workbook = Path(workbook)
+    with locked(workbook):
+        notes = clean_temp_files(workbook)
+        if out_dir is None:
+            out_dir = output_root(read_settings(Grid(read_from or workbook), []), workbook)
+        root = Path(out_dir)
+        with locked(None, root):
+            loaded, folder_notes = recover_folder(root)
+            notes += folder_notes
+            if repair_workbook and loaded.entries:
+                edits, repaired = workbook_repair(workbook, loaded, read_from)
+                if edits:
+                    if write is None:
+                        from toolkit.book.writeback import write_back
+
+                        write_back(workbook, edits)
+                    else:
+                        write(edits)
+                    notes += repaired
+            yield Operation(workbook, root, notes)
+
+
+# ---- the export folder ---------------------------------------------------------------------------
+
+
+def recover_folder(root: Path) -> tuple[Loaded, list[str]]:
+    """Bring the export folder and its register back to a committed state (under its lock)."""
+    register = Register(root)
+    if not root.is_dir():
+        return register.load(), []
+    loaded = register.load(repair=True)
+    notes = [f"Recovered: {loaded.repaired}"] if loaded.repaired else []
+    for entry in loaded.pending():
+        export_id = entry["id"]
+        folder = root / export_id
+        files = set(entry.get("files", {}))
+        if folder.is_dir() and {p.name for p in folder.iterdir()} == files and not file_problems(root, entry):
+            register.record_committed(export_id)
+            loaded.status[export_id] = "committed"
+            notes.append(f"Recovered: export {export_id} was interrupted after its files were in place; "
+                         f"they are complete and match the register, so it is now recorded as done.")
+        else:
+            _remove(folder)
+            _remove(root / f".{export_id}.partial")
+            register.record_failed(export_id, "interrupted before its files were complete; rolled back by recovery")
+            loaded.status[export_id] = "failed"
+            notes.append(f"Recovered: export {export_id} was interrupted before its files were complete; "
+                         f"it was rolled back (nothing of it counts as exported; export again).")
+    committed = {i for i, s in loaded.status.items() if s == "committed"}
+    for path in sorted(root.iterdir()):
+        if not path.is_dir():
+            continue
+        if path.name.startswith(".") and path.name.endswith(".partial"):
+            _remove(path)
+            notes.append(f"Recovered: removed the unfinished folder {path.name} that an interrupted export left.")
+        elif EXPORT_FOLDER.fullmatch(path.name) and ID_PATTERN.fullmatch(path.name) and path.name not in committed:
+            _remove(path)
+            notes.append(f"Recovered: removed the export folder {path.name}, which no finished export in the "
+                         f"register accounts for (an interrupted or rolled-back export; its documents were not exported).")
+    return loaded, notes
+
+
+def _remove(path: Path) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+
+
+# ---- beside the workbook and in it -------------------------------------------------------------
+
+
+def clean_temp_files(workbook: Path) -> list[str]:
+    """The temporary files of an interrupted write: write-back's `.NAME.xxxx.xlsx.tmp`, the
+    template writer's `.NAME.xlsx.tmp`."""
+    workbook = Path(workbook)
+    patterns = (glob.escape(f".{workbook.stem}.") + "*" + glob.escape(f"{workbook.suffix}.tmp"),
+                glob.escape(f".{workbook.name}.tmp"))
+    notes = []
+    for stray in sorted({p for pattern in patterns for p in workbook.parent.glob(pattern)}):
+        stray.unlink(missing_ok=True)
+        notes.append(f"Recovered: removed {stray.name}, left by an interrupted write to {workbook.name}.")
+    return notes
+
+
+def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = None) -> tuple[Edits, list[str]]:
+    """What the workbook must learn again: the write-back of each committed export of this
+    workbook that its Export log does not list. Only empty cells are filled."""
+    from toolkit.book.read import Grid, read_table
+
+    mine = str(Path(workbook).resolve())
+    entries = [e for e in loaded.committed() if e.get("workbook") == mine
+               and not e.get("again_of") and e.get("write_back", True)]
+    if not entries:
+        return Edits(), []
+    grid = Grid(read_from or workbook)
+    if grid.find_sheet(layout.EXPORT_LOG.name) is None:
+        return Edits(), [f"Note: {Path(workbook).name} has no '{layout.EXPORT_LOG.name}' sheet, so it cannot "
+                         f"show which exports it carries; the register beside the exports keeps them."]
+    findings: list = []
+    logged = set(read_table(grid, layout.EXPORT_LOG, findings).column("export_id"))
+    missing = [e for e in entries if e["id"] not in logged]
+    if not missing:
+        return Edits(), []
+    invoices = read_table(grid, layout.INVOICES, findings)
+    customers = read_table(grid, layout.CUSTOMERS, findings)
+    invoice_rows = _rows(invoices, "number", "exported_in")
+    customer_rows = _rows(customers, "customer_id", "accounting_number")
+    edits, notes = Edits(), []
+    for entry in missing:
+        documents = {n: invoice_rows[n] for n in entry.get("documents", ()) if n in invoice_rows}
+        numbers = {c: n for c, n in entry.get("generated_numbers", {}).items() if c in customer_rows}
+        export_edits(edits, entry, documents, numbers, customer_rows)
+        notes.append(f"Recovered: {Path(workbook).name} missed what export {entry['id']} writes back "
+                     f"(a crash, or the workbook was closed unsaved); it now carries it again: "
+                     f"Exported in for {len(documents)} document(s), {len(numbers)} customer number(s), "
+                     f"its Export log row.")
+    return edits, notes
+
+
+def _rows(table, key: str, value: str) -> dict[str, int]:
+    """Key -> row of the rows whose `value` cell is empty (the only ones a repair may fill)."""
+    rows = {}
+    for where, k, v in zip(table.wheres, table.column(key), table.column(value)):
+        if k and v in (None, ""):
+            rows.setdefault(str(k), where.row)
+    return rows
+
+
+def export_edits(edits: Edits, entry: dict, invoice_rows: dict[str, int], numbers: dict[str, str],
+                 customer_rows: dict[str, int]) -> Edits:
+    """What an export writes back into its workbook: Exported in on its documents' rows, the
+    customer numbers it generated, its Export log row."""
+    for row in invoice_rows.values():
+        edits.set(layout.INVOICES.name, row, "exported_in", entry["id"])
+    for customer_id, number in numbers.items():
+        row = customer_rows[customer_id]
+        edits.set(layout.CUSTOMERS.name, row, "accounting_number", number)
+        edits.set(layout.CUSTOMERS.name, row, "number_source", "generated")
+    edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
+    return edits
+
+
+def export_log_row(entry: dict) -> list:
+    values = {
+        "export_id": entry["id"],
+        "created_at": entry["created_at"].replace("T", " "),
+        "package": entry["package"],
+        "period": f"{entry['period_from']} to {entry['period_to']}",
+        "documents": len(entry["documents"]),
+        "customers": entry["customers"],
+        "files": ", ".join(entry["files"]),
+        "sha256": ", ".join(entry["files"].values()),
+    }
+    return [values[key] for key in layout.EXPORT_LOG.keys]

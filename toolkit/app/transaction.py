@@ -1,0 +1,105 @@
+"""The commit of an export, in the order that makes a crash at any moment recoverable (the shape
+of SQLite's atomic commit: journal first, fsync, then make visible):
+
+  1. the register records the export as *pending* (with every file's SHA-256), fsynced;
+  2. the files are written into a hidden `.ID.partial` folder, each fsynced, then the folder;
+  3. the folder is renamed into place (visible), and the export folder fsynced;
+  4. the register records the export as *committed*, fsynced.
+
+The caller holds the export folder's lock (toolkit.app.lock) from planning on. A failure on the
+way rolls back (folder removed, export marked failed); a crash is finished or rolled back by
+toolkit.app.recovery at the start of the next writing operation.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from toolkit.app.register import ID_PATTERN, Register
+from toolkit.errors import UserError
+
+STEPS = ("pending", "file", "staged", "visible", "committed")
+
+
+class ExportFailed(UserError):
+    """Writing failed after the checks passed; nothing of the export was kept."""
+
+
+def reached(step: str) -> None:
+    """Called after each step of the commit; the fault-injection tests replace it to crash there."""
+
+
+def free_id(base: str, register: Register) -> str:
+    """`base`, or `base-2`, `base-3`...: the first id no register line and no folder uses. Under
+    the export folder's lock, so two exports in one second never get the same id."""
+    taken = register.ids()
+    n = 1
+    export_id = base
+    while export_id in taken or _exists(register.root, export_id):
+        n += 1
+        export_id = f"{base}-{n}"
+    return export_id
+
+
+def _exists(root: Path, export_id: str) -> bool:
+    return (root / export_id).exists() or (root / f".{export_id}.partial").exists()
+
+
+def commit(root: Path, files: list[tuple[str, bytes]], entry: dict) -> Path:
+    """Write `files` as export `entry['id']` and record it; returns the visible folder."""
+    root = Path(root)
+    export_id = entry["id"]
+    if not ID_PATTERN.fullmatch(export_id):
+        raise ExportFailed(f"{export_id!r} is not a valid export id (a plain folder name); nothing was written.")
+    register = Register(root)
+    folder = root / export_id
+    staging = root / f".{export_id}.partial"
+    if _exists(root, export_id) or export_id in register.ids():
+        raise ExportFailed(f"An export {export_id} already exists in {root}; nothing was written.")
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        register.record_pending(entry)
+    except OSError as exc:
+        raise ExportFailed(f"Recording the export in {register.path} failed ({exc}); nothing was written.") from exc
+    reached("pending")
+    try:
+        staging.mkdir()
+        for name, data in files:
+            _write_synced(staging / name, data)
+            reached("file")
+        _sync_dir(staging)
+        reached("staged")
+        os.rename(staging, folder)
+        _sync_dir(root)
+        reached("visible")
+        register.record_committed(export_id)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.rmtree(folder, ignore_errors=True)
+        try:
+            register.record_failed(export_id, str(exc))
+        except OSError:
+            pass  # still pending: the next operation's recovery finds no folder and marks it failed
+        raise ExportFailed(f"Writing the export to {root} failed ({exc}); nothing was kept.") from exc
+    reached("committed")
+    return folder
+
+
+def _write_synced(path: Path, data: bytes) -> None:
+    with open(path, "xb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _sync_dir(path: Path) -> None:
+    """Make a rename or a new entry in `path` durable (POSIX; Windows cannot open a folder)."""
+    if os.name == "nt":
+        return
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
