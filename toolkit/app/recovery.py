@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import contextlib
 import glob
-import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,11 +28,8 @@ from typing import Callable, Iterator
 
 from toolkit import layout
 from toolkit.app.lock import locked
-from toolkit.app.register import ID_PATTERN, Loaded, Register, file_problems
+from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, Loaded, Register, file_problems
 from toolkit.book.writeback import Edits
-
-# A folder that an export made: its id starts with the export time (YYYYmmdd-HHMMSS-).
-EXPORT_FOLDER = re.compile(r"\d{8}-\d{6}-.+")
 
 
 @dataclass

@@ -32,6 +32,8 @@ VERSION = 2
 EVENTS = ("pending", "committed", "failed")
 # Export ids are folder names: one path component, no dots first (hidden, '..'), no separators.
 ID_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]+)*")
+# A folder that an export made: its id starts with the export time (YYYYmmdd-HHMMSS-).
+EXPORT_FOLDER = re.compile(r"\d{8}-\d{6}-.+")
 
 
 class RegisterDamaged(UserError):
@@ -44,7 +46,8 @@ class Loaded:
 
     entries: dict[str, dict] = field(default_factory=dict)  # id -> the pending (or v1) entry
     status: dict[str, str] = field(default_factory=dict)  # id -> pending | committed | failed
-    repaired: str = ""  # what load(repair=True) did to a partial last line
+    partial: bool = False  # the last line was incomplete (skipped)
+    repaired: str = ""  # what load(repair=True) did to it
 
     def committed(self, company: str | None = None) -> list[dict]:
         return [e for i, e in self.entries.items()
@@ -78,14 +81,13 @@ class Register:
             record = self._parse(raw, number)
             if record is not None:
                 self._apply(loaded, record, number)
-        if tail.strip(b"\0 \t\r"):
-            record = self._parse(tail, number + 1, quiet=True)
+        if tail:
+            record = self._parse(tail, number + 1, quiet=True) if tail.strip(b"\0 \t\r") else None
+            loaded.partial = record is None
             if repair:
                 loaded.repaired = self._repair_tail(len(data) - len(tail), record is not None, number + 1)
             if record is not None:
                 self._apply(loaded, record, number + 1)
-        elif tail and repair:
-            loaded.repaired = self._repair_tail(len(data) - len(tail), False, number + 1)
         return loaded
 
     def entries(self, company: str | None = None) -> list[dict]:
@@ -260,3 +262,31 @@ def file_problems(root: Path, entry: dict) -> list[str]:
         elif sha256_of(path) != digest:
             problems.append(f"export {entry['id']}: {name} was changed since the export (its SHA-256 differs)")
     return problems
+
+
+def check(root: Path) -> tuple[int, list[str]]:
+    """`ledger-export register check`: the number of committed exports, and every problem of the
+    register and of the files it records."""
+    root = Path(root)
+    try:
+        loaded = Register(root).load()
+    except RegisterDamaged as exc:
+        return 0, [str(exc)]
+    problems = []
+    if loaded.partial:
+        problems.append(f"{FILE_NAME}: the last line is incomplete (an interrupted write); the next export "
+                        f"or other writing command removes it.")
+    for entry in loaded.pending():
+        problems.append(f"export {entry['id']}: unfinished (interrupted); the next export or other writing "
+                        f"command finishes or rolls it back.")
+    committed = loaded.committed()
+    for entry in committed:
+        problems += file_problems(root, entry)
+    recorded = {e["id"] for e in committed}
+    if root.is_dir():
+        for path in sorted(root.iterdir()):
+            if path.is_dir() and path.name.endswith(".partial"):
+                problems.append(f"{path.name}: an unfinished export folder; the next writing command removes it.")
+            elif path.is_dir() and EXPORT_FOLDER.fullmatch(path.name) and path.name not in recorded:
+                problems.append(f"{path.name}: an export folder that no finished export in the register accounts for.")
+    return len(committed), problems

@@ -1,0 +1,38 @@
+"""`ledger-export register check`: verify the export register and every recorded export's files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def add_register_commands(sub) -> None:
+    register = sub.add_parser("register", help="the export register beside the exports: check it")
+    actions = register.add_subparsers(dest="action", required=True, metavar="ACTION")
+    check = actions.add_parser("check", help="verify every recorded export's files against their SHA-256 (exit 1 on any problem)")
+    check.add_argument("workbook", type=Path, nargs="?", help="the workbook whose export folder to check")
+    check.add_argument("--out", type=Path, metavar="DIR", help="the export folder (default: the workbook's, from its Settings)")
+    check.set_defaults(handler=_check)
+
+
+def _check(args) -> int:
+    from toolkit.app import register
+    from toolkit.cli import EXIT_FINDINGS, EXIT_OK
+    from toolkit.errors import UserError
+
+    root = args.out
+    if root is None:
+        if args.workbook is None:
+            raise UserError("which export folder? Give the workbook, or --out DIR.")
+        from toolkit.app.export import output_root
+        from toolkit.book.read import Grid, read_settings
+
+        root = output_root(read_settings(Grid(args.workbook), []), args.workbook)
+    count, problems = register.check(root)
+    for problem in problems:
+        print(problem)
+    where = root / register.FILE_NAME
+    if problems:
+        print(f"{len(problems)} problem(s) in {where}.")
+        return EXIT_FINDINGS
+    print(f"{count} export(s) recorded in {where}: every file is there, unchanged.")
+    return EXIT_OK
