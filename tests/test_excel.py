@@ -73,6 +73,23 @@ def test_generate_export_matches_the_cli_files_and_updates_the_book(book_path):
     assert all(i.exported_in for i in read_workbook(book_path).invoices)
 
 
+def test_a_book_closed_unsaved_after_an_export_gets_it_back_at_the_next_click(book_path, tmp_path):
+    """The export is committed in the register; the open book learnt it, but Excel was closed
+    without saving. The next button that writes puts it back into the open book, and says so."""
+    with mock_caller(book_path):
+        first = excel.generate_export()
+    export_id = first.split("demo-exports/")[1].split(":")[0]
+    assert all(not i.exported_in for i in read_workbook(book_path).invoices)  # the file never learnt
+    with mock_caller(book_path) as book:
+        message = excel.generate_export(copy=save_copy(book, tmp_path))
+        assert message.startswith(f"Recovered: demo.xlsx missed what export {export_id} writes back")
+        assert "Exported in for 64 document(s)" in message and "Nothing new to export" in message
+        assert book.sheets[layout.EXPORT_LOG.name].range("A2").value == export_id
+        assert book.sheets[layout.EXPORT_LOG.name].range("A3").value is None
+        assert set(book.sheets[layout.INVOICES.name].range("K2:K65").value) == {export_id}
+        assert not excel.suggest_accounts(copy=save_copy(book, tmp_path)).startswith("Recovered")  # once
+
+
 def test_blocked_export_shows_its_errors(tmp_path):
     path = tmp_path / "mistakes.xlsx"
     shutil.copy(SAMPLES / "mistakes.xlsx", path)

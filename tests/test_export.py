@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import cli, layout
-from toolkit.app import export
+from toolkit.app import export, transaction
 from toolkit.app.export import ExportFailed, ExportRequest, run_export
 from toolkit.book.read import read_workbook
 from toolkit.app.register import FILE_NAME, Register
@@ -95,11 +95,12 @@ def test_failure_while_writing_leaves_nothing(demo, monkeypatch):
         calls.append(dst)
         raise OSError("disk full")
 
-    monkeypatch.setattr(export.os, "rename", broken_rename)
+    monkeypatch.setattr(transaction.os, "rename", broken_rename)
     with pytest.raises(ExportFailed, match="nothing was kept"):
         run_export(ExportRequest(demo))
     root = demo.parent / "demo-exports"
-    assert calls and list(root.iterdir()) == []  # no partial folder, no register
+    assert calls and [p.name for p in root.iterdir()] == [FILE_NAME]  # no folder, no partial folder
+    assert Register(root).entries() == [] and list(Register(root).load().status.values()) == ["failed"]
     monkeypatch.undo()
     assert run_export(ExportRequest(demo)).status == "written"  # and nothing counts as exported
 

@@ -84,3 +84,90 @@ def test_export_no_write_back_leaves_the_workbook_alone(demo):
     with writing(demo, repair_workbook=False) as op:
         assert op.notes == []
     assert demo.read_bytes() == before
+
+
+# ---- through the command line --------------------------------------------------------------------
+
+from toolkit import cli  # noqa: E402
+from toolkit.app import lock  # noqa: E402
+from toolkit.app.register import FILE_NAME  # noqa: E402
+
+
+def test_register_check_verifies_every_recorded_file(demo, capsys):
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo)]) == 0
+    assert cli.main(["export", str(demo), "--include-exported"]) == 0
+    capsys.readouterr()
+    assert cli.main(["register", "check", str(demo)]) == 0
+    assert "2 export(s) recorded" in capsys.readouterr().out
+    first, second = Register(root).entries()
+    (root / first["id"] / "ACT.txt").write_bytes(b"edited by hand")
+    (root / second["id"] / "CSF.txt").unlink()
+    (root / "20260402-100000-winbooks").mkdir()
+    assert cli.main(["register", "check", "--out", str(root)]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [f"export {first['id']}: ACT.txt was changed since the export (its SHA-256 differs)",
+                   f"export {second['id']}: CSF.txt is missing",
+                   "20260402-100000-winbooks: an export folder that no finished export in the register accounts for.",
+                   f"3 problem(s) in {root / FILE_NAME}."]
+
+
+@pytest.mark.parametrize("junk", [b"garbage\n", b"\x00\x00\x00\n", b'{"company": "x"}\n', b"\xff\xfe{}\n"])
+def test_a_damaged_register_stops_every_command_with_a_message(demo, capsys, junk):
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo), "--no-write-back"]) == 0
+    with open(root / FILE_NAME, "ab") as handle:
+        handle.write(junk)
+    handle_lines = (root / FILE_NAME).read_bytes().count(b"\n")
+    capsys.readouterr()
+    for argv in (["export", str(demo)], ["check", str(demo), "--write"], ["customers", "assign", str(demo)]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert f"{root / FILE_NAME} is damaged at line {handle_lines}" in err and "Traceback" not in err
+    assert cli.main(["register", "check", str(demo)]) == 1
+    assert f"line {handle_lines}" in capsys.readouterr().out
+
+
+def test_a_partial_last_line_is_repaired_and_said(demo, capsys):
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo), "--to", "2026-01-31"]) == 0
+    with open(root / FILE_NAME, "ab") as handle:
+        handle.write(b'{"v": 2, "event": "pending", "id": "20260402-0')  # the disk was full
+    capsys.readouterr()
+    assert cli.main(["register", "check", str(demo)]) == 1  # reported, not repaired by a reader
+    assert cli.main(["export", str(demo)]) == 0
+    captured = capsys.readouterr()
+    assert "Recovered: The register's last line was incomplete" in captured.err
+    assert "Exported" in captured.out
+    assert cli.main(["register", "check", str(demo)]) == 0
+
+
+def test_a_second_export_waits_then_refuses(demo, capsys, monkeypatch):
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0.3)
+    code = ("import sys; from pathlib import Path; from toolkit.app.lock import locked\n"
+            "with locked(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(demo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert cli.main(["export", str(demo)]) == 2
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    err = capsys.readouterr().err
+    assert "Another export of this workbook is running" in err and "Nothing was changed" in err
+    assert not (demo.parent / "demo-exports").exists()
+    assert cli.main(["export", str(demo)]) == 0
+
+
+def test_no_write_back_is_remembered(demo, capsys):
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo), "--no-write-back"]) == 0
+    [entry] = Register(demo.parent / "demo-exports").entries()
+    assert entry["write_back"] is False
+    assert cli.main(["check", str(demo), "--write"]) in (0, 1)
+    assert "Recovered" not in capsys.readouterr().err
+    assert all(not i.exported_in for i in read_workbook(demo).invoices) and demo.read_bytes() != before

@@ -10,6 +10,7 @@ the workbook.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -42,19 +43,33 @@ class _Session:
     def tell(self, text: str) -> None:
         self.book.app.alert(text, title=TITLE)
 
+    def writing(self):
+        """The locks and the recovery; a repair of the workbook goes into the open book."""
+        from toolkit.app.recovery import writing
 
-def button(func):
-    """Status bar while running, a message box for every outcome, a log file for the details."""
+        return writing(self.path, read_from=self.source, write=lambda edits: apply_live(self.book, edits))
+
+
+def button(func=None, *, writes: bool = True):
+    """Status bar while running, a message box for every outcome, a log file for the details.
+    A button that writes holds the workbook's and the export folder's locks while it runs, after
+    recovering what a crash left (toolkit.app.recovery); the message starts with what that did."""
+    if func is None:
+        return functools.partial(button, writes=writes)
 
     @functools.wraps(func)
     def run(*args, copy: str | None = None):
         session = _Session(copy)
+        notes: list[str] = []
         try:
-            message = func(session, *args)
+            with session.writing() if writes else contextlib.nullcontext() as operation:
+                notes = operation.notes if operation else []
+                message = func(session, *args)
         except Exception as exc:  # noqa: BLE001 - the user gets a message, the log the traceback
             message = _explain(exc, session.path)
         finally:
             session.status(None)
+        message = "\n\n".join(notes + [message] if message else notes)
         if message:
             session.tell(message)
         return message
@@ -168,7 +183,7 @@ def _customer_plan(s: _Session, status: str, plan: str) -> str:
     return outcome.text(limit=MAX_DETAILS)
 
 
-@button
+@button(writes=False)
 def open_export_folder(s: _Session) -> str:
     from toolkit.app.context import output_root
     from toolkit.book.read import Grid, read_settings

@@ -13,8 +13,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
-import os
-import shutil
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -24,6 +22,8 @@ from toolkit.accounting import Unbalanced, build_document
 from toolkit.app.context import company_key, history, now, output_root
 from toolkit.app.numbering import number_customers, number_edits, number_findings
 from toolkit.app.register import Register, exported_documents
+from toolkit.app import transaction
+from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - ExportFailed: raised by commit
 from toolkit.book.read import read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
@@ -36,10 +36,6 @@ Progress = Callable[[str], None]
 
 def _quiet(stage: str) -> None:
     pass
-
-
-class ExportFailed(UserError):
-    """Writing failed after the checks passed; nothing of the export was kept."""
 
 
 @dataclass
@@ -116,7 +112,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     created = now()
     base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, unplaced, created,
-                   _free_id(base_id, earlier_exports, root), request.workbook, progress,
+                   free_id(base_id, Register(root)), request.workbook, progress,
                    nothing=None if selected else
                    f"Nothing new to export for {_period(period_from, period_to)}: "
                    + (f"{len(in_period)} document(s) in it were exported before." if in_period else "it holds no documents."))
@@ -147,7 +143,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier, period=(period_from, period_to))
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
                    dt.datetime.fromisoformat(earlier["created_at"]),
-                   _free_id(f"{earlier['id']}-again", earlier_exports, root), workbook, progress)
+                   free_id(f"{earlier['id']}-again", Register(root)), workbook, progress)
 
 
 def validate(wb: Workbook, package: str | None = None, period_from: dt.date | None = None,
@@ -272,12 +268,13 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
 
 
 def commit(plan: ExportPlan) -> ExportResult:
-    """Write the plan's files into a hidden folder, rename it into place, then record the export.
-    The edits are returned for the front end to apply to the workbook."""
+    """Write the plan's files and record the export (toolkit.app.transaction: pending, fsynced
+    files, rename, committed). The caller holds the locks from planning on, and has recovered
+    (toolkit.app.recovery.writing). The edits are returned for the front end to apply."""
     if plan.status != "ready":
         raise ValueError(f"only a ready plan is committed, not a {plan.status} one")
     entry = plan.entry
-    folder = _commit(plan.root, entry["id"], plan.files, Register(plan.root), entry)
+    folder = transaction.commit(plan.root, plan.files, entry)
     earlier = plan.again_of
     if earlier:
         same = entry["files"] == earlier["files"]
@@ -298,27 +295,6 @@ def run_export(request: ExportRequest, progress: Progress = _quiet) -> ExportRes
         return ExportResult(plan.status, plan.message, plan.findings, workbook=plan.workbook)
     progress("Writing files")
     return commit(plan)
-
-
-def _commit(root: Path, export_id: str, files: list[tuple[str, bytes]], register: Register, entry: dict) -> Path:
-    """Write every file into a hidden folder, rename it into place, then record the export."""
-    folder = root / export_id
-    staging = root / f".{export_id}.partial"
-    try:
-        root.mkdir(parents=True, exist_ok=True)
-        staging.mkdir()
-        for name, data in files:
-            with open(staging / name, "wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-        os.rename(staging, folder)
-        register.append(entry)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        raise ExportFailed(f"Writing the export to {root} failed ({exc}); nothing was kept.") from exc
-    return folder
 
 
 # ---- steps -------------------------------------------------------------------------------------
@@ -368,15 +344,6 @@ def _accounts_used(wb: Workbook, documents: list[Document]):
     names = {a.account: a for a in wb.accounts}
     used = sorted({p.account for d in documents for p in d.postings})
     return tuple(names.get(a) or LedgerAccount(a, "", "other") for a in used)
-
-
-def _free_id(base: str, earlier_exports: list[dict], root: Path) -> str:
-    taken = {e["id"] for e in earlier_exports} | ({p.name for p in root.iterdir()} if root.is_dir() else set())
-    export_id, n = base, 1
-    while export_id in taken:
-        n += 1
-        export_id = f"{base}-{n}"
-    return export_id
 
 
 def _jsonable(params: dict) -> dict:

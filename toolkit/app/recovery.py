@@ -20,6 +20,7 @@ applied by the front end's writer (the file, or the open book in Excel).
 from __future__ import annotations
 
 import contextlib
+import functools
 import glob
 import shutil
 from dataclasses import dataclass, field
@@ -27,9 +28,13 @@ from pathlib import Path
 from typing import Callable, Iterator
 
 from toolkit import layout
+from toolkit.app.context import output_root
+from toolkit.app.export import export_log_row
 from toolkit.app.lock import locked
+from toolkit.app.numbering import number_edits
 from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, Loaded, Register, file_problems
-from toolkit.book.writeback import Edits
+from toolkit.book.read import Grid, read_settings, read_table, read_workbook
+from toolkit.book.writeback import Edits, write_back
 
 
 @dataclass
@@ -49,9 +54,6 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
     `read_from` is the file that holds the workbook's current content (Excel's saved copy of the
     open book); `write` applies the workbook's repair (default: write_back to the file).
     `repair_workbook=False` (export --no-write-back) leaves the workbook untouched."""
-    from toolkit.app.export import output_root
-    from toolkit.book.read import Grid, read_settings
-
     workbook = Path(workbook)
     with locked(workbook):
         notes = clean_temp_files(workbook)
@@ -64,13 +66,8 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
             if repair_workbook and loaded.entries:
                 edits, repaired = workbook_repair(workbook, loaded, read_from)
                 if edits:
-                    if write is None:
-                        from toolkit.book.writeback import write_back
-
-                        write_back(workbook, edits)
-                    else:
-                        write(edits)
-                    notes += repaired
+                    (write or functools.partial(write_back, workbook))(edits)
+                notes += repaired
             yield Operation(workbook, root, notes)
 
 
@@ -138,70 +135,33 @@ def clean_temp_files(workbook: Path) -> list[str]:
 def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = None) -> tuple[Edits, list[str]]:
     """What the workbook must learn again: the write-back of each committed export of this
     workbook that its Export log does not list. Only empty cells are filled."""
-    from toolkit.book.read import Grid, read_table
-
     mine = str(Path(workbook).resolve())
     entries = [e for e in loaded.committed() if e.get("workbook") == mine
                and not e.get("again_of") and e.get("write_back", True)]
     if not entries:
         return Edits(), []
-    grid = Grid(read_from or workbook)
+    grid = Grid(read_from or workbook)  # the Export log alone says whether anything is missing
     if grid.find_sheet(layout.EXPORT_LOG.name) is None:
         return Edits(), [f"Note: {Path(workbook).name} has no '{layout.EXPORT_LOG.name}' sheet, so it cannot "
                          f"show which exports it carries; the register beside the exports keeps them."]
-    findings: list = []
-    logged = set(read_table(grid, layout.EXPORT_LOG, findings).column("export_id"))
+    logged = set(read_table(grid, layout.EXPORT_LOG, []).column("export_id"))
     missing = [e for e in entries if e["id"] not in logged]
     if not missing:
         return Edits(), []
-    invoices = read_table(grid, layout.INVOICES, findings)
-    customers = read_table(grid, layout.CUSTOMERS, findings)
-    invoice_rows = _rows(invoices, "number", "exported_in")
-    customer_rows = _rows(customers, "customer_id", "accounting_number")
+    wb = read_workbook(read_from or workbook)
     edits, notes = Edits(), []
     for entry in missing:
-        documents = {n: invoice_rows[n] for n in entry.get("documents", ()) if n in invoice_rows}
-        numbers = {c: n for c, n in entry.get("generated_numbers", {}).items() if c in customer_rows}
-        export_edits(edits, entry, documents, numbers, customer_rows)
+        documents = set(entry.get("documents", ()))
+        rows = [i.where.row for i in wb.invoices if i.number in documents and not i.exported_in]
+        for row in rows:
+            edits.set(layout.INVOICES.name, row, "exported_in", entry["id"])
+        generated = entry.get("generated_numbers", {})
+        numbers = {c.customer_id: generated[c.customer_id] for c in wb.customers
+                   if c.customer_id in generated and not c.accounting_number}
+        number_edits(edits, wb, numbers)
+        edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
         notes.append(f"Recovered: {Path(workbook).name} missed what export {entry['id']} writes back "
                      f"(a crash, or the workbook was closed unsaved); it now carries it again: "
-                     f"Exported in for {len(documents)} document(s), {len(numbers)} customer number(s), "
+                     f"Exported in for {len(rows)} document(s), {len(numbers)} customer number(s), "
                      f"its Export log row.")
     return edits, notes
-
-
-def _rows(table, key: str, value: str) -> dict[str, int]:
-    """Key -> row of the rows whose `value` cell is empty (the only ones a repair may fill)."""
-    rows = {}
-    for where, k, v in zip(table.wheres, table.column(key), table.column(value)):
-        if k and v in (None, ""):
-            rows.setdefault(str(k), where.row)
-    return rows
-
-
-def export_edits(edits: Edits, entry: dict, invoice_rows: dict[str, int], numbers: dict[str, str],
-                 customer_rows: dict[str, int]) -> Edits:
-    """What an export writes back into its workbook: Exported in on its documents' rows, the
-    customer numbers it generated, its Export log row."""
-    for row in invoice_rows.values():
-        edits.set(layout.INVOICES.name, row, "exported_in", entry["id"])
-    for customer_id, number in numbers.items():
-        row = customer_rows[customer_id]
-        edits.set(layout.CUSTOMERS.name, row, "accounting_number", number)
-        edits.set(layout.CUSTOMERS.name, row, "number_source", "generated")
-    edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
-    return edits
-
-
-def export_log_row(entry: dict) -> list:
-    values = {
-        "export_id": entry["id"],
-        "created_at": entry["created_at"].replace("T", " "),
-        "package": entry["package"],
-        "period": f"{entry['period_from']} to {entry['period_to']}",
-        "documents": len(entry["documents"]),
-        "customers": entry["customers"],
-        "files": ", ".join(entry["files"]),
-        "sha256": ", ".join(entry["files"].values()),
-    }
-    return [values[key] for key in layout.EXPORT_LOG.keys]

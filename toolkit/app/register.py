@@ -176,10 +176,6 @@ class Register:
     def record_failed(self, export_id: str, reason: str) -> None:
         self._append({"v": VERSION, "event": "failed", "id": export_id, "reason": reason})
 
-    def append(self, entry: dict) -> None:  # until the export commits through toolkit.app.transaction
-        self.record_pending(entry)
-        self.record_committed(entry["id"])
-
     def _append(self, record: dict) -> None:
         """One whole line in one write, fsynced before anything depends on it."""
         line = (json.dumps(record, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")

@@ -8,6 +8,7 @@ workbook has errors; `export` exits 1 when errors blocked it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import sys
 import textwrap
@@ -15,7 +16,7 @@ from pathlib import Path
 
 from toolkit import __version__, layout
 from toolkit.errors import UserError
-from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, check_rows, end_progress, print_findings, print_preview, progress
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, check_rows, end_progress, print_findings, print_preview, progress, writing
 
 
 def _date_arg(text: str) -> dt.date:
@@ -97,8 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     ubl.set_defaults(handler=cmd_validate_ubl)
 
     from toolkit.cli.customers import add_customer_commands
+    from toolkit.cli.register import add_register_commands
 
     add_customer_commands(sub)
+    add_register_commands(sub)
     return parser
 
 
@@ -144,7 +147,8 @@ def cmd_workbook_new(args) -> int:
 def cmd_workbook_upgrade(args) -> int:
     from toolkit.book import upgrade
 
-    new, backup, dropped = upgrade.upgrade(args.path)
+    with writing(args.path):
+        new, backup, dropped = upgrade.upgrade(args.path)
     print(f"Upgraded {new}; the previous version is kept as {backup.name}.")
     if dropped:
         print("Not carried (no such column in this version; still in the backup):\n  " + "\n  ".join(dropped))
@@ -155,19 +159,27 @@ def cmd_check(args) -> int:
     from toolkit.app.check import plan_check
     from toolkit.book.writeback import Edits, write_back
 
-    plan = plan_check(args.workbook, args.package, progress=progress)
-    end_progress()
-    print_findings(plan.findings, args.json)
-    if args.write:
-        edits = Edits()
-        links = [f"#'{f.sheet}'!{f.cell}" if f.sheet and f.cell else None for f in plan.findings]
-        edits.replace_rows(layout.CHECK.name, check_rows(plan.findings), links)
-        backup = write_back(args.workbook, edits)
-        print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
+    with writing(args.workbook) if args.write else contextlib.nullcontext():
+        plan = plan_check(args.workbook, args.package, progress=progress)
+        end_progress()
+        print_findings(plan.findings, args.json)
+        if args.write:
+            edits = Edits()
+            links = [f"#'{f.sheet}'!{f.cell}" if f.sheet and f.cell else None for f in plan.findings]
+            edits.replace_rows(layout.CHECK.name, check_rows(plan.findings), links)
+            backup = write_back(args.workbook, edits)
+            print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
     return EXIT_FINDINGS if any(f.is_error for f in plan.findings) else EXIT_OK
 
 
 def cmd_export(args) -> int:
+    if args.dry_run:  # writes nothing: no lock, no recovery
+        return _export(args)
+    with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back):
+        return _export(args)
+
+
+def _export(args) -> int:
     from toolkit.app import export
     from toolkit.book.writeback import write_back
 
@@ -178,6 +190,8 @@ def cmd_export(args) -> int:
             request = export.ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
                                            args.include_exported)
             plan = export.plan_export(request, progress=progress)
+        if plan.entry and args.no_write_back:
+            plan.entry["write_back"] = False  # recovery is not to write it back later either
         result = export.commit(plan) if plan.status == "ready" and not args.dry_run else None
     finally:
         end_progress()
@@ -203,15 +217,16 @@ def cmd_preview(args) -> int:
     from toolkit.app.preview import preview, preview_edits
     from toolkit.book.writeback import write_back
 
-    plan = plan_check(args.workbook, args.package, args.period_from, args.period_to, args.out, progress=progress)
-    end_progress()
-    shown = preview(plan)
-    print_preview(shown)
-    if plan.blocking:
-        print_findings(plan.blocking)
-    if args.write:
-        backup = write_back(args.workbook, preview_edits(shown))
-        print(f"Preview written to the Preview sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
+    with writing(args.workbook, out_dir=args.out) if args.write else contextlib.nullcontext():
+        plan = plan_check(args.workbook, args.package, args.period_from, args.period_to, args.out, progress=progress)
+        end_progress()
+        shown = preview(plan)
+        print_preview(shown)
+        if plan.blocking:
+            print_findings(plan.blocking)
+        if args.write:
+            backup = write_back(args.workbook, preview_edits(shown))
+            print(f"Preview written to the Preview sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
     return EXIT_FINDINGS if plan.blocking else EXIT_OK
 
 
@@ -220,9 +235,10 @@ def cmd_suggest(args) -> int:
     from toolkit.app.suggest import suggest_accounts
     from toolkit.book.writeback import write_back
 
-    result = suggest_accounts(read_workbook(args.workbook), args.resuggest)
-    if result.edits:
-        write_back(args.workbook, result.edits)
+    with writing(args.workbook):
+        result = suggest_accounts(read_workbook(args.workbook), args.resuggest)
+        if result.edits:
+            write_back(args.workbook, result.edits)
     print(result.message)
     return EXIT_OK
 

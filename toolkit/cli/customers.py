@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
-from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, print_findings
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, print_findings, writing
 from toolkit.customers import commands
 
 
@@ -52,14 +53,15 @@ def _assign(args) -> int:
     from toolkit.book.writeback import write_back
     from toolkit.spec import load_spec
 
-    wb = read_workbook(args.workbook)
-    edits, message, findings = plan_assign(wb, args.workbook, load_spec(wb.settings.package).customer_numbers)
-    blocked = any(f.is_error for f in findings)
-    if findings:
-        print_findings(findings)
-    print(message)
-    if edits and not blocked:
-        _tell_backup(write_back(args.workbook, edits))
+    with writing(args.workbook):
+        wb = read_workbook(args.workbook)
+        edits, message, findings = plan_assign(wb, args.workbook, load_spec(wb.settings.package).customer_numbers)
+        blocked = any(f.is_error for f in findings)
+        if findings:
+            print_findings(findings)
+        print(message)
+        if edits and not blocked:
+            _tell_backup(write_back(args.workbook, edits))
     return EXIT_FINDINGS if blocked else EXIT_OK
 
 
@@ -73,7 +75,8 @@ def _run(call):
         from toolkit.errors import UserError
 
         try:
-            outcome = call(args)
+            with contextlib.nullcontext() if getattr(args, "dry_run", False) else writing(args.workbook):
+                outcome = call(args)
         except commands.CustomerCommandError as exc:
             raise UserError(str(exc)) from None
         print(outcome.text())

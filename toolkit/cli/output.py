@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from collections import defaultdict
@@ -73,3 +74,15 @@ def print_preview(shown, out=None) -> None:
 
 def _amount(value) -> str:
     return "" if value is None else f"{value:,.2f}"
+
+
+@contextlib.contextmanager
+def writing(workbook, **options):
+    """An operation that writes: the locks held for the block, and first a recovery of what a
+    crash left (toolkit.app.recovery), said on stderr (stdout may be JSON)."""
+    from toolkit.app.recovery import writing as recovered
+
+    with recovered(workbook, **options) as operation:
+        for note in operation.notes:
+            print(note, file=sys.stderr)
+        yield operation

@@ -23,7 +23,7 @@ def _check(args) -> int:
     if root is None:
         if args.workbook is None:
             raise UserError("which export folder? Give the workbook, or --out DIR.")
-        from toolkit.app.export import output_root
+        from toolkit.app.context import output_root
         from toolkit.book.read import Grid, read_settings
 
         root = output_root(read_settings(Grid(args.workbook), []), args.workbook)
