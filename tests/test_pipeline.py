@@ -3,6 +3,7 @@ the same plan; nothing in the period is left out without a word; no import cycle
 
 from __future__ import annotations
 
+import ast
 import datetime as dt
 import json
 import shutil
@@ -230,3 +231,43 @@ def test_preview_totals_equal_the_export_files_and_then_say_exported(tmp_path, c
     documents = [l for l in after.splitlines() if l.startswith("  2026-") or l.startswith("  CN2026-")]
     assert len(documents) == 64 and all("exported in 20260402-090000-csv-journal" in l for l in documents)
     assert "Nothing new to export" in after
+# ---- structure ----------------------------------------------------------------------------------
+
+
+def _imports(path: Path, package: str) -> set[str]:
+    """The toolkit modules `path` imports (at any depth, also inside functions)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("toolkit"):
+            found.add(node.module)
+            found.update(f"{node.module}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            found.update(a.name for a in node.names if a.name.startswith("toolkit"))
+    return found
+
+
+def test_no_import_cycle_in_toolkit():
+    root = ROOT / "toolkit"
+    modules = {}
+    for path in root.rglob("*.py"):
+        parts = path.relative_to(ROOT).with_suffix("").parts
+        name = ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+        modules[name] = path
+    graph = {name: {m for m in _imports(path, name) if m in modules and m != name} for name, path in modules.items()}
+    assert len(graph) > 40 and "toolkit.app.export" in graph["toolkit.cli"], "the import scan is stale"
+    state: dict[str, int] = {}
+    cycles = []
+
+    def visit(node, trail):
+        state[node] = 1
+        for nxt in sorted(graph[node]):
+            if state.get(nxt) == 1:
+                cycles.append(trail[trail.index(nxt):] + [nxt] if nxt in trail else [node, nxt])
+            elif nxt not in state:
+                visit(nxt, trail + [nxt])
+        state[node] = 2
+
+    for name in sorted(graph):
+        if name not in state:
+            visit(name, [name])
+    assert cycles == []
