@@ -11,6 +11,7 @@ from oletools.olevba import VBA_Parser
 
 from toolkit import layout
 from toolkit.book import template, writeback, xlsm
+from toolkit.book.read import read_workbook
 from toolkit.book.writeback import Edits, WorkbookLocked, WriteBackError, write_back
 
 INVOICES = [
@@ -87,15 +88,39 @@ def test_backup_is_the_file_as_it_was(book):
     assert sorted(p.name for p in book.parent.iterdir()) == ["Company.backup-20260201-093000.xlsx", "Company.xlsx"]
 
 
-def test_only_the_last_five_backups_are_kept(book):
+def test_backups_are_kept_by_age_and_count_never_fewer_than_ten(book):
     made = []
-    for i in range(7):
-        made.append(write_back(book, Edits().set("Invoices", 2, "exported_in", str(i)),
-                               now=dt.datetime(2026, 2, 1, 9, 0, i // 2)))  # same second twice
+    start = dt.datetime(2026, 1, 1, 9, 0, 0)
+    for i in range(14):  # one a day, twice in the same second at the end
+        now = start + dt.timedelta(days=min(i, 12))
+        made.append(write_back(book, Edits().set("Invoices", 2, "exported_in", str(i)), now=now))
+    assert made[13].name == "Company.backup-20260113-090000-2.xlsx"
+    left = {p.name for p in book.parent.glob("Company.backup-*")}
+    assert left == {p.name for p in made}  # all younger than 30 days: kept
+    # 40 days later: only the last ten stay
+    write_back(book, Edits().set("Invoices", 2, "exported_in", "late"), now=start + dt.timedelta(days=52))
     left = sorted(p.name for p in book.parent.glob("Company.backup-*"))
-    assert len(left) == 5
-    assert {p.name for p in made[-5:]} == set(left)
-    assert made[1].name == "Company.backup-20260201-090000-2.xlsx"
+    assert len(left) == 10
+    assert left[-1] == "Company.backup-20260222-090000.xlsx"
+    assert {p.name for p in made[-9:]} == set(left[:-1])
+    # never more than KEEP_MAX, however young
+    many = writeback._backups(book)
+    assert len(many) == 10
+    for i in range(writeback.KEEP_MAX + 5):
+        book.with_name(f"Company.backup-20260222-1{i:05d}.xlsx").write_bytes(b"x")
+    assert len(writeback.prune_backups(book, start + dt.timedelta(days=53))) == 15
+    assert len(writeback._backups(book)) == writeback.KEEP_MAX
+
+
+def test_one_backup_per_run(book):
+    before = book.read_bytes()
+    with writeback.one_run():
+        first = write_back(book, Edits().set("Invoices", 2, "exported_in", "A"), now=NOW)
+        second = write_back(book, Edits().set("Invoices", 3, "exported_in", "B"), now=NOW + dt.timedelta(seconds=5))
+    assert first == second and first.read_bytes() == before
+    assert len(list(book.parent.glob("Company.backup-*"))) == 1
+    third = write_back(book, Edits().set("Invoices", 4, "exported_in", "C"), now=NOW + dt.timedelta(seconds=9))
+    assert third != first and len(list(book.parent.glob("Company.backup-*"))) == 2
 
 
 def test_replace_rows_resizes_the_table_and_links_cells(book):
@@ -168,15 +193,52 @@ def test_values_keep_layout_formats(book):
     assert lines["A2"].number_format == "@"
 
 
-def test_missing_sheet_is_a_clear_error_and_changes_nothing(book):
+def test_missing_output_sheet_is_created(book):
     wb = openpyxl.load_workbook(book)
     del wb["Check"]
+    del wb["Export log"]
+    wb.save(book)
+    row = ["2026-Q1-001", "2026-02-01 09:30", "winbooks", "2026-01-01 to 2026-03-31", 3, 2, "ACT.txt", "ab" * 32]
+    write_back(book, Edits().replace_rows("Check", [["error", "x", "Invoices", "A2", "m"]], links=["#'Invoices'!A2"])
+               .append_rows("Export log", [row]), now=NOW)
+    wb = openpyxl.load_workbook(book)
+    assert wb.sheetnames[-2:] == ["Check", "Export log"]
+    log = wb["Export log"]
+    assert [c.value for c in log[1]] == [c.header for c in layout.EXPORT_LOG.columns]
+    assert [c.value for c in log[2]] == row
+    assert log.tables["ExportLog"].ref == "A1:H2"
+    assert log["A2"].fill.fgColor.rgb.endswith("F2F2F2")  # an output column, grey as in the template
+    check = wb["Check"]
+    assert check.tables["CheckFindings"].ref == "A1:E2" and check["D2"].hyperlink.location == "'Invoices'!A2"
+    assert {f.code for f in read_workbook(book).findings} <= {"settings.missing"}  # the empty template
+
+
+def test_a_created_sheet_is_named_in_excels_document_properties():
+    from toolkit.book.package import _app_titles
+
+    app = (b'<Properties xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" '
+           b'xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"><HeadingPairs>'
+           b'<vt:vector size="4" baseType="variant"><vt:variant><vt:lpstr>Worksheets</vt:lpstr></vt:variant>'
+           b'<vt:variant><vt:i4>2</vt:i4></vt:variant><vt:variant><vt:lpstr>Named Ranges</vt:lpstr></vt:variant>'
+           b'<vt:variant><vt:i4>1</vt:i4></vt:variant></vt:vector></HeadingPairs><TitlesOfParts>'
+           b'<vt:vector size="3" baseType="lpstr"><vt:lpstr>Settings</vt:lpstr><vt:lpstr>Invoices</vt:lpstr>'
+           b'<vt:lpstr>Invoices!Print_Area</vt:lpstr></vt:vector></TitlesOfParts></Properties>')
+    after = _app_titles(app, "Export log")
+    assert b"<vt:i4>3</vt:i4></vt:variant><vt:variant><vt:lpstr>Named Ranges" in after
+    assert (b'<vt:vector size="4" baseType="lpstr"><vt:lpstr>Settings</vt:lpstr><vt:lpstr>Invoices</vt:lpstr>'
+            b"<vt:lpstr>Export log</vt:lpstr><vt:lpstr>Invoices!Print_Area</vt:lpstr>") in after
+    assert _app_titles(b"<Properties/>", "Export log") == b"<Properties/>"
+
+
+def test_missing_input_sheet_is_a_clear_error_and_changes_nothing(book):
+    wb = openpyxl.load_workbook(book)
+    del wb["Customers"]
     wb.save(book)
     before = book.read_bytes()
-    with pytest.raises(WriteBackError, match="no sheet named 'Check'"):
-        write_back(book, Edits().replace_rows("Check", []), now=NOW)
+    with pytest.raises(WriteBackError, match="no sheet named 'Customers'"):
+        write_back(book, Edits().set("Customers", 2, "accounting_number", "100001"), now=NOW)
     assert book.read_bytes() == before
-    assert list(book.parent.glob("*backup*")) == []
+    assert sorted(p.name for p in book.parent.iterdir()) == ["Company.xlsx"]
 
 
 def test_locked_file_on_replace(book, monkeypatch):
@@ -197,7 +259,7 @@ def test_locked_file_is_detected_before_any_work(book, monkeypatch):
         raise PermissionError(13, "locked")
 
     monkeypatch.setattr(writeback, "open", no_write, raising=False)
-    monkeypatch.setattr(writeback.openpyxl, "load_workbook", lambda *a, **k: pytest.fail("loaded"))
+    monkeypatch.setattr(writeback, "_Patcher", lambda *a, **k: pytest.fail("loaded"))
     with pytest.raises(WorkbookLocked):
         write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
 
@@ -227,18 +289,22 @@ def test_xlsm_keeps_macros_and_ribbon(tmp_path):
     assert path.with_name("Company.backup-20260201-093000.xlsm").exists()
 
 
-def test_untouched_sheets_are_not_walked(tmp_path):
-    # A big Invoice lines sheet must cost nothing when only the Check sheet is rewritten.
+def test_untouched_parts_are_copied_byte_for_byte(tmp_path):
+    # A big Invoice lines sheet costs nothing when only the Check sheet and a small sheet change.
     rows = [["F%05d" % i, 1, "Line", Decimal("1"), Decimal("9.99"), None, Decimal("21")] for i in range(20000)]
-    wb = template.build_template({"Invoice lines": rows})
-    lines = wb["Invoice lines"]
-    cells_before = len(lines._cells)
+    path = tmp_path / "Big.xlsx"
+    template.save_template(path, {"Invoice lines": rows, "Invoices": INVOICES})
+    with zipfile.ZipFile(path) as z:
+        before = {i.filename: (z.read(i.filename), i.CRC, i.compress_size) for i in z.infolist()}
     start = time.perf_counter()
-    writeback.apply_edits(wb, Edits().replace_rows("Check", [["error", "x", "Invoice lines", "A2", "m"]])
-                          .append_rows("Invoice lines", [["F99999", 1, "Last", 1, 1, None, 21]]))
+    write_back(path, Edits().replace_rows("Check", [["error", "x", "Invoice lines", "A2", "m"]])
+               .set("Invoices", 2, "exported_in", "E1"), now=NOW)
     assert time.perf_counter() - start < 1.0
-    assert len(lines._cells) == cells_before + 7  # only the appended row's cells
-    assert lines.tables["InvoiceLines"].ref == "A1:J20002"
+    with zipfile.ZipFile(path) as z:
+        after = {i.filename: (z.read(i.filename), i.CRC, i.compress_size) for i in z.infolist()}
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"xl/worksheets/sheet5.xml", "xl/worksheets/sheet8.xml"}  # Invoices, Check
+    assert set(after) == set(before)
 
 
 def test_missing_column_goes_right_of_a_paste_wider_than_the_headers(book):

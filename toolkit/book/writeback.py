@@ -1,41 +1,57 @@
-"""Safe write-back into a user's workbook file (.xlsx or .xlsm).
+"""Safe write-back into a user's workbook file (.xlsx or .xlsm), patching only what changes.
 
     edits = Edits()
     edits.set("Invoices", 5, "exported_in", "2026-Q1-001")
-    edits.replace_rows("Check", rows, links=["#'Invoices'!C5", ...])
+    edits.show_findings(findings)          # the Check sheet, its links and highlights
     edits.append_rows("Export log", [[...]])
     edits.set_setting("customer_number_start", 100000)
     backup = write_back("Company.xlsm", edits)
 
-Columns are found by their layout header in row 1 (users reorder columns; a missing one is added
-right of everything on the sheet), Excel tables are resized to cover their data, the file is
-replaced atomically after a timestamped backup copy is made beside it, and an .xlsm gets its
-ribbon back (openpyxl drops it). `Edits.set(..., None)` empties a cell.
+The workbook is not loaded and saved: the zip members the edits touch (the sheets, their tables,
+styles.xml when a format must be added; workbook.xml, its relationships and content types only
+to add a missing output sheet) are rewritten, streaming; every other member is copied byte for
+byte, so text boxes, shapes, images, charts, comments, form controls, custom XML, the VBA project
+and the ribbon stay as they were. Columns are found by their header (`address`); a missing one is
+added right of everything on the sheet; Excel tables are resized to their data. Values are written
+as values, never as formulas. What cannot be changed without losing something is refused with a
+message, never dropped. The file is replaced atomically (temporary file, fsync, rename) after a
+backup copy, made once per run, is put beside it.
 """
 
 from __future__ import annotations
 
+import bisect
+import contextlib
+import contextvars
 import datetime as dt
+import errno
 import glob
 import os
+import re
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+import zipfile
+import zlib
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
+from xml.etree import ElementTree as ET
 
-import openpyxl
-from openpyxl.utils.cell import get_column_letter, range_boundaries
-from openpyxl.worksheet.hyperlink import Hyperlink
-from openpyxl.worksheet.table import TableColumn
-from openpyxl.worksheet.worksheet import Worksheet
-
-from toolkit.errors import UserError
 from toolkit import layout
-from toolkit.book import address, template, xlsm
-from toolkit.book.edits import SHEETS, CellEdit, CheckRow, Edits, check_rows  # noqa: F401 - the public API
+from toolkit.book import address, sheetxml
+from toolkit.book.edits import (  # noqa: F401 - Edits and friends are the public API of write-back
+    HIGHLIGHT_RGB, OUTPUT_RGB, SHEETS, CellEdit, CheckRow, Edits, SheetEdits, cell_value, check_rows, is_date,
+)
+from toolkit.book.package import STRINGS_REL, STYLES_REL, Deflated, Package
+from toolkit.book.sheetxml import Row, SheetXmlError, cell_xml, letters
+from toolkit.book.styles import NO_FILL, Styles
+from toolkit.errors import UserError
 
-KEEP_BACKUPS = 5
+KEEP_LAST = 10  # backups always kept, whatever their age
+KEEP_DAYS = 30  # older backups beyond the last KEEP_LAST go
+KEEP_MAX = 50  # and never more than this many
+NUMBER_FORMATS = {"date": "yyyy-mm-dd", "decimal": "#,##0.00", "percent": "General", "int": "0",
+                  "code": "@", "text": "@", "choice": "@", "bool": "@"}  # as the template formats them
+CREATABLE = {s.name for s in layout.OUTPUT_SHEETS if s.table and all(c.output for c in s.columns)}
 
 
 class WriteBackError(UserError):
@@ -50,103 +66,273 @@ class WorkbookLocked(WriteBackError):
         self.path = path
 
 
-# ---- applying edits to an openpyxl workbook -----------------------------------------------------
+# ---- one sheet part ----------------------------------------------------------------------------
 
 
-class _SheetWriter:
-    """One worksheet with its layout: header positions, table and cell formatting."""
+class _Op:
+    """What to do to one cell: write a value, a header, or (un)highlight it."""
 
-    def __init__(self, ws: Worksheet, sheet: layout.Sheet):
-        self.ws, self.sheet = ws, sheet
-        self.columns: dict[str, int] = {}  # folded header -> 1-based column
-        for cell in ws[1]:
-            if isinstance(cell.value, str) and cell.value.strip():
-                self.columns.setdefault(address.fold_header(cell.value), cell.column)
-        self.table = ws.tables.get(sheet.table) or next(iter(ws.tables.values()), None)
-        self._right_edge: int | None = None  # the last column holding a value, once needed
+    __slots__ = ("kind", "value", "fmt", "output", "link")
 
-    def column_of(self, key: str) -> int:
-        """The column of a layout key. A missing column is added right of every value on the
-        sheet, not just right of the headers: data below row 1 (a paste) may be wider."""
-        header = self.sheet.column(key).header
-        col = self.columns.get(address.fold_header(header))
-        if col is None:
-            if self._right_edge is None:
-                self._right_edge = max((c for (_, c), cell in self.ws._cells.items()
-                                        if cell.value not in (None, "")), default=0)
-            col = self._right_edge = self._right_edge + 1
-            self.ws.cell(row=1, column=col, value=header)
-            self.columns[address.fold_header(header)] = col
-        return col
+    def __init__(self, kind: str, value=None, fmt: str | None = None, output: bool = False, link: bool = False):
+        self.kind, self.value, self.fmt, self.output, self.link = kind, value, fmt, output, link
 
-    def write(self, row: int, key: str, value) -> None:
-        cell = self.ws.cell(row=row, column=self.column_of(key))
-        cell.value = template.cell_value(value)  # ws.cell(value=None) would leave the old value
-        column = self.sheet.column(key)
-        if cell.number_format == "General":
-            cell.number_format = template.NUMBER_FORMATS.get(column.type, "General")
-        if column.output:
-            cell.fill = template.OUTPUT_FILL
 
-    def write_row(self, row: int, values: Sequence) -> None:
-        for key, value in zip(self.sheet.keys, values):
-            self.write(row, key, value)
+def _value_op(value, column: layout.Column | None = None, fmt: str | None = None, link: bool = False) -> _Op:
+    if column is not None:
+        fmt = NUMBER_FORMATS.get(column.type, "General")
+    return _Op("value", cell_value(value), fmt, bool(column and column.output), link)
 
-    def last_data_row(self) -> int:
-        """The last row with a value in a layout column (1 = header only), scanning up from the
-        bottom. Reads `ws._cells` because `ws.cell()` / `iter_rows()` create the cells they visit."""
-        cells = self.ws._cells
-        cols = [c for c in (self.columns.get(address.fold_header(col.header)) for col in self.sheet.columns) if c]
-        for row in range(self.ws.max_row, 1, -1):
-            for c in cols:
-                cell = cells.get((row, c))
-                if cell is not None and cell.value not in (None, ""):
-                    return row
-        return 1
 
-    def clear_data(self) -> None:
-        if self.ws.max_row >= 2:
-            self.ws.delete_rows(2, self.ws.max_row - 1)
+class _SheetPatch:
+    """Rewrites one sheet part: `ops` by row as read and column, rows deleted, data rows replaced,
+    rows appended after the last row holding data; the result is a Deflated member."""
 
-    def delete(self, rows: set[int]) -> None:
-        # Bottom-up, contiguous runs at once: openpyxl shifts every cell below each deleted block.
-        for start, count in reversed(_runs(sorted(rows))):
-            self.ws.delete_rows(start, count)
-        for cell in self.ws._cells.values():  # openpyxl moves cells but not their link anchors
-            if cell.hyperlink is not None:
-                cell.hyperlink.ref = cell.coordinate
+    def __init__(self, book: Package, part: str, sheet_name: str, styles: Styles, strings: sheetxml.SharedStrings):
+        self.book, self.part, self.name, self.styles, self.strings = book, part, sheet_name, styles, strings
+        self.ops: dict[int, dict[int, _Op]] = {}
+        self.deleted: list[int] = []
+        self.replace_from: int | None = None  # rows from here on are dropped (a replaced sheet)
+        self.new_rows: list[dict[int, _Op]] = []  # replaced rows, then appended ones
+        self.append_after: set[int] | None = None  # layout columns that make a row a data row
+        self.min_last = 0  # the last data row is at least this one
+        self.header_row = 1
+        self.links: list[tuple[int, int, str, str]] = []  # (index in new_rows, col, location, display)
+        self.dropped: list[Row] = []
+        self.keep_dropped = False
+        self.last_row = 0  # the last data row, once written (rows as written)
+        self.max_col = 0
 
-    def link(self, row: int, key: str, target: str) -> None:
-        cell = self.ws.cell(row=row, column=self.column_of(key))
-        cell.hyperlink = Hyperlink(ref=cell.coordinate, location=target.lstrip("#"),
-                                   display=str(cell.value or ""))
-        cell.style = "Hyperlink"
+    def op(self, row: int, col: int, op: _Op) -> None:
+        self.ops.setdefault(row, {})[col] = op
 
-    def fit_table(self, last_row: int) -> None:
-        """Resize the table to the header row .. `last_row` over all header columns."""
-        if self.table is None:
+    def top(self, limit: int | None) -> tuple[bytes, dict[int, dict[int, object]]]:
+        with self.book.open(self.part) as stream:
+            return sheetxml.top_rows(stream, self.part, limit, self.strings)
+
+    def right_edge(self) -> int:
+        with self.book.open(self.part) as stream:
+            return sheetxml.right_edge(stream, self.part)
+
+    # ---- the rewrite --------------------------------------------------------------------------
+
+    def run(self) -> Deflated:
+        with self.book.open(self.part) as stream:
+            sheet = sheetxml.SheetStream(stream, self.part)
+            self.prefix = sheet.prefix
+            self.col_styles = sheetxml.col_styles(sheet.head)
+            self._out = _Buffer()
+            self._prev: bytes | None = None
+            pending: list[tuple[int, bytes | None]] = []  # rows after the last data row so far
+            last_data = 0
+            for number, element in self._merged(sheet.rows()):
+                if self.replace_from is not None and number >= self.replace_from:
+                    if self.keep_dropped and element is not None:
+                        self.dropped.append(Row(number, element, self.prefix))
+                    continue
+                if self.deleted and _contains(self.deleted, number):
+                    if element is not None and sheetxml._FORMULA.search(element):
+                        raise SheetXmlError(f"row {number} holds a formula")
+                    continue
+                if self.append_after is not None and number > self.header_row:
+                    if number in self.ops and self.ops[number] and any(o.kind == "value" for o in self.ops[number].values()) \
+                            or (element is not None and self._is_data(element)):
+                        for row in pending:
+                            self._emit(*row)
+                        pending = []
+                        last_data = number
+                        self._emit(number, element)
+                    else:
+                        pending.append((number, element))
+                    continue
+                self._emit(number, element)
+            if self.append_after is not None:
+                last = max(last_data, self.header_row, self.min_last)
+                start = last + 1  # as read: the appended rows take the rows after the last data row
+                for offset, ops in enumerate(self.new_rows):
+                    for col, op in ops.items():
+                        self.ops.setdefault(start + offset, {})[col] = op
+                extra = sorted(set(range(start, start + len(self.new_rows))) - {n for n, _ in pending})
+                for number, element in sorted(pending + [(n, None) for n in extra], key=lambda r: r[0]):
+                    self._emit(number, element)
+            elif self.replace_from is not None:
+                for offset, ops in enumerate(self.new_rows):
+                    number = self.replace_from + offset
+                    self.ops[number] = ops
+                    self._emit(number, None)
+            if self.append_after is not None:
+                self._bottom_as_read = last + len(self.new_rows)
+            head = sheetxml.dimension(sheet.head, self._written_last, self.max_col)
+            tail = self._tail(sheet.tail)
+        member = Deflated()
+        member.write(head)
+        member.write(b"<" + self.prefix + b"sheetData>")
+        self._out.copy_to(member)
+        member.write(b"</" + self.prefix + b"sheetData>")
+        member.write(tail)
+        return member.finish()
+
+    _bottom_as_read: int | None = None
+
+    def data_bottom(self, table_bottom: int) -> int:
+        """The last row holding data after the rewrite (rows as written)."""
+        if self.replace_from is not None:
+            return self.replace_from + len(self.new_rows) - 1
+        bottom = self._bottom_as_read if self._bottom_as_read is not None else max(table_bottom, self.min_last)
+        return bottom - bisect.bisect_right(self.deleted, bottom)
+
+    _written_last = 0
+
+    def _merged(self, rows):
+        """The part's rows with the rows that only `ops` name (to be created), in row order."""
+        extra = sorted(self.ops)
+        i = 0
+        for number, element in rows:
+            while i < len(extra) and extra[i] < number:
+                yield extra[i], None
+                i += 1
+            if i < len(extra) and extra[i] == number:
+                i += 1
+            yield number, element
+        if self.append_after is None and self.replace_from is None:
+            for number in extra[i:]:
+                yield number, None
+        else:  # rows named by ops past the part's end come with the appended rows
+            limit = self.replace_from if self.replace_from is not None else None
+            for number in extra[i:]:
+                if limit is None or number < limit:
+                    yield number, None
+
+    def _is_data(self, element: bytes) -> bool:
+        if b"<v>" not in element and b":v>" not in element and b"<is>" not in element and b":is>" not in element:
+            return False
+        cells, _ = sheetxml.parse_cells(element[element.index(b">") + 1:])
+        return any(c.col in self.append_after and c.has_value() for c in cells)
+
+    def _shift(self, number: int) -> int:
+        return bisect.bisect_left(self.deleted, number) if self.deleted else 0
+
+    def _emit(self, number: int, element: bytes | None) -> None:
+        new_number = number - self._shift(number)
+        ops = self.ops.get(number)
+        if ops:
+            row = Row(number, element, self.prefix)
+            for col, op in sorted(ops.items()):
+                self._apply(row, col, op, new_number)
+            if not row.cells and element is None:
+                return
+            data = row.render(new_number)
+            self.max_col = max(self.max_col, row.cells[-1].col if row.cells else 0)
+        elif element is None:
             return
-        min_col, min_row, _, _ = range_boundaries(self.table.ref)
-        max_col = max([min_col, *self.columns.values()])
-        last_row = max(last_row, min_row + 1)  # a table keeps at least one (empty) data row
-        ref = f"{get_column_letter(min_col)}{min_row}:{get_column_letter(max_col)}{last_row}"
-        header = [self.ws.cell(row=min_row, column=c) for c in range(min_col, max_col + 1)]
-        names = table_column_names([cell.value for cell in header])
-        for cell, name in zip(header, names):
-            if cell.value != name:  # Excel wants header cells equal to the table's column names
-                cell.value = name
-        old = {tc.name: tc for tc in self.table.tableColumns}
-        next_id = max([tc.id for tc in self.table.tableColumns] + [0]) + 1
-        columns = []
-        for name in names:
-            tc = old.get(name)
-            if tc is None:
-                tc, next_id = TableColumn(id=next_id, name=name), next_id + 1
-            columns.append(tc)
-        self.table.ref = ref
-        self.table.tableColumns = columns
-        if self.table.autoFilter is not None:
-            self.table.autoFilter.ref = ref
+        elif new_number != number:
+            data = sheetxml.renumber_row(element, new_number)
+        else:
+            data = element
+        if number > self.header_row:
+            self._prev = data
+        self._written_last = new_number
+        self._out.write(data)
+
+    def _apply(self, row: Row, col: int, op: _Op, number: int) -> None:
+        cell = row.cell(col)
+        ref = f"{letters(col)}{number}"
+        if op.kind == "value":
+            if cell is not None and cell.formula_master():
+                raise SheetXmlError(f"cell {ref} holds a formula other cells share")
+            base = cell.style if cell is not None else self._base_style(col)
+            row.put(col, cell_xml(self.prefix, ref, self._style(base, op), op.value))
+        elif op.kind == "header":
+            if cell is not None and cell.formula_master():
+                raise SheetXmlError(f"cell {ref} holds a formula other cells share")
+            left = [c for c in row.cells if c.col < col]
+            base = cell.style if cell is not None else (left[-1].style if left else 0)
+            row.put(col, cell_xml(self.prefix, ref, base, op.value))
+        else:  # highlight on (value True) or off
+            if cell is None and not op.value:
+                return
+            base = cell.style if cell is not None else self._base_style(col)
+            if op.value:
+                style = self.styles.derive(base, fill=HIGHLIGHT_RGB)
+            elif self.styles.fill_rgb(base) == HIGHLIGHT_RGB:
+                style = self.styles.derive(base, fill=OUTPUT_RGB if op.output else NO_FILL)
+            else:
+                return
+            row.put(col, cell.with_style(style) if cell is not None else cell_xml(self.prefix, ref, style, None))
+
+    def _style(self, base: int, op: _Op) -> int:
+        styles = self.styles
+        fmt = op.fmt if op.fmt and op.fmt != "General" and styles.number_format(base) == "General" else None
+        if is_date(op.value) and not styles.is_date_format(base) and not (fmt and "y" in fmt):
+            fmt = "yyyy-mm-dd hh:mm" if isinstance(op.value, dt.datetime) else "yyyy-mm-dd"
+        fill = OUTPUT_RGB if op.output and styles.fill_rgb(base) == NO_FILL else None
+        return styles.derive(base, fmt, fill, op.link)
+
+    def _base_style(self, col: int) -> int:
+        """A new cell's style: the cell above it (a data row), else its column's, else none."""
+        if self._prev is not None:
+            cells, _ = sheetxml.parse_cells(self._prev[self._prev.index(b">") + 1:])
+            for cell in cells:
+                if cell.col == col:
+                    return cell.style
+        for first, last, style in self.col_styles:
+            if first <= col <= last:
+                return style
+        return 0
+
+    def _tail(self, tail: bytes) -> bytes:
+        if self.deleted and sheetxml.has_element(tail, "mergeCells", "legacyDrawing"):
+            raise SheetXmlError("rows would be deleted on a sheet with merged cells or comments, which would "
+                                "no longer match their rows")
+        if self.replace_from is None and not self.deleted:
+            return tail
+        start = self.replace_from
+
+        def keep(row: int, col: int) -> int | None:
+            if start is not None and row >= start:
+                return None
+            if self.deleted and _contains(self.deleted, row):
+                return None
+            return row - self._shift(row)
+
+        new = [(f"{letters(col)}{start + index}", location, display)
+               for index, col, location, display in self.links] if start is not None else []
+        return sheetxml.edit_hyperlinks(tail, self.prefix, keep, new)
+
+
+def _contains(sorted_list: list[int], value: int) -> bool:
+    i = bisect.bisect_left(sorted_list, value)
+    return i < len(sorted_list) and sorted_list[i] == value
+
+
+class _Buffer:
+    """The rewritten rows, gathered into ~1 MB writes to a spooled file (the head, written
+    first, is only known once every row is: its <dimension>)."""
+
+    def __init__(self):
+        self.file = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        self.parts, self.size = [], 0
+
+    def write(self, data: bytes) -> None:
+        self.parts.append(data)
+        self.size += len(data)
+        if self.size > 1 << 20:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.parts:
+            self.file.write(b"".join(self.parts))
+            self.parts, self.size = [], 0
+
+    def copy_to(self, member: Deflated) -> None:
+        self.flush()
+        self.file.seek(0)
+        while chunk := self.file.read(1 << 20):
+            member.write(chunk)
+        self.file.close()
+
+
+# ---- tables -----------------------------------------------------------------------------------
 
 
 def table_column_names(values: Sequence) -> list[str]:
@@ -173,72 +359,275 @@ def _header_text(value) -> str:
     return str(value)
 
 
-def _runs(rows: list[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for r in rows:
-        if runs and runs[-1][0] + runs[-1][1] == r:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
+class _Table:
+    """An Excel table part: its range and columns, rewritten to fit the data."""
+
+    def __init__(self, book: Package, part: str):
+        self.part, self.xml = part, book.read(part)
+        root = re.search(rb"<(\w+:)?table\b[^>]*>", self.xml)
+        if root is None:
+            raise SheetXmlError(f"{part} is not a table part")
+        self.prefix = root.group(1) or b""
+        attrs = dict(sheetxml._ATTR.findall(root.group(0)))
+        self.name = sheetxml.unescape(attrs.get(b"displayName", attrs.get(b"name", b"")))
+        self.has_header = attrs.get(b"headerRowCount", b"1") != b"0"
+        self.totals = int(attrs.get(b"totalsRowCount", b"0") or 0)
+        first, last = attrs.get(b"ref", b"A1:A1").decode().split(":") if b":" in attrs.get(b"ref", b"") else ("A1", "A1")
+        (self.top, self.left), (self.bottom, self.right) = address.split_ref(first), address.split_ref(last)
+        block = re.search(rb"<(?:\w+:)?tableColumns\b[^>]*>(.*?)</(?:\w+:)?tableColumns>", self.xml, re.S)
+        self.columns = []
+        if block is not None:
+            for element in re.findall(rb"<(?:\w+:)?tableColumn\b(?:[^>]*?/>|[^>]*?>.*?</(?:\w+:)?tableColumn>)", block.group(1), re.S):
+                a = dict(sheetxml._ATTR.findall(element[:element.index(b">")]))
+                self.columns.append((sheetxml.unescape(a.get(b"name", b"")), int(a.get(b"id", b"0")), element))
+
+    def fitted(self, bottom: int, names: list[str]) -> bytes | None:
+        """The part with the range top..bottom over len(names) columns; None if unchanged."""
+        right = self.left + len(names) - 1
+        if bottom == self.bottom and right == self.right and [c[0] for c in self.columns] == names:
+            return None
+        if self.totals and bottom != self.bottom:
+            raise SheetXmlError(f"the table {self.name} has a totals row")
+        ref = f"{letters(self.left)}{self.top}:{letters(right)}{bottom}".encode()
+        xml = re.sub(rb'(<(?:\w+:)?table\b[^>]*?\sref=")[^"]*(")', rb"\g<1>" + ref + rb"\2", self.xml, count=1)
+        xml = re.sub(rb'(<(?:\w+:)?autoFilter\b[^>]*?\sref=")[^"]*(")', rb"\g<1>" + ref + rb"\2", xml, count=1)
+        old = {name.casefold(): element for name, _, element in self.columns}
+        next_id = max([i for _, i, _ in self.columns] + [0]) + 1
+        elements = []
+        p = self.prefix.decode()
+        for name in names:
+            element = old.pop(name.casefold(), None)
+            if element is None or sheetxml.unescape(dict(sheetxml._ATTR.findall(element[:element.index(b">")]))[b"name"]) != name:
+                if element is not None:  # same name but other case: keep its formulas, rename it
+                    element = re.sub(rb'(\sname=")[^"]*(")', rb"\g<1>" + sheetxml.escape_attr(name).encode() + rb"\2", element, count=1)
+                else:
+                    element = f'<{p}tableColumn id="{next_id}" name="{sheetxml.escape_attr(name)}"/>'.encode()
+                    next_id += 1
+            elements.append(element)
+        block = f'<{p}tableColumns count="{len(names)}">'.encode() + b"".join(elements) + f"</{p}tableColumns>".encode()
+        return re.sub(rb"<(?:\w+:)?tableColumns\b[^>]*>.*?</(?:\w+:)?tableColumns>", lambda _: block, xml, count=1, flags=re.S)
+
+
+# ---- the whole file ---------------------------------------------------------------------------
+
+
+class _Patcher:
+    def __init__(self, path: Path):
+        self.book = Package(path)
+        styles_part = next(iter(self.book.related(self.book.workbook, STYLES_REL)), None)
+        self.styles_part = styles_part
+        self.styles = Styles(self.book.read(styles_part) if styles_part and self.book.has(styles_part) else None)
+        strings_part = next(iter(self.book.related(self.book.workbook, STRINGS_REL)), None)
+        self.strings = sheetxml.SharedStrings(
+            (lambda: self.book.open(strings_part)) if strings_part and self.book.has(strings_part) else None)
+
+    def sheet_part(self, name: str, create: bool = False) -> tuple[str, str]:
+        actual = address.find_sheet(self.book.sheets, name)
+        if actual is None:
+            if not create or name not in CREATABLE:
+                raise WriteBackError(f"The workbook has no sheet named {name!r} (renamed or deleted?).")
+            actual = name
+            self._create(SHEETS[name])
+        return actual, self.book.sheets[actual]
+
+    def _create(self, sheet: layout.Sheet) -> None:
+        """An output sheet the workbook lacks, as the template makes it: headers, widths, formats,
+        the grey of output columns, an empty table."""
+        ids, names = self.book.table_ids()
+        table_name, n = sheet.table, 2
+        while table_name.casefold() in names:
+            table_name, n = f"{sheet.table}{n}", n + 1
+        last = letters(len(sheet.columns))
+        cols, cells = [], []
+        for i, column in enumerate(sheet.columns, start=1):
+            style = self.styles.derive(0, NUMBER_FORMATS.get(column.type, "General"), OUTPUT_RGB if column.output else None)
+            cols.append(f'<col min="{i}" max="{i}" width="{column.width}" customWidth="1" style="{style}"/>')
+            cells.append(cell_xml(b"", f"{letters(i)}1", 0, column.header).decode())
+        main, rel = "http://schemas.openxmlformats.org/spreadsheetml/2006/main", "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+        sheet_xml = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<worksheet xmlns="{main}" xmlns:r="{rel}">'
+                     f'<dimension ref="A1:{last}1"/><sheetViews><sheetView workbookViewId="0"><pane ySplit="1" topLeftCell="A2" '
+                     f'activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft"/></sheetView></sheetViews>'
+                     f'<sheetFormatPr defaultRowHeight="15"/><cols>{"".join(cols)}</cols><sheetData><row r="1">{"".join(cells)}'
+                     f'</row></sheetData><pageMargins left="0.75" right="0.75" top="1" bottom="1" header="0.5" footer="0.5"/>'
+                     f'<tableParts count="1"><tablePart r:id="rId1"/></tableParts></worksheet>').encode()
+        columns = "".join(f'<tableColumn id="{i}" name="{sheetxml.escape_attr(c.header)}"/>' for i, c in enumerate(sheet.columns, 1))
+        table_xml = (f'<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n<table xmlns="{main}" id="{max(ids, default=0) + 1}" '
+                     f'name="{table_name}" displayName="{table_name}" ref="A1:{last}2"><autoFilter ref="A1:{last}2"/>'
+                     f'<tableColumns count="{len(sheet.columns)}">{columns}</tableColumns><tableStyleInfo name="TableStyleLight1" '
+                     f'showFirstColumn="0" showLastColumn="0" showRowStripes="1" showColumnStripes="0"/></table>').encode()
+        self.book.add_sheet(sheet.name, sheet_xml, table_xml)
+
+    def apply(self, edits: Edits) -> None:
+        names = edits.sheets()
+        parts = {name: self.sheet_part(name, create=True) for name in names}
+        old_targets: list[tuple[str, str]] = []
+        done: set[str] = set()
+        highlight: dict[str, dict[tuple[int, int], bool]] = {}
+        if layout.CHECK.name in names:
+            old_targets = self._table_sheet(parts[layout.CHECK.name], SHEETS[layout.CHECK.name],
+                                            edits.of_sheet(layout.CHECK.name), {}, edits.highlight is not None)
+            done.add(layout.CHECK.name)
+        if edits.highlight is not None:
+            for on, targets in ((False, old_targets), (True, edits.highlight)):
+                for sheet_name, cell in targets:
+                    actual = address.find_sheet(self.book.sheets, str(sheet_name or ""))
+                    where = address.split_ref(cell)
+                    if actual is not None and where is not None:
+                        highlight.setdefault(actual, {})[where] = on or highlight.get(actual, {}).get(where, False)
+        for name in names:
+            if name not in done:
+                actual, part = parts[name]
+                self._table_sheet((actual, part), SHEETS[name], edits.of_sheet(name), highlight.pop(actual, {}), False)
+        settings = address.find_sheet(self.book.sheets, layout.SETTINGS_SHEET)
+        if edits.settings:
+            if settings is None:
+                raise WriteBackError(f"The workbook has no sheet named {layout.SETTINGS_SHEET!r}.")
+            self._settings(self.book.sheets[settings], edits.settings, highlight.pop(settings, {}))
+        for actual, cells in highlight.items():
+            declared = next((s for s in SHEETS.values() if address.same_name(s.name, actual)), None)
+            self._highlight_only(actual, self.book.sheets[actual], declared, cells)
+        if self.styles.changed:
+            self.book.changed[self.styles_part] = self.styles.render()
+
+    def _patch(self, part: str, name: str) -> _SheetPatch:
+        return _SheetPatch(self.book, part, name, self.styles, self.strings)
+
+    def _table_sheet(self, where: tuple[str, str], sheet: layout.Sheet, changes: SheetEdits,
+                     highlight: dict[tuple[int, int], bool], read_old_targets: bool) -> list[tuple[str, str]]:
+        actual, part = where
+        patch = self._patch(part, actual)
+        _, top = patch.top(address.header_search_rows(sheet))
+        rows = [[top.get(r, {}).get(c) for c in range(1, max(top.get(r, {0: 0}), default=0) + 1)]
+                for r in range(1, max(top, default=0) + 1)]
+        index, positions = address.find_header(rows, sheet)
+        header = (index or 0) + 1
+        columns = {key: pos + 1 for key, pos in positions.items()}
+        wanted = changes.keys()
+        if address.missing_columns(columns, wanted):
+            added = address.placed_columns(columns, wanted, patch.right_edge())
+            for key, col in added.items():
+                patch.op(header, col, _Op("header", sheet.column(key).header))
+            columns.update(added)
         else:
-            runs.append((r, 1))
-    return runs
+            added = {}
+        patch.header_row = header
+        # cell edits
+        for row, values in changes.cells.items():
+            for key, value in values.items():
+                patch.op(row, columns[key], _value_op(value, sheet.column(key)))
+        patch.min_last = max(changes.cells, default=0)
+        patch.deleted = sorted(r for r in changes.deleted if r > header)
+        rows_out = changes.rows_in_order()
+        if changes.replaced is not None:
+            patch.replace_from = header + 1
+            patch.keep_dropped = read_old_targets
+        elif rows_out:
+            patch.append_after = set(columns.values())
+        for index_, values in enumerate(rows_out):
+            patch.new_rows.append({columns[key]: _value_op(value, sheet.column(key),
+                                                           link=bool(changes.links and index_ < len(changes.links) and changes.links[index_] and key == changes.link_key))
+                                   for key, value in zip(sheet.keys, values) if key in columns})
+        for index_, target in enumerate(changes.links or ()):
+            if target:
+                display = rows_out[index_][sheet.keys.index(changes.link_key)] if sheet.keys.index(changes.link_key) < len(rows_out[index_]) else ""
+                patch.links.append((index_, columns[changes.link_key], target.lstrip("#"), str(display or "")))
+        by_col = {col: key for key, col in columns.items()}
+        for (row, col), on in highlight.items():
+            key = by_col.get(col)
+            patch.op(row, col, _Op("highlight", on, output=bool(key and sheet.column(key).output)))
+        # the table: its columns are the header cells from its first column to the last header
+        table = self._table(part, sheet)
+        names = None
+        if table is not None and table.has_header and table.top == header:
+            header_values = dict(top.get(header, {}))
+            header_values.update({col: sheet.column(key).header for key, col in added.items()})
+            right = max([table.right, *(c for c, v in header_values.items() if v not in (None, ""))])
+            names = table_column_names([header_values.get(c) for c in range(table.left, right + 1)])
+            for col, name in zip(range(table.left, right + 1), names):
+                if header_values.get(col) != name:
+                    patch.op(header, col, _Op("header", name))
+        old_targets = []
+        try:
+            self.book.changed[part] = patch.run()
+        except SheetXmlError as exc:
+            raise WriteBackError(f"The sheet '{actual}' cannot be changed without losing something ({exc}); "
+                                 "nothing was written.") from None
+        if read_old_targets:
+            s_col, c_col = columns.get("sheet"), columns.get("cell")
+            for row in patch.dropped:
+                cells = {c.col: c for c in row.cells}
+                if s_col in cells and c_col in cells:
+                    old_targets.append((cells[s_col].value(self.strings), cells[c_col].value(self.strings)))
+        if names is not None:
+            bottom = max(patch.data_bottom(table.bottom), header + 1)
+            fitted = table.fitted(bottom, names)
+            if fitted is not None:
+                self.book.changed[table.part] = fitted
+        return [(str(s or ""), str(c or "")) for s, c in old_targets]
 
+    def _table(self, part: str, sheet: layout.Sheet) -> _Table | None:
+        tables = [_Table(self.book, p) for p in self.book.related(part, "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table")
+                  if self.book.has(p)]
+        return next((t for t in tables if sheet.table and t.name.casefold() == sheet.table.casefold()),
+                    tables[0] if tables else None)
 
-def _apply_settings(wb, values: dict[str, object]) -> None:
-    if layout.SETTINGS_SHEET not in wb.sheetnames:
-        raise WriteBackError(f"The workbook has no sheet named {layout.SETTINGS_SHEET!r}.")
-    ws = wb[layout.SETTINGS_SHEET]
-    rows = {}
-    for cell in ws["A"]:
-        setting = address.setting_for(cell.value)
-        if setting is not None:
-            rows.setdefault(setting.key, cell.row)
-    for key, value in values.items():
-        setting = layout.SETTINGS_BY_KEY[key]
-        row = rows.get(key)
-        if row is None:
-            row = ws.max_row + 1
-            ws.cell(row=row, column=1, value=setting.label)
-            ws.cell(row=row, column=3, value=setting.help or None)
-        cell = ws.cell(row=row, column=2, value=template.cell_value(value))
-        if cell.number_format == "General":
-            cell.number_format = template.NUMBER_FORMATS.get(setting.type, "General")
+    def _settings(self, part: str, values: dict[str, object], highlight: dict[tuple[int, int], bool]) -> None:
+        patch = self._patch(part, layout.SETTINGS_SHEET)
+        _, rows = patch.top(None)
+        found: dict[str, int] = {}
+        for number in sorted(rows):
+            setting = address.setting_for(rows[number].get(1))
+            if setting is not None:
+                found.setdefault(setting.key, number)
+        last = max(rows, default=1)
+        for key, value in values.items():
+            setting = layout.SETTINGS_BY_KEY[key]
+            row = found.get(key)
+            if row is None:
+                row = last = last + 1
+                patch.op(row, 1, _Op("value", setting.label))
+                if setting.help:
+                    patch.op(row, 3, _Op("value", setting.help))
+            patch.op(row, 2, _value_op(value, fmt=NUMBER_FORMATS.get(setting.type, "General")))
+        for (row, col), on in highlight.items():
+            patch.op(row, col, _Op("highlight", on))
+        self._run(patch, layout.SETTINGS_SHEET)
 
+    def _highlight_only(self, actual: str, part: str, sheet: layout.Sheet | None, cells: dict[tuple[int, int], bool]) -> None:
+        patch = self._patch(part, actual)
+        output_cols = set()
+        if sheet is not None:
+            _, top = patch.top(address.header_search_rows(sheet))
+            rows = [[top.get(r, {}).get(c) for c in range(1, max(top.get(r, {0: 0}), default=0) + 1)]
+                    for r in range(1, max(top, default=0) + 1)]
+            index, positions = address.find_header(rows, sheet)
+            patch.header_row = (index or 0) + 1
+            output_cols = {pos + 1 for key, pos in positions.items() if sheet.column(key).output}
+        for (row, col), on in cells.items():
+            patch.op(row, col, _Op("highlight", on, output=col in output_cols))
+        self._run(patch, actual)
 
-def apply_edits(wb, edits: Edits) -> None:
-    """Apply `edits` to an openpyxl workbook in place."""
-    if edits.settings:
-        _apply_settings(wb, edits.settings)
-    touched = ({e.sheet for e in edits.cells} | set(edits.deleted) | set(edits.appended)
-               | set(edits.replaced))
-    missing = sorted(touched - set(wb.sheetnames))
-    if missing:
-        raise WriteBackError(f"The workbook has no sheet named {missing[0]!r} (renamed or deleted?).")
-    for name in sorted(touched, key=list(SHEETS).index):
-        writer = _SheetWriter(wb[name], SHEETS[name])
-        last = writer.last_data_row()
-        # Row numbers of cell edits and deletions refer to the file as read: edits first.
-        for e in (e for e in edits.cells if e.sheet == name):
-            writer.write(e.row, e.key, e.value)
-            last = max(last, e.row)
-        if name in edits.deleted:
-            gone = {r for r in edits.deleted[name] if r <= last}
-            writer.delete(gone)
-            last -= len(gone)
-        if name in edits.replaced:
-            rows, links, link_key = edits.replaced[name]
-            writer.clear_data()
-            for i, values in enumerate(rows):
-                writer.write_row(2 + i, values)
-                if links and links[i]:
-                    writer.link(2 + i, link_key, links[i])
-            last = 1 + len(rows)
-        for values in edits.appended.get(name, ()):
-            last += 1
-            writer.write_row(last, values)
-        writer.fit_table(last)
+    def _run(self, patch: _SheetPatch, name: str) -> None:
+        try:
+            self.book.changed[patch.part] = patch.run()
+        except SheetXmlError as exc:
+            raise WriteBackError(f"The sheet '{name}' cannot be changed without losing something ({exc}); "
+                                 "nothing was written.") from None
 
 
 # ---- the file -----------------------------------------------------------------------------------
+
+_RUN: contextvars.ContextVar[dict | None] = contextvars.ContextVar("writeback_run", default=None)
+
+
+@contextlib.contextmanager
+def one_run():
+    """Inside, each workbook gets one backup, before its first write-back (a command = a run)."""
+    token = _RUN.set({})
+    try:
+        yield
+    finally:
+        _RUN.reset(token)
 
 
 def backup_name(path: Path, now: dt.datetime) -> Path:
@@ -251,15 +640,33 @@ def backup_name(path: Path, now: dt.datetime) -> Path:
     return candidate
 
 
-def prune_backups(path: Path, keep: int = KEEP_BACKUPS) -> None:
-    """Keep the `keep` newest backups of `path` (their names sort by time)."""
-    def order(backup: Path) -> tuple[str, int]:  # NAME.backup-YYYYmmdd-HHMMSS[-n].ext
+def _backups(path: Path) -> list[tuple[dt.datetime, int, Path]]:
+    """(time, sequence, path) of the backups of `path`, newest first (NAME.backup-YYYYmmdd-HHMMSS[-n].ext)."""
+    found = []
+    for backup in path.parent.glob(f"{glob.escape(path.stem)}.backup-*{path.suffix}"):
         middle = backup.name[len(path.stem) + len(".backup-"):len(backup.name) - len(path.suffix)]
-        return middle[:15], int(middle[16:]) if middle[16:].isdigit() else 1
+        try:
+            when = dt.datetime.strptime(middle[:15], "%Y%m%d-%H%M%S")
+        except ValueError:
+            continue
+        found.append((when, int(middle[16:]) if middle[16:].isdigit() else 1, backup))
+    return sorted(found, key=lambda b: (b[0], b[1]), reverse=True)
 
-    backups = sorted(path.parent.glob(f"{glob.escape(path.stem)}.backup-*{path.suffix}"), key=order)
-    for old in backups[:-keep] if keep else backups:
-        old.unlink(missing_ok=True)
+
+def prune_backups(path: Path, now: dt.datetime | None = None, keep_last: int = KEEP_LAST,
+                  keep_days: int = KEEP_DAYS, keep_max: int = KEEP_MAX) -> list[Path]:
+    """Remove old backups: the newest `keep_last` always stay; older ones stay while younger than
+    `keep_days`, up to `keep_max` in all. Returns the removed ones."""
+    now = now or dt.datetime.now()
+    keep_last = max(keep_last, 10)
+    removed = []
+    for index, (when, _, backup) in enumerate(_backups(path)):
+        if index < keep_last or (index < keep_max and now - when <= dt.timedelta(days=keep_days)):
+            continue
+        with contextlib.suppress(OSError):
+            backup.unlink()
+            removed.append(backup)
+    return removed
 
 
 def _check_writable(path: Path) -> None:
@@ -268,42 +675,99 @@ def _check_writable(path: Path) -> None:
         with open(path, "r+b"):
             pass
     except PermissionError:
+        if not os.access(path, os.W_OK) and os.access(path, os.F_OK):
+            raise WriteBackError(f"{path} is read-only, so it cannot be updated. Make it writable (or save a copy "
+                                 "you can change) and run the command again. Nothing was changed.") from None
         raise WorkbookLocked(path) from None
+    except FileNotFoundError:
+        raise WriteBackError(f"{path} no longer exists (moved or deleted?): nothing was written.") from None
+
+
+def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        return WriteBackError(f"The disk holding {path} is full, so {doing} failed. Free some space and run the "
+                              "command again; the workbook was not changed.")
+    if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return WriteBackError(f"{path.parent} cannot be written ({exc.strerror}), so {doing} failed. Make the "
+                              "folder writable (or copy the workbook somewhere you can write) and run the command "
+                              "again; the workbook was not changed.")
+    if isinstance(exc, FileNotFoundError):
+        return WriteBackError(f"{path} no longer exists (moved or deleted?), so {doing} failed; nothing was written.")
+    return WriteBackError(f"{doing.capitalize()} failed for {path} ({exc.strerror or exc}); the workbook was not "
+                          "changed. Check the disk and run the command again.")
 
 
 def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None = None,
-               keep_backups: int = KEEP_BACKUPS) -> Path:
+               keep_backups: int = KEEP_LAST) -> Path:
     """Apply `edits` to the workbook at `path` safely; returns the backup's path.
 
-    Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing;
-    in both cases the file is left as it was.
+    Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing,
+    something would be lost, or the disk refuses; in every case the file is left as it was.
     """
     path = Path(path)
+    now = now or dt.datetime.now()
     if not path.is_file():
         raise WriteBackError(f"{path} does not exist.")
-    macro = path.suffix.lower() in (".xlsm", ".xltm")
     _check_writable(path)
-    wb = openpyxl.load_workbook(path, keep_vba=macro)
-    apply_edits(wb, edits)
-    data = template.workbook_bytes(wb)
-    if macro:
-        data = xlsm.with_ribbon(data)
-
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp",
-                                    dir=path.parent)
-    tmp = Path(tmp_name)
-    backup = backup_name(path, now or dt.datetime.now())
+    tmp: Path | None = None
     try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+        tmp = Path(tmp_name)
+        with os.fdopen(fd, "wb") as out:
+            _write_patched(path, edits, out)
+            out.flush()
+            os.fsync(out.fileno())
         shutil.copymode(path, tmp)  # mkstemp makes the file private (0600); keep the original's
-        shutil.copy2(path, backup)
+        backup, made = _backup(path, now)
         try:
             os.replace(tmp, path)
-        except PermissionError:
-            backup.unlink(missing_ok=True)
-            raise WorkbookLocked(path) from None
+        except OSError as exc:
+            if made:
+                backup.unlink(missing_ok=True)
+            if isinstance(exc, PermissionError):
+                raise WorkbookLocked(path) from None
+            raise
+        tmp = None
+    except OSError as exc:
+        raise _os_error(path, exc, "saving the workbook") from None
     finally:
-        tmp.unlink(missing_ok=True)
-    prune_backups(path, keep_backups)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
+    prune_backups(path, now, keep_backups)
     return backup
+
+
+def _write_patched(path: Path, edits: Edits, out) -> None:
+    try:
+        patcher = _Patcher(path)
+    except (zipfile.BadZipFile, ET.ParseError, KeyError, EOFError, zlib.error, ValueError) as exc:
+        raise WriteBackError(f"{path.name} cannot be read as an Excel workbook ({exc}); nothing was changed.") from None
+    except SheetXmlError as exc:
+        raise WriteBackError(f"{path.name}: {exc} Nothing was changed.") from None
+    try:
+        patcher.apply(edits)
+        patcher.book.write(out)
+    except (zipfile.BadZipFile, ET.ParseError, EOFError, zlib.error) as exc:
+        raise WriteBackError(f"{path.name} is damaged ({exc}); nothing was changed. Open it in Excel and save it "
+                             "again, or restore a backup.") from None
+    except SheetXmlError as exc:
+        raise WriteBackError(f"{path.name}: {exc} Nothing was changed.") from None
+    finally:
+        patcher.book.close()
+
+
+def _backup(path: Path, now: dt.datetime) -> tuple[Path, bool]:
+    """The backup of this run (made before its first write-back, then reused), and whether it
+    was made now."""
+    run = _RUN.get()
+    if run is not None and path.resolve() in run:
+        return run[path.resolve()], False
+    backup = backup_name(path, now)
+    try:
+        shutil.copy2(path, backup)
+    except OSError:
+        backup.unlink(missing_ok=True)
+        raise
+    if run is not None:
+        run[path.resolve()] = backup
+    return backup, True

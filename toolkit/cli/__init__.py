@@ -16,7 +16,7 @@ from pathlib import Path
 
 from toolkit import __version__, layout
 from toolkit.errors import UserError
-from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, check_rows, end_progress, print_findings, print_preview, progress, writing
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, end_progress, print_findings, print_preview, progress, writing
 
 
 def _date_arg(text: str) -> dt.date:
@@ -106,9 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from toolkit.book.writeback import one_run
+
     args = build_parser().parse_args(argv)
     try:
-        return args.handler(args)
+        with one_run():  # one backup of the workbook per command, before its first change
+            return args.handler(args)
     except UserError as exc:
         print(f"ledger-export: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -164,10 +167,7 @@ def cmd_check(args) -> int:
         end_progress()
         print_findings(plan.findings, args.json)
         if args.write:
-            edits = Edits()
-            links = [f"#'{f.sheet}'!{f.cell}" if f.sheet and f.cell else None for f in plan.findings]
-            edits.replace_rows(layout.CHECK.name, check_rows(plan.findings), links)
-            backup = write_back(args.workbook, edits)
+            backup = write_back(args.workbook, Edits().show_findings(plan.findings))
             print(f"Findings written to the Check sheet of {args.workbook} (backup: {backup.name}).", file=sys.stderr)
     return EXIT_FINDINGS if any(f.is_error for f in plan.findings) else EXIT_OK
 
