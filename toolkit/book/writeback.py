@@ -162,8 +162,10 @@ class _SheetPatch:
                     self._emit(number, None)
             if self.append_after is not None:
                 self._bottom_as_read = last + len(self.new_rows)
+            _well_formed(sheet.head, self.prefix, sheet.tail, f"The sheet part {self.part} is damaged")
             head = sheetxml.dimension(sheet.head, self._written_last, self.max_col)
             tail = self._tail(sheet.tail)
+            _well_formed(head, self.prefix, tail, f"Rewriting {self.part} went wrong")
         member = Deflated()
         member.write(head)
         member.write(b"<" + self.prefix + b"sheetData>")
@@ -298,6 +300,14 @@ class _SheetPatch:
         new = [(f"{letters(col)}{start + index}", location, display)
                for index, col, location, display in self.links] if start is not None else []
         return sheetxml.edit_hyperlinks(tail, self.prefix, keep, new)
+
+
+def _well_formed(head: bytes, prefix: bytes, tail: bytes, problem: str) -> None:
+    """What lies around the rows parses (the rows themselves are checked as they stream)."""
+    try:
+        ET.fromstring(head + b"<" + prefix + b"sheetData/>" + tail)
+    except ET.ParseError as exc:
+        raise SheetXmlError(f"{problem} ({exc})") from None
 
 
 def _contains(sorted_list: list[int], value: int) -> bool:
@@ -688,9 +698,9 @@ def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
         return WriteBackError(f"The disk holding {path} is full, so {doing} failed. Free some space and run the "
                               "command again; the workbook was not changed.")
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return WriteBackError(f"{path.parent} cannot be written ({exc.strerror}), so {doing} failed. Make the "
-                              "folder writable (or copy the workbook somewhere you can write) and run the command "
-                              "again; the workbook was not changed.")
+        return WriteBackError(f"{path} cannot be saved: its folder is not writable ({exc.strerror}), so {doing} "
+                              "failed. Make the folder writable (or copy the workbook somewhere you can write) and "
+                              "run the command again; the workbook was not changed.")
     if isinstance(exc, FileNotFoundError):
         return WriteBackError(f"{path} no longer exists (moved or deleted?), so {doing} failed; nothing was written.")
     return WriteBackError(f"{doing.capitalize()} failed for {path} ({exc.strerror or exc}); the workbook was not "

@@ -1,0 +1,321 @@
+"""Write-back keeps what it does not change: text boxes, images, comments, charts, custom XML,
+the VBA project and the ribbon survive byte for byte; values are text, never formulas; what
+cannot be kept is refused; a failing disk leaves the workbook as it was."""
+
+from __future__ import annotations
+
+import datetime as dt
+import errno
+import re
+import struct
+import zipfile
+import zlib
+from decimal import Decimal
+
+import openpyxl
+import pytest
+from openpyxl.chart import BarChart, Reference
+from openpyxl.comments import Comment
+
+from toolkit import layout
+from toolkit.book import template, writeback, xlsm
+from toolkit.book.read import read_workbook
+from toolkit.book.writeback import Edits, WriteBackError, write_back
+
+NOW = dt.datetime(2026, 2, 1, 9, 30, 0)
+INVOICES = [["F%d" % n, "invoice", dt.date(2026, 1, n), None, "C1", None, None, "Work"] for n in range(1, 6)]
+DRAWING_NS = ('xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
+              'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main"')
+TEXT_BOX = (
+    f'<xdr:twoCellAnchor {DRAWING_NS}><xdr:from><xdr:col>12</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>1</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from>'
+    '<xdr:to><xdr:col>15</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>5</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:to>'
+    '<xdr:sp macro="" textlink=""><xdr:nvSpPr><xdr:cNvPr id="20" name="TextBox 1"/><xdr:cNvSpPr txBox="1"/></xdr:nvSpPr>'
+    '<xdr:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="1828800" cy="731520"/></a:xfrm><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></xdr:spPr>'
+    '<xdr:txBody><a:bodyPr/><a:lstStyle/><a:p><a:r><a:t>Remember: invoices of January go to the accountant</a:t></a:r></a:p></xdr:txBody>'
+    '</xdr:sp><xdr:clientData/></xdr:twoCellAnchor>')
+PICTURE = (
+    f'<xdr:oneCellAnchor {DRAWING_NS}><xdr:from><xdr:col>12</xdr:col><xdr:colOff>0</xdr:colOff><xdr:row>7</xdr:row><xdr:rowOff>0</xdr:rowOff></xdr:from>'
+    '<xdr:ext cx="952500" cy="952500"/><xdr:pic><xdr:nvPicPr><xdr:cNvPr id="21" name="Logo"/><xdr:cNvPicPr/></xdr:nvPicPr>'
+    '<xdr:blipFill><a:blip xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/relationships" r:embed="rIdLogo"/>'
+    '<a:stretch><a:fillRect/></a:stretch></xdr:blipFill><xdr:spPr><a:prstGeom prst="rect"><a:avLst/></a:prstGeom></xdr:spPr>'
+    '</xdr:pic><xdr:clientData/></xdr:oneCellAnchor>')
+CUSTOM_XML = b'<?xml version="1.0" encoding="UTF-8"?><company-data xmlns="urn:example:crm"><id>42</id></company-data>'
+
+
+def png() -> bytes:
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b""))
+
+
+def rich_workbook(path):
+    """The template with a chart and a comment on Invoices (openpyxl), then a text box, a picture
+    and a custom XML part added by hand, as Excel would store them."""
+    wb = template.build_template({"Invoices": INVOICES, "Customers": [["C1", "Alpha"]]})
+    ws = wb["Invoices"]
+    chart = BarChart()
+    chart.add_data(Reference(ws, min_col=3, min_row=1, max_row=6), titles_from_data=True)
+    ws.add_chart(chart, "M12")
+    ws["B3"].comment = Comment("Check this one with the customer", "Ann")
+    wb.save(path)
+    with zipfile.ZipFile(path) as z:
+        parts = {n: z.read(n) for n in z.namelist()}
+    drawing = next(n for n in parts if n.startswith("xl/drawings/drawing") and n.endswith(".xml"))
+    rels = drawing.replace("drawings/", "drawings/_rels/") + ".rels"
+    end = parts[drawing].rindex(b"</")
+    parts[drawing] = parts[drawing][:end] + (TEXT_BOX + PICTURE).encode() + parts[drawing][end:]
+    parts[rels] = parts[rels].replace(b"</Relationships>", b'<Relationship Id="rIdLogo" Type="http://schemas.'
+                                      b'openxmlformats.org/officeDocument/2006/relationships/image" Target="../media/logo.png"/>'
+                                      b"</Relationships>")
+    parts["xl/media/logo.png"] = png()
+    parts["customXml/item1.xml"] = CUSTOM_XML
+    parts["xl/_rels/workbook.xml.rels"] = parts["xl/_rels/workbook.xml.rels"].replace(
+        b"</Relationships>", b'<Relationship Id="rIdCustom" Type="http://schemas.openxmlformats.org/officeDocument/'
+        b'2006/relationships/customXml" Target="../customXml/item1.xml"/></Relationships>')
+    parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
+        b"<Default ", b'<Default Extension="png" ContentType="image/png"/><Default ', 1)
+    path.write_bytes(_zip(parts))
+    return path
+
+
+def _zip(parts: dict[str, bytes]) -> bytes:
+    import io
+
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
+        for name, data in parts.items():
+            z.writestr(name, data)
+    return out.getvalue()
+
+
+def members(path) -> dict[str, bytes]:
+    with zipfile.ZipFile(path) as z:
+        assert z.testzip() is None
+        return {n: z.read(n) for n in z.namelist()}
+
+
+def sheet_part(path, name):
+    from toolkit.book.package import Package
+
+    book = Package(path)
+    try:
+        return book.sheets[name]
+    finally:
+        book.close()
+
+
+def test_text_box_picture_comment_chart_and_custom_xml_survive(tmp_path):
+    path = rich_workbook(tmp_path / "Rich.xlsx")
+    before = members(path)
+    invoices = sheet_part(path, "Invoices")
+    assert b"<xdr:sp " in before[next(n for n in before if n.startswith("xl/drawings/drawing"))]
+    edits = (Edits().set("Invoices", 2, "exported_in", "EXP-1").set("Invoices", 4, "exported_in", "EXP-1")
+             .append_rows("Export log", [["EXP-1", "2026-02-01 09:30", "winbooks", "x", 2, 1, "ACT.txt", "ab"]])
+             .show_findings([]))
+    write_back(path, edits, now=NOW)
+    after = members(path)
+    changed = {n for n in before if before[n] != after.get(n)}
+    # the two edited sheets (the empty Check sheet rewritten empty is the same bytes)
+    assert {invoices, sheet_part(path, "Export log")} <= changed <= {invoices, sheet_part(path, "Export log"),
+                                                                  sheet_part(path, "Check")}
+    for name in before:  # the drawing with its text box, picture and chart, the comments, the media
+        if name.startswith(("xl/drawings/", "xl/charts/", "xl/media/", "xl/comments", "customXml/")):
+            assert after[name] == before[name], name
+    assert set(after) == set(before)  # nothing added, nothing lost
+    # the sheet keeps its references to the drawing (chart, picture, text box) and the comments
+    for element in (rb"<drawing\b[^>]*/>", rb"<legacyDrawing\b[^>]*/>"):
+        assert re.findall(element, before[invoices]) == re.findall(element, after[invoices]) != []
+    assert after["customXml/item1.xml"] == CUSTOM_XML
+    wb = openpyxl.load_workbook(path)
+    assert wb["Invoices"]["K2"].value == "EXP-1" and wb["Invoices"]["K4"].value == "EXP-1"
+    assert wb["Invoices"]["B3"].comment.text == "Check this one with the customer"
+    assert [r.exported_in for r in read_workbook(path).invoices] == ["EXP-1", "", "EXP-1", "", ""]
+
+
+def test_a_built_xlsm_keeps_vba_ribbon_and_relationships(tmp_path):
+    path = tmp_path / "Company.xlsm"
+    xlsm.build_xlsm(path, {"Invoices": INVOICES})
+    before = members(path)
+    write_back(path, Edits().set("Invoices", 2, "exported_in", "EXP-9").show_findings([]), now=NOW)
+    after = members(path)
+    for name in ("xl/vbaProject.bin", xlsm.RIBBON_PART, "_rels/.rels", "[Content_Types].xml",
+                 "xl/_rels/workbook.xml.rels", "xl/workbook.xml", "xl/styles.xml"):
+        assert after[name] == before[name], name
+
+
+def test_values_are_text_never_formulas(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES, "Customers": [["C1", "Alpha"]]})
+    hostile = ['=HYPERLINK("http://evil.example","click")', "+1+2", "@SUM(A1)", "-3+4", "\t=1+1"]
+    edits = Edits().append_rows("Customers", [[f"C{n}", text] for n, text in enumerate(hostile, 2)])
+    edits.set("Invoices", 2, "description", "=1+1")
+    write_back(path, edits, now=NOW)
+    wb = openpyxl.load_workbook(path)
+    names = [c.value for c in wb["Customers"]["B"][2:7]]
+    assert names == hostile
+    assert all(c.data_type == "s" for c in wb["Customers"]["B"][2:7])
+    assert wb["Invoices"]["H2"].value == "=1+1" and wb["Invoices"]["H2"].data_type == "s"
+    assert [c.name for c in read_workbook(path).customers][1:] == [h.strip() for h in hostile]
+
+
+def test_control_characters_and_spaces_round_trip(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Customers": [["C1", "Alpha"]]})
+    text = "  Bell\x07 & <Esc\x1b> _x0041_ \u00e9\u20ac "
+    write_back(path, Edits().set("Customers", 2, "street", text), now=NOW)
+    assert read_workbook(path).customers[0].street == text.strip()  # calamine decodes _xHHHH_ as Excel does
+    raw = openpyxl.load_workbook(path)["Customers"]["E2"].value  # openpyxl does not: the escapes show
+    assert raw == "  Bell_x0007_ & <Esc_x001B_> _x005F_x0041_ \u00e9\u20ac "
+
+
+def test_numbers_and_dates_get_the_layout_formats(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Customers": [["C1", "Alpha"]]})
+    wb = openpyxl.load_workbook(path)
+    del wb["Export log"]  # created again by the write-back
+    wb.save(path)
+    write_back(path, Edits().append_rows("Invoice lines", [["F1", 1, "Work", Decimal("2"), Decimal("12.50"), None, 21]])
+               .set_setting("period_from", dt.date(2026, 1, 1)).set_setting("customer_number_start", 200000)
+               .append_rows("Export log", [["E", "now", "winbooks", "p", 3]]), now=NOW)
+    wb = openpyxl.load_workbook(path)
+    lines = wb["Invoice lines"]
+    assert lines["E2"].value == 12.5 and lines["E2"].number_format == "#,##0.00"
+    assert lines["D2"].value == 2 and lines["A2"].number_format == "@"
+    settings = {r[0].value: r[1] for r in wb["Settings"].iter_rows(min_row=2) if r[0].value}
+    assert settings["Period from"].value == dt.datetime(2026, 1, 1) and settings["Period from"].number_format == "yyyy-mm-dd"
+    assert settings["Customer number start"].value == 200000
+    log = wb["Export log"]
+    assert log["E2"].value == 3 and log["E2"].number_format == "0" and log["E2"].fill.fgColor.rgb.endswith("F2F2F2")
+
+
+def test_check_write_links_and_highlights_then_moves_the_highlight(tmp_path):
+    from toolkit.model import Finding
+
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    first = [Finding("line.account.missing", "error", "Invoices", "C3", "No date."),
+             Finding("x.y", "warning", "Invoices", "", "A sheet-wide note.")]
+    write_back(path, Edits().show_findings(first), now=NOW)
+    wb = openpyxl.load_workbook(path)
+    check = wb["Check"]
+    assert [c.value for c in check[2]] == ["error", "line.account.missing", "Invoices", "C3", "No date."]
+    assert check["D2"].hyperlink.location == "'Invoices'!C3" and check["D3"].hyperlink is None
+    assert check["D2"].font.u == "single"
+    assert wb["Invoices"]["C3"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert wb["Invoices"]["C3"].number_format == "yyyy-mm-dd"  # the cell keeps its format
+    second = [Finding("cell.required", "error", "Invoices", "E4", "Customer id is required.")]
+    write_back(path, Edits().show_findings(second), now=NOW + dt.timedelta(seconds=1))
+    wb = openpyxl.load_workbook(path)
+    assert wb["Invoices"]["C3"].fill.fill_type is None and wb["Invoices"]["C3"].value == dt.datetime(2026, 1, 2)
+    assert wb["Invoices"]["E4"].fill.fgColor.rgb.endswith("FFC7CE")
+    assert wb["Check"].max_row == 2 and wb["Check"].tables["CheckFindings"].ref == "A1:E2"
+
+
+def test_a_thousand_row_write_back(tmp_path):
+    rows = [["F%04d" % n, "invoice", dt.date(2026, 1, 1) + dt.timedelta(days=n % 300), None, "C1", "EUR", None,
+             f"Invoice {n}", None, None, None] for n in range(1, 1001)]
+    path = tmp_path / "Thousand.xlsx"
+    template.save_template(path, {"Invoices": rows, "Customers": [["C1", "Alpha"]]})
+    before = read_workbook(path)
+    edits = Edits()
+    for n in range(2, 1002, 2):  # every other invoice
+        edits.set("Invoices", n, "exported_in", "EXP-1")
+    edits.append_rows("Export log", [["EXP-1", "2026-02-01 09:30", "winbooks", "p", 500, 1, "ACT.txt", "ab"]])
+    write_back(path, edits, now=NOW)
+    after = read_workbook(path)
+    assert [i.exported_in for i in after.invoices] == ["EXP-1" if n % 2 else "" for n in range(1, 1001)]
+    strip = [(i.number, i.date, i.customer_id, i.description, i.where.row) for i in before.invoices]
+    assert [(i.number, i.date, i.customer_id, i.description, i.where.row) for i in after.invoices] == strip
+    wb = openpyxl.load_workbook(path)
+    assert wb["Invoices"].tables["Invoices"].ref == "A1:K1001"
+    assert wb["Invoices"]["K2"].fill.fgColor.rgb.endswith("F2F2F2") and wb["Invoices"]["K3"].value is None
+
+
+def test_deleting_rows_under_a_formula_is_refused(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Customers": [["C1", "Alpha"], ["C2", "Beta"], ["C3", "Gamma"]]})
+    wb = openpyxl.load_workbook(path)
+    wb["Customers"]["P4"] = "=LEN(B4)"  # the user's own formula below the deleted row
+    wb.save(path)
+    before = path.read_bytes()
+    with pytest.raises(WriteBackError, match="Customers.*formula.*nothing was written"):
+        write_back(path, Edits().delete_rows("Customers", [2]), now=NOW)
+    assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
+
+
+def test_overwriting_a_shared_formula_is_refused(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    parts = members(path)
+    part = sheet_part(path, "Invoices")
+    parts[part] = re.sub(rb'<c r="H2"[^>]*?(/>|>.*?</c>)', b'<c r="H2" t="str"><f t="shared" ref="H2:H3" si="0">B2</f><v>x</v></c>',
+                         parts[part], count=1, flags=re.S)
+    path.write_bytes(_zip(parts))
+    with pytest.raises(WriteBackError, match="H2 holds a formula other cells share"):
+        write_back(path, Edits().set("Invoices", 2, "description", "y"), now=NOW)
+
+
+@pytest.mark.parametrize("failure", [errno.ENOSPC, errno.EROFS])
+def test_a_failing_disk_leaves_the_workbook_and_no_temporary_file(tmp_path, monkeypatch, failure):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    before = path.read_bytes()
+
+    def broken(fd):
+        raise OSError(failure, "simulated")
+
+    monkeypatch.setattr(writeback.os, "fsync", broken)
+    with pytest.raises(WriteBackError) as caught:
+        write_back(path, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    message = str(caught.value)
+    assert str(path) in message and "not changed" in message
+    assert ("full" in message) if failure == errno.ENOSPC else ("writable" in message)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["Company.xlsx"]
+
+
+def test_read_only_and_vanished_workbooks_are_messages(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    path.chmod(0o444)
+    try:
+        if not __import__("os").access(path, __import__("os").W_OK):  # root may write anyway
+            with pytest.raises(WriteBackError, match="read-only.*Nothing was changed"):
+                write_back(path, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    finally:
+        path.chmod(0o644)
+    with pytest.raises(WriteBackError, match="does not exist"):
+        write_back(tmp_path / "Gone.xlsx", Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+
+
+def test_a_damaged_workbook_is_a_message(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    parts = members(path)
+    part = sheet_part(path, "Invoices")
+    parts[part] = parts[part][:-400]  # cut short
+    path.write_bytes(_zip(parts))
+    with pytest.raises(WriteBackError, match="Invoices"):
+        write_back(path, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    path.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(WriteBackError, match="cannot be read as an Excel workbook"):
+        write_back(path, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+
+
+def test_headers_are_found_below_row_one(tmp_path):
+    # The reader accepts a header in the first ten rows; the writer finds the same row.
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Invoices"]
+    del ws.tables["Invoices"]
+    ws.insert_rows(1, 2)
+    ws["A1"] = "My company's invoices"
+    wb.save(path)
+    before = read_workbook(path)
+    write_back(path, Edits().set("Invoices", before.invoices[0].where.row, "exported_in", "EXP-1"), now=NOW)
+    after = openpyxl.load_workbook(path)["Invoices"]
+    assert after["K4"].value == "EXP-1" and after["K3"].value == "Exported in"
+    assert [c.value for c in after[3] if c.value].count("Exported in") == 1
+    assert read_workbook(path).invoices[0].exported_in == "EXP-1"
