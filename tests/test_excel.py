@@ -45,7 +45,7 @@ def test_validate_writes_the_same_findings_as_the_cli_and_highlights(tmp_path):
         line_sheet = book.sheets[layout.INVOICE_LINES.name]
         assert line_sheet.range("I8").color == excel.HIGHLIGHT  # line.account.missing
         alert = book.app.impl.alerts[-1]
-        assert "14 error(s) and 1 warning(s)" in alert.prompt and "Check sheet" in alert.prompt
+        assert "15 error(s) and 2 warning(s)" in alert.prompt and "Check sheet" in alert.prompt
         # fixed and validated again: the Check sheet empties, the highlight goes
         line_sheet.range("I8").value = "700000"
         book.save()  # what VBA's SaveCopyAs gives Python: the book as it is now

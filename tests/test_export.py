@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit import cli, layout
+from toolkit import cli, layout, sample
 from toolkit.app import export, transaction
 from toolkit.app.export import ExportFailed, ExportRequest, run_export
 from toolkit.book.read import read_workbook
@@ -151,7 +151,7 @@ def test_check_writes_the_check_sheet_with_links(tmp_path, capsys):
     assert cli.main(["check", str(book), "--write"]) == 1
     ws = openpyxl.load_workbook(book)[layout.CHECK.name]
     rows = list(ws.iter_rows(min_row=2, values_only=True))
-    assert len(rows) == 15 and rows[0][:4] == ("error", "settings.missing", "Settings", "B2")
+    assert len(rows) == len(sample.mistakes()[2]) and rows[0][:4] == ("error", "settings.missing", "Settings", "B2")
     assert ws["D2"].hyperlink.location == "'Settings'!B2"
     assert list(tmp_path.glob("mistakes.backup-*.xlsx"))
     assert cli.main(["check", str(book), "--json"]) == 1

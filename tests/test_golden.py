@@ -31,10 +31,13 @@ def test_sample_workbooks_are_what_the_script_makes(tmp_path):
         assert (tmp_path / name).read_bytes() == (SAMPLES / name).read_bytes(), f"run samples/make_samples.py ({name})"
 
 
+@pytest.mark.parametrize("folder", list(make_samples.GOLDEN_SETS))
 @pytest.mark.parametrize("package", [s.id for s in specs.list_specs()])
-def test_export_matches_golden_files(package, tmp_path):
-    golden = SAMPLES / "golden" / package
-    files = make_samples.golden_export(package, tmp_path)
+def test_export_matches_golden_files(package, folder, tmp_path):
+    """golden/: the demo as it is. golden-gross-then-discount/: the bytes every export had before
+    the Rounding setting existed, reproduced by switching only that setting."""
+    golden = SAMPLES / folder / package
+    files = make_samples.golden_export(package, tmp_path, make_samples.GOLDEN_SETS[folder])
     assert sorted(p.name for p in golden.iterdir()) == [name for name, _ in files]
     for name, data in files:
         expected = (golden / name).read_bytes()
@@ -44,8 +47,9 @@ def test_export_matches_golden_files(package, tmp_path):
             pytest.fail("\n".join(list(diff)[:40]))
 
 
-def test_every_package_has_golden_files():
-    assert {p.name for p in (SAMPLES / "golden").iterdir()} == {s.id for s in specs.list_specs()}
+@pytest.mark.parametrize("folder", list(make_samples.GOLDEN_SETS))
+def test_every_package_has_golden_files(folder):
+    assert {p.name for p in (SAMPLES / folder).iterdir()} == {s.id for s in specs.list_specs()}
 
 
 def test_check_reports_the_planted_mistakes_and_nothing_else():

@@ -1,19 +1,35 @@
 """From invoices to balanced postings: VAT, rounding, discounts. The only place money is computed.
 
-Per line (all ROUND_HALF_UP to the cent, each amount rounded once):
-    gross            = quantity x unit price
-    line discount    = gross x line discount %
-    invoice discount = (gross - line discount) x invoice discount %
-    net              = gross - line discount - invoice discount      (the VAT base)
-    VAT "on lines"   = net x rate, per line, then summed per rate and regime
-    VAT "on total"   = (sum of nets of a rate and regime) x rate, once per document
-The two VAT modes can differ by a cent or more per rate on a document (each line rounded vs the
-sum rounded); "on total" is what the VAT return computes, "on lines" is what most invoices print.
+Every rounding is ROUND_HALF_UP to the cent (`money`; halves away from zero, so a negated amount
+rounds to the negated result). In this order (docs/rounding.md has worked examples):
+
+1. Per line, by the Settings row "Rounding":
+   "line net once" (the default; EN 16931, Odoo and most invoicing software):
+       gross    = round(quantity x unit price)
+       net      = round(quantity x unit price x (100 - discount %) / 100)
+       discount = gross - net
+   "gross then discount" (the toolkit's only rule before this setting existed):
+       gross    = round(quantity x unit price)
+       discount = round(gross x discount % / 100)
+       net      = gross - discount
+2. Per VAT rate and regime on the document (a "group"), once:
+   invoice discount = round(sum of the group's line nets x invoice discount % / 100),
+                      shared over the group's lines in proportion to their nets (`share`)
+   taxable          = line net - its share of the invoice discount
+3. VAT "on lines":  round(taxable x rate / 100) per line, summed per group and per revenue account.
+   VAT "on total":  round(sum of the group's taxable x rate / 100) once per group, shared over the
+                    group's revenue accounts in proportion to their taxable amounts (`share`).
+4. base = sum of taxable, VAT = sum of the groups' VAT, total = base + VAT.
+`share(total, weights)`: each share rounded down to the cent, the cents left over one each to the
+largest remainders, the earliest line or account first on a tie. The shares add up to the total.
+
+A credit note typed with negative amounts (every line's quantity x unit price <= 0) is computed as
+its positive twin (`typed_negative`); the check warns about it.
 
 Postings (amount signed debit - credit; a credit note mirrors an invoice):
     receivable on the customer    +total
-    revenue per account and rate  -gross (discount account set) or -net (booked net)
-    discount per rate             +discount (only when a discount account is set)
+    revenue per account and rate  -gross (discount account set) or -taxable (booked net)
+    discount per rate             +line discounts + invoice discount (only with a discount account)
     VAT per rate and regime       -VAT, with its base (0 % groups too: some packages need their base)
 """
 
@@ -29,6 +45,7 @@ from toolkit.vatrules import RuleBook
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
+GROSS_THEN_DISCOUNT = "gross then discount"
 
 VatCodeLookup = Callable[[str, Decimal, str], "str | None"]
 
@@ -43,6 +60,101 @@ class Unbalanced(Exception):
         self.finding = finding
 
 
+def line_signs(invoice: Invoice) -> tuple[bool, bool]:
+    """(has a positive line, has a negative line), by quantity x unit price; unreadable lines left out."""
+    positive = negative = False
+    for line in invoice.lines:
+        if line.quantity is None or line.unit_price is None:
+            continue
+        amount = line.quantity * line.unit_price
+        positive = positive or amount > 0
+        negative = negative or amount < 0
+    return positive, negative
+
+
+def typed_negative(invoice: Invoice) -> bool:
+    """A credit note typed with negative amounts (a common habit): booked as the credit it is."""
+    positive, negative = line_signs(invoice)
+    return invoice.is_credit_note and negative and not positive
+
+
+def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
+    """`total` split in proportion to `weights` (amounts in cents), adding up to it exactly: each
+    share rounded down to the cent, the cents left over one each to the largest remainders, the
+    earliest first on a tie."""
+    if len(weights) == 1:
+        return [total]
+    cents = [int(w * 100) for w in weights]
+    whole = sum(cents)
+    target = int(total * 100)
+    if whole == 0:  # nothing to be proportional to (the total is then 0 too): all on the first
+        return [total] + [ZERO] * (len(weights) - 1)
+    if whole < 0:
+        whole, cents = -whole, [-c for c in cents]
+    floors, remainders = [], []
+    for c in cents:
+        floor, remainder = divmod(target * c, whole)
+        floors.append(floor)
+        remainders.append(remainder)
+    left = target - sum(floors)  # 0 <= left < len(weights)
+    for index in sorted(range(len(cents)), key=lambda i: -remainders[i])[:left]:
+        floors[index] += 1
+    return [Decimal(f).scaleb(-2) for f in floors]
+
+
+def _amounts(invoice: Invoice, rounding: str, on_total: bool):
+    """Steps 1-3 of the module docstring: ({(account, rate, regime): [gross, discount, taxable, VAT]},
+    {(rate, regime): [base, VAT]}), both in the order the lines name them."""
+    once = rounding != GROSS_THEN_DISCOUNT
+    flip = typed_negative(invoice)
+    pct = invoice.discount_pct or ZERO
+    revenue: dict[tuple, list[Decimal]] = {}
+    groups: dict[tuple, list[list]] = {}  # (rate, regime) -> [[revenue key, gross, discount, net], ...]
+    for line in invoice.lines:
+        exact = (-line.quantity if flip else line.quantity) * line.unit_price
+        gross = money(exact)
+        if not line.discount_pct:
+            net = gross
+        elif once:
+            net = money(exact * (HUNDRED - line.discount_pct) / HUNDRED)
+        else:
+            net = gross - money(gross * line.discount_pct / HUNDRED)
+        key = (line.ledger_account, line.vat_rate, line.vat_regime)
+        revenue.setdefault(key, [ZERO, ZERO, ZERO, ZERO])
+        groups.setdefault((line.vat_rate, line.vat_regime), []).append([key, gross, gross - net, net])
+    vat: dict[tuple, list[Decimal]] = {}
+    for (rate, regime), rows in groups.items():
+        if pct:
+            nets = [row[3] for row in rows]
+            for row, part in zip(rows, share(money(sum(nets) * pct / HUNDRED), nets)):
+                row[2] += part
+                row[3] -= part
+        base = tax = ZERO
+        for key, gross, discount, taxable in rows:
+            sums = revenue[key]
+            sums[0] += gross
+            sums[1] += discount
+            sums[2] += taxable
+            base += taxable
+            if not on_total:
+                line_vat = money(taxable * rate / HUNDRED)
+                sums[3] += line_vat
+                tax += line_vat
+        if on_total:
+            tax = money(base * rate / HUNDRED)
+            accounts = [sums for (_, r, g), sums in revenue.items() if (r, g) == (rate, regime)]
+            for sums, part in zip(accounts, share(tax, [sums[2] for sums in accounts])):
+                sums[3] = part
+        vat[(rate, regime)] = [base, tax]
+    return revenue, vat
+
+
+def document_total(invoice: Invoice, rounding: str, vat_booking: str) -> Decimal:
+    """The total incl. VAT `build_document` books for `invoice`, in document terms."""
+    _, vat = _amounts(invoice, rounding, vat_booking == "on total")
+    return sum((base + tax for base, tax in vat.values()), ZERO)
+
+
 def build_document(
     invoice: Invoice,
     customer: Customer,
@@ -50,31 +162,8 @@ def build_document(
     rules: RuleBook,
     vat_code: VatCodeLookup,
 ) -> Document:
-    on_total = settings.vat_booking == "on total"
     booked_gross = bool(settings.discount_account)
-    invoice_pct = invoice.discount_pct or ZERO
-    revenue: dict[tuple, list[Decimal]] = {}  # (account, rate, regime) -> [gross, discount, net, vat]
-    vat: dict[tuple, list[Decimal]] = {}  # (rate, regime) -> [base, vat]
-    for line in invoice.lines:
-        gross = money(line.quantity * line.unit_price)
-        line_discount = money(gross * line.discount_pct / HUNDRED) if line.discount_pct else ZERO
-        invoice_discount = money((gross - line_discount) * invoice_pct / HUNDRED) if invoice_pct else ZERO
-        net = gross - line_discount - invoice_discount
-        rate = line.vat_rate
-        sums = revenue.setdefault((line.ledger_account, rate, line.vat_regime), [ZERO, ZERO, ZERO, ZERO])
-        sums[0] += gross
-        sums[1] += line_discount + invoice_discount
-        sums[2] += net
-        group = vat.setdefault((rate, line.vat_regime), [ZERO, ZERO])
-        group[0] += net
-        if not on_total:
-            line_vat = money(net * rate / HUNDRED)
-            group[1] += line_vat
-            sums[3] += line_vat
-    if on_total:
-        for (rate, regime), group in vat.items():
-            group[1] = money(group[0] * rate / HUNDRED)
-            _share_vat(group[1], rate, [sums for (_, r, g), sums in revenue.items() if (r, g) == (rate, regime)])
+    revenue, vat = _amounts(invoice, settings.rounding, settings.vat_booking == "on total")
 
     codes = {key: _code(key[0], key[1], invoice, rules, vat_code) for key in vat}
     vat_groups = tuple(VatGroup(rate, regime, codes[(rate, regime)], base, tax) for (rate, regime), (base, tax) in vat.items())
@@ -130,15 +219,6 @@ def build_document(
         credited_invoice=invoice.credited_invoice,
         invoice=invoice,
     )
-
-
-def _share_vat(total: Decimal, rate: Decimal, groups: list[list[Decimal]]) -> None:
-    """VAT computed on the total, shared over the revenue accounts of its rate: each its own
-    rounded share, the rounding difference on the largest, so the shares add up to the total."""
-    for sums in groups:
-        sums[3] = money(sums[2] * rate / HUNDRED)
-    largest = max(groups, key=lambda sums: abs(sums[2]))
-    largest[3] += total - sum(sums[3] for sums in groups)
 
 
 def _code(rate: Decimal, regime: str, invoice: Invoice, rules: RuleBook, vat_code: VatCodeLookup) -> str:

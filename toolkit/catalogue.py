@@ -69,6 +69,10 @@ CATALOGUE: dict[str, Kind] = {
     "invoice.due_date.early": Kind(W, "Due date before the invoice date"),
     "invoice.discount.account_missing": Kind(E, "Discount without a discount account"),
     "credit_note.credited.unknown": Kind(W, "Credited invoice not found"),
+    "credit_note.negative": Kind(W, "Credit note typed with negative amounts"),
+    "credit_note.signs.mixed": Kind(E, "Credit note with positive and negative lines"),
+    "invoice.total.negative": Kind(E, "Invoice with a negative total"),
+    "invoice.total.mismatch": Kind(E, "Total differs from the total as issued"),
     # invoice lines
     "line.invoice.unknown": Kind(E, "Line of an unknown invoice"),
     "line.account.missing": Kind(E, "Ledger account missing"),

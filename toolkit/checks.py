@@ -17,6 +17,7 @@ from stdnum.be import ogm_vcs
 from stdnum.eu import vat as eu_vat
 
 from toolkit import layout
+from toolkit.accounting import document_total, line_signs, typed_negative
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
 from toolkit.customers.normalize import vat_key
 from toolkit.vatrules import ZERO_VAT_REGIMES, RuleBook
@@ -47,6 +48,8 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     findings += _customers(wb)
     findings += _invoices(wb)
     findings += _lines(wb)
+    findings += credit_note_signs(wb)
+    findings += totals_as_issued(wb)
     return findings
 
 
@@ -304,3 +307,90 @@ def _regime(line, customer, home: str) -> list[Finding]:
                           f"Export outside the EU, but customer {customer.customer_id} is in {country}, an EU member state: "
                           f"use an intra-EU or domestic regime.")]
     return []
+
+
+# ---- amounts as issued -------------------------------------------------------------------------
+
+
+def _computable(invoice: Invoice) -> bool:
+    """Every line has the amounts the accounting core needs (the reader reported what is missing)."""
+    return bool(invoice.lines) and all(
+        line.quantity is not None and line.unit_price is not None and line.vat_rate is not None for line in invoice.lines)
+
+
+def _amount(value: Decimal) -> str:
+    return f"{value:,.2f}"
+
+
+def credit_note_signs(wb: Workbook) -> list[Finding]:
+    """Signs as typed: a credit note typed negative is booked as the credit it is (a warning); a
+    credit note with both signs, or an invoice with a negative total, is an error. One finding per
+    document, on its Invoices row."""
+    findings = []
+    s = wb.settings
+    for invoice in wb.invoices:
+        if not invoice.number or not _computable(invoice):
+            continue
+        positive, negative = line_signs(invoice)
+        if invoice.is_credit_note and positive and negative:
+            rows = ", ".join(str(line.where.row) for line in invoice.lines
+                             if line.quantity * line.unit_price < 0)
+            findings.append(error(
+                "credit_note.signs.mixed", invoice.where, "number",
+                f"Credit note {invoice.number} has positive and negative lines (negative on Invoice lines row(s) {rows}): "
+                f"type every line of a credit note with the same sign (positive is usual); what the customer "
+                f"owes extra belongs on an invoice."))
+        elif typed_negative(invoice):
+            total = document_total(invoice, s.rounding, s.vat_booking)
+            findings.append(warning(
+                "credit_note.negative", invoice.where, "number",
+                f"Credit note {invoice.number} is typed with negative amounts: it is booked as a credit of "
+                f"{_amount(total)} to the customer, as a credit note with positive amounts would be."))
+        elif not invoice.is_credit_note and negative:
+            total = document_total(invoice, s.rounding, s.vat_booking)
+            if total < 0:
+                findings.append(error(
+                    "invoice.total.negative", invoice.where, "doc_type",
+                    f"Invoice {invoice.number} totals {_amount(total)}: an invoice cannot be negative. If it credits "
+                    f"the customer, set Type to 'credit note' (and, if you like, type its amounts positive)."))
+    return findings
+
+
+def totals_as_issued(wb: Workbook) -> list[Finding]:
+    """Where 'Total as issued' is filled, the booking must come to it to the cent; the error names
+    the Settings that would match. A credit note's total may be typed with either sign."""
+    findings = []
+    s = wb.settings
+    other_rounding = next(r for r in layout.ROUNDINGS if r != s.rounding)
+    other_booking = next(b for b in layout.VAT_BOOKING if b != s.vat_booking)
+    # The workbook's own, then the other rounding convention, the other VAT booking, both.
+    settings = [(s.rounding, s.vat_booking), (other_rounding, s.vat_booking), (s.rounding, other_booking),
+                (other_rounding, other_booking)]
+    for invoice in wb.invoices:
+        issued = invoice.total_as_issued
+        if issued is None or not invoice.number or not _computable(invoice):
+            continue
+        positive, negative = line_signs(invoice)
+        if (invoice.is_credit_note and positive and negative) or (not invoice.is_credit_note and negative
+                                                                   and document_total(invoice, *settings[0]) < 0):
+            continue  # credit_note_signs reported it
+        wanted = abs(issued) if invoice.is_credit_note else issued
+        totals = {pair: document_total(invoice, *pair) for pair in settings}
+        computed = totals[settings[0]]
+        if computed == wanted:
+            continue
+        message = (f"Total as issued {_amount(issued)}, but the booking comes to {_amount(computed)} "
+                   f"(Rounding '{s.rounding}', VAT booking '{s.vat_booking}'). ")
+        matching = [pair for pair in settings[1:] if totals[pair] == wanted]
+        if matching:
+            rounding, booking = matching[0]
+            changes = " and ".join(
+                f"{label} '{new}'" for label, old, new in (("Rounding", s.rounding, rounding), ("VAT booking", s.vat_booking, booking))
+                if old != new)
+            message += (f"With {changes} it comes to {_amount(wanted)}: set that on Settings if your invoicing "
+                        f"software computes that way.")
+        else:
+            message += ("No rounding convention or VAT booking gives that amount: compare the lines (quantities, unit "
+                        "prices, discounts, VAT rates) and the invoice discount with the invoice as issued.")
+        findings.append(error("invoice.total.mismatch", invoice.where, "total_as_issued", message))
+    return findings

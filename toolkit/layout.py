@@ -24,6 +24,7 @@ CUSTOMER_KINDS = ("company", "person")
 NUMBER_SOURCES = ("imported", "generated", "manual")
 ACCOUNT_SOURCES = ("manual", "suggested")
 VAT_BOOKING = ("on lines", "on total")
+ROUNDINGS = ("line net once", "gross then discount")  # how a line's net is rounded (accounting.py)
 NUMBERING_MODES = ("generate automatically", "manage manually")
 YES_NO = ("yes", "no")
 SEVERITIES = ("error", "warning")
@@ -144,6 +145,9 @@ INVOICES = Sheet(
         C("discount_pct", "Invoice discount %", "percent", help="Commercial discount on the whole invoice, in percent.", width=10),
         C("credited_invoice", "Credited invoice", "code", help="For a credit note: the invoice it credits."),
         C("exported_in", "Exported in", "code", help="Filled by the toolkit: the export that carried this document.", output=True),
+        C("total_as_issued", "Total as issued", "decimal", help=(
+            "Optional: the invoice's total including VAT as your invoicing software printed it; the check then "
+            "makes sure the booking comes to the same amount, to the cent."), width=12),
     ),
 )
 
@@ -249,6 +253,10 @@ SETTINGS = (
     S("period_from", "Period from", "date", help="First invoice date of the export. Empty = no lower limit."),
     S("period_to", "Period to", "date", help="Last invoice date of the export. Empty = no upper limit."),
     S("vat_booking", "VAT booking", "choice", True, "on lines", VAT_BOOKING, "on lines: VAT rounded per line (default); on total: per rate on the document."),
+    S("rounding", "Rounding", "choice", True, "line net once", ROUNDINGS,
+      "How your invoicing software rounds a line with a discount. line net once (default; EN 16931, most software): "
+      "round(quantity x price x (1 - discount %)); gross then discount: round(quantity x price), then round the "
+      "discount on it. docs/rounding.md has worked examples."),
     S("export_customers", "Export customers", "bool", False, True, YES_NO, "yes: write the customer master file when the package has one."),
     S("invoice_journal", "Invoice journal", "code", True, "VF", help="Journal code for invoices in the accounting package."),
     S("credit_note_journal", "Credit note journal", "code", True, "VF", help="Journal code for credit notes (may equal the invoice journal)."),

@@ -87,6 +87,7 @@ class Settings:
     period_from: dt.date | None = _default("period_from")
     period_to: dt.date | None = _default("period_to")
     vat_booking: str = _default("vat_booking")
+    rounding: str = _default("rounding")
     export_customers: bool = _default("export_customers")
     invoice_journal: str = _default("invoice_journal")
     credit_note_journal: str = _default("credit_note_journal")
@@ -182,6 +183,7 @@ class Invoice:
     exported_in: str = ""
     lines: tuple[InvoiceLine, ...] = ()
     where: Where = field(default=NOWHERE, compare=False, repr=False)
+    total_as_issued: Decimal | None = None  # the total incl. VAT the invoicing software printed
 
     @property
     def is_credit_note(self) -> bool:

@@ -24,6 +24,7 @@ SETTINGS = {
     "period_from": dt.date(2026, 1, 1),
     "period_to": dt.date(2026, 3, 31),
     "vat_booking": "on lines",
+    "rounding": "line net once",
     "export_customers": "yes",
     "invoice_journal": "VF",
     "credit_note_journal": "VFC",
@@ -223,6 +224,13 @@ def mistakes() -> tuple[dict, dict[str, list[list]], set[tuple[str, str, str]]]:
     index = line_of(invoices[domestic]["number"])
     lines[index].update(vat_rate=Decimal(0), vat_regime="intra-EU services", ledger_account="700300")
     plant("line.regime.intra_eu.vat", layout.INVOICE_LINES, index, "vat_regime")
+    # 1 x 40.45 less 10 %: the invoicing software printed the once-rounded 36.41, not 36.40
+    index = next(i for i, inv in enumerate(invoices) if inv["number"] == "2026-0011")
+    invoices[index]["total_as_issued"] = Decimal("36.40")
+    plant("invoice.total.mismatch", layout.INVOICES, index, "total_as_issued")
+    index = next(i for i, inv in enumerate(invoices) if inv["number"] == "CN2026-001")
+    lines[line_of("CN2026-001")]["quantity"] = Decimal(-1)  # typed negative: booked as the credit, with a warning
+    plant("credit_note.negative", layout.INVOICES, index, "number")
     tables = {sheet.name: _rows(sheet, records[sheet.name]) for sheet in layout.TABLE_SHEETS}
     return settings, tables, expected
 

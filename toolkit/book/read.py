@@ -325,9 +325,10 @@ def read_workbook(path: str | Path) -> Workbook:
         by_invoice[line.invoice_number].append(line)
     invoices = tuple(
         Invoice(number or "", doc_type, date, customer or "", due, (currency or "EUR").upper(), reference or "",
-                text or "", discount or zero, credited or "", exported or "", tuple(by_invoice.get(number or "", ())), where)
-        for where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, exported
+                text or "", discount or zero, credited or "", exported or "", tuple(by_invoice.get(number or "", ())), where,
+                issued)
+        for where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, exported, issued
         in columns(layout.INVOICES, "number", "doc_type", "date", "due_date", "customer_id", "currency", "payment_reference",
-                   "description", "discount_pct", "credited_invoice", "exported_in")
+                   "description", "discount_pct", "credited_invoice", "exported_in", "total_as_issued")
     )
     return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings))
