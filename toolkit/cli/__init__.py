@@ -35,6 +35,19 @@ def _workbook_arg(text: str) -> Path:
     return path
 
 
+def _workbook_or_folder_arg(text: str) -> Path:
+    path = Path(text)
+    if not path.exists():
+        raise argparse.ArgumentTypeError(f"no such workbook or folder: {text}")
+    return path
+
+
+def _positive_int(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, found {text!r}")
+    return int(text)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ledger-export",
@@ -61,8 +74,10 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--write", action="store_true", help="also write the findings into the workbook's Check sheet")
     check.set_defaults(handler=cmd_check)
 
-    export = sub.add_parser("export", help="write the accounting package's import files")
-    export.add_argument("workbook", type=_workbook_arg)
+    export = sub.add_parser("export", help="write the accounting package's import files",
+                            description="Export one workbook, or many (files and folders of workbooks), each in its own process.")
+    export.add_argument("workbooks", nargs="+", type=_workbook_or_folder_arg, metavar="WORKBOOK",
+                        help="a workbook, or several workbooks and folders of workbooks")
     export.add_argument("--package", help="package id (default: the Settings' package; see `ledger-export packages`)")
     export.add_argument("--from", dest="period_from", type=_date_arg, metavar="DATE", help="first invoice date (default: Settings)")
     export.add_argument("--to", dest="period_to", type=_date_arg, metavar="DATE", help="last invoice date (default: Settings)")
@@ -71,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--include-exported", action="store_true", help="export documents that were exported before, on purpose")
     export.add_argument("--no-write-back", action="store_true", help="leave the workbook file untouched")
     export.add_argument("--dry-run", action="store_true", help="check and show what would be exported; write nothing")
+    export.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="with several workbooks: how many to export at once (default 1)")
     export.set_defaults(handler=cmd_export)
 
     preview = sub.add_parser("preview", help="show what the next export would carry: documents, customers, totals")
@@ -105,10 +121,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, report: dict | None = None) -> int:
+    """Run one command; `report`, when given, receives a summary of an export (the batch run's
+    workers read it: documents, files, message)."""
     from toolkit.book.writeback import one_run
 
     args = build_parser().parse_args(argv)
+    args.report = report if report is not None else {}
     try:
         with one_run():  # one backup of the workbook per command, before its first change
             return args.handler(args)
@@ -173,10 +192,28 @@ def cmd_check(args) -> int:
 
 
 def cmd_export(args) -> int:
+    if len(args.workbooks) > 1 or args.workbooks[0].is_dir():
+        return _export_many(args)
+    args.workbook = args.workbooks[0]
     if args.dry_run:  # writes nothing: no lock, no recovery
         return _export(args)
     with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back):
         return _export(args)
+
+
+def _export_many(args) -> int:
+    from toolkit.cli import batch
+
+    if args.again:
+        raise UserError("--again re-creates one export of one workbook: name a single workbook.")
+    options = [*(["--package", args.package] if args.package else []),
+               *(["--from", args.period_from.isoformat()] if args.period_from else []),
+               *(["--to", args.period_to.isoformat()] if args.period_to else []),
+               *(["--out", str(args.out)] if args.out else []),
+               *(["--include-exported"] if args.include_exported else []),
+               *(["--no-write-back"] if args.no_write_back else []),
+               *(["--dry-run"] if args.dry_run else [])]
+    return batch.run(args.workbooks, options, args.jobs)
 
 
 def _export(args) -> int:
@@ -195,6 +232,7 @@ def _export(args) -> int:
         result = export.commit(plan) if plan.status == "ready" and not args.dry_run else None
     finally:
         end_progress()
+    args.report.update(message=plan.message, documents=0, files=())
     shown = plan.blocking if plan.status == "blocked" else [f for f in plan.findings if not f.is_error]
     if shown:
         print_findings(shown)
@@ -202,6 +240,7 @@ def _export(args) -> int:
         print(plan.message if plan.status != "ready" else f"Dry run, nothing written: {plan.message}")
         return EXIT_FINDINGS if plan.status == "blocked" else EXIT_OK
     print(result.message)
+    args.report.update(message=result.message, documents=len(plan.documents), files=tuple(result.entry["files"]))
     if result.edits and not args.no_write_back:
         try:
             write_back(args.workbook, result.edits)

@@ -1,0 +1,52 @@
+"""`ledger-export export BOOK... --jobs N`: every workbook exported in its own process; a broken
+one fails alone; a table at the end; a non-zero exit when any workbook was not exported."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+from toolkit import cli
+from toolkit.app.register import Register
+from toolkit.book.read import read_workbook
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def test_two_workbooks_and_a_broken_one_with_two_jobs(tmp_path, capsys):
+    office = tmp_path / "office"
+    office.mkdir()
+    for name in ("alpha.xlsx", "beta.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", office / name)
+    (office / "broken.xlsx").write_bytes(b"not a workbook at all")
+    (office / "~$alpha.xlsx").write_bytes(b"Excel's owner file")  # skipped, as are backups
+    shutil.copy(SAMPLES / "mistakes.xlsx", tmp_path / "mistakes.xlsx")
+
+    code = cli.main(["export", str(office), str(tmp_path / "mistakes.xlsx"), "--jobs", "2"])
+    out = capsys.readouterr().out
+    assert code != 0
+
+    for name in ("alpha", "beta"):
+        [entry] = Register(office / f"{name}-exports").entries()
+        assert len(entry["documents"]) == 64
+        assert {i.exported_in for i in read_workbook(office / f"{name}.xlsx").invoices} == {entry["id"]}
+    rows = {line.split()[0]: line for line in out.split("\nworkbook")[1].splitlines()[1:] if line.strip()}
+    assert rows["alpha.xlsx"].split()[1:3] == ["exported", "64"] and "ACT.txt, CSF.txt" in rows["alpha.xlsx"]
+    assert rows["beta.xlsx"].split()[1:3] == ["exported", "64"]
+    assert rows["broken.xlsx"].split()[1] == "failed" and "cannot be read as an Excel workbook" in rows["broken.xlsx"]
+    assert rows["mistakes.xlsx"].split()[1] == "blocked" and "error(s) block the export" in rows["mistakes.xlsx"]
+    assert "~$alpha.xlsx" not in out and out.count("] ") == 4  # one progress line per workbook
+    assert "4 workbook(s): 2 done, 2 not exported." in out
+
+    # The month-end run again: nothing new anywhere, exit 0 once the broken ones are gone.
+    (office / "broken.xlsx").unlink()
+    assert cli.main(["export", str(office)]) == 0
+    again = capsys.readouterr().out
+    assert "2 workbook(s): 2 done, 0 not exported." in again and again.count("Nothing new to export") == 4
+
+
+def test_again_needs_a_single_workbook(tmp_path, capsys):
+    shutil.copy(SAMPLES / "demo.xlsx", tmp_path / "a.xlsx")
+    shutil.copy(SAMPLES / "demo.xlsx", tmp_path / "b.xlsx")
+    assert cli.main(["export", str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx"), "--again", "x"]) == 2
+    assert "--again re-creates one export of one workbook" in capsys.readouterr().err

@@ -1,0 +1,96 @@
+"""`ledger-export export BOOK... --jobs N`: a bookkeeping office's month-end run.
+
+Each workbook is exported in a process of its own (a fresh one per workbook), exactly as
+`ledger-export export BOOK` would do it — with its own locks, recovery, register and write-back —
+so a broken workbook fails alone. A line per workbook as it finishes, then a table.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import contextlib
+import io
+import sys
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+
+
+@dataclass
+class Outcome:
+    workbook: Path
+    code: int  # the exit code `ledger-export export` gives this workbook alone
+    documents: int = 0
+    files: tuple[str, ...] = ()
+    message: str = ""  # what happened, in one line: the export's message or the error
+
+    @property
+    def status(self) -> str:
+        return {EXIT_OK: "exported" if self.documents else "nothing new", EXIT_FINDINGS: "blocked"}.get(self.code, "failed")
+
+
+def workbooks(paths: list[Path]) -> list[Path]:
+    """The workbooks named, folders expanded to the workbooks directly in them (not Excel's
+    `~$` owner files, backups or hidden files), each once, in the order given."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(path.iterdir()):
+                if (child.suffix.lower() in WORKBOOK_SUFFIXES and child.is_file() and not child.name.startswith(("~$", "."))
+                        and ".backup-" not in child.name):
+                    found.setdefault(child.resolve(), None)
+        else:
+            found.setdefault(path.resolve(), None)
+    return list(found)
+
+
+def export_one(workbook: Path, options: list[str]) -> Outcome:
+    """`ledger-export export WORKBOOK OPTIONS` in this process, its output kept for the report."""
+    from toolkit import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    report: dict = {}
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main(["export", str(workbook), *options], report=report)
+    except Exception:  # noqa: BLE001 - a bug in one workbook's export must not stop the others
+        return Outcome(workbook, EXIT_USAGE, message=f"internal error: {traceback.format_exc(limit=1).splitlines()[-1]}")
+    lines = [line for line in (err.getvalue() + out.getvalue()).splitlines() if line.strip()]
+    message = report.get("message") or (lines[-1].removeprefix("ledger-export: ") if lines else "")
+    return Outcome(workbook, code, report.get("documents", 0), tuple(report.get("files", ())), message)
+
+
+def run(paths: list[Path], options: list[str], jobs: int, out=None) -> int:
+    out = out or sys.stdout
+    books = workbooks(paths)
+    if not books:
+        print("No workbooks (.xlsx, .xlsm) found in " + ", ".join(map(str, paths)) + ".", file=out)
+        return EXIT_USAGE
+    outcomes: dict[Path, Outcome] = {}
+    # A fresh process per workbook ('spawn'): no state, memory or lock carries from one to the next.
+    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
+        running = {pool.submit(export_one, book, options): book for book in books}
+        for future in concurrent.futures.as_completed(running):
+            book = running[future]
+            try:
+                outcome = future.result()
+            except Exception as exc:  # noqa: BLE001 - the worker process itself died
+                outcome = Outcome(book, EXIT_USAGE, message=f"the export process ended unexpectedly ({exc})")
+            outcomes[book] = outcome
+            print(f"[{len(outcomes)}/{len(books)}] {book.name}: {outcome.status} — {outcome.message}", file=out, flush=True)
+    _table([outcomes[b] for b in books], out)
+    return max(o.code for o in outcomes.values())
+
+
+def _table(outcomes: list[Outcome], out) -> None:
+    width = max(len(o.workbook.name) for o in outcomes)
+    print(f"\n{'workbook':<{width}}  {'result':<11} {'documents':>9}  files / error", file=out)
+    for o in outcomes:
+        detail = ", ".join(o.files) or o.message
+        print(f"{o.workbook.name:<{width}}  {o.status:<11} {o.documents:>9}  {detail}", file=out)
+    failed = sum(o.code != EXIT_OK for o in outcomes)
+    print(f"{len(outcomes)} workbook(s): {len(outcomes) - failed} done, {failed} not exported.", file=out)
