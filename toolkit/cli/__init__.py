@@ -213,7 +213,7 @@ def _export_many(args) -> int:
                *(["--include-exported"] if args.include_exported else []),
                *(["--no-write-back"] if args.no_write_back else []),
                *(["--dry-run"] if args.dry_run else [])]
-    return batch.run(args.workbooks, options, args.jobs)
+    return batch.run(main, args.workbooks, options, args.jobs)
 
 
 def _export(args) -> int:

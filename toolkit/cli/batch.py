@@ -14,6 +14,7 @@ import sys
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
 
@@ -48,15 +49,14 @@ def workbooks(paths: list[Path]) -> list[Path]:
     return list(found)
 
 
-def export_one(workbook: Path, options: list[str]) -> Outcome:
-    """`ledger-export export WORKBOOK OPTIONS` in this process, its output kept for the report."""
-    from toolkit import cli
-
+def export_one(main: Callable, workbook: Path, options: list[str]) -> Outcome:
+    """`ledger-export export WORKBOOK OPTIONS` through the command line's `main`, in this
+    process, its output kept for the report."""
     out, err = io.StringIO(), io.StringIO()
     report: dict = {}
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            code = cli.main(["export", str(workbook), *options], report=report)
+            code = main(["export", str(workbook), *options], report=report)
     except Exception:  # noqa: BLE001 - a bug in one workbook's export must not stop the others
         return Outcome(workbook, EXIT_USAGE, message=f"internal error: {traceback.format_exc(limit=1).splitlines()[-1]}")
     lines = [line for line in (err.getvalue() + out.getvalue()).splitlines() if line.strip()]
@@ -64,7 +64,7 @@ def export_one(workbook: Path, options: list[str]) -> Outcome:
     return Outcome(workbook, code, report.get("documents", 0), tuple(report.get("files", ())), message)
 
 
-def run(paths: list[Path], options: list[str], jobs: int, out=None) -> int:
+def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=None) -> int:
     out = out or sys.stdout
     books = workbooks(paths)
     if not books:
@@ -73,7 +73,7 @@ def run(paths: list[Path], options: list[str], jobs: int, out=None) -> int:
     outcomes: dict[Path, Outcome] = {}
     # A fresh process per workbook ('spawn'): no state, memory or lock carries from one to the next.
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1) as pool:
-        running = {pool.submit(export_one, book, options): book for book in books}
+        running = {pool.submit(export_one, main, book, options): book for book in books}
         for future in concurrent.futures.as_completed(running):
             book = running[future]
             try:

@@ -16,7 +16,7 @@ def add_register_commands(sub) -> None:
 
 def _check(args) -> int:
     from toolkit.app import register
-    from toolkit.cli import EXIT_FINDINGS, EXIT_OK
+    from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK
     from toolkit.errors import UserError
 
     root = args.out
