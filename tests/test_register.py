@@ -72,7 +72,10 @@ def test_every_line_is_whole_and_versioned(tmp_path):
     (b'{"v": 9, "event": "pending", "id": "B"}\n', "newer ledger-export"),
     (b'{"v": 2, "event": "exploded", "id": "B"}\n', "unknown event"),
     (b'{"v": 2, "event": "committed", "id": "nobody"}\n', "no earlier line records"),
-    (b'{"id": "B", "files": ["ACT.txt"]}\n', "'files' field"),
+    (line(entry("B", files=["ACT.txt"])), "'files' field"),
+    (line({**entry("B"), "generated_numbers": ["C1"]}), "'generated_numbers' field"),
+    (line({**entry("B"), "period_to": "31/03/2026"}), "'period_to' field"),
+    (line({k: v for k, v in entry("B").items() if k != "created_at"}), "'created_at' field"),
 ])
 def test_a_damaged_line_names_the_file_the_line_and_what_to_do(tmp_path, damage, expected):
     register = write_lines(tmp_path, line(entry("A")), damage, line(entry("C", ["F3"])))

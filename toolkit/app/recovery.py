@@ -57,14 +57,15 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
     workbook = Path(workbook)
     with locked(workbook):
         notes = clean_temp_files(workbook)
+        grid = functools.cache(lambda: Grid(read_from or workbook))  # opened once, if needed
         if out_dir is None:
-            out_dir = output_root(read_settings(Grid(read_from or workbook), []), workbook)
+            out_dir = output_root(read_settings(grid(), []), workbook)
         root = Path(out_dir)
         with locked(None, root):
             loaded, folder_notes = recover_folder(root)
             notes += folder_notes
             if repair_workbook and loaded.entries:
-                edits, repaired = workbook_repair(workbook, loaded, read_from)
+                edits, repaired = workbook_repair(workbook, loaded, read_from, grid())
                 if edits:
                     (write or functools.partial(write_back, workbook))(edits)
                 notes += repaired
@@ -132,7 +133,8 @@ def clean_temp_files(workbook: Path) -> list[str]:
     return notes
 
 
-def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = None) -> tuple[Edits, list[str]]:
+def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = None,
+                    grid: Grid | None = None) -> tuple[Edits, list[str]]:
     """What the workbook must learn again: the write-back of each committed export of this
     workbook that its Export log does not list. Only empty cells are filled."""
     mine = str(Path(workbook).resolve())
@@ -140,7 +142,7 @@ def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = Non
                and not e.get("again_of") and e.get("write_back", True)]
     if not entries:
         return Edits(), []
-    grid = Grid(read_from or workbook)  # the Export log alone says whether anything is missing
+    grid = grid or Grid(read_from or workbook)  # its Export log alone says whether anything is missing
     if grid.find_sheet(layout.EXPORT_LOG.name) is None:
         return Edits(), [f"Note: {Path(workbook).name} has no '{layout.EXPORT_LOG.name}' sheet, so it cannot "
                          f"show which exports it carries; the register beside the exports keeps them."]

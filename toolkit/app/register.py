@@ -18,6 +18,7 @@ folder's lock). Any other damaged line stops every operation with a message nami
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 import os
@@ -202,12 +203,48 @@ def _record_problem(record) -> str | None:
     if version > 1 and record.get("event") not in EVENTS:
         return f"an unknown event {record.get('event')!r}"
     if version == 1 or record.get("event") == "pending":
-        files = record.get("files", {})
-        if not isinstance(files, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in files.items()):
-            return "a 'files' field that is not a list of file names and SHA-256 sums"
-        if not isinstance(record.get("documents", []), list):
-            return "a 'documents' field that is not a list"
+        for key, (kind, valid) in ENTRY_FIELDS.items():
+            value = record.get(key)
+            if not isinstance(value, kind) or not valid(value):
+                return f"a '{key}' field that is missing or not {ENTRY_WORDS[key]}"
     return None
+
+
+def _iso(parse):
+    def valid(text: str) -> bool:
+        try:
+            parse(text)
+        except ValueError:
+            return False
+        return True
+
+    return valid
+
+
+def _texts(value) -> bool:
+    items = value.items() if isinstance(value, dict) else ((v, v) for v in value)
+    return all(isinstance(k, str) and isinstance(v, str) for k, v in items)
+
+
+# What an export's entry holds, as every version wrote it; the commands rely on each field.
+ENTRY_FIELDS = {
+    "company": (str, lambda v: True),
+    "created_at": (str, _iso(dt.datetime.fromisoformat)),
+    "package": (str, bool),
+    "period_from": (str, _iso(dt.date.fromisoformat)),
+    "period_to": (str, _iso(dt.date.fromisoformat)),
+    "parameters": (dict, lambda v: True),
+    "documents": (list, _texts),
+    "customers": (int, lambda v: v >= 0),
+    "generated_numbers": (dict, _texts),
+    "files": (dict, _texts),
+}
+ENTRY_WORDS = {
+    "company": "a text", "created_at": "a date and time (YYYY-MM-DDTHH:MM:SS)", "package": "a package id",
+    "period_from": "a date (YYYY-MM-DD)", "period_to": "a date (YYYY-MM-DD)", "parameters": "a record",
+    "documents": "a list of document numbers", "customers": "a count", "generated_numbers":
+    "a record of customer ids and numbers", "files": "a record of file names and SHA-256 sums",
+}
 
 
 def _entry(record: dict) -> dict:
