@@ -34,7 +34,8 @@ from toolkit.app.lock import locked
 from toolkit.app.numbering import number_edits
 from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, Loaded, Register, file_problems
 from toolkit.book.read import Grid, read_settings, read_table, read_workbook
-from toolkit.book.writeback import Edits, write_back
+from toolkit.book.edits import Edits
+from toolkit.book.writeback import write_back
 
 
 @dataclass
