@@ -95,6 +95,8 @@ from toolkit.app.register import FILE_NAME  # noqa: E402
 
 def test_register_check_verifies_every_recorded_file(demo, capsys):
     root = demo.parent / "demo-exports"
+    assert cli.main(["register", "check", str(demo)]) == 0
+    assert "No export register" in capsys.readouterr().out
     assert cli.main(["export", str(demo)]) == 0
     assert cli.main(["export", str(demo), "--include-exported"]) == 0
     capsys.readouterr()
@@ -171,3 +173,25 @@ def test_no_write_back_is_remembered(demo, capsys):
     assert cli.main(["check", str(demo), "--write"]) in (0, 1)
     assert "Recovered" not in capsys.readouterr().err
     assert all(not i.exported_in for i in read_workbook(demo).invoices) and demo.read_bytes() != before
+
+
+def test_recovery_that_cannot_write_is_a_message(demo, monkeypatch, capsys):
+    from toolkit.app import transaction
+
+    def crash(step):
+        if step == "visible":
+            raise KeyboardInterrupt  # stands for the process dying after the rename
+    monkeypatch.setattr(transaction, "reached", crash)
+    with pytest.raises(KeyboardInterrupt):
+        with writing(demo):
+            from toolkit.app.export import ExportRequest, commit, plan_export
+
+            commit(plan_export(ExportRequest(demo)))
+    monkeypatch.undo()
+
+    def read_only(self, record):
+        raise PermissionError(13, "Permission denied", str(self.path))
+    monkeypatch.setattr(Register, "_append", read_only)
+    assert cli.main(["export", str(demo)]) == 2
+    err = capsys.readouterr().err
+    assert "finishing it failed" in err and "can be written" in err and "Traceback" not in err

@@ -36,6 +36,7 @@ from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, Loaded, Register, fi
 from toolkit.book.read import Grid, read_settings, read_table, read_workbook
 from toolkit.book.edits import Edits
 from toolkit.book.writeback import write_back
+from toolkit.errors import UserError
 
 
 @dataclass
@@ -57,13 +58,13 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
     `repair_workbook=False` (export --no-write-back) leaves the workbook untouched."""
     workbook = Path(workbook)
     with locked(workbook):
-        notes = clean_temp_files(workbook)
+        notes = _or_explain(clean_temp_files, workbook, workbook.parent)
         grid = functools.cache(lambda: Grid(read_from or workbook))  # opened once, if needed
         if out_dir is None:
             out_dir = output_root(read_settings(grid(), []), workbook)
         root = Path(out_dir)
         with locked(None, root):
-            loaded, folder_notes = recover_folder(root)
+            loaded, folder_notes = _or_explain(recover_folder, root, root)
             notes += folder_notes
             if repair_workbook and loaded.entries:
                 edits, repaired = workbook_repair(workbook, loaded, read_from, grid())
@@ -71,6 +72,18 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
                     (write or functools.partial(write_back, workbook))(edits)
                 notes += repaired
             yield Operation(workbook, root, notes)
+
+
+class RecoveryFailed(UserError):
+    """What a crash left cannot be cleaned up (a folder that cannot be written)."""
+
+
+def _or_explain(step, argument, where: Path):
+    try:
+        return step(argument)
+    except OSError as exc:
+        raise RecoveryFailed(f"An earlier export was interrupted, and finishing it failed: {exc}. Check that "
+                             f"{where} can be written (not read-only, not full), then try again.") from None
 
 
 # ---- the export folder ---------------------------------------------------------------------------

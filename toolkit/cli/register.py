@@ -27,10 +27,13 @@ def _check(args) -> int:
         from toolkit.book.read import Grid, read_settings
 
         root = output_root(read_settings(Grid(args.workbook), []), args.workbook)
+    where = root / register.FILE_NAME
+    if not where.is_file():
+        print(f"No export register in {root} yet: nothing was exported there.")
+        return EXIT_OK
     count, problems = register.check(root)
     for problem in problems:
         print(problem)
-    where = root / register.FILE_NAME
     if problems:
         print(f"{len(problems)} problem(s) in {where}.")
         return EXIT_FINDINGS
