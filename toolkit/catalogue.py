@@ -94,6 +94,9 @@ CATALOGUE: dict[str, Kind] = {
     "text.too_long": Kind(EITHER, "Text too long for the package"),
     "text.disallowed": Kind(EITHER, "Character not allowed by the package"),
     "text.delimiter": Kind(EITHER, "Delimiter inside a value"),
+    "text.formula": Kind(EITHER, "Text that would start a spreadsheet formula"),
+    "text.control": Kind(W, "Control characters removed"),
+    "xml.malformed": Kind(E, "XML file not well-formed"),
 }
 
 

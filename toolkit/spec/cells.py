@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from toolkit.model import NOWHERE, Batch, Finding, Where
 import toolkit.spec.text as text
 from toolkit.spec.load import Spec
-from toolkit.spec.plans import UNICODE_ENCODINGS, FieldPlan, FilePlan, RecordPlan
+from toolkit.spec.plans import UNICODE_ENCODINGS, ChoiceFormat, FieldPlan, FilePlan, RecordPlan
 
 MEMO_LIMIT = 200_000  # remembered texts per field and render
 
@@ -166,7 +166,7 @@ class FileRun:
 
     def may_report(self, plan: FieldPlan) -> bool:
         """Whether the field's text pipeline (`finisher`) has a step that can raise a finding."""
-        textual_checks = plan.textual and (plan.text.allowed or self.plan.encoding not in UNICODE_ENCODINGS)
+        textual_checks = plan.textual  # control characters, formula triggers, ...
         return bool(textual_checks or plan.max_length or plan.width)
 
     def lookup_table(self, lookup: tuple[str, str, str]) -> dict:
@@ -182,11 +182,13 @@ class FileRun:
     # -- the text pipeline --
 
     def finisher(self, plan: FieldPlan) -> Callable:
-        """The text pipeline after formatting: replacements, picture, allowed characters, case,
-        encoding, if_empty, length and padding. Returns `identity` when there is nothing to do."""
+        """The text pipeline after formatting: control characters, replacements, picture, allowed
+        characters, case, encoding, formula triggers, if_empty, length and padding. Returns
+        `identity` when there is nothing to do."""
         steps: list[Callable] = []
         rules = plan.text
         if plan.textual:
+            steps.append(self.control_step(plan))
             table = dict(self.translate)
             table.update({ord(k): v for k, v in rules.replace})
             if table:
@@ -202,7 +204,9 @@ class FileRun:
                 steps.append(lambda s, ctx: s.lower())
             if self.plan.encoding not in UNICODE_ENCODINGS:
                 steps.append(self.encoding_step(plan))
-        if plan.if_empty:
+        if self.plan.formula_triggers and self.guarded(plan):
+            steps.append(self.formula_step(plan))  # after the transliteration: it may have made a trigger
+        if plan.if_empty:  # the spec's own text
             fill = plan.if_empty
             steps.append(lambda s, ctx: s or fill)
         limit = plan.max_length or plan.width
@@ -222,6 +226,44 @@ class FileRun:
                 s = step(s, ctx)
             return s
         return run
+
+    def control_step(self, plan: FieldPlan) -> Callable:
+        """Control characters never reach a file (XML cannot hold them): removed, with a warning."""
+        control = text.CONTROL
+
+        def step(s, ctx):
+            if not control.search(s):
+                return s
+            fixed = control.sub("", s)
+            self.report("text.control", "warning", plan, ctx, f"{s!r} written as {fixed!r} (control characters removed)")
+            return fixed
+        return step
+
+    @staticmethod
+    def guarded(plan: FieldPlan) -> bool:
+        """Whether the field's text comes from the workbook and may start a formula. Not so: numbers
+        and dates, constants, indicator and boolean texts (chosen by the spec), and pictures (the
+        spec's mask filled with letters and digits only, e.g. a Belgian +++000/0000/00000+++)."""
+        return plan.textual and not plan.is_constant and not isinstance(plan.format, ChoiceFormat) \
+            and plan.text.picture is None
+
+    def formula_step(self, plan: FieldPlan) -> Callable:
+        """Text a spreadsheet could run as a formula (=, +, -, @ ...): neutralised with a leading quote
+        as OWASP recommends, or refused where the spec says the package would not take the quote."""
+        refuse = self.plan.formula_triggers == "refuse"
+
+        def step(s, ctx):
+            if not text.starts_formula(s):
+                return s
+            if refuse:
+                self.error("text.formula", plan, ctx, f"{s!r} would start a formula in a spreadsheet, and this package "
+                           "does not accept the leading quote that neutralises it: change the text")
+                return s
+            fixed = text.neutralised(s)
+            self.report("text.formula", "warning", plan, ctx, f"{s!r} written as {fixed!r} so that a spreadsheet "
+                        "does not run it as a formula")
+            return fixed
+        return step
 
     def unquoted_step(self, plan: FieldPlan) -> Callable:
         delimiter = self.quoting.delimiter

@@ -104,6 +104,8 @@ class _Compiler:
         records = [self.attempt(self.record, r, at + ["records", i], BASE_SCOPES, top=True) for i, r in enumerate(raw["records"])]
         name_parts = self.attempt(self.name_pattern, raw["name"], at + ["name"])
         when = self.conditions(raw.get("when"), at + ["when"], BASE_SCOPES)
+        if "formula_triggers" in raw and self.layout_kind != "delimited":
+            self.note(at + ["formula_triggers"], "formula triggers are guarded in delimited files only")
         if self.problems:
             raise _Skip  # the plan would not be used; its parts may be missing
         return FilePlan(
@@ -120,6 +122,7 @@ class _Compiler:
             header=tuple(header),
             records=tuple(records),
             omit_when_empty=raw.get("omit_when_empty", False),
+            formula_triggers=raw.get("formula_triggers", "neutralise") if self.layout_kind == "delimited" else "",
         )
 
     @staticmethod
@@ -159,7 +162,10 @@ class _Compiler:
         if "delimiter" in options:
             options["delimiter"] = self.attempt(self.option, options["delimiter"], at + ["delimiter"],
                                                 lambda v: v != "" or "the delimiter cannot be empty")
+        if kind == "xml" and "root" in options and not text.XML_NAME.fullmatch(options["root"]):
+            self.note(at + ["root"], f"{options['root']!r} is not an XML element name")
         if "root_attributes" in options:
+            self.check_xml_names(options["root_attributes"], at + ["root_attributes"])
             options["root_attributes"] = tuple(self.attempt(self.field, f, at + ["root_attributes", i], BASE_SCOPES)
                                                for i, f in enumerate(options["root_attributes"]))
         return Layout(kind=kind, **options)
@@ -211,6 +217,9 @@ class _Compiler:
                 self.note(at + [key], f"`{key}` is for xml files")
         if xml and "block" in raw:
             self.note(at + ["block"], "`block` is for line-based files; xml nests elements")
+        for key in ("element",):
+            if key in raw and not text.XML_NAME.fullmatch(raw[key]):
+                self.note(at + [key], f"{raw[key]!r} is not an XML element name")
         if xml and "element" not in raw and ("fields" in raw or "attributes" in raw or "text" in raw):
             self.note(at, "an xml record with fields, attributes or text needs an `element`")
         if "text" in raw and raw.get("children"):
@@ -218,6 +227,10 @@ class _Compiler:
         fields = None
         if "fields" in raw:
             fields = tuple(self.line_fields(raw["fields"], at, scopes, positional or xml))
+            if xml:
+                self.check_xml_names(raw["fields"], at + ["fields"])
+        if xml:
+            self.check_xml_names(raw.get("attributes", []), at + ["attributes"])
         block = raw.get("block")
         if block is not None:
             for key in ("open", "close"):
@@ -490,6 +503,11 @@ class _Compiler:
         if isinstance(parts, str):
             self.fail(at, f"unknown date directive {parts!r} in {pattern!r} (known: {' '.join(text.DATE_DIRECTIVES)})")
         return parts
+
+    def check_xml_names(self, raw_fields: list, at: list) -> None:
+        for i, raw in enumerate(raw_fields):
+            if not text.XML_NAME.fullmatch(raw["name"]):
+                self.note(at + [i, "name"], f"{raw['name']!r} is not an XML name")
 
     def single_char(self, key: str, at: list) -> bool:
         if len(key) != 1:

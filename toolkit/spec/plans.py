@@ -219,6 +219,7 @@ class FilePlan:
     header: tuple  # ("text", str) | ("columns", None) | ("record", RecordPlan)
     records: tuple[RecordPlan, ...]
     omit_when_empty: bool
+    formula_triggers: str = ""  # delimited files: neutralise | refuse text that starts a formula
 
 
 @dataclass(frozen=True)

@@ -81,7 +81,9 @@ def _file(run: FileRun) -> tuple[str, bytes] | None:
     except UnicodeEncodeError as exc:  # a value that escaped the per-field checks: still no bad file
         if len(run.findings) == before:
             run.error("text.unrepresentable", None, None, f"holds {exc.object[exc.start:exc.end]!r}, which {plan.encoding} cannot encode")
-        data = b""
+        return name, b""
+    if plan.layout.kind == "xml" and (problem := text.xml_problem(data)):  # never an export with a broken file
+        run.error("xml.malformed", None, None, f"is not well-formed XML ({problem}); nothing is written")
     return name, data
 
 

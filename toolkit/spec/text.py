@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import operator
+import re
 import unicodedata
+from xml.parsers import expat
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Mapping
 
@@ -19,6 +21,12 @@ TRANSLITERATIONS = {
     "“": '"', "”": '"', "„": '"', "«": '"', "»": '"', "–": "-", "—": "-", "‐": "-", "−": "-", "…": "...",
     "•": "*", "\u00a0": " ", "\u202f": " ", "™": "TM", "©": "(c)", "®": "(R)", "°": "o",
 }
+# Characters XML 1.0 cannot hold, and nothing else should either: C0 controls but tab, LF and CR;
+# U+FFFE, U+FFFF; lone surrogates.
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# A cell a spreadsheet may run as a formula starts with one of these (OWASP, CSV injection).
+FORMULA_STARTS = "=+-@"
+XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?")
 RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)})
 
 
@@ -40,6 +48,30 @@ def unsafe_name(name: str) -> str:
     if name.endswith((".", " ")) or name.split(".")[0].strip().casefold() in RESERVED_NAMES:
         return f"{name!r} is not a usable file name on Windows"
     return ""
+
+
+# ---- hostile text -------------------------------------------------------------------------------
+
+
+def starts_formula(s: str) -> bool:
+    """Whether a spreadsheet opening the cell could take it for a formula: it starts with a tab or
+    CR, or with = + - @ after leading spaces, tabs and line breaks. A compatibility form of those
+    (fullwidth ＝, small ﹢) counts too: some spreadsheets fold it."""
+    if not s:
+        return False
+    if s[0] in "\t\r":
+        return True
+    first = s.lstrip(" \t\r\n")[:1]
+    if not first:
+        return False
+    if first.isascii():
+        return first in FORMULA_STARTS
+    return unicodedata.normalize("NFKC", first) in tuple(FORMULA_STARTS)
+
+
+def neutralised(s: str) -> str:
+    """The cell as OWASP recommends for CSV injection: a leading single quote, shown as text."""
+    return "'" + s
 
 
 # ---- formatters (value -> text) -----------------------------------------------------------------
@@ -263,9 +295,28 @@ def xml_text(s: str) -> str:
         s = s.replace("<", "&lt;")
     if ">" in s:
         s = s.replace(">", "&gt;")
+    if "\r" in s:  # a parser would read a raw CR as LF
+        s = s.replace("\r", "&#13;")
     return s
 
 
+_ATTRIBUTE_WHITESPACE = str.maketrans({'"': "&quot;", "\t": "&#9;", "\n": "&#10;"})
+
+
 def xml_attribute(s: str) -> str:
+    """Escaped for a quoted attribute; tab and line breaks as references, which a parser keeps (it
+    turns raw ones into spaces)."""
     s = xml_text(s)
-    return s.replace('"', "&quot;") if '"' in s else s
+    return s.translate(_ATTRIBUTE_WHITESPACE) if ('"' in s or "\t" in s or "\n" in s) else s
+
+
+def xml_problem(data: bytes) -> str:
+    """Why `data` is not a well-formed XML document; "" when it is one."""
+    parser = expat.ParserCreate()
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError as exc:
+        return f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(exc.code)}"
+    except (LookupError, ValueError) as exc:  # an encoding the parser does not know
+        return str(exc)
+    return ""
