@@ -315,3 +315,45 @@ def test_demo_export_matches_a_once_rounded_recomputation(package, vat_booking, 
                  for l in inv.lines]
         _check_against_reference(doc, exact, inv.doc_type, ONCE, vat_booking, Fraction(inv.discount_pct),
                                  plan.workbook.settings.discount_account)
+
+
+# ---- export again: the amounts of the earlier export ---------------------------------------------------
+
+
+def _set_rounding(path, value):
+    import openpyxl
+
+    book = openpyxl.load_workbook(path)
+    sheet = book[layout.SETTINGS_SHEET]
+    [row] = [r for r in sheet.iter_rows() if r[0].value == "Rounding"]
+    row[1].value = value
+    book.save(path)
+
+
+@pytest.mark.parametrize("recorded", [True, False], ids=["recorded", "before-the-setting"])
+def test_export_again_keeps_the_rounding_of_the_earlier_export(recorded, tmp_path, monkeypatch):
+    """An export made under "gross then discount" is re-created byte for byte after the workbook
+    switched to "line net once"; a register entry from before the setting (no "rounding") was made
+    under "gross then discount"."""
+    import json
+
+    from toolkit.app.export import run_export
+    from toolkit.app.register import FILE_NAME
+
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
+    settings, tables = sample.demo()
+    book = tmp_path / "demo.xlsx"
+    template.save_template(book, {**tables, layout.SETTINGS_SHEET: {**settings, "rounding": GROSS}})
+    first = run_export(ExportRequest(book, package="csv-journal", out_dir=tmp_path / "out"))
+    assert first.status == "written" and first.entry["rounding"] == GROSS
+    if not recorded:
+        register = tmp_path / "out" / FILE_NAME
+        records = [json.loads(text) for text in register.read_text("utf-8").splitlines()]
+        for record in records:
+            record.pop("rounding", None)
+        register.write_text("".join(json.dumps(r, sort_keys=True) + "\n" for r in records), "utf-8")
+    _set_rounding(book, ONCE)
+    now = run_export(ExportRequest(book, package="csv-journal", out_dir=tmp_path / "out", include_exported=True))
+    assert now.entry["files"] != first.entry["files"]  # 8 documents round differently now
+    again = run_export(ExportRequest(book, again=first.entry["id"], out_dir=tmp_path / "out"))
+    assert again.entry["files"] == first.entry["files"] and "identical" in again.message

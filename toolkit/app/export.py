@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from toolkit import checks, layout
-from toolkit.accounting import Unbalanced, build_document
+from toolkit.accounting import GROSS_THEN_DISCOUNT, Unbalanced, build_document
 from toolkit.app.context import company_key, history, now, output_root
 from toolkit.app.numbering import number_customers, number_edits, number_findings
 from toolkit.app.register import Register, exported_documents
@@ -131,6 +131,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
         known = ", ".join(e["id"] for e in earlier_exports[-5:]) or "none yet"
         raise UserError(f"No export {export_id} in {Register(root).path} (latest: {known}).")
     period_from, period_to = _date(earlier["period_from"]), _date(earlier["period_to"])
+    wb = replace(wb, settings=_booked_as(wb.settings, earlier))
     progress("Checking")
     # The parameters the earlier export used (stored as text), typed by the spec again.
     spec, params, findings = validate(wb, earlier["package"], period_from, period_to, earlier["parameters"])
@@ -144,6 +145,13 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
                    dt.datetime.fromisoformat(earlier["created_at"]),
                    free_id(f"{earlier['id']}-again", Register(root)), workbook, progress)
+
+
+def _booked_as(settings, earlier: dict):
+    """The Settings that decide amounts, as the earlier export had them, so it is re-created with
+    the same amounts. An entry without "rounding" predates the setting: it was "gross then discount"."""
+    return replace(settings, rounding=earlier.get("rounding", GROSS_THEN_DISCOUNT),
+                   vat_booking=earlier.get("vat_booking", settings.vat_booking))
 
 
 def validate(wb: Workbook, package: str | None = None, period_from: dt.date | None = None,
@@ -223,6 +231,8 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         "documents": [d.number for d in documents],
         "customers": len(batch.customers),
         "generated_numbers": plan.generated,
+        "rounding": wb.settings.rounding,
+        "vat_booking": wb.settings.vat_booking,
         "files": {name: hashlib.sha256(data).hexdigest() for name, data in rendered.files},
         "workbook": str(Path(workbook).resolve()),
     }
