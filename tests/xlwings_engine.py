@@ -464,7 +464,10 @@ class Range:
             for c, value in enumerate(row):
                 # Not ws.cell(value=...): openpyxl ignores value=None there, and writing "" or
                 # None must empty the cell, as it does in Excel.
-                self.ws.cell(row=self.row + r, column=self.column + c).value = None if value == "" else value
+                cell = self.ws.cell(row=self.row + r, column=self.column + c)
+                cell.value = None if value == "" else value
+                if isinstance(value, str) and value.startswith("=") and cell.number_format == "@":
+                    cell.data_type = "s"  # Excel keeps what is typed into a Text cell as text
 
     def __call__(self, row, col=None):
         if col is None:  # COM's Item(i): cells counted row by row
