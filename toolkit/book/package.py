@@ -74,6 +74,10 @@ class Package:
             return io.BytesIO(content)
         return self.zip.open(name)
 
+    def size(self, name: str) -> int:
+        """The uncompressed size of a member as the file holds it (0 for a new part)."""
+        return self.zip.getinfo(name).file_size if name in self.names and name not in self.changed else 0
+
     def rels(self, part: str) -> list[tuple[str, str, str]]:
         """(id, type, target part) of a part's relationships (internal targets resolved)."""
         name = rels_name(part)
@@ -188,11 +192,11 @@ class Package:
 class Deflated:
     """A member's new content, deflated as it is produced (into a spooled file)."""
 
-    def __init__(self):
+    def __init__(self, level: int = 6):
         import tempfile
 
         self.file = tempfile.SpooledTemporaryFile(max_size=64 << 20)
-        self._z = zlib.compressobj(6, zlib.DEFLATED, -15)
+        self._z = zlib.compressobj(level, zlib.DEFLATED, -15)
         self.crc = 0
         self.usize = 0
         self.size = 0

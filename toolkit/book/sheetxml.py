@@ -16,7 +16,6 @@ import html
 import re
 from decimal import Decimal
 from typing import Callable, Iterable, Iterator
-from xml.etree import ElementTree as ET
 
 from toolkit import layout
 from toolkit.errors import UserError
@@ -106,18 +105,34 @@ def letters(col: int) -> str:
     return layout.column_letter(col - 1)
 
 
+_R_LETTERS = re.compile(rb'\sr="([A-Z]{1,3})')
+_S_ATTR = re.compile(rb'\ss="(\d+)"')
+_COLS: dict[bytes, int] = {}
+
+
+def _col_of(letters_: bytes) -> int:
+    col = _COLS.get(letters_)
+    if col is None:
+        col = _COLS[letters_] = col_number(letters_)
+    return col
+
+
 class Cell:
-    """A parsed <c> element: its column, attributes and bytes."""
+    """A <c> element: its column and bytes; attributes parsed only when asked for."""
 
-    __slots__ = ("col", "attrs", "body", "raw")
+    __slots__ = ("col", "head", "body", "raw")
 
-    def __init__(self, col: int, attrs: dict[bytes, bytes], body: bytes | None, raw: bytes):
-        self.col, self.attrs, self.body, self.raw = col, attrs, body, raw
+    def __init__(self, col: int, head: bytes, body: bytes | None, raw: bytes):
+        self.col, self.head, self.body, self.raw = col, head, body, raw
+
+    @property
+    def attrs(self) -> dict[bytes, bytes]:
+        return dict(_ATTR.findall(self.head))
 
     @property
     def style(self) -> int:
-        s = self.attrs.get(b"s")
-        return int(s) if s and s.isdigit() else 0
+        match = _S_ATTR.search(self.head)
+        return int(match.group(1)) if match else 0
 
     def has_value(self) -> bool:
         return bool(self.body) and (b"<v>" in self.body or b":v>" in self.body or b"<is>" in self.body
@@ -148,12 +163,13 @@ class Cell:
 
     def formula_master(self) -> bool:
         """A shared or array formula other cells depend on: it cannot be overwritten alone."""
-        match = _FORMULA.search(self.body or b"")
+        if not self.body:
+            return False
+        match = _FORMULA.search(self.body)
         if match is None:
             return False
         attrs = dict(_ATTR.findall(match.group(1)))
-        ref = attrs.get(b"ref", b"")
-        return attrs.get(b"t") in (b"shared", b"array") and b":" in ref
+        return attrs.get(b"t") in (b"shared", b"array") and b":" in attrs.get(b"ref", b"")
 
     def with_style(self, style: int) -> bytes:
         end = self.raw.index(b">")
@@ -161,7 +177,7 @@ class Cell:
             end -= 1
         tag = self.raw[:end]
         new = f' s="{style}"'.encode() if style else b""
-        tag = re.sub(rb'\ss="\d*"', b"", tag) + new
+        tag = _S_ATTR.sub(b"", tag) + new
         return tag + self.raw[end:]
 
 
@@ -172,41 +188,65 @@ def parse_cells(body: bytes) -> tuple[list[Cell], bytes]:
     rest = []
     last = 0
     for match in _CELL.finditer(body):
-        rest.append(body[last:match.start()])
+        if match.start() != last:
+            rest.append(body[last:match.start()])
         last = match.end()
-        attrs = dict(_ATTR.findall(match.group(1)))
-        ref = attrs.get(b"r")
-        if ref:
-            m = _REF.match(ref)
-            col = col_number(m.group(1)) if m else col + 1
-        else:
-            col += 1
-        cells.append(Cell(col, attrs, match.group(2), match.group(0)))
-    rest.append(body[last:])
-    extra = b"".join(rest).strip()
+        head = match.group(1)
+        ref = _R_LETTERS.search(head)
+        col = _col_of(ref.group(1)) if ref else col + 1
+        cells.append(Cell(col, head, match.group(2), match.group(0)))
+    if last != len(body):
+        rest.append(body[last:])
+    extra = b"".join(rest).strip() if rest else b""
     return cells, extra
 
 
 class Row:
-    """A <row> element split into its opening tag, cells and other content."""
+    """A <row> element being changed. Cells are found and spliced in the row's bytes, the others
+    left as they are; only a row whose cells lack references (or use a namespace prefix) is parsed
+    into `Cell`s."""
 
-    __slots__ = ("number", "open", "cells", "extra", "prefix")
+    __slots__ = ("number", "open", "body", "prefix", "_cells", "_extra", "_plain", "_found")
 
     def __init__(self, number: int, element: bytes | None, prefix: bytes):
         self.number, self.prefix = number, prefix
+        self._cells: list[Cell] | None = None
+        self._extra = b""
+        self._plain: bool | None = None
+        self._found: tuple[int, re.Match | None] | None = None
         if element is None:
-            self.open, self.cells, self.extra = b"<" + prefix + b'row r="' + str(number).encode() + b'">', [], b""
+            self.open, self.body = b"<" + prefix + b'row r="' + str(number).encode() + b'">', b""
             return
         end = element.index(b">")
         if element[end - 1:end] == b"/":
-            self.open = element[:end - 1].rstrip() + b">"
-            self.cells, self.extra = [], b""
+            self.open, self.body = element[:end - 1].rstrip() + b">", b""
         else:
-            self.open = element[:end + 1]
-            close = element.rindex(b"</")
-            self.cells, self.extra = parse_cells(element[end + 1:close])
+            self.open, self.body = element[:end + 1], element[end + 1:element.rindex(b"</")]
+
+    @property
+    def cells(self) -> list[Cell]:
+        if self._cells is None:
+            self._cells, self._extra = parse_cells(self.body)
+        return self._cells
+
+    def _fast(self) -> bool:
+        if self._plain is None:
+            body = self.body
+            self._plain = not self.prefix and b"<c>" not in body and body.count(b' r="') == body.count(b"<c ")
+        return self._plain and self._cells is None
+
+    def _find(self, col: int) -> re.Match | None:
+        if self._found is not None and self._found[0] == col:
+            return self._found[1]
+        at = self.body.find(b' r="' + _letters(col) + str(self.number).encode() + b'"')
+        match = None if at < 0 else _CELL.match(self.body, self.body.rfind(b"<", 0, at))
+        self._found = (col, match)
+        return match
 
     def cell(self, col: int) -> Cell | None:
+        if self._fast():
+            match = self._find(col)
+            return Cell(col, match.group(1), match.group(2), match.group(0)) if match else None
         for cell in self.cells:
             if cell.col == col:
                 return cell
@@ -214,7 +254,20 @@ class Row:
 
     def put(self, col: int, raw: bytes) -> None:
         """Set the bytes of the cell in `col` (replacing it or inserting it in column order)."""
-        cell = Cell(col, {}, None, raw)
+        if self._fast():
+            body = self.body
+            match = self._find(col)
+            self._found = None
+            if match is not None:
+                self.body = body[:match.start()] + raw + body[match.end():]
+                return
+            at = next((m.start() for m in _CELL_REF.finditer(body) if _col_of(m.group(1)) > col), None)
+            if at is None:
+                ext = body.find(b"<extLst")
+                at = ext if ext >= 0 else len(body)
+            self.body = body[:at] + raw + body[at:]
+            return
+        cell = Cell(col, b"", None, raw)
         cols = [c.col for c in self.cells]
         at = bisect.bisect_left(cols, col)
         if at < len(cols) and cols[at] == col:
@@ -222,19 +275,63 @@ class Row:
         else:
             self.cells.insert(at, cell)
 
+    def last_col(self) -> int:
+        if self._cells is None:
+            refs = _CELL_REF.findall(self.body)
+            return _col_of(refs[-1]) if refs else 0
+        return self._cells[-1].col if self._cells else 0
+
     def render(self, number: int) -> bytes:
-        tag = re.sub(rb'(\sr=")\d+(")', rb"\g<1>" + str(number).encode() + rb"\2", self.open, count=1)
-        if self.cells and b"spans=" in tag:
-            tag = re.sub(rb'\sspans="[^"]*"', f' spans="{self.cells[0].col}:{self.cells[-1].col}"'.encode(), tag)
+        digits = str(number).encode()
+        tag = self.open
         if number != self.number:
-            cells = b"".join(_renumber_cell(c.raw, number) for c in self.cells)
+            tag = _ROW_NUMBER.sub(lambda m: m.group(1) + digits + b'"', tag, count=1)
+        if self._cells is None:
+            body = self.body
+            if number != self.number:
+                body = _CELL_NUMBER.sub(lambda m: m.group(1) + digits + b'"', body)
+            if b"spans=" in tag:
+                refs = _CELL_REF.findall(body)
+                if refs:
+                    spans = f' spans="{_col_of(refs[0])}:{_col_of(refs[-1])}"'.encode()
+                    tag = _SPANS.sub(lambda m: spans, tag, count=1)
+            return tag + body + b"</" + self.prefix + b"row>"
+        if self._cells and b"spans=" in tag:
+            spans = f' spans="{self._cells[0].col}:{self._cells[-1].col}"'.encode()
+            tag = _SPANS.sub(lambda m: spans, tag, count=1)
+        if number != self.number:
+            cells = b"".join(_CELL_NUMBER.sub(lambda m: m.group(1) + digits + b'"', c.raw, count=1) for c in self._cells)
         else:
-            cells = b"".join(c.raw for c in self.cells)
-        return tag + cells + self.extra + b"</" + self.prefix + b"row>"
+            cells = b"".join(c.raw for c in self._cells)
+        return tag + cells + self._extra + b"</" + self.prefix + b"row>"
 
 
-def _renumber_cell(raw: bytes, number: int) -> bytes:
-    return re.sub(rb'(\sr="[A-Z]{1,3})\d+(")', rb"\g<1>" + str(number).encode() + rb"\2", raw, count=1)
+_LETTERS: dict[int, bytes] = {}
+
+
+def _letters(col: int) -> bytes:
+    found = _LETTERS.get(col)
+    if found is None:
+        found = _LETTERS[col] = letters(col).encode()
+    return found
+
+
+_CELL_REF = re.compile(rb'<(?:\w+:)?c\b[^>]*?\sr="([A-Z]{1,3})\d+"')
+
+
+def cell_style(element: bytes, ref: bytes) -> int | None:
+    """The style of the cell `ref` (b"K5") in a row element, None when the row has no such cell."""
+    at = element.find(b' r="' + ref + b'"')
+    if at < 0:
+        return None
+    start, end = element.rfind(b"<", 0, at), element.find(b">", at)
+    match = _S_ATTR.search(element, start, end)
+    return int(match.group(1)) if match else 0
+
+
+_ROW_NUMBER = re.compile(rb'(\sr=")\d+"')
+_SPANS = re.compile(rb'\sspans="[^"]*"')
+_CELL_NUMBER = re.compile(rb'(\sr="[A-Z]{1,3})\d+"')
 
 
 def renumber_row(element: bytes, number: int) -> bytes:
@@ -249,37 +346,46 @@ def renumber_row(element: bytes, number: int) -> bytes:
 
 
 class SharedStrings:
-    """The shared string table, parsed only as far as the highest index asked for."""
+    """The shared string table, read only as far as the highest index asked for (a header of a
+    late sheet may be string 200,000 of an Excel-saved workbook: a regular expression per <si>
+    gets there in a fraction of a second, an XML parser does not)."""
 
     def __init__(self, opener: Callable[[], object] | None):
-        self._opener, self._stream, self._parser = opener, None, None
+        self._opener = opener
         self.items: list[str] = []
+        self._found: Iterator[re.Match] | None = None
         self._done = opener is None
 
     def __getitem__(self, index: int) -> str:
-        while len(self.items) <= index and not self._done:
-            self._more()
+        if len(self.items) <= index and not self._done:
+            if self._found is None:
+                with self._opener() as stream:
+                    self._data = stream.read()
+                self._found = _SI.finditer(self._data)
+            for match in self._found:
+                self.items.append(_si_text(match.group(1) or b""))
+                if len(self.items) > index:
+                    break
+            else:
+                self._done = True
+                self._data = b""
         return self.items[index] if index < len(self.items) else ""
 
-    def _more(self) -> None:
-        if self._stream is None:
-            self._stream = self._opener()
-            self._parser = ET.XMLPullParser(events=("end",))
-        chunk = self._stream.read(CHUNK)
-        if not chunk:
-            self._done = True
-            self._stream.close()
-            return
-        self._parser.feed(chunk)
-        for _, element in self._parser.read_events():
-            if element.tag == f"{{{MAIN}}}si":
-                self.items.append("".join(t.text or "" for t in element.iter(f"{{{MAIN}}}t")
-                                          if t not in _phonetic(element)))
-                element.clear()
+
+_SI = re.compile(rb"<(?:\w+:)?si>(.*?)</(?:\w+:)?si>|<(?:\w+:)?si/>", re.S)
 
 
-def _phonetic(si) -> set:
-    return {t for rph in si.iter(f"{{{MAIN}}}rPh") for t in rph.iter(f"{{{MAIN}}}t")}
+def _si_text(body: bytes) -> str:
+    if body.startswith(b"<t>") and body.endswith(b"</t>") and body.count(b"<") == 2:  # the usual <si><t>text</t></si>
+        raw = body[3:-4]
+        return unescape(raw) if b"&" in raw or b"_x" in raw else raw.decode("utf-8")
+    if b"<rPh" in body or b":rPh" in body:
+        body = _RPH.sub(b"", body)
+    texts = _T.findall(body)
+    raw = texts[0] if len(texts) == 1 else b"".join(texts)
+    if b"&" in raw or b"_x" in raw:
+        return unescape(raw)
+    return raw.decode("utf-8")
 
 
 # ---- the part, row by row -----------------------------------------------------------------------
@@ -310,6 +416,14 @@ class SheetStream:
         self._eof = not chunk
 
     def rows(self) -> Iterator[tuple[int, bytes]]:
+        """(row number, element) for every row."""
+        for number, element, _ in self.runs(None):
+            yield number, element
+
+    def runs(self, interest: Callable[[], int] | None) -> Iterator[tuple[int, bytes, bytes | None]]:
+        """Like `rows`, but the rows before the row number `interest()` gives come in bulk when
+        they can: (last row number, last row element, all their bytes). A row nobody changes is
+        then never looked at, which keeps a change of ten cells on a 500,000-row sheet cheap."""
         if self.empty:
             return
         p = self.prefix
@@ -323,6 +437,22 @@ class SheetStream:
                 if self._read_into(rest):
                     buf, pos = self._chunk, 0
                     continue
+            if interest is not None:
+                wanted = interest()
+                stop = buf.find(open_row + b' r="' + str(wanted).encode() + b'"', pos)
+                if stop < 0:
+                    stop = buf.rfind(open_row + b" ", pos)
+                    found = _ROW_R.match(buf, stop) if stop > pos else None
+                    if found is None or int(found.group(1)) >= wanted:
+                        stop = -1
+                if stop > pos:
+                    last = buf.rfind(open_row + b" ", pos, stop)
+                    found = _ROW_R.match(buf, last) if last >= pos else None
+                    if found is not None:
+                        number = int(found.group(1))
+                        yield number, buf[last:stop].rstrip(), buf[pos:stop]
+                        pos = stop
+                        continue
             if buf.startswith(end_data, pos):
                 gt = buf.index(b">", pos)
                 tail = [buf[gt + 1:]]
@@ -352,7 +482,7 @@ class SheetStream:
             element = buf[pos:end]
             match = _ROW_R.match(element)
             number = int(match.group(1)) if match else number + 1
-            yield number, element
+            yield number, element, None
             pos = end
 
     def _read_into(self, rest: bytes) -> bool:

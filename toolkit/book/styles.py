@@ -51,6 +51,7 @@ class Styles:
         self.xml = xml
         self.changed = False
         self._derived: dict[tuple, int] = {}
+        self._attrs: dict[int, dict[str, int]] = {}
         self.formats: dict[int, str] = dict(BUILTIN_FORMATS)
         self.xfs: list[bytes] = []
         self.fills: list[bytes] = []
@@ -71,8 +72,11 @@ class Styles:
     def _attr(self, xf: int, name: str, default: int = 0) -> int:
         if not 0 <= xf < len(self.xfs):
             return default
-        match = re.search(rb'\s' + name.encode() + rb'="(\d+)"', self.xfs[xf][:self.xfs[xf].index(b">")])
-        return int(match.group(1)) if match else default
+        attrs = self._attrs.get(xf)
+        if attrs is None:
+            element = self.xfs[xf]
+            attrs = self._attrs[xf] = {k.decode(): int(v) for k, v in re.findall(rb'\s(\w+)="(\d+)"', element[:element.index(b">")])}
+        return attrs.get(name, default)
 
     def number_format(self, xf: int) -> str:
         return self.formats.get(self._attr(xf, "numFmtId"), "General")

@@ -51,6 +51,7 @@ KEEP_DAYS = 30  # older backups beyond the last KEEP_LAST go
 KEEP_MAX = 50  # and never more than this many
 NUMBER_FORMATS = {"date": "yyyy-mm-dd", "decimal": "#,##0.00", "percent": "General", "int": "0",
                   "code": "@", "text": "@", "choice": "@", "bool": "@"}  # as the template formats them
+BIG_PART = 32 << 20  # bytes of sheet XML
 CREATABLE = {s.name for s in layout.OUTPUT_SHEETS if s.table and all(c.output for c in s.columns)}
 
 
@@ -91,6 +92,7 @@ class _SheetPatch:
     def __init__(self, book: Package, part: str, sheet_name: str, styles: Styles, strings: sheetxml.SharedStrings):
         self.book, self.part, self.name, self.styles, self.strings = book, part, sheet_name, styles, strings
         self.ops: dict[int, dict[int, _Op]] = {}
+        self._styles: dict[tuple, int] = {}
         self.deleted: list[int] = []
         self.replace_from: int | None = None  # rows from here on are dropped (a replaced sheet)
         self.new_rows: list[dict[int, _Op]] = []  # replaced rows, then appended ones
@@ -125,7 +127,9 @@ class _SheetPatch:
             self._prev: bytes | None = None
             pending: list[tuple[int, bytes | None]] = []  # rows after the last data row so far
             last_data = 0
-            for number, element in self._merged(sheet.rows()):
+            simple = self.replace_from is None and not self.deleted and self.append_after is None
+            rows = self._runs(sheet) if simple else self._merged(sheet.rows())
+            for number, element in rows:
                 if self.replace_from is not None and number >= self.replace_from:
                     if self.keep_dropped and element is not None:
                         self.dropped.append(Row(number, element, self.prefix))
@@ -166,7 +170,8 @@ class _SheetPatch:
             head = sheetxml.dimension(sheet.head, self._written_last, self.max_col)
             tail = self._tail(sheet.tail)
             _well_formed(head, self.prefix, tail, f"Rewriting {self.part} went wrong")
-        member = Deflated()
+        # zlib's fastest level for a big sheet: 4 times faster than the default, 40 % bigger
+        member = Deflated(1 if self.book.size(self.part) > BIG_PART else 6)
         member.write(head)
         member.write(b"<" + self.prefix + b"sheetData>")
         self._out.copy_to(member)
@@ -184,6 +189,27 @@ class _SheetPatch:
         return bottom - bisect.bisect_right(self.deleted, bottom)
 
     _written_last = 0
+    _prev_number = 0
+
+    def _runs(self, sheet: sheetxml.SheetStream):
+        """The rows that change (and the rows `ops` create), the others written in bulk."""
+        keys = sorted(self.ops)
+        i = 0
+        for number, element, bulk in sheet.runs(lambda: keys[i] if i < len(keys) else 1 << 31):
+            if bulk is not None:
+                self._out.write(bulk)
+                if number > self.header_row:
+                    self._prev, self._prev_number = element, number
+                self._written_last = number
+                continue
+            while i < len(keys) and keys[i] < number:
+                yield keys[i], None
+                i += 1
+            if i < len(keys) and keys[i] == number:
+                i += 1
+            yield number, element
+        for number in keys[i:]:
+            yield number, None
 
     def _merged(self, rows):
         """The part's rows with the rows that only `ops` name (to be created), in row order."""
@@ -221,10 +247,10 @@ class _SheetPatch:
             row = Row(number, element, self.prefix)
             for col, op in sorted(ops.items()):
                 self._apply(row, col, op, new_number)
-            if not row.cells and element is None:
+            if element is None and not row.body and not row._cells:
                 return
             data = row.render(new_number)
-            self.max_col = max(self.max_col, row.cells[-1].col if row.cells else 0)
+            self.max_col = max(self.max_col, row.last_col())
         elif element is None:
             return
         elif new_number != number:
@@ -232,13 +258,13 @@ class _SheetPatch:
         else:
             data = element
         if number > self.header_row:
-            self._prev = data
+            self._prev, self._prev_number = data, new_number
         self._written_last = new_number
         self._out.write(data)
 
     def _apply(self, row: Row, col: int, op: _Op, number: int) -> None:
         cell = row.cell(col)
-        ref = f"{letters(col)}{number}"
+        ref = f"{sheetxml._letters(col).decode()}{number}"
         if op.kind == "value":
             if cell is not None and cell.formula_master():
                 raise SheetXmlError(f"cell {ref} holds a formula other cells share")
@@ -263,6 +289,13 @@ class _SheetPatch:
             row.put(col, cell.with_style(style) if cell is not None else cell_xml(self.prefix, ref, style, None))
 
     def _style(self, base: int, op: _Op) -> int:
+        key = (base, op.fmt, op.output, op.link, type(op.value) if is_date(op.value) else None)
+        style = self._styles.get(key)
+        if style is None:
+            style = self._styles[key] = self._new_style(base, op)
+        return style
+
+    def _new_style(self, base: int, op: _Op) -> int:
         styles = self.styles
         fmt = op.fmt if op.fmt and op.fmt != "General" and styles.number_format(base) == "General" else None
         if is_date(op.value) and not styles.is_date_format(base) and not (fmt and "y" in fmt):
@@ -273,10 +306,9 @@ class _SheetPatch:
     def _base_style(self, col: int) -> int:
         """A new cell's style: the cell above it (a data row), else its column's, else none."""
         if self._prev is not None:
-            cells, _ = sheetxml.parse_cells(self._prev[self._prev.index(b">") + 1:])
-            for cell in cells:
-                if cell.col == col:
-                    return cell.style
+            style = sheetxml.cell_style(self._prev, sheetxml._letters(col) + str(self._prev_number).encode())
+            if style is not None:
+                return style
         for first, last, style in self.col_styles:
             if first <= col <= last:
                 return style
