@@ -104,13 +104,14 @@ def with_revenue(doc):
     return dataclasses.replace(doc, revenue_groups=groups)
 
 
-def test_datev_belegfeld_1_outside_its_character_set_or_too_long_is_an_error():
+def test_datev_belegfeld_1_outside_its_character_set_or_over_12_is_an_error():
     spec = specs.load_spec("datev")
-    docs = [with_revenue(invoice_doc("F 2024_001")), with_revenue(invoice_doc("F" + "1" * 36, row=3))]
+    docs = [with_revenue(invoice_doc("F 2024_001")), with_revenue(invoice_doc("F$&%*+-/1234", row=3)),
+            with_revenue(invoice_doc("F" + "1" * 12, row=4))]
     with pytest.raises(specs.RenderError) as caught:
         specs.render(spec, batch(docs, params=DATEV))
     problems = {(f.code, f.cell) for f in caught.value.findings}
-    assert problems == {("text.disallowed", "A2"), ("text.too_long", "A3")}  # the invoice number cells
+    assert problems == {("text.disallowed", "A2"), ("text.too_long", "A4")}  # the invoice number cells; A3 fits
     assert all("Belegfeld 1" in f.message for f in caught.value.findings)
 
 

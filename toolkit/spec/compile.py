@@ -104,6 +104,7 @@ class _Compiler:
         records = [self.attempt(self.record, r, at + ["records", i], BASE_SCOPES, top=True) for i, r in enumerate(raw["records"])]
         name_parts = self.attempt(self.name_pattern, raw["name"], at + ["name"])
         when = self.conditions(raw.get("when"), at + ["when"], BASE_SCOPES)
+        part_name_parts = self.parts(raw, at)
         if "formula_triggers" in raw and self.layout_kind != "delimited":
             self.note(at + ["formula_triggers"], "formula triggers are guarded in delimited files only")
         if self.problems:
@@ -123,7 +124,23 @@ class _Compiler:
             records=tuple(records),
             omit_when_empty=raw.get("omit_when_empty", False),
             formula_triggers=raw.get("formula_triggers", "neutralise") if self.layout_kind == "delimited" else "",
+            max_records=raw.get("max_records"),
+            part_name_parts=part_name_parts,
         )
+
+    def parts(self, raw: Mapping, at: list) -> tuple:
+        """The name pattern of the parts of a file split by `max_records`."""
+        if ("max_records" in raw) != ("part_name" in raw):
+            self.note(at, "max_records and part_name go together: how many records a file holds, and how its parts are named")
+            return ()
+        if "part_name" not in raw:
+            return ()
+        if self.layout_kind == "xml":
+            self.note(at + ["max_records"], "an xml file cannot be split into parts")
+        parts = self.attempt(self.name_pattern, raw["part_name"], at + ["part_name"], split=True) or ()
+        if parts and ("part", None) not in parts:
+            self.note(at + ["part_name"], "the parts need different names: put {part} in part_name")
+        return parts
 
     @staticmethod
     def column_list(raw: list | None) -> tuple[list[str] | None, dict[str, str]]:
@@ -170,7 +187,7 @@ class _Compiler:
                                                for i, f in enumerate(options["root_attributes"]))
         return Layout(kind=kind, **options)
 
-    def name_pattern(self, pattern: str, at: list) -> tuple:
+    def name_pattern(self, pattern: str, at: list, split: bool = False) -> tuple:
         parts: list = []
         pos = 0
         for m in NAME_PLACEHOLDER.finditer(pattern):
@@ -183,6 +200,8 @@ class _Compiler:
                 kind = {"date": "date"}.get(param.type, "text")
             elif name in NAME_PLACEHOLDERS:
                 kind = NAME_PLACEHOLDERS[name]
+            elif name == "part" and split:
+                kind = "text"
             else:
                 self.fail(at, f"unknown placeholder {{{name}}} (known: {', '.join(NAME_PLACEHOLDERS)}, param.NAME)")
             if fmt is not None and kind == "text":

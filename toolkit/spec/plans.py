@@ -220,6 +220,8 @@ class FilePlan:
     records: tuple[RecordPlan, ...]
     omit_when_empty: bool
     formula_triggers: str = ""  # delimited files: neutralise | refuse text that starts a formula
+    max_records: int | None = None  # more record lines than this: the file is split into parts
+    part_name_parts: tuple = ()  # the parts' name pattern, with a ("part", None) placeholder
 
 
 @dataclass(frozen=True)

@@ -19,7 +19,6 @@ import toolkit.spec.text as text
 from toolkit.spec.cells import FileRun
 from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
-from toolkit.spec.plans import FilePlan
 from toolkit.spec.xml import write_xml
 
 
@@ -46,14 +45,11 @@ def render(spec: Spec, batch: Batch) -> Rendered:
     names = set()
     for plan in spec.plans.files:
         run = FileRun(spec, batch, params, plan, findings)
-        result = _file(run)
-        if result is None:
-            continue
-        name, content = result
-        if name.casefold() in names:
-            run.error("file.name", None, None, f"{spec.name}: two files would be named {name!r}")
-        names.add(name.casefold())
-        files.append((name, content))
+        for name, content in _file(run):
+            if name.casefold() in names:
+                run.error("file.name", None, None, f"{spec.name}: two files would be named {name!r}")
+            names.add(name.casefold())
+            files.append((name, content))
     errors = [f for f in _unique(findings) if f.is_error]
     if errors:
         raise RenderError(errors)
@@ -64,41 +60,57 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(dict.fromkeys(findings))
 
 
-def _file(run: FileRun) -> tuple[str, bytes] | None:
+def _file(run: FileRun) -> list[tuple[str, bytes]]:
+    """The file's (name, bytes), or its parts when it has more records than `max_records`; none
+    when its condition does not hold or it is empty and may be omitted."""
     plan = run.plan
     if plan.when is not None and not plan.when(run.ctx):
-        return None
-    name = run.file_name = _name(run, plan)
-    before = len(run.findings)
+        return []
+    name = run.file_name = _name(run, plan.name_parts, plan.name)
     lines, count = write_xml(run) if plan.layout.kind == "xml" else write_lines(run)
     if count == 0 and plan.omit_when_empty:
-        return None
+        return []
+    if not plan.max_records or count <= plan.max_records:  # the usual case: one file, named as always
+        return [(name, _content(run, lines))]
+    header, size = len(lines) - count, plan.max_records
+    parts = []
+    for number, start in enumerate(range(header, len(lines), size), 1):
+        run.file_name = _name(run, plan.part_name_parts, plan.name, number)
+        parts.append((run.file_name, _content(run, lines[:header] + lines[start:start + size])))
+    return parts
+
+
+def _content(run: FileRun, lines: list[str]) -> bytes:
+    plan = run.plan
     eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
     content = eol.join(lines) + (eol if plan.trailing_newline and lines else "")
     del lines  # a large export: do not hold the lines, the text and the bytes at once
     try:
         data = text.encode(content, plan.encoding)
     except UnicodeEncodeError as exc:  # a value that escaped the per-field checks: still no bad file
-        if len(run.findings) == before:
+        if not any(f.is_error for f in run.findings):
             run.error("text.unrepresentable", None, None, f"holds {exc.object[exc.start:exc.end]!r}, which {plan.encoding} cannot encode")
-        return name, b""
+        return b""
     if plan.layout.kind == "xml" and (problem := text.xml_problem(data)):  # never an export with a broken file
         run.error("xml.malformed", None, None, f"is not well-formed XML ({problem}); nothing is written")
-    return name, data
+    return data
 
 
-def _name(run: FileRun, plan: FilePlan) -> str:
+def _name(run: FileRun, parts: tuple, pattern: str, number: int = 0) -> str:
     out = []
-    for part in plan.name_parts:
+    for part in parts:
         if isinstance(part, str):
             out.append(part)
             continue
-        key, pattern = part
-        value = run.params.get(key[6:]) if key.startswith("param.") else getattr(run.batch, key)
-        out.append(text.date_formatter(pattern)(value) if pattern is not None else text.plain(value))
+        key, date_pattern = part
+        if key == "part":
+            value = f"{number:03d}"
+        else:
+            value = run.params.get(key[6:]) if key.startswith("param.") else getattr(run.batch, key)
+        out.append(text.date_formatter(date_pattern)(value) if date_pattern is not None else text.plain(value))
     name = "".join(out)
     problem = text.unsafe_name(name)
     if problem:
         run.error("file.name", None, None, f"cannot be written: the file name {problem}")
-        return plan.name
+        return pattern
     return name
