@@ -8,6 +8,8 @@ pyproject's addopts). Under CI (the environment variable CI is set) the test run
 
 import os
 import shutil
+import subprocess
+from pathlib import Path
 
 import pytest
 
@@ -43,3 +45,17 @@ def skip_if_missing(items) -> None:
             reasons = [missing_reason(tool) for tool in mark.args if not find(tool)]
             if reasons:
                 item.add_marker(pytest.mark.skip(reason="; ".join(reasons) + " (CI not set)"))
+
+
+def soffice_convert(src: Path, target: str, outdir: Path) -> Path:
+    """LibreOffice headless converts `src` (e.g. to "pdf" or "xlsx", recalculating formulas)."""
+    soffice = need("soffice")
+    home = outdir / "home"
+    home.mkdir(parents=True, exist_ok=True)
+    subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{home}",
+                    "--convert-to", target, "--outdir", str(outdir), str(src)],
+                   check=True, timeout=180, capture_output=True,
+                   env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
+    out = outdir / (src.stem + "." + target.split(":")[0])
+    assert out.exists(), f"LibreOffice wrote no {out.name}"
+    return out

@@ -7,7 +7,7 @@ import openpyxl
 import pytest
 
 from toolkit import layout
-from toolkit.book import template
+from toolkit.book import formulas, lists, template
 from toolkit.layout import column_letter
 
 
@@ -29,7 +29,8 @@ def _validation_for(ws, cell):
 
 
 def test_sheets_in_layout_order(empty_book):
-    assert empty_book.sheetnames == list(layout.ALL_SHEETS)
+    assert empty_book.sheetnames == [*layout.ALL_SHEETS, formulas.LISTS_SHEET]
+    assert empty_book[formulas.LISTS_SHEET].sheet_state == "hidden"
 
 
 TABLES = [s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS if not s.placeholder]
@@ -49,15 +50,21 @@ def test_table_sheet(empty_book, sheet):
     for i, col in enumerate(sheet.columns):
         letter = column_letter(i)
         dim = ws.column_dimensions[letter]
-        assert dim.width == col.width
+        # The header and its filter button fit: about one width unit per character, plus 3.
+        assert dim.width >= max(col.width, len(col.header) + 3)
         assert dim.number_format == template.NUMBER_FORMATS[col.type]
         dv = _validation_for(ws, f"{letter}2")
         dropdown = bool(col.choices) and not col.output
-        assert (dv is None) == (not dropdown and not col.help)
+        source = lists.COLUMN_LISTS.get((sheet.name, col.key))
+        assert (dv is None) == (not dropdown and not col.help and not source and not col.computed)
         assert _validation_for(ws, f"{letter}{template.VALIDATION_LAST_ROW}") is dv
         if dropdown:
             assert dv.type == "list"
             assert dv.formula1 == '"' + ",".join(col.choices) + '"'
+        if source:
+            assert (dv.type, dv.formula1, dv.errorStyle) == ("list", source.name, "warning")
+        if col.computed:  # typing over the formula asks first
+            assert (dv.type, dv.formula1, dv.errorStyle) == ("custom", "FALSE", "warning")
         if col.help:
             assert dv.showInputMessage and dv.prompt == col.help[:255]
             assert dv.promptTitle == col.header[:32]
@@ -124,9 +131,11 @@ def test_sample_fills_rows_and_tables_cover_them(tmp_path):
     assert [c.value for c in ws[2]] == ["700000", "Sales", "revenue", "yes"]
     assert ws["A2"].number_format == "@"
     lines = wb["Invoice lines"]
-    assert lines.tables["InvoiceLines"].ref == "A1:J2"
+    assert lines.tables["InvoiceLines"].ref == f"A1:{column_letter(len(layout.INVOICE_LINES.columns) - 1)}2"
     assert lines["E2"].value == 12.5 and lines["E2"].number_format == "#,##0.00"
     assert wb["Invoices"]["C2"].value == dt.datetime(2026, 1, 5)
+    customer = column_letter(layout.INVOICES.keys.index("customer_id"))
+    assert wb["Invoices"][f"{customer}2"].value == "C1"
     assert wb["Invoices"]["C2"].number_format == "yyyy-mm-dd"
     settings = {row[0]: row[1] for row in wb["Settings"].iter_rows(min_row=2, values_only=True)}
     assert settings["Company name"] == "Demo BV"

@@ -15,9 +15,9 @@ from oletools.olevba import VBA_Parser, decompress_stream
 from pyopenvba import ExcelFile, check_file
 
 from toolkit import excel, layout, resources
-from toolkit.book import vba, xlsm
+from toolkit.book import formulas, vba, xlsm
 
-from external import need
+from external import need, soffice_convert
 
 SCHEMA = Path(__file__).parent / "schemas" / "customui14.xsd"
 PYTHON = r"C:\Users\demo\ledger\Scripts\python.exe"
@@ -218,7 +218,7 @@ def ribbon_rels(rels: bytes) -> list[str]:
 
 def test_sheets_start_and_conf(built):
     wb = openpyxl.load_workbook(built)
-    assert wb.sheetnames == ["Start", *layout.ALL_SHEETS, "xlwings.conf"]
+    assert wb.sheetnames == ["Start", *layout.ALL_SHEETS, formulas.LISTS_SHEET, "xlwings.conf"]
     assert wb.active.title == "Start"
     assert [ws.title for ws in wb.worksheets if ws.sheet_view.tabSelected] == ["Start"]
     start = [c for row in wb["Start"].iter_rows(values_only=True) for c in row if c]
@@ -279,19 +279,6 @@ def test_openpyxl_save_drops_the_ribbon_and_apply_ribbon_restores_it(tmp_path, b
 
 
 # ---- LibreOffice --------------------------------------------------------------------------------
-
-
-def soffice_convert(src: Path, target: str, outdir: Path) -> Path:
-    soffice = need("soffice")
-    home = outdir / "home"
-    home.mkdir(exist_ok=True)
-    subprocess.run([soffice, "--headless", "--norestore", f"-env:UserInstallation=file://{home}",
-                    "--convert-to", target, "--outdir", str(outdir), str(src)],
-                   check=True, timeout=180, capture_output=True,
-                   env={"HOME": str(home), "PATH": "/usr/bin:/bin"})
-    out = outdir / (src.stem + "." + target.split(":")[0])
-    assert out.exists(), f"LibreOffice wrote no {out.name}"
-    return out
 
 
 @pytest.mark.needs("soffice", "pdftotext")

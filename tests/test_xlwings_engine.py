@@ -8,6 +8,7 @@ import pytest
 import xlwings as xw
 
 from toolkit import layout
+from toolkit.book import formulas
 from toolkit.book import template, xlsm
 from xlwings_engine import mock_caller, open_book
 
@@ -28,7 +29,7 @@ def test_caller_and_book_basics(path):
         assert caller == book
         assert caller.fullname == str(path.resolve())
         assert caller.name == "Company.xlsx"
-        assert [s.name for s in caller.sheets] == list(layout.ALL_SHEETS)
+        assert [s.name for s in caller.sheets] == [*layout.ALL_SHEETS, formulas.LISTS_SHEET]
         assert caller.sheets["invoices"].name == "Invoices"  # Excel ignores case
         assert caller.sheets[0].name == "Settings"
         assert "Check" in caller.sheets

@@ -19,6 +19,7 @@ from stdnum.eu import vat as eu_vat
 from toolkit import layout
 from toolkit.accounting import document_total, line_signs, typed_negative
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
+from toolkit.computed import computed_findings
 from toolkit.customers.normalize import vat_key
 from toolkit.vatrules import ZERO_VAT_REGIMES, RuleBook
 
@@ -50,6 +51,7 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     findings += _lines(wb)
     findings += credit_note_signs(wb)
     findings += totals_as_issued(wb)
+    findings += computed_findings(wb)
     return findings
 
 

@@ -44,6 +44,9 @@ class Column:
     help: str = ""
     width: int = 14
     output: bool = False  # filled by the toolkit, not by the user
+    # A formula of the workbook (toolkit.book.formulas), not typed: grey like output columns,
+    # never carried as a value by an upgrade; Validate compares its result where it has one.
+    computed: bool = False
 
 
 @dataclass(frozen=True)
@@ -80,8 +83,12 @@ class Setting:
     help: str = ""
 
 
-def C(key, header, type="text", required=False, choices=(), help="", width=14, output=False):
-    return Column(key, header, type, required, tuple(choices), help, width, output)
+def C(key, header, type="text", required=False, choices=(), help="", width=14, output=False, computed=False):
+    return Column(key, header, type, required, tuple(choices), help, width, output or computed, computed)
+
+
+def AMOUNT(key, header, help):
+    return C(key, header, "decimal", help=help, width=12, computed=True)
 
 
 LEDGER_ACCOUNTS = Sheet(
@@ -139,6 +146,8 @@ INVOICES = Sheet(
         C("date", "Date", "date", True, help="Invoice date; decides the period and the VAT rules that apply.", width=12),
         C("due_date", "Due date", "date", help="Empty = date + the customer's payment terms.", width=12),
         C("customer_id", "Customer id", "code", True, help="A customer id from the Customers sheet."),
+        C("customer_name", "Customer name", help="Computed: the customer's name on the Customers sheet.", width=24, computed=True),
+        C("customer_number", "Accounting customer number", "code", help="Computed: the customer's number in the accounting package; empty = not given yet (Assign customer numbers).", width=16, computed=True),
         C("currency", "Currency", help="ISO currency. Empty = EUR.", width=9),
         C("payment_reference", "Payment reference", help="Belgian structured communication +++123/4567/89012+++ (optional).", width=22),
         C("description", "Description", width=30),
@@ -148,6 +157,9 @@ INVOICES = Sheet(
         C("total_as_issued", "Total as issued", "decimal", help=(
             "Optional: the invoice's total including VAT as your invoicing software printed it; the check then "
             "makes sure the booking comes to the same amount, to the cent."), width=12),
+        AMOUNT("net", "Net", "Computed: the lines' Net less the invoice discount: what the VAT is computed on."),
+        AMOUNT("vat", "VAT", "Computed: the invoice's VAT, as the export books it (VAT booking on the Settings sheet)."),
+        AMOUNT("total", "Total", "Computed: Net + VAT, what the customer owes."),
     ),
 )
 
@@ -165,6 +177,9 @@ INVOICE_LINES = Sheet(
         C("vat_regime", "VAT regime", "choice", False, VAT_REGIMES, "Empty = domestic.", 18),
         C("ledger_account", "Ledger account", "code", help="Revenue account; 'Suggest accounts' fills empty ones from the VAT rules."),
         C("account_source", "Account source", "choice", False, ACCOUNT_SOURCES, "manual (typed) or suggested (by the toolkit).", 12),
+        AMOUNT("net", "Net", "Computed: quantity x unit price less the line discount, rounded as the Rounding setting says (before the invoice discount)."),
+        AMOUNT("vat", "VAT", "Computed: (Net less the invoice discount) x VAT rate. With VAT booking 'on total', a rate's VAT is computed once per invoice and shown on its first line."),
+        AMOUNT("total", "Total", "Computed: Net less the invoice discount, plus VAT."),
     ),
 )
 

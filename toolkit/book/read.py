@@ -285,6 +285,17 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
 # ---- the workbook ------------------------------------------------------------------------------
 
 
+_NOTHING_SHOWN: dict = {}
+
+
+def _shown(net, vat, total) -> dict:
+    """The computed amounts a row shows; one shared empty dict for the usual row without any (a
+    file openpyxl wrote holds formulas without results)."""
+    if net is None and vat is None and total is None:
+        return _NOTHING_SHOWN
+    return {k: v for k, v in (("net", net), ("vat", vat), ("total", total)) if v is not None}
+
+
 def read_workbook(path: str | Path) -> Workbook:
     grid = Grid(path)
     findings: list[Finding] = []
@@ -315,10 +326,10 @@ def read_workbook(path: str | Path) -> Workbook:
     zero = Decimal(0)
     lines = tuple(
         InvoiceLine(number or "", line, text or "", quantity, price, discount or zero, rate, regime or "domestic",
-                    account or "", source or "", where)
-        for where, number, line, text, quantity, price, discount, rate, regime, account, source
+                    account or "", source or "", where, _shown(net, vat, total))
+        for where, number, line, text, quantity, price, discount, rate, regime, account, source, net, vat, total
         in columns(layout.INVOICE_LINES, "invoice_number", "line", "description", "quantity", "unit_price", "discount_pct",
-                   "vat_rate", "vat_regime", "ledger_account", "account_source")
+                   "vat_rate", "vat_regime", "ledger_account", "account_source", "net", "vat", "total")
     )
     by_invoice = defaultdict(list)
     for line in lines:
@@ -326,9 +337,9 @@ def read_workbook(path: str | Path) -> Workbook:
     invoices = tuple(
         Invoice(number or "", doc_type, date, customer or "", due, (currency or "EUR").upper(), reference or "",
                 text or "", discount or zero, credited or "", exported or "", tuple(by_invoice.get(number or "", ())), where,
-                issued)
-        for where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, exported, issued
+                issued, _shown(net, vat, total))
+        for where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, exported, issued, net, vat, total
         in columns(layout.INVOICES, "number", "doc_type", "date", "due_date", "customer_id", "currency", "payment_reference",
-                   "description", "discount_pct", "credited_invoice", "exported_in", "total_as_issued")
+                   "description", "discount_pct", "credited_invoice", "exported_in", "total_as_issued", "net", "vat", "total")
     )
     return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings))

@@ -19,10 +19,12 @@ from typing import Iterable, Mapping
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from openpyxl.worksheet.table import Table, TableStyleInfo
+from openpyxl.worksheet.filters import AutoFilter
+from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyleInfo
 from openpyxl.worksheet.worksheet import Worksheet
 
 from toolkit import layout
+from toolkit.book import formulas, lists, package_params
 
 CREATOR = "Ledger Export Toolkit"
 # Fixed document timestamps: the build must not depend on the clock.
@@ -51,6 +53,27 @@ INPUT_TABLE_STYLE = "TableStyleMedium2"
 OUTPUT_TABLE_STYLE = "TableStyleLight1"
 OUTPUT_FILL = PatternFill("solid", fgColor="F2F2F2")
 HEADER_FONT = Font(bold=True)
+# Numbers right-aligned with a one-character margin, so a number is not glued to a left-aligned
+# code in the next column ("30 400100").
+NUMBER_TYPES = ("int", "decimal", "percent", "date")
+NUMBER_ALIGNMENT = Alignment(horizontal="right", indent=1)
+# Header text plus the table's filter button (about three characters wide).
+FILTER_BUTTON_WIDTH = 4
+
+
+def header_width(text: str, width: float = 0) -> float:
+    """A column width that shows `text` in bold next to its filter button (and at least `width`)."""
+    return max(width, round(len(text) * 1.1) + FILTER_BUTTON_WIDTH)
+
+
+def print_setup(ws: Worksheet, title_rows: str | None = "1:1") -> None:
+    """Landscape, one page wide (as many pages long as needed), the header row on every page."""
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    if title_rows:
+        ws.print_title_rows = title_rows
 
 # Excel's limits on data validation texts.
 PROMPT_MAX = 255
@@ -75,11 +98,30 @@ def _dropdown(choices: Iterable[str]) -> DataValidation:
                           errorTitle="Not in the list", error="Pick a value from the dropdown.")
 
 
-def _validation(choices: tuple[str, ...], title: str, help_text: str) -> DataValidation | None:
-    """Dropdown for closed lists and/or an input message for help text; None when neither."""
-    if not choices and not help_text:
+def _sheet_list(source: lists.Source) -> DataValidation:
+    """A dropdown fed by another sheet. It warns rather than refuses: the other sheet may simply
+    not have the row yet (Validate reports what is still missing)."""
+    return DataValidation(type="list", formula1=source.name, allow_blank=True, showErrorMessage=True,
+                          errorStyle="warning", errorTitle="Not in the list", error=source.error)
+
+
+def _computed() -> DataValidation:
+    """A computed column: typing over its formula asks first (a warning, so nobody is locked
+    out); Excel checks typed entries only, never the formulas the workbook fills in."""
+    return DataValidation(type="custom", formula1="FALSE", allow_blank=True, showErrorMessage=True,
+                          errorStyle="warning", errorTitle="Computed column",
+                          error="This column is computed by a formula. Typing here replaces the formula "
+                                "(Validate will report it). To restore it, copy a cell of this column "
+                                "from another row.")
+
+
+def _validation(choices: tuple[str, ...], title: str, help_text: str,
+                base: DataValidation | None = None) -> DataValidation | None:
+    """Dropdown for closed lists (or `base`) and/or an input message for help text; None when
+    neither."""
+    if not choices and not help_text and base is None:
         return None
-    dv = _dropdown(choices) if choices else DataValidation(allow_blank=True)
+    dv = base or (_dropdown(choices) if choices else DataValidation(allow_blank=True))
     if help_text:
         dv.showInputMessage = True
         dv.promptTitle = title[:PROMPT_TITLE_MAX]
@@ -99,27 +141,61 @@ def _header(ws: Worksheet, headers: Iterable[str]) -> None:
 
 
 def build_settings_sheet(ws: Worksheet, values: Mapping[str, object] | None = None) -> None:
-    """Setting / Value / Help rows, one per `layout.SETTINGS`, with defaults (or `values`); keys of
-    `values` that are no setting become extra rows (label, value) below them."""
-    values = values or {}
+    """Setting / Value / Help rows, one per `layout.SETTINGS`, with defaults (or `values`), then
+    the chosen package's own parameters (`values` by label or name, else the spec's default), with
+    their help and allowed values. Other keys of `values` become rows below them: those that are
+    another package's parameters hidden (kept for a change back), the rest shown."""
+    values = dict(values or {})
+    chosen = None
     _header(ws, layout.SETTINGS_HEADERS)
     for cell in ws[1]:
         cell.font = HEADER_FONT
     for row, setting in enumerate(layout.SETTINGS, start=2):
-        value = values.get(setting.key, setting.default)
+        value = values.pop(setting.key, setting.default)
         ws.cell(row=row, column=1, value=setting.label)
         value_cell = ws.cell(row=row, column=2, value=cell_value(value))
         value_cell.number_format = NUMBER_FORMATS.get(setting.type, "General")
         ws.cell(row=row, column=3, value=setting.help).alignment = Alignment(wrap_text=False)
-        _add_validation(ws, _validation(setting.choices, setting.label, setting.help), f"B{row}")
-    # Rows that are no general setting (a package's parameters, labelled as the spec labels them).
-    extra = [(label, value) for label, value in values.items() if label not in layout.SETTINGS_BY_KEY]
-    for row, (label, value) in enumerate(extra, start=len(layout.SETTINGS) + 2):
+        if setting.key == "package":
+            chosen = value
+            dv = _validation((), setting.label, setting.help, _package_list())
+        else:
+            dv = _validation(setting.choices, setting.label, setting.help)
+        _add_validation(ws, dv, f"B{row}")
+    row = len(layout.SETTINGS) + 2
+    package = package_params.shipped_spec(chosen)
+    if package is not None:
+        ws.cell(row=row, column=1, value=package_params.section_title(package)).font = HEADER_FONT
+        row += 1
+        for param in package.parameters:
+            value = package_params.take(values, param)
+            ws.cell(row=row, column=1, value=param.label)
+            cell = ws.cell(row=row, column=2, value=cell_value(value))
+            cell.number_format = package_params.NUMBER_FORMATS.get(param.type, "General")
+            help_text = package_params.help_text(param)
+            ws.cell(row=row, column=3, value=help_text)
+            choices = param.choices or (layout.YES_NO if param.type == "boolean" else ())
+            _add_validation(ws, _validation(choices, param.label, help_text), f"B{row}")
+            row += 1
+    others = package_params.other_packages_labels(package)
+    for label, value in values.items():  # no general setting, no parameter of the chosen package
         ws.cell(row=row, column=1, value=label)
         ws.cell(row=row, column=2, value=cell_value(value))
+        if str(label).strip().casefold() in others:
+            ws.row_dimensions[row].hidden = True
+        row += 1
     ws.freeze_panes = "A2"
     for letter, width in zip("ABC", (28, 28, 90)):
         ws.column_dimensions[letter].width = width
+    print_setup(ws)
+
+
+def _package_list() -> DataValidation:
+    """The shipped package ids; a warning only, since a path to one's own spec file is allowed."""
+    ids = package_params.package_ids()
+    return DataValidation(type="list", formula1='"' + ",".join(ids) + '"', allow_blank=True,
+                          showErrorMessage=True, errorStyle="warning", errorTitle="Not a shipped package",
+                          error="Pick a package from the list (or give the path of your own spec file).")
 
 
 def table_ref(sheet: layout.Sheet, n_rows: int, n_columns: int | None = None) -> str:
@@ -129,34 +205,59 @@ def table_ref(sheet: layout.Sheet, n_rows: int, n_columns: int | None = None) ->
 
 
 def build_table_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterable] = ()) -> None:
-    """One Excel table named `sheet.table` with the layout's columns, formats and validations."""
+    """One Excel table named `sheet.table` with the layout's columns, formats and validations;
+    computed columns hold their formula in every row (values given for them are ignored)."""
     _header(ws, (c.header for c in sheet.columns))
+    computed = {c.key: formulas.computed_columns()[(sheet.name, c.key)] for c in sheet.columns if c.computed}
     n_rows = 0
     for n_rows, values in enumerate(rows, start=1):
-        for col, value in enumerate(values, start=1):
-            ws.cell(row=1 + n_rows, column=col, value=cell_value(value))
+        for col, (column, value) in enumerate(zip(sheet.columns, values), start=1):
+            if not column.computed:
+                ws.cell(row=1 + n_rows, column=col, value=cell_value(value))
+    # Formulas in every data row, the one empty row of an empty table included, so Excel knows the
+    # calculated column and fills it into the rows the user adds.
+    last_row = 1 + max(n_rows, 1)
     for index, column in enumerate(sheet.columns):
         letter = layout.column_letter(index)
         dim = ws.column_dimensions[letter]
-        dim.width = column.width
+        dim.width = header_width(column.header, column.width)
         # Column-level style: applies to rows typed later without writing 5000 styled cells.
         dim.number_format = NUMBER_FORMATS.get(column.type, "General")
+        if column.type in NUMBER_TYPES:
+            dim.alignment = NUMBER_ALIGNMENT
         if column.output:
             dim.fill = OUTPUT_FILL
-        for row in range(2, 2 + n_rows):
+        for row in range(2, (last_row if column.computed else 1 + n_rows) + 1):
             cell = ws.cell(row=row, column=index + 1)
+            if column.computed:
+                cell.value = computed[column.key]
             cell.number_format = dim.number_format
+            if column.type in NUMBER_TYPES:
+                cell.alignment = NUMBER_ALIGNMENT
             if column.output:
                 cell.fill = OUTPUT_FILL
+        source = lists.COLUMN_LISTS.get((sheet.name, column.key))
+        if column.computed:
+            base = _computed()
+        elif source is not None:
+            base = _sheet_list(source)
+        else:
+            base = None
         # No dropdown on output columns: the toolkit fills them, nobody picks a value there.
-        dv = _validation(() if column.output else column.choices, column.header, column.help)
+        dv = _validation(() if column.output else column.choices, column.header, column.help, base)
         _add_validation(ws, dv, f"{letter}2:{letter}{VALIDATION_LAST_ROW}")
     all_output = all(c.output for c in sheet.columns)
     table = Table(displayName=sheet.table, ref=table_ref(sheet, n_rows))
     table.tableStyleInfo = TableStyleInfo(
         name=OUTPUT_TABLE_STYLE if all_output else INPUT_TABLE_STYLE, showRowStripes=True)
+    table.tableColumns = [
+        TableColumn(id=i, name=c.header, calculatedColumnFormula=(
+            TableFormula(attr_text=computed[c.key][1:]) if c.computed else None))
+        for i, c in enumerate(sheet.columns, start=1)]
+    table.autoFilter = AutoFilter(ref=table.ref)  # openpyxl adds it only to tables it names itself
     ws.add_table(table)
     ws.freeze_panes = "A2"
+    print_setup(ws)
 
 
 def build_paste_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterable] = ()) -> None:
@@ -174,6 +275,7 @@ def build_paste_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterabl
         for c, value in enumerate(values, start=1):
             ws.cell(row=r, column=c, value=cell_value(value))
     ws.freeze_panes = "A2"
+    print_setup(ws)
 
 
 def build_template(sample: Mapping[str, object] | None = None) -> Workbook:
@@ -197,6 +299,8 @@ def build_template(sample: Mapping[str, object] | None = None) -> Workbook:
     for sheet in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS:
         build = build_paste_sheet if sheet.placeholder else build_table_sheet
         build(wb.create_sheet(sheet.name), sheet, sample.get(sheet.name, ()))
+    lists.fill_lists_sheet(wb.create_sheet(formulas.LISTS_SHEET))
+    lists.add_names(wb)
     return wb
 
 

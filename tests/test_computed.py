@@ -1,0 +1,146 @@
+"""The computed amount columns: LibreOffice calculates the workbook's formulas, and what it gets
+must be what the toolkit computes (and what a hand calculation gives); a formula typed over is
+reported by Validate at its cell."""
+
+import datetime as dt
+from decimal import Decimal
+
+import openpyxl
+import pytest
+
+from toolkit import layout
+from toolkit.book import template
+from toolkit.book.read import read_workbook
+from toolkit.checks import check_workbook
+from toolkit.computed import computed_findings
+from toolkit.layout import column_letter
+
+from external import soffice_convert
+
+D = Decimal
+
+
+def row(sheet, **values):
+    return [values.get(key) for key in sheet.keys]
+
+
+LINES = [
+    # F1: 5 % invoice discount. 3 x 33.33 = 99.99, less 10 % = 89.99 (Net), less 5 % (4.50) = 85.49 taxed
+    row(layout.INVOICE_LINES, invoice_number="F1", line=1, quantity=D(3), unit_price=D("33.33"), discount_pct=D(10), vat_rate=D(21)),
+    row(layout.INVOICE_LINES, invoice_number="F1", line=2, quantity=D("1.5"), unit_price=D("19.99"), vat_rate=D(21)),
+    row(layout.INVOICE_LINES, invoice_number="F1", line=3, quantity=D(7), unit_price=D("0.333"), vat_rate=D(6)),
+    row(layout.INVOICE_LINES, invoice_number="F1", line=4, quantity=D(1), unit_price=D(100), vat_rate=D(0), vat_regime="intra-EU services"),
+    # F2: three lines of 0.11 at 21 %: VAT per line 0.02 each (0.06), on the total 0.33 x 21 % = 0.07
+    *[row(layout.INVOICE_LINES, invoice_number="F2", line=n, quantity=D(1), unit_price=D("0.11"), vat_rate=D(21)) for n in (1, 2, 3)],
+    row(layout.INVOICE_LINES, invoice_number="F3", line=1, quantity=D(1), unit_price=D("49.99"), vat_rate=D(21)),
+    row(layout.INVOICE_LINES, invoice_number="F4", line=1, quantity=D(2), unit_price=D(10), vat_rate=D(21)),
+    # F5: 0.15 less 50 %: "line net once" rounds 0.075 to 0.08; "gross then discount" 0.15 - 0.08 = 0.07
+    row(layout.INVOICE_LINES, invoice_number="F5", line=1, quantity=D(1), unit_price=D("0.15"), discount_pct=D(50), vat_rate=D(0)),
+]
+INVOICES = [
+    row(layout.INVOICES, number="F1", doc_type="invoice", date=dt.date(2026, 3, 2), customer_id="C1", discount_pct=D(5)),
+    row(layout.INVOICES, number="F2", doc_type="invoice", date=dt.date(2026, 3, 3), customer_id="C1"),
+    row(layout.INVOICES, number="F3", doc_type="credit note", date=dt.date(2026, 3, 4), customer_id="C2"),
+    row(layout.INVOICES, number="F4", doc_type="invoice", date=dt.date(2026, 3, 5), customer_id="C1"),
+    row(layout.INVOICES, number="F5", doc_type="invoice", date=dt.date(2026, 3, 6), customer_id="C1"),
+]
+CUSTOMERS = [row(layout.CUSTOMERS, customer_id="C1", name="Brouwerij NV", accounting_number="400100"),
+             row(layout.CUSTOMERS, customer_id="C2", name="Hotel BV")]
+OVERWRITTEN = 10  # Invoice lines row of F4's line: its Net typed over with a number
+
+
+def calculated(tmp_path, vat_booking: str, rounding: str):
+    """The workbook as LibreOffice calculated it, as openpyxl sees it and as the toolkit reads it."""
+    path = tmp_path / f"{vat_booking.replace(' ', '-')}.xlsx"
+    wb = template.build_template({
+        layout.SETTINGS_SHEET: {"company_name": "Demo", "vat_booking": vat_booking, "rounding": rounding},
+        layout.CUSTOMERS.name: CUSTOMERS, layout.INVOICES.name: INVOICES, layout.INVOICE_LINES.name: LINES})
+    net = column_letter(layout.INVOICE_LINES.keys.index("net"))
+    wb[layout.INVOICE_LINES.name][f"{net}{OVERWRITTEN}"] = 99.5
+    template.write_atomically(path, template.repack(template.workbook_bytes(wb)))
+    out = soffice_convert(path, "xlsx", tmp_path / "calc")
+    return openpyxl.load_workbook(out, data_only=True), read_workbook(out)
+
+
+@pytest.fixture(scope="module")
+def on_lines(tmp_path_factory):
+    return calculated(tmp_path_factory.mktemp("lines"), "on lines", "line net once")
+
+
+@pytest.fixture(scope="module")
+def on_total(tmp_path_factory):
+    return calculated(tmp_path_factory.mktemp("total"), "on total", "gross then discount")
+
+
+def amounts(xl, sheet, key_column, key):
+    rows = list(xl[sheet.name].iter_rows(min_row=2, values_only=True))
+    index = sheet.keys.index
+    return [(D(str(r[index("net")])), D(str(r[index("vat")])), D(str(r[index("total")])))
+            for r in rows if r[index(key_column)] == key]
+
+
+@pytest.mark.needs("soffice")
+def test_libreoffice_computes_the_hand_calculated_amounts(on_lines, on_total):
+    xl, _ = on_lines
+    assert amounts(xl, layout.INVOICE_LINES, "invoice_number", "F1")[0] == (D("89.99"), D("17.95"), D("103.44"))
+    assert amounts(xl, layout.INVOICES, "number", "F2") == [(D("0.33"), D("0.06"), D("0.39"))]
+    assert amounts(xl, layout.INVOICES, "number", "F3") == [(D("49.99"), D("10.50"), D("60.49"))]
+    assert amounts(xl, layout.INVOICE_LINES, "invoice_number", "F5") == [(D("0.08"), 0, D("0.08"))]
+    xl, _ = on_total
+    assert amounts(xl, layout.INVOICES, "number", "F2") == [(D("0.33"), D("0.07"), D("0.40"))]
+    # 'on total': the rate's VAT on its first line, so the lines add up to the invoice
+    assert [vat for _, vat, _ in amounts(xl, layout.INVOICE_LINES, "invoice_number", "F2")] == [D("0.07"), 0, 0]
+    assert amounts(xl, layout.INVOICE_LINES, "invoice_number", "F5") == [(D("0.07"), 0, D("0.07"))]
+
+
+@pytest.mark.needs("soffice")
+@pytest.mark.parametrize("mode", ["on_lines", "on_total"])
+def test_formulas_agree_with_the_toolkit_except_the_cell_typed_over(mode, request):
+    xl, book = request.getfixturevalue(mode)
+    assert all(line.shown for line in book.lines) and all(invoice.shown for invoice in book.invoices)
+    found = {(f.code, f.sheet, f.cell) for f in computed_findings(book)}
+    net_line = column_letter(layout.INVOICE_LINES.keys.index("net"))
+    f4 = 2 + [r[0] for r in INVOICES].index("F4")
+    # The typed net changes everything computed from it: the line's VAT and total, the invoice's.
+    expected = {("line.amount.differs", layout.INVOICE_LINES.name, f"{column_letter(layout.INVOICE_LINES.keys.index(k))}{OVERWRITTEN}")
+                for k in ("net", "vat", "total")}
+    expected |= {("invoice.amount.differs", layout.INVOICES.name, f"{column_letter(layout.INVOICES.keys.index(k))}{f4}")
+                 for k in ("net", "vat", "total")}
+    assert found == expected
+    message = next(f.message for f in computed_findings(book) if f.cell == f"{net_line}{OVERWRITTEN}")
+    assert "Net shows 99.50, but the toolkit computes 20.00" in message
+
+
+@pytest.mark.needs("soffice")
+def test_invoices_show_the_customers_name_and_number(on_lines):
+    xl, _ = on_lines
+    ws = xl[layout.INVOICES.name]
+    keys = layout.INVOICES.keys
+    shown = [(r[keys.index("customer_name")], r[keys.index("customer_number")] or None)
+             for r in ws.iter_rows(min_row=2, max_row=4, values_only=True)]
+    assert shown == [("Brouwerij NV", "400100"), ("Brouwerij NV", "400100"), ("Hotel BV", None)]
+
+
+def test_a_fresh_formula_without_result_is_no_finding(tmp_path):
+    path = template.save_template(tmp_path / "fresh.xlsx", {
+        layout.CUSTOMERS.name: CUSTOMERS, layout.INVOICES.name: INVOICES, layout.INVOICE_LINES.name: LINES})
+    book = read_workbook(path)
+    assert not any(line.shown for line in book.lines)
+    assert computed_findings(book) == []
+    assert not [f for f in check_workbook(book) if f.code.endswith("amount.differs")]
+
+
+def test_computed_columns_hold_a_formula_in_every_row_and_are_the_tables_calculated_columns(tmp_path):
+    wb = openpyxl.load_workbook(template.save_template(tmp_path / "f.xlsx", {
+        layout.INVOICE_LINES.name: LINES, layout.INVOICES.name: INVOICES}))
+    for sheet, n in ((layout.INVOICE_LINES, len(LINES)), (layout.INVOICES, len(INVOICES))):
+        ws = wb[sheet.name]
+        table = ws.tables[sheet.table]
+        for i, column in enumerate(sheet.columns):
+            formula = table.tableColumns[i].calculatedColumnFormula
+            cells = [ws.cell(row=r, column=i + 1).value for r in range(2, 2 + n)]
+            if column.computed:
+                assert formula is not None and all(c == "=" + formula.attr_text for c in cells)
+                assert ws.cell(row=2, column=i + 1).fill.fgColor.rgb.endswith("F2F2F2")
+            else:
+                assert formula is None and not any(isinstance(c, str) and c.startswith("=") for c in cells)

@@ -1,0 +1,88 @@
+"""The workbook's computed amounts (Net, VAT, Total of lines and invoices) checked against the
+toolkit's own.
+
+The workbook computes them with formulas (toolkit.book.formulas) so the user sees them while
+typing; the export never reads them, it computes with `toolkit.accounting`. A difference means
+the user sees a figure that will not be booked: a formula typed over, or a rule the formulas do
+not follow. A cell without a result (a file saved by a program that does not calculate, such as
+the toolkit itself) is not compared, nor are the amounts of an invoice with an invoice discount
+that the formulas can only approximate (see toolkit.book.formulas.line_vat).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from toolkit import layout
+from toolkit.accounting import Unbalanced, build_document, money, typed_negative
+from toolkit.model import Customer, Finding, Invoice, InvoiceLine, Workbook, warning
+from toolkit.vatrules import RuleBook
+
+
+def computed_findings(wb: Workbook) -> list[Finding]:
+    rules = RuleBook(wb.vat_rules)
+    customers = {c.customer_id: c for c in wb.customers}
+    on_total = wb.settings.vat_booking == "on total"
+    findings: list[Finding] = []
+    for invoice in wb.invoices:
+        if not (invoice.shown or any(line.shown for line in invoice.lines)) or not _complete(invoice):
+            continue
+        customer = customers.get(invoice.customer_id) or Customer(invoice.customer_id, "")
+
+        def amounts(inv: Invoice) -> tuple[Decimal, Decimal, list]:
+            """(base, VAT, VAT groups) as the sheet shows them: a credit note typed negative
+            stays negative there, while accounting computes its positive twin."""
+            doc = build_document(inv, customer, wb.settings, rules, lambda *_: "")
+            sign = -1 if typed_negative(inv) else 1
+            return sign * doc.base, sign * doc.vat, [(g.rate, g.regime, sign * g.vat) for g in doc.vat_groups]
+
+        try:
+            base, vat, groups = amounts(invoice)
+        except Unbalanced:  # reported by the export's own checks
+            continue
+        # With an invoice discount the sheet rounds it per line (on lines) or on the invoice's sum
+        # (Net), where accounting shares each rate's rounded discount: only exact figures compared.
+        exact = not invoice.discount_pct
+        if exact:
+            _compare(findings, layout.INVOICES, invoice.where, invoice.shown,
+                     {"net": base, "vat": vat, "total": base + vat}, f"invoice {invoice.number}")
+        elif on_total:
+            _compare(findings, layout.INVOICES, invoice.where, invoice.shown, {"vat": vat}, f"invoice {invoice.number}")
+        group_vat = {(rate, regime): tax for rate, regime, tax in groups}
+        seen: set = set()
+        for line in invoice.lines:
+            group = (line.vat_rate, line.vat_regime)
+            first_of_group = group not in seen
+            seen.add(group)
+            if not line.shown:
+                continue
+            net, line_vat, _ = amounts(replace(invoice, discount_pct=Decimal(0), lines=(line,)))
+            if on_total:  # the rate's VAT, on its first line
+                line_vat = group_vat[group] if first_of_group else Decimal("0.00")
+            expected = {"net": net}
+            if exact:
+                expected.update(vat=line_vat, total=net + line_vat)
+            elif on_total:
+                expected["vat"] = line_vat
+            _compare(findings, layout.INVOICE_LINES, line.where, line.shown, expected,
+                     f"this line of invoice {invoice.number}")
+    return findings
+
+
+def _complete(invoice: Invoice) -> bool:
+    """Amounts can be computed: every number they need was read (missing ones are reported)."""
+    return bool(invoice.lines) and all(
+        None not in (line.quantity, line.unit_price, line.vat_rate) for line in invoice.lines)
+
+
+def _compare(findings: list[Finding], sheet: layout.Sheet, where, shown, expected, what: str) -> None:
+    for key, value in shown.items():
+        if key in expected and money(value) != expected[key]:
+            header = sheet.column(key).header
+            findings.append(warning(
+                f"{'invoice' if sheet is layout.INVOICES else 'line'}.amount.differs", where, key,
+                f"{header} shows {money(value)}, but the toolkit computes {expected[key]} for {what} "
+                f"(and exports that). The cell's formula was probably typed over: copy the cell from "
+                f"another row of the {header} column. If the whole column differs, rebuild the "
+                f"formulas with `ledger-export workbook upgrade`."))
