@@ -87,7 +87,8 @@ def test_a_book_closed_unsaved_after_an_export_gets_it_back_at_the_next_click(bo
         assert "Exported in for 64 document(s)" in message and "Nothing new to export" in message
         assert book.sheets[layout.EXPORT_LOG.name].range("A2").value == export_id
         assert book.sheets[layout.EXPORT_LOG.name].range("A3").value is None
-        assert set(book.sheets[layout.INVOICES.name].range("K2:K65").value) == {export_id}
+        exported_in = layout.column_letter(layout.INVOICES.keys.index("exported_in"))
+        assert set(book.sheets[layout.INVOICES.name].range(f"{exported_in}2:{exported_in}65").value) == {export_id}
         assert not excel.suggest_accounts(copy=save_copy(book, tmp_path)).startswith("Recovered")  # once
 
 
