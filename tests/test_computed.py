@@ -144,3 +144,15 @@ def test_computed_columns_hold_a_formula_in_every_row_and_are_the_tables_calcula
                 assert ws.cell(row=2, column=i + 1).fill.fgColor.rgb.endswith("F2F2F2")
             else:
                 assert formula is None and not any(isinstance(c, str) and c.startswith("=") for c in cells)
+
+
+def test_a_row_appended_by_write_back_fills_the_empty_tables_formula_row(tmp_path):
+    from toolkit.book.edits import Edits
+    from toolkit.book.writeback import write_back
+
+    path = template.save_template(tmp_path / "empty.xlsx")
+    write_back(path, Edits().append_rows(layout.INVOICE_LINES.name, [LINES[0]]))
+    ws = openpyxl.load_workbook(path)[layout.INVOICE_LINES.name]
+    net = layout.INVOICE_LINES.keys.index("net") + 1
+    assert ws.cell(row=2, column=1).value == "F1" and str(ws.cell(row=2, column=net).value).startswith("=")
+    assert ws.tables[layout.INVOICE_LINES.table].ref.endswith("2")  # no row of formulas left above it

@@ -564,11 +564,13 @@ class _Patcher:
             patch.replace_from = header + 1
             patch.keep_dropped = read_old_targets
         elif rows_out:
-            patch.append_after = set(columns.values())
+            # a computed column's formula alone (an empty table's row) makes no data row
+            patch.append_after = {col for key, col in columns.items() if not sheet.column(key).computed}
         for index_, values in enumerate(rows_out):
             patch.new_rows.append({columns[key]: _value_op(value, sheet.column(key),
                                                            link=bool(changes.links and index_ < len(changes.links) and changes.links[index_] and key == changes.link_key))
-                                   for key, value in zip(sheet.keys, values) if key in columns})
+                                   for key, value in zip(sheet.keys, values)
+                                   if key in columns and not sheet.column(key).computed})
         for index_, target in enumerate(changes.links or ()):
             if target:
                 display = rows_out[index_][sheet.keys.index(changes.link_key)] if sheet.keys.index(changes.link_key) < len(rows_out[index_]) else ""
