@@ -22,6 +22,10 @@ from toolkit.book import template, writeback, xlsm
 from toolkit.book.read import read_workbook
 from toolkit.book.writeback import Edits, WriteBackError, write_back
 
+# Invoices columns by key (the layout adds columns; letters are not fixed)
+EXPORTED = layout.column_letter(layout.INVOICES.keys.index("exported_in"))
+DESCRIPTION = layout.column_letter(layout.INVOICES.keys.index("description"))
+
 NOW = dt.datetime(2026, 2, 1, 9, 30, 0)
 INVOICES = [["F%d" % n, "invoice", dt.date(2026, 1, n), None, "C1", None, None, "Work"] for n in range(1, 6)]
 DRAWING_NS = ('xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
@@ -128,7 +132,7 @@ def test_text_box_picture_comment_chart_and_custom_xml_survive(tmp_path):
         assert re.findall(element, before[invoices]) == re.findall(element, after[invoices]) != []
     assert after["customXml/item1.xml"] == CUSTOM_XML
     wb = openpyxl.load_workbook(path)
-    assert wb["Invoices"]["K2"].value == "EXP-1" and wb["Invoices"]["K4"].value == "EXP-1"
+    assert wb["Invoices"][f"{EXPORTED}2"].value == "EXP-1" and wb["Invoices"][f"{EXPORTED}4"].value == "EXP-1"
     assert wb["Invoices"]["B3"].comment.text == "Check this one with the customer"
     assert [r.exported_in for r in read_workbook(path).invoices] == ["EXP-1", "", "EXP-1", "", ""]
 
@@ -155,7 +159,7 @@ def test_values_are_text_never_formulas(tmp_path):
     names = [c.value for c in wb["Customers"]["B"][2:7]]
     assert names == hostile
     assert all(c.data_type == "s" for c in wb["Customers"]["B"][2:7])
-    assert wb["Invoices"]["H2"].value == "=1+1" and wb["Invoices"]["H2"].data_type == "s"
+    assert wb["Invoices"][f"{DESCRIPTION}2"].value == "=1+1" and wb["Invoices"][f"{DESCRIPTION}2"].data_type == "s"
     assert [c.name for c in read_workbook(path).customers][1:] == [h.strip() for h in hostile]
 
 
@@ -230,7 +234,7 @@ def test_a_thousand_row_write_back(tmp_path):
     wb = openpyxl.load_workbook(path)
     last = layout.column_letter(len(layout.INVOICES.columns) - 1)
     assert wb["Invoices"].tables["Invoices"].ref == f"A1:{last}1001"
-    assert wb["Invoices"]["K2"].fill.fgColor.rgb.endswith("F2F2F2") and wb["Invoices"]["K3"].value is None
+    assert wb["Invoices"][f"{EXPORTED}2"].fill.fgColor.rgb.endswith("F2F2F2") and wb["Invoices"][f"{EXPORTED}3"].value is None
 
 
 def test_deleting_rows_under_a_formula_is_refused(tmp_path):
@@ -250,10 +254,12 @@ def test_overwriting_a_shared_formula_is_refused(tmp_path):
     template.save_template(path, {"Invoices": INVOICES})
     parts = members(path)
     part = sheet_part(path, "Invoices")
-    parts[part] = re.sub(rb'<c r="H2"[^>]*?(/>|>.*?</c>)', b'<c r="H2" t="str"><f t="shared" ref="H2:H3" si="0">B2</f><v>x</v></c>',
+    h = DESCRIPTION.encode()
+    parts[part] = re.sub(rb'<c r="' + h + rb'2"[^>]*?(/>|>.*?</c>)',
+                         b'<c r="' + h + b'2" t="str"><f t="shared" ref="' + h + b'2:' + h + b'3" si="0">B2</f><v>x</v></c>',
                          parts[part], count=1, flags=re.S)
     path.write_bytes(_zip(parts))
-    with pytest.raises(WriteBackError, match="H2 holds a formula other cells share"):
+    with pytest.raises(WriteBackError, match=f"{DESCRIPTION}2 holds a formula other cells share"):
         write_back(path, Edits().set("Invoices", 2, "description", "y"), now=NOW)
 
 
@@ -317,6 +323,6 @@ def test_headers_are_found_below_row_one(tmp_path):
     before = read_workbook(path)
     write_back(path, Edits().set("Invoices", before.invoices[0].where.row, "exported_in", "EXP-1"), now=NOW)
     after = openpyxl.load_workbook(path)["Invoices"]
-    assert after["K4"].value == "EXP-1" and after["K3"].value == "Exported in"
+    assert after[f"{EXPORTED}4"].value == "EXP-1" and after[f"{EXPORTED}3"].value == "Exported in"
     assert [c.value for c in after[3] if c.value].count("Exported in") == 1
     assert read_workbook(path).invoices[0].exported_in == "EXP-1"
