@@ -281,6 +281,8 @@ def encodable(s: str, encoding: str, transliterate: bool) -> str | None:
         alt = TRANSLITERATIONS.get(ch)
         if alt is None:
             alt = "".join(c for c in unicodedata.normalize("NFKD", ch) if not unicodedata.combining(c))
+        if alt[:1] in FORMULA_STARTS and not "".join(out).strip():
+            alt = "?"  # a fullwidth ＝ or an en dash first must not become a formula's = or -
         out.append(alt if alt and can_encode(alt, encoding) else "?")
     return "".join(out)
 
