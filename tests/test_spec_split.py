@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 from decimal import Decimal as D
 
 import pytest
@@ -68,3 +69,39 @@ def test_datev_splits_more_than_99999_bookings(tmp_path):
 def test_datev_declares_the_limit():
     [booking] = [f for f in specs.load_spec("datev").plans.files if f.name == "EXTF_Buchungsstapel.csv"]
     assert booking.max_records == 99_999
+
+
+# ---- length limits of a column (DATEV: Beleginfo 20, Buchungstext 60, Belegfeld 1 12) ---------------
+
+
+def columns_file(**column):
+    return {**text_file([{"collection": "documents", "fields": [{"name": "text", "source": "document.description"}]}]),
+            "columns": [{"name": "text", **column}]}
+
+
+def test_a_field_gets_its_columns_limit(tmp_path):
+    result = specs.render(spec_of(tmp_path, columns_file(max_length=5)), batch([invoice_doc(description="Consulting")]))
+    assert result.files[0][1] == b"Consu"
+    assert [w.code for w in result.warnings] == ["text.truncated"]
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, columns_file(max_length=5, overflow="error")), batch([invoice_doc(description="Consulting")]))
+    assert [f.code for f in caught.value.findings] == ["text.too_long"]
+
+
+def test_a_field_cannot_be_longer_than_its_column(tmp_path):
+    file = columns_file(max_length=5)
+    file["records"][0]["fields"][0]["max_length"] = 6
+    with pytest.raises(specs.SpecError, match=r"\$\.files\[0\]\.records\[0\]\.fields\[0\]\.max_length: longer than the column's max_length 5"):
+        spec_of(tmp_path, file)
+
+
+def test_datev_columns_carry_the_package_limits():
+    [booking] = [f for f in specs.load_spec("datev").plans.files if f.name == "EXTF_Buchungsstapel.csv"]
+    fields = {f.name: f for f in booking.records[0].fields}
+    assert (fields["Buchungstext"].max_length, fields["Buchungstext"].overflow) == (60, "truncate-and-warn")
+    assert (fields["Belegfeld 1"].max_length, fields["Belegfeld 1"].overflow) == (12, "error")
+    assert fields["Belegfeld 1"].text.allowed == "A-Za-z0-9$&%*+\\-/"
+    spec = specs.load_spec("datev")
+    raw = {c["name"]: c for c in json.loads(spec.path.read_text(encoding="utf-8"))["files"][0]["columns"]
+           if isinstance(c, dict)}
+    assert all(raw[f"Beleginfo - Art {i}"]["max_length"] == 20 for i in range(1, 9))

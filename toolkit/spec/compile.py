@@ -9,6 +9,7 @@ Plans keep no JSON and no reference to the compiler.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import operator
 from decimal import Decimal
@@ -142,10 +143,12 @@ class _Compiler:
             self.note(at + ["part_name"], "the parts need different names: put {part} in part_name")
         return parts
 
-    @staticmethod
-    def column_list(raw: list | None) -> tuple[list[str] | None, dict[str, str]]:
+    def column_list(self, raw: list | None) -> tuple[list[str] | None, dict[str, str]]:
         """(column names, kind of each column that is not text) from `columns`, whose items are
-        names or {"name": ..., "kind": ...}."""
+        names or {"name": ..., "kind": ..., "max_length": ..., "overflow": ...}; the columns'
+        length limits go to `self.column_limits`."""
+        self.column_limits = {c["name"]: (c["max_length"], c.get("overflow", "truncate-and-warn"))
+                              for c in raw or () if not isinstance(c, str) and "max_length" in c}
         if raw is None:
             return None, {}
         names = [c if isinstance(c, str) else c["name"] for c in raw]
@@ -292,7 +295,18 @@ class _Compiler:
                 if key not in self.shared_plans:
                     self.shared_plans[key] = self.attempt(self.field, raw, shared_at + [i], scopes)
                 by_name[raw["name"]] = self.shared_plans[key]
-        return [by_name[c] if c in by_name else self.filler(c) for c in self.columns]
+        for i, raw in enumerate(raw_fields):  # fields the record declares, checked against their column's limit
+            limit = self.column_limits.get(raw["name"])
+            if limit and raw.get("max_length", 0) > limit[0]:
+                self.note(at + ["fields", i, "max_length"], f"longer than the column's max_length {limit[0]}")
+        return [self.limited(by_name[c], c) if c in by_name else self.filler(c) for c in self.columns]
+
+    def limited(self, plan: FieldPlan | None, column: str) -> FieldPlan | None:
+        """The field with its column's length limit when it has none of its own."""
+        limit = self.column_limits.get(column)
+        if plan is None or limit is None or plan.max_length is not None:
+            return plan
+        return dataclasses.replace(plan, max_length=limit[0], overflow=limit[1])
 
     def filler(self, column: str) -> FieldPlan:
         """The empty value of a column no field fills; a number or date column's is not text (so
