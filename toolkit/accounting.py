@@ -61,21 +61,26 @@ class Unbalanced(Exception):
 
 
 def line_signs(invoice: Invoice) -> tuple[bool, bool]:
-    """(has a positive line, has a negative line), by quantity x unit price; unreadable lines left out."""
+    """(has a positive line, has a negative line), by the sign of quantity x unit price (compared,
+    not multiplied: this runs for every invoice); unreadable lines are left out."""
     positive = negative = False
     for line in invoice.lines:
-        if line.quantity is None or line.unit_price is None:
+        quantity, price = line.quantity, line.unit_price
+        if not quantity or not price:  # zero, or unreadable (None)
             continue
-        amount = line.quantity * line.unit_price
-        positive = positive or amount > 0
-        negative = negative or amount < 0
+        if (quantity < ZERO) is (price < ZERO):
+            positive = True
+        else:
+            negative = True
     return positive, negative
 
 
 def typed_negative(invoice: Invoice) -> bool:
     """A credit note typed with negative amounts (a common habit): booked as the credit it is."""
+    if not invoice.is_credit_note:
+        return False
     positive, negative = line_signs(invoice)
-    return invoice.is_credit_note and negative and not positive
+    return negative and not positive
 
 
 def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
@@ -84,22 +89,20 @@ def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     earliest first on a tie."""
     if len(weights) == 1:
         return [total]
-    cents = [int(w * 100) for w in weights]
+    cents = [int(w * HUNDRED) for w in weights]
     whole = sum(cents)
-    target = int(total * 100)
     if whole == 0:  # nothing to be proportional to (the total is then 0 too): all on the first
         return [total] + [ZERO] * (len(weights) - 1)
     if whole < 0:
         whole, cents = -whole, [-c for c in cents]
-    floors, remainders = [], []
-    for c in cents:
-        floor, remainder = divmod(target * c, whole)
-        floors.append(floor)
-        remainders.append(remainder)
+    target = int(total * HUNDRED)
+    parts = [divmod(target * c, whole) for c in cents]  # (share rounded down, remainder)
+    floors = [floor for floor, _ in parts]
     left = target - sum(floors)  # 0 <= left < len(weights)
-    for index in sorted(range(len(cents)), key=lambda i: -remainders[i])[:left]:
-        floors[index] += 1
-    return [Decimal(f).scaleb(-2) for f in floors]
+    if left:
+        for index in sorted(range(len(parts)), key=lambda i: -parts[i][1])[:left]:
+            floors[index] += 1
+    return [Decimal(f).scaleb(-2) for f in floors]  # exponent -2, as money() gives
 
 
 def _amounts(invoice: Invoice, rounding: str, on_total: bool):
@@ -109,7 +112,8 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
     flip = typed_negative(invoice)
     pct = invoice.discount_pct or ZERO
     revenue: dict[tuple, list[Decimal]] = {}
-    groups: dict[tuple, list[list]] = {}  # (rate, regime) -> [[revenue key, gross, discount, net], ...]
+    groups: dict[tuple, list[list]] = {}  # (rate, regime) -> [[revenue sums, gross, discount, net], ...]
+    accounts: dict[tuple, list[list[Decimal]]] = {}  # (rate, regime) -> its revenue sums, in order
     for line in invoice.lines:
         exact = (-line.quantity if flip else line.quantity) * line.unit_price
         gross = money(exact)
@@ -120,8 +124,11 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
         else:
             net = gross - money(gross * line.discount_pct / HUNDRED)
         key = (line.ledger_account, line.vat_rate, line.vat_regime)
-        revenue.setdefault(key, [ZERO, ZERO, ZERO, ZERO])
-        groups.setdefault((line.vat_rate, line.vat_regime), []).append([key, gross, gross - net, net])
+        sums = revenue.get(key)
+        if sums is None:
+            sums = revenue[key] = [ZERO, ZERO, ZERO, ZERO]
+            accounts.setdefault(key[1:], []).append(sums)
+        groups.setdefault(key[1:], []).append([sums, gross, gross - net, net])
     vat: dict[tuple, list[Decimal]] = {}
     for (rate, regime), rows in groups.items():
         if pct:
@@ -130,8 +137,7 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
                 row[2] += part
                 row[3] -= part
         base = tax = ZERO
-        for key, gross, discount, taxable in rows:
-            sums = revenue[key]
+        for sums, gross, discount, taxable in rows:
             sums[0] += gross
             sums[1] += discount
             sums[2] += taxable
@@ -142,8 +148,8 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
                 tax += line_vat
         if on_total:
             tax = money(base * rate / HUNDRED)
-            accounts = [sums for (_, r, g), sums in revenue.items() if (r, g) == (rate, regime)]
-            for sums, part in zip(accounts, share(tax, [sums[2] for sums in accounts])):
+            shared = accounts[(rate, regime)]
+            for sums, part in zip(shared, share(tax, [sums[2] for sums in shared])):
                 sums[3] = part
         vat[(rate, regime)] = [base, tax]
     return revenue, vat

@@ -331,10 +331,10 @@ def credit_note_signs(wb: Workbook) -> list[Finding]:
     findings = []
     s = wb.settings
     for invoice in wb.invoices:
-        if not invoice.number or not _computable(invoice):
-            continue
         positive, negative = line_signs(invoice)
-        if invoice.is_credit_note and positive and negative:
+        if not negative or not invoice.number or not _computable(invoice):
+            continue  # all positive: the usual case
+        if invoice.is_credit_note and positive:
             rows = ", ".join(str(line.where.row) for line in invoice.lines
                              if line.quantity * line.unit_price < 0)
             findings.append(error(
@@ -348,7 +348,7 @@ def credit_note_signs(wb: Workbook) -> list[Finding]:
                 "credit_note.negative", invoice.where, "number",
                 f"Credit note {invoice.number} is typed with negative amounts: it is booked as a credit of "
                 f"{_amount(total)} to the customer, as a credit note with positive amounts would be."))
-        elif not invoice.is_credit_note and negative:
+        elif not invoice.is_credit_note:
             total = document_total(invoice, s.rounding, s.vat_booking)
             if total < 0:
                 findings.append(error(
@@ -372,18 +372,15 @@ def totals_as_issued(wb: Workbook) -> list[Finding]:
         issued = invoice.total_as_issued
         if issued is None or not invoice.number or not _computable(invoice):
             continue
-        positive, negative = line_signs(invoice)
-        if (invoice.is_credit_note and positive and negative) or (not invoice.is_credit_note and negative
-                                                                   and document_total(invoice, *settings[0]) < 0):
+        computed = document_total(invoice, *settings[0])
+        if invoice.is_credit_note and all(line_signs(invoice)) or not invoice.is_credit_note and computed < 0:
             continue  # credit_note_signs reported it
         wanted = abs(issued) if invoice.is_credit_note else issued
-        totals = {pair: document_total(invoice, *pair) for pair in settings}
-        computed = totals[settings[0]]
         if computed == wanted:
             continue
         message = (f"Total as issued {_amount(issued)}, but the booking comes to {_amount(computed)} "
                    f"(Rounding '{s.rounding}', VAT booking '{s.vat_booking}'). ")
-        matching = [pair for pair in settings[1:] if totals[pair] == wanted]
+        matching = [pair for pair in settings[1:] if document_total(invoice, *pair) == wanted]
         if matching:
             rounding, booking = matching[0]
             changes = " and ".join(
