@@ -326,3 +326,66 @@ def test_headers_are_found_below_row_one(tmp_path):
     assert after[f"{EXPORTED}4"].value == "EXP-1" and after[f"{EXPORTED}3"].value == "Exported in"
     assert [c.value for c in after[3] if c.value].count("Exported in") == 1
     assert read_workbook(path).invoices[0].exported_in == "EXP-1"
+
+
+TAIL = (b'<sheetProtection sheet="0"/><conditionalFormatting sqref="A2:A9"><cfRule type="duplicateValues" '
+        b'priority="1"><extLst><ext xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main" '
+        b'uri="{B025F937-C7B1-47D3-B67F-A62EFF666E3E}"><x14:id>{00000000-0001}</x14:id>'
+        b'</ext></extLst></cfRule></conditionalFormatting><dataValidations count="1"><dataValidation type="list" '
+        b'sqref="A2:A9"><formula1>"error,warning"</formula1></dataValidation></dataValidations>'
+        b'<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" footer="0.3"/>'
+        b'<mc:AlternateContent xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006"><mc:Choice '
+        b'Requires="x14"><controls/></mc:Choice><mc:Fallback/></mc:AlternateContent>')
+EXT = (b'<extLst><ext xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main" '
+       b'uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}"><x14:conditionalFormattings/></ext></extLst>')
+
+
+def test_what_follows_the_rows_stays_and_links_go_in_their_place(tmp_path):
+    """Conditional formats (with their extLst), validations, mc:AlternateContent, the sheet's
+    extLst stay byte for byte; the hyperlinks go between the validations and the page margins."""
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    parts = members(path)
+    part = sheet_part(path, "Check")
+    xml = parts[part]
+    start = xml.index(b"</sheetData>") + len(b"</sheetData>")
+    parts[part] = xml[:start] + TAIL + re.search(rb"<tableParts.*?</tableParts>", xml, re.S).group(0) + EXT + b"</worksheet>"
+    path.write_bytes(_zip(parts))
+    write_back(path, Edits().replace_rows("Check", [["error", "x", "Invoices", "C3", "m"]], links=["#'Invoices'!C3"]),
+               now=NOW)
+    after = members(path)[part]
+    tail = after[after.index(b"</sheetData>"):]
+    assert TAIL.replace(b"<pageMargins", b"<hyperlinks><hyperlink ref=\"D2\" location=\"'Invoices'!C3\" "
+                        b"display=\"C3\"/></hyperlinks><pageMargins") in tail
+    assert tail.endswith(EXT + b"</worksheet>")
+    assert openpyxl.load_workbook(path)["Check"]["D2"].hyperlink.location == "'Invoices'!C3"
+
+
+def test_check_write_marks_the_bad_cells_like_the_ribbon(tmp_path, capsys):
+    import shutil
+    from pathlib import Path
+
+    from toolkit import cli
+
+    path = tmp_path / "mistakes.xlsx"
+    shutil.copy(Path(__file__).resolve().parents[1] / "samples" / "mistakes.xlsx", path)
+    assert cli.main(["check", "--write", str(path)]) == 1
+    wb = openpyxl.load_workbook(path)
+    lines = wb[layout.INVOICE_LINES.name]
+    assert lines["I8"].fill.fgColor.rgb.endswith("FFC7CE")  # line.account.missing, as Validate colours it
+    check = wb[layout.CHECK.name]
+    linked = [(r[3].value, r[3].hyperlink.location) for r in check.iter_rows(min_row=2) if r[3].hyperlink]
+    assert ("I8", "'Invoice lines'!I8") in linked
+    assert len(list(tmp_path.glob("mistakes.backup-*.xlsx"))) == 1
+
+
+def test_a_value_and_a_highlight_on_the_same_cell_both_land(tmp_path):
+    from toolkit.model import Finding
+
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Invoices": INVOICES})
+    edits = Edits().set("Invoices", 3, "description", "Fixed?").show_findings(
+        [Finding("x.y", "error", "Invoices", "H3", "Look again.")])
+    write_back(path, edits, now=NOW)
+    cell = openpyxl.load_workbook(path)["Invoices"]["H3"]
+    assert cell.value == "Fixed?" and cell.fill.fgColor.rgb.endswith("FFC7CE")

@@ -73,10 +73,11 @@ class WorkbookLocked(WriteBackError):
 class _Op:
     """What to do to one cell: write a value, a header, or (un)highlight it."""
 
-    __slots__ = ("kind", "value", "fmt", "output", "link")
+    __slots__ = ("kind", "value", "fmt", "output", "link", "mark")
 
     def __init__(self, kind: str, value=None, fmt: str | None = None, output: bool = False, link: bool = False):
         self.kind, self.value, self.fmt, self.output, self.link = kind, value, fmt, output, link
+        self.mark: bool | None = None  # a value op's cell highlighted (True) or no longer (False)
 
 
 def _value_op(value, column: layout.Column | None = None, fmt: str | None = None, link: bool = False) -> _Op:
@@ -106,7 +107,15 @@ class _SheetPatch:
         self.max_col = 0
 
     def op(self, row: int, col: int, op: _Op) -> None:
-        self.ops.setdefault(row, {})[col] = op
+        cells = self.ops.setdefault(row, {})
+        old = cells.get(col)
+        if old is not None and op.kind == "highlight" and old.kind == "value":
+            old.mark = op.value  # a value written into a cell that is (un)highlighted too
+        elif old is not None and op.kind == "value" and old.kind == "highlight":
+            op.mark = old.value
+            cells[col] = op
+        else:
+            cells[col] = op
 
     def top(self, limit: int | None) -> tuple[bytes, dict[int, dict[int, object]]]:
         with self.book.open(self.part) as stream:
@@ -269,7 +278,12 @@ class _SheetPatch:
             if cell is not None and cell.formula_master():
                 raise SheetXmlError(f"cell {ref} holds a formula other cells share")
             base = cell.style if cell is not None else self._base_style(col)
-            row.put(col, cell_xml(self.prefix, ref, self._style(base, op), op.value))
+            style = self._style(base, op)
+            if op.mark:
+                style = self.styles.derive(style, fill=HIGHLIGHT_RGB)
+            elif op.mark is False and self.styles.fill_rgb(style) == HIGHLIGHT_RGB:
+                style = self.styles.derive(style, fill=OUTPUT_RGB if op.output else NO_FILL)
+            row.put(col, cell_xml(self.prefix, ref, style, op.value))
         elif op.kind == "header":
             if cell is not None and cell.formula_master():
                 raise SheetXmlError(f"cell {ref} holds a formula other cells share")
