@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import os
 import random
 import re
 import shutil

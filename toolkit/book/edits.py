@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from decimal import Decimal
 from typing import Iterable, Sequence
 
 from toolkit import layout
@@ -167,15 +166,6 @@ class SheetEdits:
     def rows_in_order(self) -> list[list]:
         return (self.replaced or []) + self.appended
 
-    def last_row(self, last_data: int, header: int) -> int:
-        """The last row holding data once these edits are applied (`last_data` as read)."""
-        last = max([last_data, *self.cells]) if self.cells else last_data
-        if self.replaced is not None:
-            last = header + len(self.replaced)
-        else:
-            last -= len({r for r in self.deleted if header < r <= last})
-        return last + len(self.appended)
-
 
 def sheet_of(name: str) -> layout.Sheet:
     try:
@@ -193,10 +183,6 @@ def cell_value(value):
     if value == "":
         return None
     return value
-
-
-def is_number(value) -> bool:
-    return isinstance(value, (int, float, Decimal)) and not isinstance(value, bool)
 
 
 def is_date(value) -> bool:

@@ -624,13 +624,3 @@ def dimension(head: bytes, last_row: int, last_col: int) -> bytes:
         last_col = max(last_col, col_number(end.group(1)))
     ref = f"{start}:{letters(max(last_col, 1))}{max(last_row, 1)}"
     return head[:match.start(2)] + ref.encode() + head[match.end(2):]
-
-
-def iter_runs(rows: Iterable[int]) -> list[tuple[int, int]]:
-    runs: list[tuple[int, int]] = []
-    for r in sorted(rows):
-        if runs and runs[-1][0] + runs[-1][1] == r:
-            runs[-1] = (runs[-1][0], runs[-1][1] + 1)
-        else:
-            runs.append((r, 1))
-    return runs

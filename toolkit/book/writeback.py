@@ -553,11 +553,7 @@ class _Patcher:
         actual, part = where
         patch = self._patch(part, actual)
         _, top = patch.top(address.header_search_rows(sheet))
-        rows = [[top.get(r, {}).get(c) for c in range(1, max(top.get(r, {0: 0}), default=0) + 1)]
-                for r in range(1, max(top, default=0) + 1)]
-        index, positions = address.find_header(rows, sheet)
-        header = (index or 0) + 1
-        columns = {key: pos + 1 for key, pos in positions.items()}
+        header, columns = _header(top, sheet)
         wanted = changes.keys()
         if address.missing_columns(columns, wanted):
             added = address.placed_columns(columns, wanted, patch.right_edge())
@@ -580,15 +576,15 @@ class _Patcher:
         elif rows_out:
             # a computed column's formula alone (an empty table's row) makes no data row
             patch.append_after = {col for key, col in columns.items() if not sheet.column(key).computed}
+        links = changes.links or []  # one per replaced row, and those come first
         for index_, values in enumerate(rows_out):
-            patch.new_rows.append({columns[key]: _value_op(value, sheet.column(key),
-                                                           link=bool(changes.links and index_ < len(changes.links) and changes.links[index_] and key == changes.link_key))
+            linked = index_ < len(links) and bool(links[index_])
+            patch.new_rows.append({columns[key]: _value_op(value, sheet.column(key), link=linked and key == changes.link_key)
                                    for key, value in zip(sheet.keys, values)
                                    if key in columns and not sheet.column(key).computed})
-        for index_, target in enumerate(changes.links or ()):
-            if target:
-                display = rows_out[index_][sheet.keys.index(changes.link_key)] if sheet.keys.index(changes.link_key) < len(rows_out[index_]) else ""
-                patch.links.append((index_, columns[changes.link_key], target.lstrip("#"), str(display or "")))
+            if linked:
+                display = dict(zip(sheet.keys, values)).get(changes.link_key)
+                patch.links.append((index_, columns[changes.link_key], links[index_].lstrip("#"), str(display or "")))
         by_col = {col: key for key, col in columns.items()}
         for (row, col), on in highlight.items():
             key = by_col.get(col)
@@ -656,11 +652,8 @@ class _Patcher:
         output_cols = set()
         if sheet is not None:
             _, top = patch.top(address.header_search_rows(sheet))
-            rows = [[top.get(r, {}).get(c) for c in range(1, max(top.get(r, {0: 0}), default=0) + 1)]
-                    for r in range(1, max(top, default=0) + 1)]
-            index, positions = address.find_header(rows, sheet)
-            patch.header_row = (index or 0) + 1
-            output_cols = {pos + 1 for key, pos in positions.items() if sheet.column(key).output}
+            patch.header_row, columns = _header(top, sheet)
+            output_cols = {col for key, col in columns.items() if sheet.column(key).output}
         for (row, col), on in cells.items():
             patch.op(row, col, _Op("highlight", on, output=col in output_cols))
         self._run(patch, actual)
@@ -671,6 +664,14 @@ class _Patcher:
         except SheetXmlError as exc:
             raise WriteBackError(f"The sheet '{name}' cannot be changed without losing something ({exc}); "
                                  "nothing was written.") from None
+
+
+def _header(top: dict[int, dict[int, object]], sheet: layout.Sheet) -> tuple[int, dict[str, int]]:
+    """(header row, layout key -> column), 1-based, of a sheet's first rows as `top_rows` reads them;
+    row 1 when no header is found (the columns are then added there)."""
+    rows = [[top.get(r, {}).get(c) for c in range(1, max(top.get(r) or {0: 0}) + 1)] for r in range(1, max(top, default=0) + 1)]
+    index, positions = address.find_header(rows, sheet)
+    return (index or 0) + 1, {key: pos + 1 for key, pos in positions.items()}
 
 
 # ---- the file -----------------------------------------------------------------------------------
