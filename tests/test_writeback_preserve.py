@@ -385,7 +385,7 @@ def test_a_value_and_a_highlight_on_the_same_cell_both_land(tmp_path):
     path = tmp_path / "Company.xlsx"
     template.save_template(path, {"Invoices": INVOICES})
     edits = Edits().set("Invoices", 3, "description", "Fixed?").show_findings(
-        [Finding("x.y", "error", "Invoices", "H3", "Look again.")])
+        [Finding("x.y", "error", "Invoices", f"{DESCRIPTION}3", "Look again.")])
     write_back(path, edits, now=NOW)
-    cell = openpyxl.load_workbook(path)["Invoices"]["H3"]
+    cell = openpyxl.load_workbook(path)["Invoices"][f"{DESCRIPTION}3"]
     assert cell.value == "Fixed?" and cell.fill.fgColor.rgb.endswith("FFC7CE")
