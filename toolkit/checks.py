@@ -55,6 +55,20 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     return findings
 
 
+def one_per_cell(findings: list[Finding]) -> list[Finding]:
+    """Findings without the follow-ons of an error: once a cell has an error, later findings about
+    that same cell (a VAT rate of 0.21 has no VAT code either) only repeat the mistake."""
+    errored, kept = set(), []
+    for f in findings:
+        where = (f.sheet, f.cell)
+        if f.cell and where in errored:
+            continue
+        kept.append(f)
+        if f.is_error:
+            errored.add(where)
+    return kept
+
+
 def check_spec(wb: Workbook, spec) -> list[Finding]:
     """`check_package` for a loaded package spec; a spec without a VAT code table (a generic
     journal) asks for no codes."""
@@ -257,7 +271,7 @@ def _lines(wb: Workbook) -> list[Finding]:
             continue
         if Decimal(0) < line.vat_rate < Decimal(1):
             findings.append(error("line.vat_rate.fraction", line.where, "vat_rate",
-                                  f"VAT rate {line.vat_rate}: the column holds percents, so type 21 for 21 %."))
+                                  f"VAT rate {line.vat_rate}: the column holds percents, so type 21 (or 21%) for 21 %."))
             continue
         if invoice.date and rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) is None:
             findings.append(error("line.vat_rule.missing", line.where, "vat_rate",

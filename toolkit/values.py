@@ -58,12 +58,25 @@ def parse_text(value):
 parse_code = parse_text
 
 
+# Larger numbers are no amount, quantity or rate but a typing accident or a hostile file; Excel
+# itself keeps only 15 significant digits. (Decimal would take 1E999999 and fail much later.)
+TOO_LARGE = 10**15
+
+
 def parse_decimal(value):
     kind = type(value)
     if kind is float:
+        if value != value or not -TOO_LARGE < value < TOO_LARGE:  # NaN, infinity, 1E+300
+            raise Invalid(_too_large(value))
         return Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
     if kind is int:
+        if not -TOO_LARGE < value < TOO_LARGE:
+            raise Invalid(_too_large(value))
         return Decimal(value)
+    if kind is Decimal:  # a percent the reader scaled
+        if not value.is_finite() or not -TOO_LARGE < value < TOO_LARGE:
+            raise Invalid(_too_large(value))
+        return value
     if kind is str:
         text = clean_text(value)
         if not text:
@@ -96,7 +109,16 @@ def _decimal_from_text(text: str) -> Decimal:
         raise Invalid(f"expected a number, found {raw!r}") from None
     if not number.is_finite():
         raise Invalid(f"expected a number, found {raw!r}")
+    if not -TOO_LARGE < number < TOO_LARGE:
+        raise Invalid(_too_large(raw))
     return -number if negative else number
+
+
+def _too_large(value) -> str:
+    if isinstance(value, (float, Decimal)) and value != value:
+        return "expected a number, found NaN (not a number): type the number"
+    shown = value if isinstance(value, str) else ("infinity" if isinstance(value, float) and abs(value) == float("inf") else f"{value:.6g}")
+    return f"expected a number, found {shown!r}, far beyond any amount (at most 15 digits before the decimal point)"
 
 
 def parse_percent(value):

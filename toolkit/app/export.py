@@ -176,7 +176,7 @@ def validate(wb: Workbook, package: str | None = None, period_from: dt.date | No
     findings += period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
     findings += checks.check_spec(wb, spec)
     findings += number_findings(wb, spec.customer_numbers)
-    return spec, params, findings
+    return spec, params, checks.one_per_cell(findings)  # no follow-on findings about a cell already reported
 
 
 def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_exports, unplaced,

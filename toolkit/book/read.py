@@ -7,6 +7,7 @@ finding, never an exception: only a file that is not a workbook at all raises `W
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from concurrent.futures import ThreadPoolExecutor
@@ -14,12 +15,12 @@ from operator import itemgetter
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
-from xml.etree import ElementTree
 
 import python_calamine
 
-from toolkit.errors import UserError
 from toolkit import layout
+from toolkit.book.limits import Limits
+from toolkit.book.survey import DAMAGED, WorkbookError, survey
 from toolkit.layout import Sheet
 from toolkit.book import address
 from toolkit.model import (
@@ -33,39 +34,37 @@ from toolkit.model import (
     Where,
     Workbook,
     error,
+    warning,
 )
 from toolkit.values import Invalid, clean_text, fold_header, parser_for
 
 HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
 
-class WorkbookError(UserError):
-    """The file cannot be read as a workbook at all (missing, not .xlsx/.xlsm, damaged)."""
-
-
 class Grid:
     """The cells of one workbook file: calamine's fast values plus the cells holding Excel errors.
 
-    calamine reads error cells (#N/A, #REF!) as empty strings, so they are recovered from the
-    sheet XML in one pass (only when the file has any): an error must be a finding, not a blank.
+    The file is surveyed first (`toolkit.book.survey`: refused when damaged, hostile or beyond the
+    limits) and calamine reads the surveyed bytes. calamine reads error cells (#N/A, #REF!) as
+    empty strings, so they are recovered from the sheet XML in one pass (only when the file has
+    any): an error must be a finding, not a blank.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, limits: Limits | None = None):
         self.path = Path(path)
-        if not self.path.is_file():
-            raise WorkbookError(f"{self.path}: no such file")
+        self.survey = survey(self.path, limits)
         try:
-            self.book = python_calamine.CalamineWorkbook.from_path(str(self.path))
-        except Exception as exc:  # calamine raises several unrelated types for a bad file
-            raise WorkbookError(f"{self.path}: cannot be read as an Excel workbook ({exc})") from None
-        self.sheet_names = list(self.book.sheet_names)
+            self.book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.survey.data))
+            self.sheet_names = list(self.book.sheet_names)
+        except BaseException as exc:  # calamine raises several unrelated types (a panic, too) for a bad file
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
         # The error scan inflates the sheet XML again; zlib releases the GIL, so it runs on the
         # other core while calamine parses.
-        self._scan = None
-        if self.path.suffix.lower() in (".xlsx", ".xlsm"):
-            pool = ThreadPoolExecutor(1)
-            self._scan = pool.submit(_error_cells, self.path)
-            pool.shutdown(wait=False)
+        pool = ThreadPoolExecutor(1)
+        self._scan = pool.submit(_error_cells, self.survey.data, {n: f.part for n, f in self.survey.sheets.items()})
+        pool.shutdown(wait=False)
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet's actual name, matched without case and surrounding spaces."""
@@ -75,50 +74,49 @@ class Grid:
                 return actual
         return None
 
-    def rows(self, sheet: str) -> list[list]:
-        return self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+    def rows(self, sheet: str, nrows: int | None = None) -> list[list]:
+        """The sheet's rows from A1, as a rectangle (at most `nrows` of them)."""
+        try:
+            return self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=nrows)
+        except BaseException as exc:
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+            raise WorkbookError(f"{self.path}: the sheet '{sheet}' cannot be read ({_first_line(exc)}): {DAMAGED}.") from None
+
+    def percent_cells(self, sheet: str) -> set[tuple[int, int]]:
+        """{(row0, col0)} of the sheet's cells with a percent number format."""
+        facts = self.survey.sheets.get(sheet)
+        return facts.percent if facts else set()
 
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
         """{(row0, col0): '#N/A'} for the sheet's error cells."""
-        return self._scan.result().get(sheet, {}) if self._scan else {}
+        return self._scan.result().get(sheet, {})
 
 
-def _error_cells(path: Path) -> dict[str, dict[tuple[int, int], str]]:
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
+
+
+def _error_cells(data: bytes, targets: dict[str, str]) -> dict[str, dict[tuple[int, int], str]]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            targets = _sheet_parts(archive)
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
             found: dict[str, dict[tuple[int, int], str]] = {}
             for sheet, part in targets.items():
-                data = archive.read(part)
-                if b't="e"' not in data:
+                xml = archive.read(part)
+                if b't="e"' not in xml:
                     continue
                 cells = {}
-                for ref, text in _ERROR_CELL.findall(data):
+                for ref, text in _ERROR_CELL.findall(xml):
                     row, col = _cell_index(ref.decode())
                     cells[(row, col)] = text.decode() or "#ERROR"
                 found[sheet] = cells
             return found
-    except (zipfile.BadZipFile, KeyError, ElementTree.ParseError):
+    except Exception:  # the survey passed the file; calamine reports what is wrong with it
         return {}
 
 
 _ERROR_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?t="e"[^>]*>(?:<f[^>]*>.*?</f>|<f[^>]*/>)?<v>([^<]*)</v>', re.S)
-_NS = {
-    "m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main",
-    "r": "http://schemas.openxmlformats.org/officeDocument/2006/relationships",
-    "rel": "http://schemas.openxmlformats.org/package/2006/relationships",
-}
-
-
-def _sheet_parts(archive: zipfile.ZipFile) -> dict[str, str]:
-    workbook = ElementTree.fromstring(archive.read("xl/workbook.xml"))
-    rels = ElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
-    target = {r.get("Id"): r.get("Target") for r in rels.findall("rel:Relationship", _NS)}
-    parts = {}
-    for sheet in workbook.findall("m:sheets/m:sheet", _NS):
-        ref = target.get(sheet.get(f"{{{_NS['r']}}}id"), "")
-        parts[sheet.get("name")] = ref.lstrip("/") if ref.startswith("/") else f"xl/{ref}"
-    return parts
 
 
 def _cell_index(ref: str) -> tuple[int, int]:
@@ -205,9 +203,60 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
         if pos is None:
             continue
         raw = list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
+        if col.type == "percent":
+            raw = _as_percents(raw, kept, pos, grid.percent_cells(actual))
+        elif col.type in TEXT_TYPES:
+            raw = _without_controls(raw, wheres, col, findings)
         parsed = values[col.key] = _parse_column(raw, parser_for(col.type, col.choices))
         _column_findings(col, pos, kept, wheres, parsed, errors, findings)
     return Table(sheet, wheres, values)
+
+
+def _as_percents(raw: list, kept: list[int], pos: int, percent_cells: set[tuple[int, int]]) -> list:
+    """Excel stores `10%` as 0.1 with a percent format; the column holds the number of percents."""
+    rows = {row for row, col in percent_cells if col == pos}
+    if not rows:
+        return raw
+    raw = list(raw)
+    for n, row in enumerate(kept):
+        value = raw[n]
+        if row in rows and type(value) in (float, int):
+            raw[n] = percents(value)
+    return raw
+
+
+def percents(fraction: float | int) -> Decimal | float:
+    """0.1 shown as 10% -> Decimal(10); 0.055 -> Decimal('5.5') (through the float's shortest repr,
+    never float arithmetic). NaN and infinity stay as they are, for the parser to refuse."""
+    if fraction != fraction or fraction in (float("inf"), float("-inf")):
+        return fraction
+    number = Decimal(repr(fraction)) * 100
+    return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
+
+
+# Control characters (C0 but tab, line feed and carriage return; DEL; C1) are invisible, break the
+# XML of some packages' files and mean nothing in a name or a description: removed, and said so.
+TEXT_TYPES = ("text", "code", "choice")
+CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _without_controls(raw: list, wheres: list[Where], col, findings: list[Finding]) -> list:
+    strings = [v for v in set(raw) if type(v) is str]
+    if not CONTROL.search("\n".join(strings)):
+        return raw
+    dirty = {v for v in strings if CONTROL.search(v)}
+    raw = list(raw)
+    for n, value in enumerate(raw):
+        if value in dirty:
+            raw[n] = CONTROL.sub("", value)
+            findings.append(warning("cell.control_characters", wheres[n], col.key, control_message(col.header, value)))
+    return raw
+
+
+def control_message(label: str, value: str) -> str:
+    codes = ", ".join(dict.fromkeys(f"U+{ord(ch):04X}" for ch in CONTROL.findall(value)))
+    return (f"{label} held invisible control characters ({codes}), often pasted from another program; they "
+            f"were removed from what is exported. Retype the cell to make this warning go away.")
 
 
 def _column_findings(col, pos, kept, wheres, parsed, errors, findings) -> None:
@@ -256,6 +305,9 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
             continue
         raw = row[1] if len(row) > 1 else None
         cell = Where(layout.SETTINGS_SHEET, index + 1, {"value": "B"})
+        if isinstance(raw, str) and CONTROL.search(raw):
+            findings.append(warning("cell.control_characters", cell, "value", control_message(label, raw)))
+            raw = CONTROL.sub("", raw)
         setting = address.setting_for(label)
         if (index, 1) in errors:
             findings.append(error("cell.error", cell, "value", f"{label} holds the Excel error {errors[(index, 1)]}."))

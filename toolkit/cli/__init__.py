@@ -29,10 +29,9 @@ def _date_arg(text: str) -> dt.date:
 
 
 def _workbook_arg(text: str) -> Path:
-    path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such workbook: {text}")
-    return path
+    from toolkit.book.survey import existing_file
+
+    return existing_file(text)  # a WorkbookError is one line and exit 2, not argparse's usage text
 
 
 def _workbook_or_folder_arg(text: str) -> Path:
@@ -126,9 +125,9 @@ def main(argv: list[str] | None = None, report: dict | None = None) -> int:
     workers read it: documents, files, message)."""
     from toolkit.book.writeback import one_run
 
-    args = build_parser().parse_args(argv)
-    args.report = report if report is not None else {}
     try:
+        args = build_parser().parse_args(argv)  # a bad workbook argument is a UserError too
+        args.report = report if report is not None else {}
         with one_run():  # one backup of the workbook per command, before its first change
             return args.handler(args)
     except UserError as exc:

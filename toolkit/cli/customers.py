@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import sys
 from pathlib import Path
@@ -12,10 +11,9 @@ from toolkit.customers import commands
 
 
 def _existing(text: str) -> Path:
-    path = Path(text)
-    if not path.is_file():
-        raise argparse.ArgumentTypeError(f"no such file: {text}")
-    return path
+    from toolkit.book.survey import existing_file
+
+    return existing_file(text)
 
 
 def add_customer_commands(sub) -> None:

@@ -18,7 +18,7 @@ from typing import Sequence
 
 from toolkit.errors import UserError
 from toolkit import layout
-from toolkit.book import address, read
+from toolkit.book import address, limits, read
 from toolkit.customers import duplicates as dup
 from toolkit.customers.apply import ImportRow, apply_actions
 from toolkit.customers.match import ACTIONS, AMBIGUOUS, CONFLICT, NEW, SKIP, Match, match_rows
@@ -84,7 +84,13 @@ def _read_import_sheet(path, company_country: str) -> _ImportSheet:
     actual = grid.find_sheet(SHEET)
     if actual is None:
         raise CustomerCommandError(f"The workbook has no '{SHEET}' sheet: add it (ledger-export workbook upgrade) and paste there.")
-    original = grid.rows(actual)
+    cap = limits.current().import_rows
+    original = grid.rows(actual, nrows=cap + 2)  # the header (or placeholder) row, then the paste
+    if len(original) > cap + 1:
+        raise CustomerCommandError(
+            f"The '{SHEET}' sheet holds more than {cap:,} pasted rows, more than one import takes "
+            f"({limits.how_to_raise('import_rows', limits.current())}). Paste the list in parts and match "
+            "and apply each part in turn.")
     rows = [list(r) for r in original]
     header = [cell_text(v) for v in rows[0]] if rows else []
     results = address.header_positions(header, IMPORT)
@@ -245,11 +251,11 @@ def plan_import_file(path, file, create_new: bool = False, now: dt.datetime | No
     would create a customer do so only with `create_new`. The message starts with the file name,
     for the caller to say whether it was imported or only tried.
     """
-    wb = read.read_workbook(path)
     try:
-        raw = read_table_file(file)
+        raw = read_table_file(file)  # first: a list past the import limit is refused at once
     except (OSError, ValueError) as exc:
         raise CustomerCommandError(f"Cannot read {file}: {exc}") from None
+    wb = read.read_workbook(path)
     paste = parse_paste(raw, default_country=wb.settings.company_country)
     _require_recognised(paste, str(file))
     labels = [f"line {i + 1}" for i in paste.rows]

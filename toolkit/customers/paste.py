@@ -16,7 +16,10 @@ from typing import Sequence
 
 from stdnum.eu import vat as eu_vat
 
+from toolkit.book import limits as _limits
+from toolkit.book.survey import survey
 from toolkit.customers.normalize import fold
+from toolkit.errors import UserError
 
 # The fields a pasted row can carry (the names match() reads).
 FIELDS = ("number", "name", "vat", "street", "postal_code", "city", "country", "language", "email", "phone")
@@ -232,17 +235,25 @@ def parse_paste(raw_rows: Sequence[Sequence[object]], default_country: str = "")
 SPREADSHEET_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
 
 
-def decode(data: bytes) -> str:
-    """Text of a CSV file: BOM first, then UTF-8, then Windows-1252 (what Excel saves as "CSV")."""
+def _bom_encoding(data: bytes) -> str | None:
+    """The encoding a byte order mark (or UTF-16's zero bytes) gives away, else None."""
     for bom, encoding in (
         (b"\xef\xbb\xbf", "utf-8-sig"),
         (b"\xff\xfe", "utf-16"),
         (b"\xfe\xff", "utf-16"),
     ):
         if data.startswith(bom):
-            return data.decode(encoding)
+            return encoding
     if data[1:200:2].count(0) > 20 and data[0:200:2].count(0) == 0:
-        return data.decode("utf-16-le")  # UTF-16 without BOM ("Unicode text" without marker)
+        return "utf-16-le"  # UTF-16 without BOM ("Unicode text" without marker)
+    return None
+
+
+def decode(data: bytes) -> str:
+    """Text of a CSV file: BOM first, then UTF-8, then Windows-1252 (what Excel saves as "CSV")."""
+    encoding = _bom_encoding(data)
+    if encoding:
+        return data.decode(encoding)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:
@@ -270,13 +281,60 @@ def detect_delimiter(text: str) -> str:
     return best
 
 
-def read_table_file(path: str | Path) -> list[list[object]]:
-    """The rows of a CSV/text file or of the first sheet of a spreadsheet file."""
+def read_table_file(path: str | Path, max_rows: int | None = None) -> list[list[object]]:
+    """The rows of a CSV/text file or of the first sheet of a spreadsheet file. A file of more than
+    `max_rows` rows (default: the import limit, `toolkit.book.limits`) is refused as soon as the
+    row past the limit is read, so a huge list costs neither the time nor the memory to read it."""
     path = Path(path)
+    limits = _limits.current()
+    cap = max_rows or limits.import_rows
     if path.suffix.lower() in SPREADSHEET_SUFFIXES:
-        from python_calamine import CalamineWorkbook
+        rows = _spreadsheet_rows(path, cap)
+    else:
+        rows = _csv_rows(path, cap)
+    if len(rows) > cap:
+        raise UserError(f"{path} has more than {cap:,} rows, more than one customer import takes "
+                        f"({_limits.how_to_raise('import_rows', limits)}). Split the list into smaller "
+                        "files and import them one after the other.")
+    return rows
 
-        book = CalamineWorkbook.from_path(str(path))
-        return [list(r) for r in book.get_sheet_by_index(0).to_python(skip_empty_area=False)]
-    text = decode(path.read_bytes())
-    return [list(r) for r in csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text))]
+
+def _spreadsheet_rows(path: Path, cap: int) -> list[list[object]]:
+    from python_calamine import CalamineWorkbook
+
+    found = survey(path, spreadsheet_only=True)  # bounded, and refused when damaged
+    first = next(iter(found.sheets.values()), None)
+    if first is not None and first.last_row_tag > cap + 1:
+        return [[]] * (cap + 1)  # the sheet says how long it is: no need to read it
+    try:
+        book = CalamineWorkbook.from_filelike(io.BytesIO(found.data))
+        return [list(r) for r in book.get_sheet_by_index(0).to_python(skip_empty_area=False, nrows=cap + 1)]
+    except BaseException as exc:  # calamine raises many types (a panic, too) for a bad file
+        if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+            raise
+        raise UserError(f"{path} cannot be read as a spreadsheet ({str(exc).strip()[:200]}): open it in Excel, "
+                        "save it as .xlsx or .csv, and try again.") from None
+
+
+def _csv_rows(path: Path, cap: int) -> list[list[str]]:
+    """The CSV rows, read as a stream: UTF-8, else Windows-1252, else Latin-1 (from the start
+    again when a byte proves the guess wrong)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(1 << 16)
+        bom = _bom_encoding(head)
+        delimiter = detect_delimiter(head.decode(bom or "utf-8", errors="ignore"))
+        for encoding in (bom,) if bom else ("utf-8", "cp1252", "latin-1"):
+            rows: list[list[str]] = []
+            try:
+                with path.open("r", encoding=encoding, newline="") as text:
+                    for row in csv.reader(text, delimiter=delimiter):
+                        rows.append(row)
+                        if len(rows) > cap:
+                            break
+                return rows
+            except UnicodeDecodeError:
+                continue
+    except (OSError, csv.Error) as exc:
+        raise UserError(f"Cannot read {path}: {getattr(exc, 'strerror', None) or exc}.") from None
+    raise UserError(f"{path} is not a text file in a known encoding: save it from Excel as CSV UTF-8 and try again.")
