@@ -117,7 +117,7 @@ def _read(path: Path, limits: _limits.Limits) -> bytes:
         existing_file(path)
         size = path.stat().st_size
         if size > limits.file_bytes:
-            raise WorkbookError(f"{path} is {size / _limits.MB:,.0f} MB, larger than the toolkit reads "
+            raise WorkbookError(f"{path} is {size / _limits.MB:,.1f} MB, larger than the toolkit reads "
                                 f"({_limits.how_to_raise('file_bytes', limits)}).")
         with path.open("rb") as handle:
             data = handle.read(limits.file_bytes + 1)

@@ -1,0 +1,353 @@
+"""Any file, read safely: every bad file of the corpus (tests/badfiles.py) ends in one line that
+names the file and says what to do, with exit status 2, from `check` and `export`, never a
+traceback or an abort; hostile files are refused before they cost memory; cells Excel users get
+wrong (1E999999, NaN, a VAT rate of 0.21) are one finding each."""
+
+from __future__ import annotations
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from toolkit import cli, layout, sample
+from toolkit.book import limits, template
+from toolkit.book.read import WorkbookError, read_workbook
+from toolkit.book.survey import survey
+
+import badfiles
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> bytes:
+    settings, tables = sample.demo()
+    path = tmp_path_factory.mktemp("demo") / "demo.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    return path.read_bytes()
+
+
+def _one_line(text: str) -> str:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1, text
+    assert "Traceback" not in text and "panicked" not in text
+    return lines[0]
+
+
+@pytest.mark.parametrize("case", badfiles.REFUSED, ids=lambda c: c.name)
+def test_every_bad_file_is_one_line_and_exit_2(case, demo, tmp_path, monkeypatch, capsys):
+    for name, value in case.env.items():
+        monkeypatch.setenv(name, value)
+    path = case.make(demo, tmp_path)
+    out = tmp_path / "exports"
+    for command in (["check", str(path)], ["export", str(path), "--out", str(out)]):
+        assert cli.main(command) == 2, command
+        captured = capsys.readouterr()
+        line = _one_line(captured.err)
+        assert line.startswith(f"ledger-export: {path}"), line  # names the file
+        assert case.says in line, line
+        assert captured.out == ""
+    assert not out.exists()  # nothing was written for a file that cannot be read
+
+
+def test_the_corpus_is_large_and_distinct():
+    names = [c.name for c in badfiles.REFUSED + badfiles.FINDINGS]
+    assert len(badfiles.REFUSED) >= 40 and len(set(names)) == len(names)
+
+
+SUBPROCESS = ["cell_at_xfd1048576", "cell_far_without_reference", "zip_bomb_lying_sizes", "zip_bomb_sheet",
+              "malformed_sheet_cut", "bad_crc", "truncated_half", "encrypted", "old_xls", "missing"]
+
+
+@pytest.mark.parametrize("name", SUBPROCESS)
+def test_no_traceback_and_no_abort_in_a_real_process(name, demo, tmp_path):
+    """A fresh interpreter under a 2 GB address-space cap: an abort (calamine's 512 GB request), a
+    panic or a traceback would show here, and a zip bomb inflated whole would not fit."""
+    case = next(c for c in badfiles.REFUSED if c.name == name)
+    path = case.make(demo, tmp_path)
+
+    def cap_memory():
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    for command in ("check", "export"):
+        done = subprocess.run([sys.executable, "-m", "toolkit", command, str(path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=120, preexec_fn=cap_memory, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        assert done.returncode == 2, done.stderr
+        assert case.says in _one_line(done.stderr)
+
+
+@pytest.mark.parametrize("case", badfiles.FINDINGS, ids=lambda c: c.name)
+def test_bad_cells_are_one_finding_each(case, demo, tmp_path, capsys):
+    path = tmp_path / f"{case.name}.xlsx"
+    path.write_bytes(case.build(demo))
+    assert cli.main(["check", str(path), "--json"]) == (1 if case.severity == "error" else 0)
+    import json
+
+    findings = json.loads(capsys.readouterr().out)
+    sheet, cell = case.cell.split("!")
+    here = [f for f in findings if (f["sheet"], f["cell"]) == (sheet, cell)]
+    assert [(f["code"], f["severity"]) for f in here] == [(case.code, case.severity)]
+    out = tmp_path / "exports"
+    code = cli.main(["export", str(path), "--out", str(out), "--no-write-back"])
+    assert code == (1 if case.severity == "error" else 0)
+    assert "Traceback" not in capsys.readouterr().err
+
+
+def test_vat_rate_typed_21_percent_is_21(demo, tmp_path):
+    """`21%` typed in Excel is 0.21 with a percent format: read as 21, no finding at all."""
+    path = tmp_path / "pct.xlsx"
+    path.write_bytes(_with_percent_format(demo, {"G2": b"0.21", "F2": b"0.1"}))
+    wb = read_workbook(path)
+    line = wb.lines[0]
+    assert (str(line.vat_rate), str(line.discount_pct)) == ("21", "10")
+    assert wb.findings == ()
+
+
+# ---- Excel's percent formats -----------------------------------------------------------------
+
+
+def _with_percent_format(demo: bytes, cells: dict[str, bytes], fmt: bytes | None = None) -> bytes:
+    """The demo with the given Invoice lines cells holding raw values in a percent-formatted style
+    (a new cellXfs entry: the built-in 0% (id 9), or a custom format code)."""
+    def styles(part: bytes) -> bytes:
+        start = part.index(b"<cellXfs")
+        count = part[start:part.index(b">", start)].split(b'count="')[1].split(b'"')[0]
+        self_index = int(count)
+        fmt_id = b"9"
+        if fmt is not None:
+            fmt_id = b"190"
+            numfmt = b'<numFmt numFmtId="190" formatCode="' + fmt + b'"/>'
+            if b"<numFmts" in part:
+                part = part.replace(b"</numFmts>", numfmt + b"</numFmts>", 1)
+            else:
+                part = part.replace(b"<fonts", b'<numFmts count="1">' + numfmt + b"</numFmts><fonts", 1)
+        part = part.replace(b'<cellXfs count="' + count + b'"', b'<cellXfs count="' + str(self_index + 1).encode() + b'"', 1)
+        part = part.replace(b"</cellXfs>", b'<xf numFmtId="' + fmt_id + b'" fontId="0" fillId="0" borderId="0" applyNumberFormat="1"/></cellXfs>', 1)
+        _with_percent_format.style = str(self_index).encode()
+        return part
+
+    data = badfiles.rezip(demo, badfiles.edit("xl/styles.xml", styles))
+
+    def sheet(part: bytes) -> bytes:
+        for ref, value in cells.items():
+            if f'<c r="{ref}"'.encode() not in part:  # an empty cell: put one before the next column's
+                following = f'<c r="{chr(ord(ref[0]) + 1)}{ref[1:]}"'.encode()
+                part = part.replace(following, f'<c r="{ref}"></c>'.encode() + following, 1)
+            start = part.index(f'<c r="{ref}"'.encode())
+            end = part.index(b"</c>", start) + 4
+            part = part[:start] + f'<c r="{ref}" s="'.encode() + _with_percent_format.style + b'" t="n"><v>' + value + b"</v></c>" + part[end:]
+        return part
+
+    return badfiles.rezip(data, badfiles.edit(badfiles.LINES, sheet))
+
+
+def test_percent_formats_read_as_percents(demo, tmp_path):
+    path = tmp_path / "pct.xlsx"
+    path.write_bytes(_with_percent_format(demo, {"F2": b"0.1", "G2": b"0.06", "F3": b"0.055"}, fmt=b"0.0%"))
+    wb = read_workbook(path)
+    first, second = wb.lines[0], wb.lines[1]
+    assert (first.discount_pct, first.vat_rate, second.discount_pct) == (10, 6, pytest.approx(5.5))
+    assert str(second.discount_pct) == "5.5"  # through the float's repr, not float arithmetic
+
+
+def test_a_percent_sign_in_quotes_is_not_a_percent_format(demo, tmp_path):
+    """A format showing the number followed by a literal "%" (the user typed 10 meaning 10 %)."""
+    path = tmp_path / "literal.xlsx"
+    path.write_bytes(_with_percent_format(demo, {"F2": b"10"}, fmt=b'0.0&quot; %&quot;'))
+    assert read_workbook(path).lines[0].discount_pct == 10
+
+
+@pytest.mark.parametrize("code, percent", [
+    ("0%", True), ("0.00%", True), ("#,##0.0%;[Red]-#,##0.0%", True), ('0.0" %"', False), ("0.0\\%", False),
+    ("[$%-409]0.00", False), ("General", False), ('"Rate: "0%', True),
+])
+def test_percent_format_codes(code, percent):
+    from toolkit.book.survey import is_percent_format
+
+    assert is_percent_format(code) is percent
+
+
+def test_discount_below_one_without_percent_format_stays(demo, tmp_path):
+    """0.1 in a discount column without a percent format is 0.1 % (a valid discount): no finding."""
+    path = tmp_path / "small.xlsx"
+    path.write_bytes(badfiles.rezip(demo, badfiles.cell("F2", b"<v>0.1</v>")))
+    wb = read_workbook(path)
+    assert str(wb.lines[0].discount_pct) == "0.1" and wb.findings == ()
+
+
+def test_vat_rate_fraction_is_one_finding_even_with_the_package_check(demo, tmp_path):
+    """0.21 in VAT rate % (no percent format) once gave two errors, one about a VAT code for
+    '0.21 % domestic on a invoice'; now the cell has one: the mistake itself."""
+    from toolkit import checks
+
+    path = tmp_path / "frac.xlsx"
+    path.write_bytes(badfiles.rezip(demo, badfiles.cell("G2", b"<v>0.21</v>")))
+    wb = read_workbook(path)
+    for package in ("winbooks", "datev", "exact", "csv-journal"):
+        on_cell = [f for f in checks.check_all(wb, package) if (f.sheet, f.cell) == ("Invoice lines", "G2")]
+        assert [f.code for f in on_cell] == ["line.vat_rate.fraction"], package
+        assert "21%" in on_cell[0].message
+
+
+def test_one_per_cell_keeps_distinct_cells_and_warnings_before_errors():
+    from toolkit.checks import one_per_cell
+    from toolkit.model import Finding
+
+    findings = [Finding("a", "warning", "S", "A1", ""), Finding("b", "error", "S", "A1", ""),
+                Finding("c", "error", "S", "A1", ""), Finding("d", "warning", "S", "A1", ""),
+                Finding("e", "error", "S", "A2", ""), Finding("f", "error", "S", "", ""), Finding("g", "error", "S", "", "")]
+    assert [f.code for f in one_per_cell(findings)] == ["a", "b", "e", "f", "g"]
+
+
+# ---- control characters ------------------------------------------------------------------------
+
+
+def test_control_characters_are_removed_and_named(demo, tmp_path):
+    path = tmp_path / "ctl.xlsx"
+    text = "Grafisch\x07 ontwerp\x1b\x85\x7f\tnu"
+    data = badfiles.rezip(demo, badfiles.cell("C2", b"<is><t>" + text.encode() + b"</t></is>"))
+    data = badfiles.rezip(data, badfiles.replace_in(badfiles.SETTINGS, b"Atelier", b"Atelier\x0b"))
+    path.write_bytes(data)
+    wb = read_workbook(path)
+    assert wb.lines[0].description == "Grafisch ontwerp nu"
+    assert "\x0b" not in wb.settings.company_name and wb.settings.company_name.startswith("Atelier")
+    found = {(f.sheet, f.cell): f for f in wb.findings}
+    assert set(found) == {("Invoice lines", "C2"), ("Settings", "B2")}
+    message = found[("Invoice lines", "C2")].message
+    assert all(code in message for code in ("U+0007", "U+001B", "U+0085", "U+007F")) and "U+0009" not in message
+    assert {f.code for f in wb.findings} == {"cell.control_characters"}
+
+
+def test_control_characters_as_excel_escapes_them(demo, tmp_path):
+    """Excel writes a control character in XML as _x0007_; calamine decodes it, the reader removes it."""
+    path = tmp_path / "escaped.xlsx"
+    path.write_bytes(badfiles.rezip(demo, badfiles.cell("C2", b"<is><t>Graf_x0007_isch</t></is>")))
+    wb = read_workbook(path)
+    assert wb.lines[0].description == "Grafisch"
+    assert [(f.code, f.cell) for f in wb.findings] == [("cell.control_characters", "C2")]
+
+
+# ---- files that read fine -----------------------------------------------------------------------
+
+
+def test_a_wide_short_sheet_and_a_formatted_far_cell_still_read(demo, tmp_path):
+    """Only a rectangle past the limit is refused: one value in XFD2 of a 147-row sheet is 2.4
+    million cells (read), and a formatted but empty cell at XFD1048576 (Excel's Ctrl+End trap)
+    holds no value, so calamine allocates nothing for it."""
+    path = tmp_path / "wide.xlsx"
+    path.write_bytes(badfiles.rezip(demo, badfiles.replace_in(badfiles.LINES, b'<row r="2">', b'<row r="2"><c r="XFD2"><v>1</v></c>')))
+    facts = survey(path).sheets["Invoice lines"]
+    assert (facts.columns, facts.rows) == (16384, 147)
+    assert len(read_workbook(path).lines) == len(read_workbook_demo(demo, tmp_path).lines)
+    path.write_bytes(badfiles.rezip(demo, badfiles.append_rows(badfiles.LINES, b'<row r="1048576"><c r="XFD1048576" s="2"/></row>')))
+    assert read_workbook(path).findings == ()
+
+
+def read_workbook_demo(demo: bytes, tmp_path: Path):
+    path = tmp_path / "plain.xlsx"
+    path.write_bytes(demo)
+    return read_workbook(path)
+
+
+def test_a_read_only_workbook_is_checked(demo, tmp_path, capsys):
+    path = tmp_path / "ro.xlsx"
+    path.write_bytes(demo)
+    path.chmod(0o444)
+    try:
+        assert cli.main(["check", str(path)]) == 0
+    finally:
+        path.chmod(0o644)
+
+
+def test_unreadable_and_vanishing_workbooks(demo, tmp_path, monkeypatch):
+    """Permission denied, and a file deleted between the check that it exists and the read."""
+    path = tmp_path / "gone.xlsx"
+    path.write_bytes(demo)
+    real_open = Path.open
+
+    def denied(self, *args, **kwargs):
+        if self == path:
+            raise PermissionError(13, "Permission denied")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", denied)
+    with pytest.raises(WorkbookError, match="permission denied"):
+        read_workbook(path)
+
+    def vanished(self, *args, **kwargs):
+        if self == path:
+            path.unlink(missing_ok=True)
+            raise FileNotFoundError(2, "No such file or directory")
+        return real_open(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "open", vanished)
+    with pytest.raises(WorkbookError, match="disappeared while it was being read"):
+        read_workbook(path)
+
+
+def test_the_bytes_read_are_the_bytes_checked(demo, tmp_path):
+    """calamine reads the surveyed bytes: replacing the file after the survey changes nothing."""
+    from toolkit.book.read import Grid
+
+    path = tmp_path / "swap.xlsx"
+    path.write_bytes(demo)
+    grid = Grid(path)
+    path.write_bytes(badfiles.rezip(demo, badfiles.append_rows(badfiles.LINES, b'<row r="1048576"><c r="XFD1048576"><v>1</v></c></row>')))
+    assert len(grid.rows("Invoice lines")) == 147
+
+
+def test_real_xls_and_ods_files(demo, tmp_path, capsys):
+    """Files LibreOffice writes in the old .xls and in .ods format (skipped without LibreOffice)."""
+    soffice = shutil.which("soffice")
+    if soffice is None:
+        pytest.skip("LibreOffice is not installed")
+    source = tmp_path / "demo.xlsx"
+    source.write_bytes(demo)
+    env = {**os.environ, "HOME": str(tmp_path)}  # a private LibreOffice profile
+    for fmt, says in (("xls", "97-2003"), ("ods", "OpenDocument")):
+        subprocess.run([soffice, "--headless", "--convert-to", fmt, "--outdir", str(tmp_path), str(source)],
+                       check=True, capture_output=True, timeout=180, env=env)
+        converted = tmp_path / f"demo.{fmt}"
+        assert cli.main(["check", str(converted)]) == 2
+        assert says in _one_line(capsys.readouterr().err)
+
+
+def test_a_really_encrypted_workbook(demo, tmp_path, capsys):
+    msoffcrypto = pytest.importorskip("msoffcrypto")
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    plain = tmp_path / "plain.xlsx"
+    plain.write_bytes(demo)
+    locked = tmp_path / "locked.xlsx"
+    with plain.open("rb") as source, locked.open("wb") as target:
+        OOXMLFile(source).encrypt("secret", target)
+    assert msoffcrypto  # the library that wrote it
+    assert cli.main(["check", str(locked)]) == 2
+    assert "password" in _one_line(capsys.readouterr().err)
+
+
+# ---- the limits -------------------------------------------------------------------------------
+
+
+def test_limits_from_the_environment(monkeypatch):
+    monkeypatch.setenv("LEDGER_EXPORT_MAX_UNCOMPRESSED_MB", "3_000")
+    monkeypatch.setenv("LEDGER_EXPORT_MAX_IMPORT_ROWS", "250")
+    current = limits.current()
+    assert (current.uncompressed_bytes, current.import_rows) == (3_000_000_000, 250)
+    assert "LEDGER_EXPORT_MAX_IMPORT_ROWS" in limits.how_to_raise("import_rows", current)
+    monkeypatch.setenv("LEDGER_EXPORT_MAX_SHEET_CELLS", "lots")
+    with pytest.raises(Exception, match="LEDGER_EXPORT_MAX_SHEET_CELLS='lots' must be a whole number"):
+        limits.current()
+
+
+def test_a_bad_limit_setting_is_a_message_from_the_cli(monkeypatch, tmp_path, demo, capsys):
+    path = tmp_path / "demo.xlsx"
+    path.write_bytes(demo)
+    monkeypatch.setenv("LEDGER_EXPORT_MAX_FILE_MB", "-5")
+    assert cli.main(["check", str(path)]) == 2
+    assert "LEDGER_EXPORT_MAX_FILE_MB=-5 must be above 0" in _one_line(capsys.readouterr().err)
