@@ -33,6 +33,7 @@ CATALOGUE: dict[str, Kind] = {
     "cell.invalid.date": Kind(E, "Not a date"),
     "cell.invalid.bool": Kind(E, "Not yes or no"),
     "cell.invalid.choice": Kind(E, "Not one of the allowed values"),
+    "cell.control_characters": Kind(W, "Invisible control characters removed"),
     # settings and the package's parameters
     "settings.missing": Kind(E, "Setting missing"),
     "settings.period.reversed": Kind(E, "Period reversed"),
