@@ -33,7 +33,7 @@ def test_two_workbooks_and_a_broken_one_with_two_jobs(tmp_path, capsys):
     rows = {line.split()[0]: line for line in out.split("\nworkbook")[1].splitlines()[1:] if line.strip()}
     assert rows["alpha.xlsx"].split()[1:3] == ["exported", "64"] and "ACT.txt, CSF.txt" in rows["alpha.xlsx"]
     assert rows["beta.xlsx"].split()[1:3] == ["exported", "64"]
-    assert rows["broken.xlsx"].split()[1] == "failed" and "cannot be read as an Excel workbook" in rows["broken.xlsx"]
+    assert rows["broken.xlsx"].split()[1] == "failed" and "not an Excel workbook" in rows["broken.xlsx"]
     assert rows["mistakes.xlsx"].split()[1] == "blocked" and "error(s) block the export" in rows["mistakes.xlsx"]
     assert "~$alpha.xlsx" not in out and out.count("] ") == 4  # one progress line per workbook
     assert "4 workbook(s): 2 done, 2 not exported." in out

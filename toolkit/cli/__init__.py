@@ -36,9 +36,7 @@ def _workbook_arg(text: str) -> Path:
 
 def _workbook_or_folder_arg(text: str) -> Path:
     path = Path(text)
-    if not path.exists():
-        raise argparse.ArgumentTypeError(f"no such workbook or folder: {text}")
-    return path
+    return path if path.is_dir() else _workbook_arg(text)
 
 
 def _positive_int(text: str) -> int:
