@@ -119,8 +119,12 @@ def _read(path: Path, limits: _limits.Limits) -> bytes:
         if size > limits.file_bytes:
             raise WorkbookError(f"{path} is {size / _limits.MB:,.1f} MB, larger than the toolkit reads "
                                 f"({_limits.how_to_raise('file_bytes', limits)}).")
-        with path.open("rb") as handle:
-            data = handle.read(limits.file_bytes + 1)
+        with path.open("rb") as handle:  # in pieces: read(n) would reserve all n bytes up front
+            pieces, left = [], limits.file_bytes + 1
+            while left > 0 and (piece := handle.read(min(left, CHUNK))):
+                pieces.append(piece)
+                left -= len(piece)
+            data = b"".join(pieces)
     except FileNotFoundError:
         raise WorkbookError(f"{path} disappeared while it was being read (moved or deleted?): check the name "
                             "and the folder, then try again.") from None
