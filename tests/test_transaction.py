@@ -162,3 +162,26 @@ def test_a_second_writer_waits_then_refuses(tmp_path):
     with locked(book, tmp_path / "out", wait=0.2):  # released when the holder ends
         with locked(book):  # and taken again by the same process without waiting
             pass
+
+
+def test_workbooks_sharing_an_export_folder_queue_for_it(tmp_path, monkeypatch):
+    """A month-end batch with one --out: the next workbook waits for the folder, it does not fail."""
+    import time
+
+    from toolkit.app import lock
+
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0.1)
+    monkeypatch.setattr(lock, "FOLDER_WAIT_SECONDS", 30)
+    code = ("import sys, time; from pathlib import Path; from toolkit.app.lock import locked\n"
+            "with locked(Path(sys.argv[1]), Path(sys.argv[2])):\n"
+            "    print('locked', flush=True); time.sleep(1.0)\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(tmp_path / "a.xlsx"), str(tmp_path / "out")],
+                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        began = time.perf_counter()
+        with locked(tmp_path / "b.xlsx", tmp_path / "out"):
+            waited = time.perf_counter() - began
+        assert 0.3 < waited < 30
+    finally:
+        holder.wait(10)

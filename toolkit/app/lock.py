@@ -6,9 +6,13 @@ never leaves a stale lock behind).
         ... plan, commit, write back ...
 
 The lock files sit beside what they guard (`.NAME.ledger-export.lock`): beside the workbook, and
-beside the export folder (so a blocked export does not create the folder). A second writer waits
-`WAIT_SECONDS` (the environment's LEDGER_EXPORT_LOCK_WAIT, else 5), then gives up with a message
-instead of queueing behind a long export.
+beside the export folder (so a blocked export does not create the folder).
+
+A second writer of the same workbook (a double click, a second command line) waits `WAIT_SECONDS`
+(the environment's LEDGER_EXPORT_LOCK_WAIT, else 5), then gives up with a message instead of
+queueing behind a long export. Other workbooks that share an export folder (a bookkeeping office's
+month-end batch with one --out) queue for it: they wait up to `FOLDER_WAIT_SECONDS`
+(LEDGER_EXPORT_FOLDER_LOCK_WAIT, else 300).
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ import filelock
 from toolkit.errors import UserError
 
 WAIT_SECONDS = float(os.environ.get("LEDGER_EXPORT_LOCK_WAIT", "5"))
+FOLDER_WAIT_SECONDS = float(os.environ.get("LEDGER_EXPORT_FOLDER_LOCK_WAIT", "300"))
 
 
 class Busy(UserError):
@@ -37,15 +42,15 @@ def lock_path(guarded: Path) -> Path:
 @contextlib.contextmanager
 def locked(workbook: Path | None, export_root: Path | None = None,
            wait: float | None = None) -> Iterator[None]:
-    """Hold the workbook's lock, then the export folder's (always in this order: no deadlock)."""
-    wait = WAIT_SECONDS if wait is None else wait
+    """Hold the workbook's lock, then the export folder's (always in this order: no deadlock).
+    `wait` overrides both waits."""
     with contextlib.ExitStack() as stack:
         if workbook is not None:
-            stack.enter_context(_hold(lock_path(workbook), wait,
+            stack.enter_context(_hold(lock_path(workbook), WAIT_SECONDS if wait is None else wait,
                                       f"Another export of this workbook is running, or another ledger-export "
                                       f"command is writing it ({Path(workbook).name})"))
         if export_root is not None:
-            stack.enter_context(_hold(lock_path(export_root), wait,
+            stack.enter_context(_hold(lock_path(export_root), FOLDER_WAIT_SECONDS if wait is None else wait,
                                       f"Another export into {export_root} is running"))
         yield
 
