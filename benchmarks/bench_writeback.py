@@ -57,12 +57,15 @@ def generate(path: Path, invoices: int, lines_per_invoice: int = 5) -> None:
     for n in range(1, invoices + 1):
         number = f"2026-{n:06d}"
         day = start + dt.timedelta(days=n * 364 // invoices)
-        invoice_rows.append([number, "credit note" if n % 25 == 0 else "invoice", day, None, rng.choice(customers),
-                             "EUR", None, f"Invoice {number}", None, None, None])
+        invoice_rows.append(_row(layout.INVOICES, number=number, doc_type="credit note" if n % 25 == 0 else "invoice",
+                                 date=day, customer_id=rng.choice(customers), currency="EUR",
+                                 description=f"Invoice {number}"))
         for line in range(1, lines_per_invoice + 1):
             rate, account = rng.choice(products)
-            line_rows.append([number, line, "Services", rng.randint(1, 9), rng.randint(100, 99999) / 100,
-                              rng.choice((None, None, 5)), rate, "domestic", account, "manual"])
+            line_rows.append(_row(layout.INVOICE_LINES, invoice_number=number, line=line, description="Services",
+                                  quantity=rng.randint(1, 9), unit_price=rng.randint(100, 99999) / 100,
+                                  discount_pct=rng.choice((None, None, 5)), vat_rate=rate, vat_regime="domestic",
+                                  ledger_account=account, account_source="manual"))
     book = Package(seed)
     with zipfile.ZipFile(seed) as z:
         parts = {i.filename: z.read(i.filename) for i in z.infolist()}
@@ -121,6 +124,18 @@ def generate(path: Path, invoices: int, lines_per_invoice: int = 5) -> None:
     tmp.unlink()
 
 
+def _row(sheet: layout.Sheet, **values) -> list:
+    return [values.get(key) for key in sheet.keys]
+
+
+def _cache_name(invoices: int) -> str:
+    """The cached workbook's name, new whenever the layout's columns change."""
+    import hashlib
+
+    columns = repr([(s.name, s.keys) for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS]).encode()
+    return f"writeback-{invoices}-{hashlib.sha1(columns).hexdigest()[:8]}.xlsx"
+
+
 # ---- stages, each in its own process -------------------------------------------------------------
 
 
@@ -135,9 +150,8 @@ def stage_bare(path: str) -> None:
 def stage_export(path: str) -> None:
     from toolkit.book.writeback import Edits, write_back
 
-    with zipfile.ZipFile(path) as z:  # the generated invoices fill rows 2.. (the export has their rows)
-        count = int(re.search(rb'<dimension ref="A1:[A-Z]+(\d+)"', z.read("xl/worksheets/sheet5.xml")[:2000]).group(1)) - 1
-    rows = range(2, count + 2)
+    count = int(re.search(r"writeback-(\d+)", path).group(1))
+    rows = range(2, count + 2)  # the generated invoices fill rows 2.. (the export has their rows)
     edits = Edits()
     for row in rows:
         edits.set(layout.INVOICES.name, row, "exported_in", "20261231-120000-winbooks")
@@ -180,7 +194,6 @@ STAGES = {"bare read": stage_bare, "export write-back": stage_export, "log row o
 
 def child(name: str, path: str) -> None:
     """Run one stage and print its seconds (setup excluded)."""
-    import resource
     import time
 
     stage = STAGES[name]
@@ -191,7 +204,19 @@ def child(name: str, path: str) -> None:
         _, run = stage(path)
         t0 = time.perf_counter()
         run()
-    print(time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    print(time.perf_counter() - t0, _peak_mib())
+
+
+def _peak_mib() -> float:
+    """This process's peak RSS: VmHWM belongs to the process image (ru_maxrss would include the
+    parent's size at fork time), so a parent that just generated the workbook does not count."""
+    try:
+        status = Path("/proc/self/status").read_text()
+        return int(re.search(r"VmHWM:\s+(\d+) kB", status).group(1)) / 1024
+    except (OSError, AttributeError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def measure(name: str, path: Path) -> tuple[float, float]:
@@ -218,7 +243,7 @@ def main() -> None:
     args = parser.parse_args()
     cache = HERE / ".cache"
     cache.mkdir(exist_ok=True)
-    path = cache / f"writeback-{args.invoices}.xlsx"
+    path = cache / _cache_name(args.invoices)
     if not path.exists():
         print(f"generating {path.name} ...", flush=True)
         generate(path, args.invoices)
