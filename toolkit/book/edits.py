@@ -161,7 +161,8 @@ class SheetEdits:
         if self.replaced is not None:
             width = max(width, len(self.sheet.columns))
         used.update(self.sheet.keys[:width])
-        return [k for k in self.sheet.keys if k in used]
+        # a computed column is the workbook's formula: written rows leave it alone, never add it
+        return [k for k in self.sheet.keys if k in used and not self.sheet.column(k).computed]
 
     def rows_in_order(self) -> list[list]:
         return (self.replaced or []) + self.appended

@@ -86,7 +86,7 @@ def _write_rows(sheet, declared: layout.Sheet, columns: dict[str, int], first: i
     """Rows (values in layout order) from row `first`, each value under its header."""
     for index, key in enumerate(declared.keys):
         values = [cell_value(row[index]) if index < len(row) else None for row in rows]
-        if key in columns and any(v is not None for v in values):
+        if key in columns and not declared.column(key).computed and any(v is not None for v in values):
             _write_column(sheet, first, columns[key], values)
 
 
