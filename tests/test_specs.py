@@ -357,3 +357,39 @@ def _changed(change) -> dict:
     data = copy.deepcopy(GOOD)
     change(data)
     return data
+
+
+def test_compiled_plans_are_immutable_and_hold_no_json_and_no_compiler():
+    """Every object reachable from a shipped spec's plans is a frozen dataclass, a tuple or a plain
+    value; functions (getters, conditions) capture nothing mutable and no compiler."""
+    import dataclasses as dc
+    import datetime as dt_
+    from operator import attrgetter
+
+    from toolkit.spec import compile as compiler
+
+    seen: set[int] = set()
+
+    def walk(obj, path):
+        if id(obj) in seen or obj is None or isinstance(obj, (str, int, bool, D, dt_.date, frozenset)):
+            return
+        seen.add(id(obj))
+        assert not isinstance(obj, (dict, list, set, compiler._Compiler)), f"{path} is a {type(obj).__name__}"
+        if dc.is_dataclass(obj):
+            assert type(obj).__dataclass_params__.frozen, f"{path}: {type(obj).__name__} is not frozen"
+            for f in dc.fields(obj):
+                walk(getattr(obj, f.name), f"{path}.{f.name}")
+        elif isinstance(obj, tuple):
+            for i, item in enumerate(obj):
+                walk(item, f"{path}[{i}]")
+        elif isinstance(obj, attrgetter):
+            pass
+        elif callable(obj):
+            for i, cell in enumerate(getattr(obj, "__closure__", None) or ()):
+                walk(cell.cell_contents, f"{path}<closure {i}>")
+        else:
+            raise AssertionError(f"{path} is a {type(obj).__name__}")
+
+    for spec in specs.list_specs():
+        walk(spec.plans, spec.id)
+    assert len(seen) > 1000

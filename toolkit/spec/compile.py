@@ -319,7 +319,7 @@ class _Compiler:
     def conditions(self, raw: list | None, at: list, scopes: frozenset) -> Callable | None:
         if not raw:
             return None
-        tests = [self.attempt(self.condition, c, at + [i], scopes) for i, c in enumerate(raw)]
+        tests = tuple(self.attempt(self.condition, c, at + [i], scopes) for i, c in enumerate(raw))
         if len(tests) == 1:
             return tests[0]
         if len(tests) == 2:
