@@ -166,3 +166,40 @@ def test_save_is_atomic_and_leaves_no_temp_file(tmp_path):
     path = tmp_path / "t.xlsx"
     template.save_template(path)
     assert [p.name for p in tmp_path.iterdir()] == ["t.xlsx"]
+
+
+@pytest.fixture(scope="module")
+def demo_path(tmp_path_factory):
+    from toolkit import sample
+
+    settings, tables = sample.demo()
+    return template.save_template(tmp_path_factory.mktemp("demo") / "demo.xlsx",
+                                  {**tables, layout.SETTINGS_SHEET: settings})
+
+
+def test_every_sheet_prints_landscape_one_page_wide_with_its_header_row(demo_path):
+    wb = openpyxl.load_workbook(demo_path)
+    for ws in wb.worksheets:
+        assert ws.page_setup.orientation == "landscape", ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        assert (ws.page_setup.fitToWidth, ws.page_setup.fitToHeight) == (1, 0), ws.title
+        assert ws.print_title_rows.replace("$", "") == "1:1", ws.title
+
+
+@pytest.mark.needs("soffice", "pdftotext")
+def test_the_workbook_printed_by_libreoffice_repeats_each_tables_header_and_fits_its_width(demo_path, tmp_path):
+    import subprocess
+
+    from external import need, soffice_convert
+
+    pdf = soffice_convert(demo_path, "pdf", tmp_path)
+    text = subprocess.run([need("pdftotext"), "-layout", str(pdf), "-"], check=True,
+                          capture_output=True, text=True).stdout
+    pages = [" ".join(p.split()) for p in text.split("\f") if p.strip()]
+    for sheet in (layout.INVOICES, layout.INVOICE_LINES, layout.CUSTOMERS, layout.CHECK):
+        headers = " ".join(c.header for c in sheet.columns)
+        own = [p for p in pages if p.startswith(headers)]  # the header row, every column on the page
+        assert own, f"{sheet.name}: no page starts with its whole header row"
+    lines = [p for p in pages if p.startswith(layout.INVOICE_LINES.columns[0].header + " Line")]
+    assert len(lines) >= 2  # the demo's lines take several pages, each starting with the header row
+    assert not any("Active ledger accounts" in p for p in pages)  # the hidden Lists sheet is not printed

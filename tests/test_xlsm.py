@@ -20,6 +20,7 @@ from toolkit.book import formulas, vba, xlsm
 from external import need, soffice_convert
 
 SCHEMA = Path(__file__).parent / "schemas" / "customui14.xsd"
+README_IN_EXCEL = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8").split("## In Excel", 1)[-1]
 PYTHON = r"C:\Users\demo\ledger\Scripts\python.exe"
 
 
@@ -227,6 +228,9 @@ def test_sheets_start_and_conf(built):
         for line in button.lines:
             assert line in start
     conf = wb["xlwings.conf"]
+    # no tab of technical keys; the README says how to show it
+    assert conf.sheet_state == "veryHidden" and wb[formulas.LISTS_SHEET].sheet_state == "hidden"
+    assert "xlwings.conf" in README_IN_EXCEL and "Visible" in README_IN_EXCEL
     keys = []
     for row in conf.iter_rows(min_col=1, max_col=2, values_only=True):
         if row[0] is None:
@@ -306,6 +310,9 @@ def test_libreoffice_reads_our_vba_project(built, tmp_path):
 
 STUB_XLWINGS = '''Attribute VB_Name = "xlwings"
 Public LastCommand As String
+Public StubPython As String
+Public StubExists As Boolean
+Public StubImports As Boolean
 Public Function RunPython(PythonCommand As String)
     LastCommand = PythonCommand
 End Function
@@ -316,14 +323,62 @@ End Function
 '''
 
 
+# The probes of the computer (the xlwings.conf sheet, the file system, starting Python) replaced by
+# stubs the test sets: pyOpenVBA has no workbook, file system or shell.
+PROBES = {
+    "ConfValue": "Private Function ConfValue(ByVal key As String) As String\n    ConfValue = StubPython\nEnd Function",
+    "FileExists": "Private Function FileExists(ByVal path As String) As Boolean\n    FileExists = StubExists\nEnd Function",
+    "ToolkitImports": "Private Function ToolkitImports(ByVal python As String) As Boolean\n    ToolkitImports = StubImports\nEnd Function",
+}
+
+
+def with_stub_probes(source: str) -> str:
+    for name, stub in PROBES.items():
+        source, n = re.subn(rf"Private Function {name}\(.*?\nEnd Function", stub.replace("\\", "\\\\"), source,
+                            count=1, flags=re.S)
+        assert n == 1, name
+    return source
+
+
 @pytest.fixture
 def vba_runtime():
     from pyopenvba.interpreter import Interpreter
 
     runtime = Interpreter()
-    runtime.add_module((resources.workbook_dir() / "LedgerExport.bas").read_text(), name="LedgerExport")
+    source = (resources.workbook_dir() / "LedgerExport.bas").read_text()
+    runtime.add_module(with_stub_probes(source), name="LedgerExport")
     runtime.add_module(STUB_XLWINGS, name="xlwings")
+    set_python(runtime, r"C:\ledger-export\Scripts\python.exe", exists=True, imports=True)
     return runtime
+
+
+def set_python(runtime, path: str, exists: bool, imports: bool) -> None:
+    runtime.add_module(f'''Attribute VB_Name = "Setup"
+Public Sub Arrange()
+    StubPython = "{path}"
+    StubExists = {exists}
+    StubImports = {imports}
+End Sub
+''', name="Setup")
+    runtime.run("Arrange")
+
+
+@pytest.mark.parametrize("path, exists, imports, says", [
+    ("", True, True, ["INTERPRETER_WIN", "xlwings.conf", "is empty"]),
+    (r"C:\old\python.exe", False, True, ["Could not find Python at C:\\old\\python.exe", "INTERPRETER_WIN", "xlwings.conf"]),
+    (r"C:\py\python.exe", True, False, ["does not have the toolkit installed", "-m pip install ."]),
+])
+def test_no_python_or_no_toolkit_is_a_message_that_says_what_to_fix(vba_runtime, path, exists, imports, says):
+    from pyopenvba.interpreter import NOTHING
+
+    set_python(vba_runtime, path, exists, imports)
+    vba_runtime.run("OnValidate", [NOTHING])
+    assert vba_runtime.run("TakeLast") == ""  # RunPython was not called
+    kind, text = vba_runtime.dialogs[-1][0], " ".join(map(str, vba_runtime.dialogs[-1][1:]))
+    assert kind == "MsgBox"
+    for words in says + ["README", "In Excel"]:
+        assert words in text, (words, text)
+    assert "Troubleshooting" in README_IN_EXCEL and "xlwings.conf" in README_IN_EXCEL
 
 
 def test_callback_without_copy_sends_the_python_command(vba_runtime):
@@ -349,3 +404,13 @@ def test_pystring_makes_a_python_literal_safe_inside_cmd_quotes(vba_runtime, tex
     literal = vba_runtime.run("PyString", [text])
     assert '"' not in literal and "%" not in literal  # cmd.exe would act on these
     assert ast.literal_eval(literal) == text
+
+
+def test_every_public_macro_has_an_error_handler():
+    # A macro without one opens the VBA debugger on any error (a renamed Start sheet for Help).
+    source = (resources.workbook_dir() / "LedgerExport.bas").read_text()
+    for name, body in re.findall(r"Public Sub (\w+)\(.*?\)\n(.*?)\nEnd Sub", source, flags=re.S):
+        calls_handled = re.fullmatch(r"\s*RunToolkit [^\n]*", body)  # RunToolkit has its own handler
+        assert calls_handled or "On Error GoTo" in body, name
+    assert "On Error GoTo Failed" in source.split("Private Sub RunToolkit", 1)[1].split("End Sub", 1)[0]
+

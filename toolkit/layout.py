@@ -38,7 +38,7 @@ class Column:
 
     key: str
     header: str
-    type: str = "text"  # text | code | int | decimal | percent | date | choice | bool
+    type: str = "text"  # text | code | int | decimal | percent | date | datetime | choice | bool
     required: bool = False
     choices: tuple[str, ...] = ()
     help: str = ""
@@ -205,10 +205,11 @@ CHECK = Sheet(
     "CheckFindings",
     (
         C("severity", "Severity", "choice", choices=SEVERITIES, width=9, output=True),
-        C("code", "Id", width=30, output=True),
         C("sheet", "Sheet", width=16, output=True),
         C("cell", "Cell", width=8, output=True),
+        C("title", "Problem", width=44, output=True),
         C("message", "Message", width=90, output=True),
+        C("code", "Id", width=12, output=True),
     ),
     help="Rewritten at every check.",
 )
@@ -217,8 +218,8 @@ EXPORT_LOG = Sheet(
     "Export log",
     "ExportLog",
     (
-        C("export_id", "Export id", "code", output=True, width=22),
-        C("created_at", "Created at", output=True, width=20),
+        C("export_id", "Export id", "code", output=True, width=34),
+        C("created_at", "Created at", "datetime", output=True, width=18),
         C("package", "Package", output=True),
         C("period", "Period", output=True, width=24),
         C("documents", "Documents", "int", output=True, width=10),
@@ -281,7 +282,7 @@ SETTINGS = (
     S("require_discount_account", "Discount account required", "bool", False, False, YES_NO, "yes: a discount without a discount account is an error."),
     S("customer_numbering", "Customer numbers", "choice", True, "generate automatically", NUMBERING_MODES, "Generate missing accounting customer numbers, or manage them yourself."),
     S("customer_number_start", "Customer number start", "int", True, 100000, help="First generated number. Below 100000 risks overwriting customers that exist in the package."),
-    S("output_folder", "Output folder", help="Where exports are written. Empty = an 'exports' folder beside the workbook."),
+    S("output_folder", "Output folder", help="Where exports are written (a folder path; relative = beside the workbook). Empty = the folder '<workbook name>-exports' beside the workbook, e.g. Company-exports for Company.xlsm."),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

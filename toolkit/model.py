@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, NamedTuple
 
-from toolkit import layout
+from toolkit import layout, titles
 
 
 class Where(NamedTuple):
@@ -51,6 +51,11 @@ class Finding:
     @property
     def is_error(self) -> bool:
         return self.severity == "error"
+
+    @property
+    def title(self) -> str:
+        """Plain-language title of the id (the Check sheet's Problem column)."""
+        return titles.title(self.code)
 
 
 def _finding(code: str, severity: str, where: Where, key: str | None, message: str) -> Finding:

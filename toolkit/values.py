@@ -137,6 +137,20 @@ def parse_int(value):
     return int(number)
 
 
+def parse_datetime(value):
+    """A date and time (the Export log's Created at): a date-time cell, or text as an older
+    workbook holds it ("2026-04-02 09:00:00")."""
+    if isinstance(value, dt.datetime):
+        return value
+    if isinstance(value, str) and clean_text(value):
+        try:
+            return dt.datetime.fromisoformat(clean_text(value))
+        except ValueError:
+            pass
+    day = parse_date(value)
+    return dt.datetime.combine(day, dt.time()) if day else None
+
+
 def parse_date(value):
     if isinstance(value, dt.datetime):
         return value.date()
@@ -207,6 +221,7 @@ PARSERS = {
     "decimal": parse_decimal,
     "percent": parse_percent,
     "date": parse_date,
+    "datetime": parse_datetime,
     "bool": parse_bool,
 }
 

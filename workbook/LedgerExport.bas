@@ -7,6 +7,17 @@ Attribute VB_Name = "LedgerExport"
 Option Explicit
 
 Private Const PY_CALL As String = "import toolkit.excel; toolkit.excel."
+Private Const TITLE As String = "Ledger export"
+Private Const CONF_SHEET As String = "xlwings.conf"
+Private Const START_SHEET As String = "Start"
+' The README's "In Excel" > Troubleshooting says the same.
+Private Const FIX_PYTHON As String = "Rebuild the workbook with the Python where the toolkit is installed " & _
+    "(C:\ledger-export\Scripts\ledger-export workbook upgrade <this workbook>), or correct the cell " & _
+    "INTERPRETER_WIN on the xlwings.conf sheet: the README's 'In Excel' section (Troubleshooting) shows how to " & _
+    "make that hidden sheet visible."
+
+' The Python found ready in this Excel session (checked once per path: starting Python costs a second).
+Private checkedPython As String
 
 Public Sub OnValidate(control As IRibbonControl)
     RunToolkit "validate", "", True
@@ -34,10 +45,14 @@ End Sub
 
 Public Sub OnExportAgain(control As IRibbonControl)
     Dim exportId As String
+    On Error GoTo Failed
     exportId = Trim$(InputBox("Id of the export to write again (see the Export log sheet):", _
                               "Export again"))
     If exportId = "" Then Exit Sub
     RunToolkit "export_again", PyString(exportId), True
+    Exit Sub
+Failed:
+    MsgBox "Export again could not start: " & Err.Description, vbExclamation, TITLE
 End Sub
 
 Public Sub OnOpenExportFolder(control As IRibbonControl)
@@ -46,14 +61,20 @@ End Sub
 
 Public Sub OnHelp(control As IRibbonControl)
     ' Pure VBA: instant, and it works before Python is set up.
-    ThisWorkbook.Worksheets("Start").Activate
-    ThisWorkbook.Worksheets("Start").Range("A1").Select
+    On Error GoTo Failed
+    ThisWorkbook.Worksheets(START_SHEET).Activate
+    ThisWorkbook.Worksheets(START_SHEET).Range("A1").Select
+    Exit Sub
+Failed:
+    MsgBox "The " & START_SHEET & " sheet, which explains the buttons, is missing (renamed or deleted?). " & _
+           "Rename it back to '" & START_SHEET & "', or see the README's 'In Excel' section.", vbInformation, TITLE
 End Sub
 
 ' Runs toolkit.excel.<func>(<args>[, copy='<path of a fresh copy of this workbook>']).
 Private Sub RunToolkit(ByVal func As String, ByVal args As String, ByVal withCopy As Boolean)
     Dim copyPath As String
     On Error GoTo Failed
+    If Not PythonReady() Then Exit Sub
     If withCopy Then
         copyPath = TempCopyPath()
         ThisWorkbook.SaveCopyAs copyPath
@@ -67,9 +88,74 @@ Done:
     Exit Sub
 Failed:
     MsgBox "Ledger export could not start '" & func & "': " & Err.Description, _
-           vbExclamation, "Ledger export"
+           vbExclamation, TITLE
     Resume Done
 End Sub
+
+' Before RunPython: the Python of the xlwings.conf sheet exists and imports the toolkit. Otherwise
+' a message says what to install or correct, and where (xlwings' own messages are technical).
+Private Function PythonReady() As Boolean
+    Dim key As String, python As String, problem As String
+    #If Mac Then
+        key = "INTERPRETER_MAC"
+    #Else
+        key = "INTERPRETER_WIN"
+    #End If
+    python = ConfValue(key)
+    If python = "" Then
+        problem = "No Python is set for this workbook: the cell " & key & " on the " & CONF_SHEET & _
+                  " sheet is empty."
+    ElseIf python = checkedPython Then
+        PythonReady = True
+        Exit Function
+    ElseIf (InStr(python, "\") > 0 Or InStr(python, "/") > 0) And Not FileExists(python) Then
+        problem = "Could not find Python at " & python & " (the cell " & key & " on the " & CONF_SHEET & _
+                  " sheet). Python was moved or uninstalled, or the workbook was built on another computer."
+    ElseIf Not ToolkitImports(python) Then
+        problem = "The Python at " & python & " does not have the toolkit installed. In a command prompt " & _
+                  "in the toolkit's folder run: """ & python & """ -m pip install ."
+    End If
+    If problem = "" Then
+        checkedPython = python
+        PythonReady = True
+    Else
+        MsgBox problem & vbLf & vbLf & FIX_PYTHON, vbExclamation, TITLE
+    End If
+End Function
+
+' A value of the xlwings.conf sheet (keys in column A from A1, values in column B); "" if none.
+Private Function ConfValue(ByVal key As String) As String
+    Dim sheet As Object, row As Long
+    On Error GoTo Missing
+    Set sheet = ThisWorkbook.Worksheets(CONF_SHEET)
+    row = 1
+    Do While Trim$(CStr(sheet.Cells(row, 1).Value)) <> ""
+        If UCase$(Trim$(CStr(sheet.Cells(row, 1).Value))) = key Then
+            ConfValue = Trim$(CStr(sheet.Cells(row, 2).Value))
+            Exit Function
+        End If
+        row = row + 1
+    Loop
+Missing:
+End Function
+
+Private Function FileExists(ByVal path As String) As Boolean
+    On Error Resume Next
+    FileExists = Len(Dir$(path)) > 0
+End Function
+
+' Runs `python -c "import toolkit.excel"` hidden and waits: exit code 0 = the toolkit imports.
+Private Function ToolkitImports(ByVal python As String) As Boolean
+    On Error GoTo Unknown
+    #If Mac Then
+        ToolkitImports = True  ' no hidden shell on the Mac: xlwings reports a failed import there
+    #Else
+        ToolkitImports = CreateObject("WScript.Shell").Run("""" & python & """ -c ""import toolkit.excel""", 0, True) = 0
+    #End If
+    Exit Function
+Unknown:
+    ToolkitImports = True  ' could not ask (policy blocks WScript): let RunPython try and report
+End Function
 
 ' A unique path in the temp folder with this workbook's extension.
 Private Function TempCopyPath() As String

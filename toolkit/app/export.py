@@ -373,7 +373,7 @@ def _edits(wb: Workbook, documents: list[Document], generated: dict[str, str], e
 def export_log_row(entry: dict) -> list:
     values = {
         "export_id": entry["id"],
-        "created_at": entry["created_at"].replace("T", " "),
+        "created_at": dt.datetime.fromisoformat(entry["created_at"]).replace(tzinfo=None),  # a real date-time cell
         "package": entry["package"],
         "period": f"{entry['period_from']} to {entry['period_to']}",
         "documents": len(entry["documents"]),

@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from toolkit import layout
+from toolkit import layout, titles
 from toolkit.book import address
 
 SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
@@ -58,13 +58,23 @@ class CheckRow:
         target = self.target
         return f"#'{target[0]}'!{target[1]}" if target else None
 
+    @property
+    def title(self) -> str:
+        return titles.title(self.code)
+
     def values(self) -> list:
         return [getattr(self, key) for key in layout.CHECK.keys]
 
 
 def check_rows(findings: Iterable) -> list[CheckRow]:
     """The Check sheet's rows for findings (anything with severity, code, sheet, cell, message)."""
-    return [CheckRow(f.severity, f.code, f.sheet or "", f.cell or "", f.message) for f in findings]
+    rows = [CheckRow(f.severity, f.code, f.sheet or "", f.cell or "", f.message) for f in findings]
+    return sorted(rows, key=_sheet_order)  # grouped by sheet, in workbook order; stable within
+
+
+def _sheet_order(row: CheckRow) -> int:
+    order = {name.casefold(): i for i, name in enumerate(layout.ALL_SHEETS)}
+    return order.get(row.sheet.casefold(), len(order))
 
 
 @dataclass

@@ -67,7 +67,7 @@ def vat_rate(k: int) -> str:
     return f'=IFERROR(_xlfn.AGGREGATE(15,6,{rates}/({rates}>B{k}),1),"")'
 
 
-def fill_lists_sheet(ws) -> None:
+def fill_lists_sheet(ws, print_setup) -> None:
     ws["A1"], ws["B1"] = "Active ledger accounts", "VAT rates of the VAT rules"
     ws["D1"] = "Computed lists for the dropdowns of the other sheets; nothing to type here."
     for k in range(1, LIST_ROWS + 1):
@@ -75,6 +75,7 @@ def fill_lists_sheet(ws) -> None:
         ws.cell(row=k + 1, column=2, value=vat_rate(k))
     ws.column_dimensions["A"].width = ws.column_dimensions["B"].width = 26
     ws.sheet_state = "hidden"
+    print_setup(ws)
 
 
 def add_names(wb) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 from openpyxl import Workbook
+from openpyxl.formatting.rule import FormulaRule
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.filters import AutoFilter
@@ -38,6 +39,7 @@ PASTE_AREA_COLUMNS = 26
 
 NUMBER_FORMATS = {
     "date": "yyyy-mm-dd",
+    "datetime": "yyyy-mm-dd hh:mm",
     "decimal": "#,##0.00",
     # "General", not "0.##": Excel shows 21 as "21." with "0.##"; General shows 21 and 5.5.
     "percent": "General",
@@ -55,7 +57,7 @@ OUTPUT_FILL = PatternFill("solid", fgColor="F2F2F2")
 HEADER_FONT = Font(bold=True)
 # Numbers right-aligned with a one-character margin, so a number is not glued to a left-aligned
 # code in the next column ("30 400100").
-NUMBER_TYPES = ("int", "decimal", "percent", "date")
+NUMBER_TYPES = ("int", "decimal", "percent", "date", "datetime")
 NUMBER_ALIGNMENT = Alignment(horizontal="right", indent=1)
 # Header text plus the table's filter button (about three characters wide).
 FILTER_BUTTON_WIDTH = 4
@@ -258,6 +260,21 @@ def build_table_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterabl
     ws.add_table(table)
     ws.freeze_panes = "A2"
     print_setup(ws)
+    if "severity" in sheet.keys:
+        _colour_by_severity(ws, sheet)
+
+
+SEVERITY_FILLS = {"error": "FFC7CE", "warning": "FFEB9C"}  # Excel's "bad" and "neutral" fills
+
+
+def _colour_by_severity(ws: Worksheet, sheet: layout.Sheet) -> None:
+    """Rows coloured by their Severity (conditional formatting: it follows whatever is written)."""
+    letter = layout.column_letter(sheet.keys.index("severity"))
+    last = layout.column_letter(len(sheet.columns) - 1)
+    for severity, colour in SEVERITY_FILLS.items():
+        fill = PatternFill(start_color=colour, end_color=colour, fill_type="solid")
+        ws.conditional_formatting.add(f"A2:{last}{VALIDATION_LAST_ROW}",
+                                      FormulaRule(formula=[f'${letter}2="{severity}"'], fill=fill))
 
 
 def build_paste_sheet(ws: Worksheet, sheet: layout.Sheet, rows: Iterable[Iterable] = ()) -> None:
@@ -299,7 +316,7 @@ def build_template(sample: Mapping[str, object] | None = None) -> Workbook:
     for sheet in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS:
         build = build_paste_sheet if sheet.placeholder else build_table_sheet
         build(wb.create_sheet(sheet.name), sheet, sample.get(sheet.name, ()))
-    lists.fill_lists_sheet(wb.create_sheet(formulas.LISTS_SHEET))
+    lists.fill_lists_sheet(wb.create_sheet(formulas.LISTS_SHEET), print_setup)
     lists.add_names(wb)
     return wb
 

@@ -49,7 +49,7 @@ from toolkit.errors import UserError
 KEEP_LAST = 10  # backups always kept, whatever their age
 KEEP_DAYS = 30  # older backups beyond the last KEEP_LAST go
 KEEP_MAX = 50  # and never more than this many
-NUMBER_FORMATS = {"date": "yyyy-mm-dd", "decimal": "#,##0.00", "percent": "General", "int": "0",
+NUMBER_FORMATS = {"date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm", "decimal": "#,##0.00", "percent": "General", "int": "0",
                   "code": "@", "text": "@", "choice": "@", "bool": "@"}  # as the template formats them
 BIG_PART = 32 << 20  # bytes of sheet XML
 CREATABLE = {s.name for s in layout.OUTPUT_SHEETS if s.table and all(c.output for c in s.columns)}

@@ -116,6 +116,10 @@ def fill_conf_sheet(ws, python_executable: str) -> None:
     ws.cell(row=len(rows) + 2, column=1, value=CONF_NOTE)
     ws.column_dimensions["A"].width = 30
     ws.column_dimensions["B"].width = 60
+    # Technical keys, no tab for them: very hidden (the README's "In Excel" section says how to
+    # show it: Visual Basic editor, the sheet's Visible property).
+    ws.sheet_state = "veryHidden"
+    template.print_setup(ws, title_rows=None)
 
 
 START_TITLE = "Ledger Export Toolkit"
@@ -148,9 +152,7 @@ def fill_start_sheet(ws) -> None:
     ws.column_dimensions["A"].width = 34
     ws.column_dimensions["B"].width = 110
     # Printed / exported to PDF one page wide, so each explanation stays on one line.
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_setup.fitToWidth, ws.page_setup.fitToHeight = 1, 0
-    ws.page_setup.orientation = "landscape"
+    template.print_setup(ws, title_rows=None)
 
 
 def build_workbook(sample: Mapping[str, object] | None, python_executable: str):

@@ -1,0 +1,55 @@
+"""The Check sheet as an accountant reads it: a plain title per problem, grouped by sheet, errors
+and warnings coloured; the Export log's date-time."""
+
+import datetime as dt
+
+import openpyxl
+
+from toolkit import layout, titles
+from toolkit.book import template
+from toolkit.book.edits import check_rows
+from toolkit.model import Finding
+from toolkit.values import parse_datetime
+
+
+def test_every_finding_id_of_the_toolkit_has_a_plain_title():
+    import pathlib
+    import re
+
+    root = pathlib.Path(__file__).parent.parent / "toolkit"
+    ids = set()
+    for path in root.rglob("*.py"):
+        ids |= set(re.findall(r'(?:error|warning|Finding|_finding)\(\s*"([a-z_]+(?:\.[a-z_]+)+)"', path.read_text()))
+    assert len(ids) > 30
+    missing = sorted(i for i in ids if i not in titles.TITLES)
+    assert not missing, f"add a title to toolkit/titles.py for {missing}"
+    assert titles.title("cell.invalid.date") == "Cell is not a valid date"
+    assert titles.title("brand.new.check") == "Brand: new check"
+
+
+def test_rows_are_grouped_by_sheet_in_workbook_order_with_their_title():
+    findings = [Finding("line.account.missing", "error", "Invoice lines", "I8", "m1"),
+                Finding("customer.vat.invalid", "warning", "Customers", "D4", "m2"),
+                Finding("line.invoice.unknown", "error", "Invoice lines", "A9", "m3"),
+                Finding("settings.missing", "error", "Settings", "B2", "m4")]
+    rows = check_rows(findings)
+    assert [r.message for r in rows] == ["m4", "m2", "m1", "m3"]
+    values = dict(zip(layout.CHECK.keys, rows[2].values()))
+    assert values["title"] == "Line has no ledger account" and values["code"] == "line.account.missing"
+    assert layout.CHECK.keys.index("title") < layout.CHECK.keys.index("code")  # the id comes last, narrow
+
+
+def test_errors_and_warnings_are_coloured(tmp_path):
+    ws = openpyxl.load_workbook(template.save_template(tmp_path / "t.xlsx"))[layout.CHECK.name]
+    rules = {r.formula[0]: r.dxf.fill.fgColor.rgb for cf in ws.conditional_formatting for r in cf.rules}
+    severity = layout.column_letter(layout.CHECK.keys.index("severity"))
+    assert set(rules) == {f'${severity}2="error"', f'${severity}2="warning"'}
+    assert rules[f'${severity}2="error"'] != rules[f'${severity}2="warning"']
+
+
+def test_created_at_is_a_date_time():
+    column = layout.EXPORT_LOG.column("created_at")
+    assert column.type == "datetime" and template.NUMBER_FORMATS["datetime"] == "yyyy-mm-dd hh:mm"
+    assert parse_datetime("2026-04-02 09:00:00") == dt.datetime(2026, 4, 2, 9, 0)  # as older workbooks hold it
+    assert parse_datetime(dt.datetime(2026, 4, 2, 9, 0)) == dt.datetime(2026, 4, 2, 9, 0)
+    assert layout.EXPORT_LOG.column("export_id").width >= len("20260402-090000-exact-globe-again")
