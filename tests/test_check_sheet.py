@@ -36,7 +36,7 @@ def test_rows_are_grouped_by_sheet_in_workbook_order_with_their_title():
     assert [r.message for r in rows] == ["m4", "m2", "m1", "m3"]
     values = dict(zip(layout.CHECK.keys, rows[2].values()))
     assert values["title"] == "Line has no ledger account" and values["code"] == "line.account.missing"
-    assert layout.CHECK.keys.index("title") < layout.CHECK.keys.index("code")  # the id comes last, narrow
+    assert layout.CHECK.column("code").width < len("line.account.missing")  # the id in a narrow column
 
 
 def test_errors_and_warnings_are_coloured(tmp_path):

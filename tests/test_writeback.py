@@ -124,13 +124,13 @@ def test_one_backup_per_run(book):
 
 
 def test_replace_rows_resizes_the_table_and_links_cells(book):
-    rows = [["error", "line.account.missing", "Invoice lines", "I5", "No ledger account."],
-            ["warning", "invoice.gap", "Invoices", "A3", "Gap in numbering."],
-            ["error", "settings.missing", "Settings", "B2", "Company name is missing."]]
+    rows = [["error", "line.account.missing", "Invoice lines", "I5", "No account", "No ledger account."],
+            ["warning", "invoice.gap", "Invoices", "A3", "Gap", "Gap in numbering."],
+            ["error", "settings.missing", "Settings", "B2", "Missing", "Company name is missing."]]
     links = ["#'Invoice lines'!I5", "#'Invoices'!A3", None]
     write_back(book, Edits().replace_rows("Check", rows, links=links), now=NOW)
     ws = openpyxl.load_workbook(book)["Check"]
-    assert ws.tables["CheckFindings"].ref == "A1:E4"
+    assert ws.tables["CheckFindings"].ref == "A1:F4"
     assert [list(r) for r in ws.iter_rows(min_row=2, values_only=True)] == rows
     cell_col = layout.column_letter(layout.CHECK.keys.index("cell"))
     assert ws[f"{cell_col}2"].hyperlink.location == "'Invoice lines'!I5"
@@ -139,12 +139,12 @@ def test_replace_rows_resizes_the_table_and_links_cells(book):
     # a later, shorter run replaces everything: no stale rows or links
     write_back(book, Edits().replace_rows("Check", rows[2:], links=[None]), now=NOW + dt.timedelta(seconds=1))
     ws = openpyxl.load_workbook(book)["Check"]
-    assert ws.tables["CheckFindings"].ref == "A1:E2"
+    assert ws.tables["CheckFindings"].ref == "A1:F2"
     assert ws.max_row == 2 and ws[f"{cell_col}2"].hyperlink is None
     # no findings at all: the table keeps one empty row
     write_back(book, Edits().replace_rows("Check", []), now=NOW + dt.timedelta(seconds=2))
     ws = openpyxl.load_workbook(book)["Check"]
-    assert ws.tables["CheckFindings"].ref == "A1:E2" and ws["A2"].value is None
+    assert ws.tables["CheckFindings"].ref == "A1:F2" and ws["A2"].value is None
 
 
 def test_append_rows_fills_the_empty_table_row_first(book):
@@ -209,7 +209,7 @@ def test_missing_output_sheet_is_created(book):
     assert log.tables["ExportLog"].ref == "A1:H2"
     assert log["A2"].fill.fgColor.rgb.endswith("F2F2F2")  # an output column, grey as in the template
     check = wb["Check"]
-    assert check.tables["CheckFindings"].ref == "A1:E2" and check["D2"].hyperlink.location == "'Invoices'!A2"
+    assert check.tables["CheckFindings"].ref == "A1:F2" and check["D2"].hyperlink.location == "'Invoices'!A2"
     assert {f.code for f in read_workbook(book).findings} <= {"settings.missing"}  # the empty template
 
 

@@ -205,7 +205,8 @@ def test_check_write_links_and_highlights_then_moves_the_highlight(tmp_path):
     write_back(path, Edits().show_findings(first), now=NOW)
     wb = openpyxl.load_workbook(path)
     check = wb["Check"]
-    assert [c.value for c in check[2]] == ["error", "line.account.missing", "Invoices", "C3", "No date."]
+    assert [c.value for c in check[2]] == ["error", "line.account.missing", "Invoices", "C3",
+                                           "Line has no ledger account", "No date."]
     assert check["D2"].hyperlink.location == "'Invoices'!C3" and check["D3"].hyperlink is None
     assert check["D2"].font.u == "single"
     assert wb["Invoices"]["C3"].fill.fgColor.rgb.endswith("FFC7CE")
@@ -215,7 +216,7 @@ def test_check_write_links_and_highlights_then_moves_the_highlight(tmp_path):
     wb = openpyxl.load_workbook(path)
     assert wb["Invoices"]["C3"].fill.fill_type is None and wb["Invoices"]["C3"].value == dt.datetime(2026, 1, 2)
     assert wb["Invoices"]["E4"].fill.fgColor.rgb.endswith("FFC7CE")
-    assert wb["Check"].max_row == 2 and wb["Check"].tables["CheckFindings"].ref == "A1:E2"
+    assert wb["Check"].max_row == 2 and wb["Check"].tables["CheckFindings"].ref == "A1:F2"
 
 
 def test_a_thousand_row_write_back(tmp_path):

@@ -107,12 +107,12 @@ def test_tables_resize(path):
     with mock_caller(path) as book:
         sheet = book.sheets["Check"]
         table = sheet.tables["CheckFindings"]
-        assert table.range.address == "$A$1:$E$2"
-        sheet["A2"].value = [["error", "a", "b", "c", "d"]] * 3
-        table.resize(sheet.range("A1:E4"))
-        assert table.data_body_range.shape == (3, 5)
+        assert table.range.address == "$A$1:$F$2"  # the Check table: six columns
+        sheet["A2"].value = [["error", "a", "b", "c", "d", "e"]] * 3
+        table.resize(sheet.range("A1:F4"))
+        assert table.data_body_range.shape == (3, 6)
         book.save()
-    assert openpyxl.load_workbook(path)["Check"].tables["CheckFindings"].ref == "A1:E4"
+    assert openpyxl.load_workbook(path)["Check"].tables["CheckFindings"].ref == "A1:F4"
 
 
 def test_saving_an_xlsm_keeps_macros_and_ribbon(tmp_path):

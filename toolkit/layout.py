@@ -205,11 +205,11 @@ CHECK = Sheet(
     "CheckFindings",
     (
         C("severity", "Severity", "choice", choices=SEVERITIES, width=9, output=True),
+        C("code", "Id", width=10, output=True),  # narrow: the stable id, for scripts and support
         C("sheet", "Sheet", width=16, output=True),
         C("cell", "Cell", width=8, output=True),
         C("title", "Problem", width=44, output=True),
         C("message", "Message", width=90, output=True),
-        C("code", "Id", width=12, output=True),
     ),
     help="Rewritten at every check.",
 )
