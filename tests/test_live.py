@@ -53,8 +53,8 @@ def test_check_rows_links_and_highlights_move(tmp_path):
         live.show_findings(book, [Finding("x.a", "error", "Invoices", "C2", "Bad date."),
                                   Finding("x.b", "warning", "Invoices", "", "Note.")])
         check = book.sheets[layout.CHECK.name]
-        assert check.range("A2:F3").value == [["error", "x.a", "Invoices", "C2", "X: a", "Bad date."],
-                                              ["warning", "x.b", "Invoices", None, "X: b", "Note."]]
+        assert check.range("A2:F3").value == [["error", "x.a", "Invoices", "C2", "x.a", "Bad date."],
+                                              ["warning", "x.b", "Invoices", None, "x.b", "Note."]]
         assert check.range("D2").hyperlink == "#'Invoices'!C2"
         assert book.sheets["Invoices"].range("C2").color == HIGHLIGHT
         live.show_findings(book, [Finding("x.c", "error", "Invoices", "A2", "Other.")])

@@ -206,7 +206,7 @@ def test_check_write_links_and_highlights_then_moves_the_highlight(tmp_path):
     wb = openpyxl.load_workbook(path)
     check = wb["Check"]
     assert [c.value for c in check[2]] == ["error", "line.account.missing", "Invoices", "C3",
-                                           "Line has no ledger account", "No date."]
+                                           "Ledger account missing", "No date."]
     assert check["D2"].hyperlink.location == "'Invoices'!C3" and check["D3"].hyperlink is None
     assert check["D2"].font.u == "single"
     assert wb["Invoices"]["C3"].fill.fgColor.rgb.endswith("FFC7CE")

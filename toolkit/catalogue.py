@@ -74,6 +74,7 @@ CATALOGUE: dict[str, Kind] = {
     "credit_note.signs.mixed": Kind(E, "Credit note with positive and negative lines"),
     "invoice.total.negative": Kind(E, "Invoice with a negative total"),
     "invoice.total.mismatch": Kind(E, "Total differs from the total as issued"),
+    "invoice.amount.differs": Kind(W, "Invoice amount shown differs from the booked one"),
     # invoice lines
     "line.invoice.unknown": Kind(E, "Line of an unknown invoice"),
     "line.account.missing": Kind(E, "Ledger account missing"),
@@ -87,6 +88,7 @@ CATALOGUE: dict[str, Kind] = {
     "line.regime.intra_eu.vat": Kind(E, "Intra-EU supply without an EU VAT number"),
     "line.regime.reverse_charge.vat": Kind(E, "Reverse charge without a Belgian VAT number"),
     "line.regime.export.country": Kind(E, "Export to an EU country"),
+    "line.amount.differs": Kind(W, "Line amount shown differs from the booked one"),
     # the export's documents and files
     "document.unbalanced": Kind(E, "Document does not balance"),
     "document.zero": Kind(E, "Document of zero"),

@@ -45,10 +45,11 @@ def computed_findings(wb: Workbook) -> list[Finding]:
         # (Net), where accounting shares each rate's rounded discount: only exact figures compared.
         exact = not invoice.discount_pct
         if exact:
-            _compare(findings, layout.INVOICES, invoice.where, invoice.shown,
+            _compare(findings, "invoice.amount.differs", layout.INVOICES, invoice.where, invoice.shown,
                      {"net": base, "vat": vat, "total": base + vat}, f"invoice {invoice.number}")
         elif on_total:
-            _compare(findings, layout.INVOICES, invoice.where, invoice.shown, {"vat": vat}, f"invoice {invoice.number}")
+            _compare(findings, "invoice.amount.differs", layout.INVOICES, invoice.where, invoice.shown,
+                     {"vat": vat}, f"invoice {invoice.number}")
         group_vat = {(rate, regime): tax for rate, regime, tax in groups}
         seen: set = set()
         for line in invoice.lines:
@@ -65,7 +66,7 @@ def computed_findings(wb: Workbook) -> list[Finding]:
                 expected.update(vat=line_vat, total=net + line_vat)
             elif on_total:
                 expected["vat"] = line_vat
-            _compare(findings, layout.INVOICE_LINES, line.where, line.shown, expected,
+            _compare(findings, "line.amount.differs", layout.INVOICE_LINES, line.where, line.shown, expected,
                      f"this line of invoice {invoice.number}")
     return findings
 
@@ -76,12 +77,12 @@ def _complete(invoice: Invoice) -> bool:
         None not in (line.quantity, line.unit_price, line.vat_rate) for line in invoice.lines)
 
 
-def _compare(findings: list[Finding], sheet: layout.Sheet, where, shown, expected, what: str) -> None:
+def _compare(findings: list[Finding], code: str, sheet: layout.Sheet, where, shown, expected, what: str) -> None:
     for key, value in shown.items():
         if key in expected and money(value) != expected[key]:
             header = sheet.column(key).header
             findings.append(warning(
-                f"{'invoice' if sheet is layout.INVOICES else 'line'}.amount.differs", where, key,
+                code, where, key,
                 f"{header} shows {money(value)}, but the toolkit computes {expected[key]} for {what} "
                 f"(and exports that). The cell's formula was probably typed over: copy the cell from "
                 f"another row of the {header} column. If the whole column differs, rebuild the "

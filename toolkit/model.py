@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Mapping, NamedTuple
 
-from toolkit import layout, titles
+from toolkit import catalogue, layout
 
 
 class Where(NamedTuple):
@@ -55,7 +55,7 @@ class Finding:
     @property
     def title(self) -> str:
         """Plain-language title of the id (the Check sheet's Problem column)."""
-        return titles.title(self.code)
+        return catalogue.title(self.code)
 
 
 def _finding(code: str, severity: str, where: Where, key: str | None, message: str) -> Finding:

@@ -19,7 +19,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
-from toolkit import layout, titles
+from toolkit import catalogue, layout
 from toolkit.book import address
 
 SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
@@ -60,7 +60,7 @@ class CheckRow:
 
     @property
     def title(self) -> str:
-        return titles.title(self.code)
+        return catalogue.title(self.code)
 
     def values(self) -> list:
         return [getattr(self, key) for key in layout.CHECK.keys]
