@@ -108,7 +108,7 @@ def test_settings_label_variants_are_the_same_row_for_reader_and_writer(tmp_path
 
 
 def test_paste_area_result_headers_with_marks_are_recognised(tmp_path):
-    from toolkit.customers import commands
+    from toolkit.app import customers as commands
 
     path, _ = book_with_header(tmp_path, "Exported in")
     wb = openpyxl.load_workbook(path)

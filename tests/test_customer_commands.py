@@ -8,8 +8,8 @@ import pytest
 
 from toolkit import layout
 from toolkit.book import template
-from toolkit.customers import commands
-from toolkit.customers.commands import CustomerCommandError
+from toolkit.app import customers as commands
+from toolkit.app.customers import CustomerCommandError
 from toolkit.book.read import read_workbook
 
 NOW = dt.datetime(2026, 2, 1, 9, 30, 0)

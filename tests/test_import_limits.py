@@ -12,7 +12,7 @@ import openpyxl
 import pytest
 
 from toolkit import cli
-from toolkit.customers import commands
+from toolkit.app import customers as commands
 from toolkit.customers.paste import read_table_file
 
 from test_customer_commands import make_workbook

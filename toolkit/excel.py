@@ -175,7 +175,7 @@ def apply_customer_matches(s: _Session) -> str:
 
 
 def _customer_plan(s: _Session, status: str, plan: str) -> str:
-    from toolkit.customers import commands
+    from toolkit.app import customers as commands
 
     s.status(status)
     edits, outcome = getattr(commands, plan)(s.source)

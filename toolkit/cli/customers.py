@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, print_findings, writing
-from toolkit.customers import commands
+from toolkit.app import customers as commands
 
 
 def _existing(text: str) -> Path:

@@ -6,7 +6,7 @@ paste       recognise the columns of a paste or a CSV/XLSX file
 match       propose a customer and an action for each pasted row
 apply       carry out the actions the user accepted
 duplicates  likely duplicates, merge, undo an import
-commands    the same operations on a workbook file, for the CLI and the Excel buttons
+(their operations on a workbook file, for the CLI and the Excel buttons: toolkit.app.customers)
 """
 
 from importlib import import_module

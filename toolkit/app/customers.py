@@ -1,7 +1,7 @@
 """The customer operations on a workbook: what the CLI and the Excel buttons both call.
 
 Each operation comes in two halves. `plan_<operation>(path, ...)` reads the workbook at `path`,
-decides with the pure functions of this package and returns `(Edits, Outcome)`, writing nothing.
+decides with the pure functions of `toolkit.customers` and returns `(Edits, Outcome)`, writing nothing.
 `<operation>(path, ...)` is the plan written back to that file through `toolkit.book.writeback`
 (backup, atomic replace, ribbon kept), in one write or none: the CLI. The Excel buttons plan on a
 saved copy of the open book and write the edits into the book itself, since Excel locks its file.
