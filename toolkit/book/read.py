@@ -147,12 +147,12 @@ class _Bad(str):
     """A cell that did not parse; the text says why."""
 
 
-def _parse_column(raw: list, parse) -> list:
+def _parse_column(raw: list, parse, distinct: set | None = None) -> list:
     """Parse each distinct value once: columns repeat their values (codes, rates, choices), and
     600,000 rows make per-cell parsing the reader's main cost."""
     if bool in set(map(type, raw)):  # True == 1 would share a memo entry with 1.0
         return [_parse_one(parse, v) for v in raw]
-    parsed = {v: _parse_one(parse, v) for v in set(raw)}
+    parsed = {v: _parse_one(parse, v) for v in (set(raw) if distinct is None else distinct)}
     return list(map(parsed.__getitem__, raw))
 
 
@@ -203,11 +203,12 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
         if pos is None:
             continue
         raw = list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
+        distinct = None
         if col.type == "percent":
             raw = _as_percents(raw, kept, pos, grid.percent_cells(actual))
         elif col.type in TEXT_TYPES:
-            raw = _without_controls(raw, wheres, col, findings)
-        parsed = values[col.key] = _parse_column(raw, parser_for(col.type, col.choices))
+            raw, distinct = _without_controls(raw, wheres, col, findings)
+        parsed = values[col.key] = _parse_column(raw, parser_for(col.type, col.choices), distinct)
         _column_findings(col, pos, kept, wheres, parsed, errors, findings)
     return Table(sheet, wheres, values)
 
@@ -240,17 +241,18 @@ TEXT_TYPES = ("text", "code", "choice")
 CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
-def _without_controls(raw: list, wheres: list[Where], col, findings: list[Finding]) -> list:
-    strings = [v for v in set(raw) if type(v) is str]
-    if not CONTROL.search("\n".join(strings)):
-        return raw
-    dirty = {v for v in strings if CONTROL.search(v)}
+def _without_controls(raw: list, wheres: list[Where], col, findings: list[Finding]) -> tuple[list, set]:
+    """The column without control characters, and its distinct values (for the parser's memo)."""
+    distinct = set(raw)
+    if not CONTROL.search("\n".join(v for v in distinct if type(v) is str)):
+        return raw, distinct
+    dirty = {v for v in distinct if type(v) is str and CONTROL.search(v)}
     raw = list(raw)
     for n, value in enumerate(raw):
         if value in dirty:
             raw[n] = CONTROL.sub("", value)
             findings.append(warning("cell.control_characters", wheres[n], col.key, control_message(col.header, value)))
-    return raw
+    return raw, set(raw)
 
 
 def control_message(label: str, value: str) -> str:
