@@ -114,7 +114,7 @@ def test_vat_rate_typed_21_percent_is_21(demo, tmp_path):
 # ---- Excel's percent formats -----------------------------------------------------------------
 
 
-def _with_percent_format(demo: bytes, cells: dict[str, bytes], fmt: bytes | None = None) -> bytes:
+def _with_percent_format(demo: bytes, cells: dict[str, bytes], fmt: bytes | None = None, part_name: str = badfiles.LINES) -> bytes:
     """The demo with the given Invoice lines cells holding raw values in a percent-formatted style
     (a new cellXfs entry: the built-in 0% (id 9), or a custom format code)."""
     def styles(part: bytes) -> bytes:
@@ -138,15 +138,16 @@ def _with_percent_format(demo: bytes, cells: dict[str, bytes], fmt: bytes | None
 
     def sheet(part: bytes) -> bytes:
         for ref, value in cells.items():
-            if f'<c r="{ref}"'.encode() not in part:  # an empty cell: put one before the next column's
-                following = f'<c r="{chr(ord(ref[0]) + 1)}{ref[1:]}"'.encode()
-                part = part.replace(following, f'<c r="{ref}"></c>'.encode() + following, 1)
+            if f'<c r="{ref}"'.encode() not in part:  # no such cell yet: one at the start of its row
+                row = part.index(f'<row r="{ref.lstrip("ABCDEFGHIJKLMNOPQRSTUVWXYZ")}"'.encode())
+                opened = part.index(b">", row) + 1
+                part = part[:opened] + f'<c r="{ref}"></c>'.encode() + part[opened:]
             start = part.index(f'<c r="{ref}"'.encode())
             end = part.index(b"</c>", start) + 4
             part = part[:start] + f'<c r="{ref}" s="'.encode() + _with_percent_format.style + b'" t="n"><v>' + value + b"</v></c>" + part[end:]
         return part
 
-    return badfiles.rezip(data, badfiles.edit(badfiles.LINES, sheet))
+    return badfiles.rezip(data, badfiles.edit(part_name, sheet))
 
 
 def test_percent_formats_read_as_percents(demo, tmp_path):
@@ -156,6 +157,22 @@ def test_percent_formats_read_as_percents(demo, tmp_path):
     first, second = wb.lines[0], wb.lines[1]
     assert (first.discount_pct, first.vat_rate, second.discount_pct) == (10, 6, pytest.approx(5.5))
     assert str(second.discount_pct) == "5.5"  # through the float's repr, not float arithmetic
+
+
+def test_invoice_discount_and_vat_rule_rates_typed_as_percents(demo, tmp_path):
+    """`2%` in Invoice discount % and `21%` in the VAT rules' rate: 2 and 21."""
+    plain = tmp_path / "plain.xlsx"
+    plain.write_bytes(demo)
+    parts = {name: facts.part for name, facts in survey(plain).sheets.items()}
+    letter = layout.column_letter(layout.INVOICES.keys.index("discount_pct"))
+    data = _with_percent_format(demo, {f"{letter}2": b"0.02"}, part_name=parts["Invoices"])
+    rate = layout.column_letter(layout.VAT_RULES.keys.index("rate"))
+    data = _with_percent_format(data, {f"{rate}2": b"0.21"}, part_name=parts["VAT rules"])
+    path = tmp_path / "pct.xlsx"
+    path.write_bytes(data)
+    wb = read_workbook(path)
+    assert wb.invoices[0].discount_pct == 2 and wb.vat_rules[0].rate == 21
+    assert read_workbook(plain).vat_rules[0].rate == 21  # what the demo has typed there
 
 
 def test_a_percent_sign_in_quotes_is_not_a_percent_format(demo, tmp_path):
