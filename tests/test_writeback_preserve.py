@@ -392,3 +392,26 @@ def test_a_value_and_a_highlight_on_the_same_cell_both_land(tmp_path):
     write_back(path, edits, now=NOW)
     cell = openpyxl.load_workbook(path)["Invoices"][f"{DESCRIPTION}3"]
     assert cell.value == "Fixed?" and cell.fill.fgColor.rgb.endswith("FFC7CE")
+
+
+def test_rows_with_structured_reference_formulas_move_with_a_deletion(tmp_path):
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {"Customers": [["C1", "Alpha"], ["C2", "Beta"], ["C3", "Gamma"]]})
+    wb = openpyxl.load_workbook(path)
+    wb["Customers"]["P4"] = "=LEN(Customers[[#This Row],[Name]])"  # follows its row, wherever it moves
+    wb.save(path)
+    write_back(path, Edits().delete_rows("Customers", [2]), now=NOW)
+    ws = openpyxl.load_workbook(path)["Customers"]
+    assert [ws["A2"].value, ws["A3"].value] == ["C2", "C3"]
+    assert ws["P3"].value == "=LEN(Customers[[#This Row],[Name]])" and ws["P4"].value is None
+
+
+def test_which_formulas_can_move():
+    from toolkit.book.sheetxml import movable
+
+    assert movable(b'<row r="3"><c r="A3"><v>1</v></c></row>')
+    assert movable(b'<row r="3"><c r="B3"><f>SUM(Invoices[[#This Row],[Net]])+VAT21</f></c></row>') is False
+    assert movable(b'<row r="3"><c r="B3"><f>Invoices[[#This Row],[Net]]*2</f></c></row>')
+    assert movable(b'<row r="3"><c r="B3"><f>IF(A1="x",1,2)</f></c></row>') is False
+    assert movable(b'<row r="3"><c r="B3"><f>LEN("B12")</f></c></row>')
+    assert movable(b'<row r="3"><c r="B3"><f t="shared" si="0"/></c></row>') is False

@@ -334,10 +334,28 @@ _SPANS = re.compile(rb'\sspans="[^"]*"')
 _CELL_NUMBER = re.compile(rb'(\sr="[A-Z]{1,3})\d+"')
 
 
+_FORMULA_TEXT = re.compile(rb"<(?:\w+:)?f\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?f>)", re.S)
+_A1 = re.compile(rb"(?<![A-Za-z0-9_.\[])\$?[A-Za-z]{1,3}\$?[0-9]+(?![0-9(\]])")
+
+
+def movable(element: bytes) -> bool:
+    """Whether a row can move to another row number as it is: its formulas (if any) name no
+    cell by its row (structured references like Invoices[[#This Row],[Net]] follow the row;
+    A1 references, shared and array formulas do not)."""
+    if b"<f" not in element and b":f" not in element:
+        return True
+    for attrs, text in _FORMULA_TEXT.findall(element):
+        if b"shared" in attrs or b"array" in attrs or b"ref=" in attrs:
+            return False
+        if _A1.search(re.sub(rb"&quot;.*?&quot;|\".*?\"", b"", text or b"")):
+            return False
+    return True
+
+
 def renumber_row(element: bytes, number: int) -> bytes:
     """A row element moved to another row number (its cells' references with it)."""
-    if _FORMULA.search(element):
-        raise SheetXmlError("a formula would move to another row")
+    if not movable(element):
+        raise SheetXmlError("a formula with cell references would move to another row")
     element = re.sub(rb'(<(?:\w+:)?row\b[^>]*?\sr=")\d+(")', rb"\g<1>" + str(number).encode() + rb"\2", element, count=1)
     return re.sub(rb'(<(?:\w+:)?c\b[^>]*?\sr="[A-Z]{1,3})\d+(")', rb"\g<1>" + str(number).encode() + rb"\2", element)
 

@@ -144,8 +144,8 @@ class _SheetPatch:
                         self.dropped.append(Row(number, element, self.prefix))
                     continue
                 if self.deleted and _contains(self.deleted, number):
-                    if element is not None and sheetxml._FORMULA.search(element):
-                        raise SheetXmlError(f"row {number} holds a formula")
+                    if element is not None and not sheetxml.movable(element):
+                        raise SheetXmlError(f"row {number} holds a formula other cells may depend on")
                     continue
                 if self.append_after is not None and number > self.header_row:
                     if number in self.ops and self.ops[number] and any(o.kind == "value" for o in self.ops[number].values()) \
