@@ -203,3 +203,49 @@ def test_the_workbook_printed_by_libreoffice_repeats_each_tables_header_and_fits
     lines = [p for p in pages if p.startswith(layout.INVOICE_LINES.columns[0].header + " Line")]
     assert len(lines) >= 2  # the demo's lines take several pages, each starting with the header row
     assert not any("Active ledger accounts" in p for p in pages)  # the hidden Lists sheet is not printed
+
+
+def _settings_rows(ws):
+    return {row[0].value: (row[1].value, row[2].value, ws.row_dimensions[row[0].row].hidden)
+            for row in ws.iter_rows(min_row=2) if row[0].value}
+
+
+def test_settings_show_the_chosen_packages_own_settings_and_hide_the_others(tmp_path):
+    from toolkit import spec as specs
+
+    values = {"company_name": "Demo", "package": "winbooks", "DATEV Berater": 1001, "FEC SIREN": "123456709",
+              "WinBooks periods": "quarterly", "My own note": "kept"}
+    ws = openpyxl.load_workbook(template.save_template(tmp_path / "wb.xlsx", {layout.SETTINGS_SHEET: values}))["Settings"]
+    rows = _settings_rows(ws)
+    winbooks, datev = specs.load_spec("winbooks"), specs.load_spec("datev")
+    for param in winbooks.parameters:
+        value, help_text, hidden = rows[param.label]
+        assert not hidden and param.help in help_text
+    assert rows["WinBooks periods"][0] == "quarterly" and "Allowed: monthly, quarterly" in rows["WinBooks periods"][1]
+    # DATEV's rows: kept (a change back loses nothing) but not shown to a WinBooks company
+    assert rows["DATEV Berater"] == (1001, None, True) and rows["FEC SIREN"][2]
+    assert not any(label.startswith("DATEV") and not hidden for label, (_, _, hidden) in rows.items())
+    assert rows["My own note"] == ("kept", None, False)
+    package_row = next(r for r in range(2, 40) if ws.cell(r, 1).value == "Accounting package")
+    dv = _validation_for(ws, f"B{package_row}")
+    assert dv.type == "list" and dv.formula1.strip('"').split(",") == sorted(s.id for s in specs.list_specs())
+    assert len(datev.parameters) >= 3
+
+
+def test_upgrade_after_a_change_of_package_shows_the_new_packages_settings(tmp_path):
+    from toolkit.book import upgrade
+
+    path = template.save_template(tmp_path / "Company.xlsx", {layout.SETTINGS_SHEET: {
+        "company_name": "Demo", "package": "winbooks", "DATEV Berater": 1001}})
+    wb = openpyxl.load_workbook(path)
+    ws = wb["Settings"]
+    row = next(r for r in range(2, 40) if ws.cell(r, 1).value == "Accounting package")
+    ws.cell(row, 2).value = "datev"  # the user picks another package
+    wb.save(path)
+    upgrade.upgrade(path)
+    rows = _settings_rows(openpyxl.load_workbook(path)["Settings"])
+    assert rows["DATEV Berater"][0] == 1001 and not rows["DATEV Berater"][2]
+    assert "Allowed: 1001 to 9999999" in rows["DATEV Berater"][1]
+    assert not rows["DATEV Mandant"][2]
+    assert all(hidden for label, (_, _, hidden) in rows.items() if label.startswith("WinBooks"))
+    assert "Settings of DATEV" in rows and "Settings of WinBooks" not in rows

@@ -265,7 +265,7 @@ SETTINGS = (
     S("company_country", "Company country", required=True, default="BE", help="ISO two-letter code of your country."),
     S("company_address", "Company address", help="Street, postal code and city."),
     S("iban", "IBAN", help="Your bank account."),
-    S("package", "Accounting package", required=True, default="winbooks", help="Id of the package to export to; `ledger-export packages` lists them."),
+    S("package", "Accounting package", required=True, default="winbooks", help="The accounting package to export to: pick it from the list. Its own settings follow the general ones below; after changing it, `ledger-export workbook upgrade` lays them out for the new package."),
     S("period_from", "Period from", "date", help="First invoice date of the export. Empty = no lower limit."),
     S("period_to", "Period to", "date", help="Last invoice date of the export. Empty = no upper limit."),
     S("vat_booking", "VAT booking", "choice", True, "on lines", VAT_BOOKING, "on lines: VAT rounded per line (default); on total: per rate on the document."),

@@ -34,6 +34,10 @@ def section_title(spec: specs.Spec) -> str:
     return f"Settings of {spec.name}"
 
 
+def is_section_title(label) -> bool:
+    return str(label).strip() in {section_title(spec) for spec in _shipped().values()}
+
+
 def help_text(param: specs.Parameter) -> str:
     """The parameter's help, with what it must be."""
     parts = ["Required." if param.required and param.default is None and not param.default_setting else ""]

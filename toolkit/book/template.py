@@ -181,6 +181,8 @@ def build_settings_sheet(ws: Worksheet, values: Mapping[str, object] | None = No
             row += 1
     others = package_params.other_packages_labels(package)
     for label, value in values.items():  # no general setting, no parameter of the chosen package
+        if package_params.is_section_title(label):  # an older layout's section row: laid out anew
+            continue
         ws.cell(row=row, column=1, value=label)
         ws.cell(row=row, column=2, value=cell_value(value))
         if str(label).strip().casefold() in others:
