@@ -36,11 +36,6 @@ def _cell_order(f: Finding):
     return (f.row, len(letters), letters, f.code)
 
 
-def check_rows(findings: list[Finding]) -> list[list]:
-    """Findings as rows of the Check sheet, in layout column order."""
-    return [[getattr(f, key) for key in layout.CHECK.keys] for f in findings]
-
-
 def progress(stage: str) -> None:
     """One status line on a terminal, rewritten in place (nothing when output is piped)."""
     if sys.stderr.isatty():
