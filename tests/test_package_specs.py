@@ -57,7 +57,11 @@ def test_check_finds_nothing_in_the_demo_for_any_package():
     from toolkit.app.check import check
 
     for package in [None] + PACKAGES:
-        assert check(SAMPLES / "demo.xlsx", package) == [], package
+        found = check(SAMPLES / "demo.xlsx", package)
+        if package == "peppol-bis3":  # the consumers' invoices are named: not Peppol documents
+            assert found and {f.code for f in found} == {"export.not_written"}
+            continue
+        assert found == [], package
 
 
 def test_datev_refuses_an_export_across_two_fiscal_years(demo, tmp_path):

@@ -39,7 +39,7 @@ import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Callable
 
-from toolkit.model import Customer, Document, Finding, Invoice, Posting, RevenueGroup, Settings, VatGroup, error
+from toolkit.model import Customer, Document, Finding, Invoice, LineAmount, Posting, RevenueGroup, Settings, VatGroup, error
 from toolkit.vatrules import RuleBook
 
 CENT = Decimal("0.01")
@@ -105,14 +105,15 @@ def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     return [Decimal(f).scaleb(-2) for f in floors]  # exponent -2, as money() gives
 
 
-def _amounts(invoice: Invoice, rounding: str, on_total: bool):
+def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | None = None):
     """Steps 1-3 of the module docstring: ({(account, rate, regime): [gross, discount, taxable, VAT]},
-    {(rate, regime): [base, VAT]}), both in the order the lines name them."""
+    {(rate, regime): [base, VAT]}), both in the order the lines name them. `lines_out`, when given,
+    receives a LineAmount per line (e-invoices show each line)."""
     once = rounding != GROSS_THEN_DISCOUNT
     flip = typed_negative(invoice)
     pct = invoice.discount_pct or ZERO
     revenue: dict[tuple, list[Decimal]] = {}
-    groups: dict[tuple, list[list]] = {}  # (rate, regime) -> [[revenue sums, gross, discount, net], ...]
+    groups: dict[tuple, list[list]] = {}  # (rate, regime) -> [[revenue sums, gross, discount, net, line], ...]
     accounts: dict[tuple, list[list[Decimal]]] = {}  # (rate, regime) -> its revenue sums, in order
     for line in invoice.lines:
         exact = (-line.quantity if flip else line.quantity) * line.unit_price
@@ -128,7 +129,9 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
         if sums is None:
             sums = revenue[key] = [ZERO, ZERO, ZERO, ZERO]
             accounts.setdefault(key[1:], []).append(sums)
-        groups.setdefault(key[1:], []).append([sums, gross, gross - net, net])
+        groups.setdefault(key[1:], []).append([sums, gross, gross - net, net, line])
+        if lines_out is not None:
+            lines_out.append(LineAmount(line, -line.quantity if flip else line.quantity, gross, gross - net, net))
     vat: dict[tuple, list[Decimal]] = {}
     for (rate, regime), rows in groups.items():
         if pct:
@@ -137,7 +140,7 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
                 row[2] += part
                 row[3] -= part
         base = tax = ZERO
-        for sums, gross, discount, taxable in rows:
+        for sums, gross, discount, taxable, _ in rows:
             sums[0] += gross
             sums[1] += discount
             sums[2] += taxable
@@ -152,7 +155,19 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool):
             for sums, part in zip(shared, share(tax, [sums[2] for sums in shared])):
                 sums[3] = part
         vat[(rate, regime)] = [base, tax]
+    if lines_out is not None:
+        taxable_of = {id(row[4]): row[3] for rows in groups.values() for row in rows}
+        for amount in lines_out:
+            amount.taxable = taxable_of[id(amount.line)]
+            amount.invoice_discount = amount.net - amount.taxable
     return revenue, vat
+
+
+def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
+    """Each line's amounts as `build_document` computes them (the same code, the same rounding)."""
+    lines: list[LineAmount] = []
+    _amounts(invoice, settings.rounding, settings.vat_booking == "on total", lines)
+    return lines
 
 
 def document_total(invoice: Invoice, rounding: str, vat_booking: str) -> Decimal:

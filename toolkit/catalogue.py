@@ -100,6 +100,16 @@ CATALOGUE: dict[str, Kind] = {
     "text.formula": Kind(EITHER, "Text that would start a spreadsheet formula"),
     "text.control": Kind(W, "Control characters removed"),
     "xml.malformed": Kind(E, "XML file not well-formed"),
+    "export.not_written": Kind(W, "Document left for another package"),
+    # e-invoices (Peppol BIS 3): what the network would reject is an error
+    "einvoice.seller.missing": Kind(E, "Company fact an e-invoice needs is missing"),
+    "einvoice.seller.invalid": Kind(E, "Company IBAN or enterprise number invalid"),
+    "einvoice.buyer.endpoint": Kind(E, "Customer without a Peppol address"),
+    "einvoice.buyer.peppol_id": Kind(E, "Peppol ID not usable"),
+    "einvoice.buyer.vat": Kind(E, "Reverse charge or intra-EU e-invoice without the buyer's VAT number"),
+    "einvoice.line.rate": Kind(E, "VAT rate on a line that carries no VAT"),
+    "einvoice.category.mixed": Kind(E, "Not subject to VAT mixed with other VAT regimes"),
+    "einvoice.pdf.missing": Kind(W, "No PDF to attach to the e-invoice"),
 }
 
 

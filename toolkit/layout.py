@@ -134,6 +134,9 @@ CUSTOMERS = Sheet(
         C("accounting_number", "Accounting customer number", "code", help="The customer's number in the accounting package. Paste it, or let the toolkit generate it.", width=16),
         C("number_source", "Number source", "choice", False, NUMBER_SOURCES, "imported, generated (by the toolkit) or manual.", 12),
         C("import_batch", "Import batch", "code", help="Filled when the customer was created by a customer import.", output=True),
+        C("peppol_id", "Peppol ID", help=(
+            "The customer's Peppol address as scheme:identifier, e.g. 0208:0477472701 or 0088:5790000435968. "
+            "Empty = taken from the VAT number (0208 with the enterprise number for Belgian companies)."), width=22),
     ),
 )
 
@@ -153,13 +156,17 @@ INVOICES = Sheet(
         C("description", "Description", width=30),
         C("discount_pct", "Invoice discount %", "percent", help="Commercial discount on the whole invoice, in percent.", width=10),
         C("credited_invoice", "Credited invoice", "code", help="For a credit note: the invoice it credits."),
-        C("exported_in", "Exported in", "code", help="Filled by the toolkit: the export that carried this document.", output=True),
+        C("exported_in", "Exported in", "code", help="Filled by the toolkit: the bookkeeping export that carried this document.", output=True),
+        C("einvoice_in", "E-invoice in", "code", help="Filled by the toolkit: the e-invoice export (Peppol) that carried this document.", output=True),
         C("total_as_issued", "Total as issued", "decimal", help=(
             "Optional: the invoice's total including VAT as your invoicing software printed it; the check then "
             "makes sure the booking comes to the same amount, to the cent."), width=12),
         AMOUNT("net", "Net", "Computed: the lines' Net less the invoice discount: what the VAT is computed on."),
         AMOUNT("vat", "VAT", "Computed: the invoice's VAT, as the export books it (VAT booking on the Settings sheet)."),
         AMOUNT("total", "Total", "Computed: Net + VAT, what the customer owes."),
+        C("buyer_reference", "Buyer reference", help=(
+            "The reference the customer asked you to quote (purchase order, cost centre); e-invoices carry it. "
+            "Empty = the document number."), width=16),
     ),
 )
 
@@ -263,8 +270,13 @@ SETTINGS = (
     S("company_name", "Company name", required=True, help="Your company's name."),
     S("company_vat", "Company VAT number", help="With country prefix, e.g. BE0477472701."),
     S("company_country", "Company country", required=True, default="BE", help="ISO two-letter code of your country."),
-    S("company_address", "Company address", help="Street, postal code and city."),
-    S("iban", "IBAN", help="Your bank account."),
+    S("company_enterprise_number", "Company enterprise number", help=(
+        "Belgian enterprise number (KBO/BCE), 10 digits, e.g. 0477.472.701: your Peppol address (scheme 0208). "
+        "Empty = taken from a Belgian company VAT number.")),
+    S("company_address", "Company address", help="Street and number (e-invoices carry postal code and city in their own rows)."),
+    S("company_postal_code", "Company postal code", "code", help="Postal code of the company address."),
+    S("company_city", "Company city", help="City of the company address."),
+    S("iban", "IBAN", help="Your bank account; e-invoices carry it as the account to pay into."),
     S("package", "Accounting package", required=True, default="winbooks", help="The accounting package to export to: pick it from the list. Its own settings follow the general ones below; after changing it, `ledger-export workbook upgrade` lays them out for the new package."),
     S("period_from", "Period from", "date", help="First invoice date of the export. Empty = no lower limit."),
     S("period_to", "Period to", "date", help="Last invoice date of the export. Empty = no upper limit."),
@@ -283,6 +295,9 @@ SETTINGS = (
     S("customer_numbering", "Customer numbers", "choice", True, "generate automatically", NUMBERING_MODES, "Generate missing accounting customer numbers, or manage them yourself."),
     S("customer_number_start", "Customer number start", "int", True, 100000, help="First generated number. Below 100000 risks overwriting customers that exist in the package."),
     S("output_folder", "Output folder", help="Where exports are written (a folder path; relative = beside the workbook). Empty = the folder '<workbook name>-exports' beside the workbook, e.g. Company-exports for Company.xlsm."),
+    S("pdf_folder", "Invoice PDFs folder", help=(
+        "Folder holding each document's PDF as <document number>.pdf; e-invoices embed it. Relative paths are "
+        "read beside the workbook. Empty = e-invoices without a PDF.")),
 )
 
 SETTINGS_BY_KEY = {s.key: s for s in SETTINGS}

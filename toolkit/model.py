@@ -86,7 +86,10 @@ class Settings:
     company_name: str = _default("company_name")
     company_vat: str = _default("company_vat")
     company_country: str = _default("company_country")
+    company_enterprise_number: str = _default("company_enterprise_number")
     company_address: str = _default("company_address")
+    company_postal_code: str = _default("company_postal_code")
+    company_city: str = _default("company_city")
     iban: str = _default("iban")
     package: str = _default("package")
     period_from: dt.date | None = _default("period_from")
@@ -103,6 +106,7 @@ class Settings:
     customer_numbering: str = _default("customer_numbering")
     customer_number_start: int = _default("customer_number_start")
     output_folder: str = _default("output_folder")
+    pdf_folder: str = _default("pdf_folder")
     # Rows of the Settings sheet that are not general settings: the package's parameters,
     # by the label (or name) written in the Setting column.
     extra: Mapping[str, object] = field(default_factory=dict)
@@ -148,6 +152,7 @@ class Customer:
     postal_code: str = ""
     city: str = ""
     country: str = ""
+    peppol_id: str = ""
     language: str = ""
     email: str = ""
     phone: str = ""
@@ -188,7 +193,9 @@ class Invoice:
     description: str = ""
     discount_pct: Decimal = Decimal(0)
     credited_invoice: str = ""
+    buyer_reference: str = ""
     exported_in: str = ""
+    einvoice_in: str = ""
     lines: tuple[InvoiceLine, ...] = ()
     where: Where = field(default=NOWHERE, compare=False, repr=False)
     total_as_issued: Decimal | None = None  # the total incl. VAT the invoicing software printed
@@ -278,6 +285,20 @@ class RevenueGroup:
 
 
 @dataclass(slots=True)
+class LineAmount:
+    """One invoice line's amounts, in document terms: gross = round(quantity x unit price); net
+    after the line discount; taxable after its share of the invoice discount."""
+
+    line: InvoiceLine
+    quantity: Decimal  # in document terms (a credit note typed negative: positive here)
+    gross: Decimal
+    discount: Decimal  # the line discount
+    net: Decimal
+    invoice_discount: Decimal = Decimal("0.00")
+    taxable: Decimal = Decimal("0.00")
+
+
+@dataclass(slots=True)
 class Document:
     number: str
     doc_type: str
@@ -296,6 +317,7 @@ class Document:
     revenue_groups: tuple[RevenueGroup, ...]
     credited_invoice: str = ""
     sequence: int = 0  # 1-based position within its journal in this export
+    einvoice: EInvoice | None = None  # set by the export for e-invoice packages only
     invoice: Invoice | None = field(default=None, compare=False, repr=False)
 
     @property
@@ -305,6 +327,67 @@ class Document:
     @property
     def sign(self) -> int:
         return -1 if self.is_credit_note else 1
+
+
+@dataclass(slots=True)
+class EInvoiceLine:
+    """A line of an e-invoice (UBL InvoiceLine / CreditNoteLine): the accounting's line amounts.
+    `net` is the line extension amount (after the line discount, before the invoice discount)."""
+
+    position: int
+    description: str
+    quantity: Decimal  # negative for a negative line (the price stays positive)
+    unit_price: Decimal
+    discount_pct: Decimal
+    gross: Decimal  # the line discount's base
+    discount: Decimal
+    net: Decimal
+    rate: Decimal
+    category: str  # UNCL5305 VAT category code
+
+
+@dataclass(slots=True)
+class EInvoiceCategory:
+    """The VAT breakdown of one category and rate, and the invoice discount on it."""
+
+    code: str
+    rate: Decimal
+    reason_code: str
+    reason: str
+    line_total: Decimal  # sum of its lines' net
+    discount_pct: Decimal  # the invoice discount %
+    allowance: Decimal  # the invoice discount on it
+    taxable: Decimal  # line_total - allowance
+    vat: Decimal
+
+
+@dataclass(slots=True)
+class EInvoice:
+    """What a UBL e-invoice needs beyond the booking, decided by `toolkit.peppol.einvoice`."""
+
+    seller_endpoint_scheme: str
+    seller_endpoint: str
+    seller_enterprise_number: str
+    seller_vat: str  # empty when the rules forbid it (category O)
+    buyer_endpoint_scheme: str
+    buyer_endpoint: str
+    buyer_vat: str
+    buyer_country: str  # the customer's, else the company's country
+    buyer_reference: str
+    payment_means_code: str  # 58 SEPA credit transfer, 30 credit transfer
+    payment_id: str
+    iban: str
+    delivery_country: str  # intra-community supply (K) must say where the goods went
+    line_total: Decimal
+    allowance_total: Decimal
+    tax_exclusive: Decimal
+    tax: Decimal
+    tax_inclusive: Decimal
+    payable: Decimal
+    pdf_name: str
+    pdf_base64: str
+    lines: tuple[EInvoiceLine, ...]
+    vat_categories: tuple[EInvoiceCategory, ...]
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,9 @@ SETTINGS = {
     "company_name": "Atelier Verhaeghe BV",
     "company_vat": "BE0477472701",
     "company_country": "BE",
-    "company_address": "Vlamingstraat 12, 8000 Brugge",
+    "company_address": "Vlamingstraat 12",
+    "company_postal_code": "8000",
+    "company_city": "Brugge",
     "iban": "BE68539007547034",
     "package": "winbooks",
     "period_from": dt.date(2026, 1, 1),
@@ -99,6 +101,10 @@ _PRODUCTS = {
     "export": [("Design services", (1200, 5000), Decimal(0), "export")],
     "works": [("Signalisatie plaatsen", (600, 2800), Decimal(0), "reverse charge")],
 }
+# Peppol addresses that the VAT number does not give (a Swiss company has no EU VAT number).
+_PEPPOL_IDS = {"C010": "0183:CHE116281710"}
+# References customers asked to quote on their invoices (the others get the document number).
+_BUYER_REFERENCES = {"C008": "PO-2026-117", "C005": "Kostenplaats 4"}
 _BASKET = {"C009": ["intra"], "C010": ["export"], "C008": ["works", "services"], "C005": ["services", "catering"]}
 
 
@@ -120,7 +126,7 @@ def _demo_records() -> tuple[dict, dict[str, list[dict]]]:
     for cid, name, kind, vat, street, pc, city, country, lang, terms, number in CUSTOMERS:
         customers.append({
             "customer_id": cid, "name": name, "kind": kind, "vat_number": vat, "street": street,
-            "postal_code": pc, "city": city, "country": country, "language": lang,
+            "postal_code": pc, "city": city, "country": country, "peppol_id": _PEPPOL_IDS.get(cid), "language": lang,
             "email": f"info@{cid.lower()}.example", "payment_terms": terms,
             "accounting_number": number, "number_source": "imported" if number else None,
         })
@@ -153,6 +159,7 @@ def _demo_records() -> tuple[dict, dict[str, list[dict]]]:
             "due_date": day + dt.timedelta(days=customer[9]), "currency": "EUR",
             "payment_reference": f"+++{ogm_vcs.format(_ogm(2026_0000 + invoice_no))}+++",
             "description": f"Factuur {number}", "discount_pct": Decimal(3) if index % 17 == 5 else None,
+            "buyer_reference": _BUYER_REFERENCES.get(cid),
         })
         sent.append((number, cid, invoice_lines))
         if index in (11, 27, 40, 52):  # a credit note for part of an earlier invoice

@@ -21,13 +21,14 @@ from toolkit import checks, layout
 from toolkit.accounting import GROSS_THEN_DISCOUNT, Unbalanced, build_document
 from toolkit.app.context import company_key, history, now, output_root
 from toolkit.app.numbering import number_customers, number_edits, number_findings
-from toolkit.app.register import Register, exported_documents
+from toolkit.app.register import STREAM_COLUMNS, Register, exported_documents
+from toolkit.peppol import einvoice
 from toolkit.app import transaction
 from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - ExportFailed: raised by commit
 from toolkit.book.read import read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
-from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error
+from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
 from toolkit.spec import RenderError, SpecError, load_spec, period_findings, render, resolve_params
 from toolkit.vatrules import RuleBook
 
@@ -68,7 +69,8 @@ class ExportPlan:
     edits: Edits = field(default_factory=Edits)  # what the workbook learns once committed
     again_of: dict | None = None  # the earlier export re-created
     period: tuple[dt.date | None, dt.date | None] = (None, None)
-    exported: dict[str, str] = field(default_factory=dict)  # document number -> the export that carried it
+    exported: dict[str, str] = field(default_factory=dict)  # document number -> the export of this stream that carried it
+    skipped: dict[str, str] = field(default_factory=dict)  # document number -> why this package does not write it
 
 
 @dataclass
@@ -98,24 +100,30 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     progress("Checking")
     spec, params, findings = validate(wb, request.package, period_from, period_to)
 
-    exported = exported_documents(earlier_exports)
+    stream = spec.stream if spec else "bookkeeping"  # each stream exports a document once
+    exported = exported_documents(earlier_exports, stream)
+    column = STREAM_COLUMNS[stream]
     for invoice in wb.invoices:
-        if invoice.exported_in:
-            exported.setdefault(invoice.number, invoice.exported_in)
+        if getattr(invoice, column):
+            exported.setdefault(invoice.number, getattr(invoice, column))
     in_period = [i for i in wb.invoices if i.number and i.date and _within(i.date, period_from, period_to)]
     selected = [i for i in in_period if request.include_exported or i.number not in exported]
+    skipped = _not_einvoices(wb, selected) if stream == "einvoice" else {}
+    selected = [i for i in selected if i.number not in skipped]
     # An invoice without a readable date or number cannot be placed in or out of the period: its
     # errors block, so it is never left out without a word.
     unplaced = [i for i in wb.invoices if not (i.number and i.date)]
 
-    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, period=(period_from, period_to), exported=exported)
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, period=(period_from, period_to), exported=exported,
+                      skipped=skipped)
     created = now()
     base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, unplaced, created,
                    free_id(base_id, Register(root)), request.workbook, progress,
                    nothing=None if selected else
                    f"Nothing new to export for {_period(period_from, period_to)}: "
-                   + (f"{len(in_period)} document(s) in it were exported before." if in_period else "it holds no documents."))
+                   + (f"{len(in_period)} document(s) in it were exported before." if in_period and not skipped else
+                      f"{len(skipped)} document(s) in it are not for this package." if skipped else "it holds no documents."))
 
 
 def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read_from: Path | None = None,
@@ -185,7 +193,8 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     wb, selected = plan.workbook, plan.selected
     customers = {c.customer_id: c for c in wb.customers}
     chosen = [customers[c] for c in dict.fromkeys(i.customer_id for i in selected) if c in customers]
-    if spec is not None:
+    plan.findings += _skipped_findings(wb, plan.skipped)
+    if spec is not None and spec.stream == "bookkeeping":  # an e-invoice hands out no accounting numbers
         plan.generated, more = number_customers(wb, chosen, selected, earlier_exports, spec.customer_numbers)
         plan.findings += more
     plan.blocking = _blocking(plan.findings, wb, selected + unplaced)
@@ -200,6 +209,12 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     documents, problems = _account(selected, numbered, wb, spec, progress)
     if problems:
         return _blocked(plan, problems, "Some documents cannot be booked; nothing was written.")
+    if spec.stream == "einvoice":
+        prepared = einvoice.prepare(documents, wb.settings, workbook)
+        if any(f.is_error for f in prepared.findings):
+            return _blocked(plan, prepared.findings, "Some documents cannot be valid e-invoices; nothing was written.")
+        plan.findings += prepared.findings
+        documents = prepared.documents
     plan.documents = documents
     again_of = plan.again_of
     batch = Batch(
@@ -225,6 +240,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         "company": company_key(wb),
         "created_at": created.isoformat(),
         "package": spec.id,
+        "stream": spec.stream,
         "period_from": batch.period_from.isoformat(),
         "period_to": batch.period_to.isoformat(),
         "parameters": _jsonable(params),
@@ -241,8 +257,30 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     else:
         plan.edits = _edits(wb, documents, plan.generated, plan.entry)
     plan.status = "ready"
-    plan.message = f"{len(documents)} document(s) to export: {', '.join(plan.entry['files'])}."
+    plan.message = f"{len(documents)} document(s) to export: {_files(plan.entry['files'])}." + _not_written(plan.skipped)
     return plan
+
+
+def _not_einvoices(wb: Workbook, invoices: list[Invoice]) -> dict[str, str]:
+    """The documents an e-invoice package leaves for another one, with the reason."""
+    customers = {c.customer_id: c for c in wb.customers}
+    return {i.number: einvoice.NOT_PEPPOL for i in invoices
+            if i.customer_id in customers and not einvoice.is_peppol_customer(customers[i.customer_id])}
+
+
+def _skipped_findings(wb: Workbook, skipped: dict[str, str]) -> list[Finding]:
+    by_number = {i.number: i for i in wb.invoices}
+    return [warning("export.not_written", by_number[number].where, "customer_id", f"{number} is not written: {reason}.")
+            for number, reason in skipped.items()]
+
+
+def _not_written(skipped: dict[str, str]) -> str:
+    return f" Not written: {len(skipped)} document(s) of private persons (not Peppol documents)." if skipped else ""
+
+
+def _files(names) -> str:
+    names = list(names)
+    return ", ".join(names) if len(names) <= 6 else f"{', '.join(names[:3])}, ... ({len(names)} files)"
 
 
 def _blocked(plan: ExportPlan, problems: list[Finding], message: str) -> ExportPlan:
@@ -291,7 +329,7 @@ def commit(plan: ExportPlan) -> ExportResult:
         message = (f"Re-created export {earlier['id']} in {folder}: "
                    + ("identical to the original, byte for byte." if same else "the files DIFFER from the original (the workbook changed since)."))
     else:
-        message = f"Exported {len(plan.documents)} document(s) to {folder}: {', '.join(entry['files'])}."
+        message = f"Exported {len(plan.documents)} document(s) to {folder}: {_files(entry['files'])}." + _not_written(plan.skipped)
     return ExportResult("written", message, plan.findings, folder, entry, plan.edits, plan.workbook)
 
 
@@ -363,8 +401,9 @@ def _jsonable(params: dict) -> dict:
 
 def _edits(wb: Workbook, documents: list[Document], generated: dict[str, str], entry: dict) -> Edits:
     edits = Edits()
+    column = STREAM_COLUMNS[entry["stream"]]
     for document in documents:
-        edits.set(layout.INVOICES.name, document.invoice.where.row, "exported_in", entry["id"])
+        edits.set(layout.INVOICES.name, document.invoice.where.row, column, entry["id"])
     number_edits(edits, wb, generated)
     edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
     return edits

@@ -32,7 +32,7 @@ from toolkit.app.context import output_root
 from toolkit.app.export import export_log_row
 from toolkit.app.lock import locked
 from toolkit.app.numbering import number_edits
-from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, Loaded, Register, file_problems
+from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, STREAM_COLUMNS, Loaded, Register, file_problems, stream_of
 from toolkit.book.read import Grid, read_settings, read_table, read_workbook
 from toolkit.book.edits import Edits
 from toolkit.book.writeback import write_back
@@ -168,9 +168,10 @@ def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = Non
     edits, notes = Edits(), []
     for entry in missing:
         documents = set(entry.get("documents", ()))
-        rows = [i.where.row for i in wb.invoices if i.number in documents and not i.exported_in]
+        column = STREAM_COLUMNS[stream_of(entry)]
+        rows = [i.where.row for i in wb.invoices if i.number in documents and not getattr(i, column)]
         for row in rows:
-            edits.set(layout.INVOICES.name, row, "exported_in", entry["id"])
+            edits.set(layout.INVOICES.name, row, column, entry["id"])
         generated = entry.get("generated_numbers", {})
         numbers = {c.customer_id: generated[c.customer_id] for c in wb.customers
                    if c.customer_id in generated and not c.accounting_number}

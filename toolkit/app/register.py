@@ -251,10 +251,22 @@ def _entry(record: dict) -> dict:
     return {k: v for k, v in record.items() if k not in ("v", "event")}
 
 
-def exported_documents(entries: list[dict]) -> dict[str, str]:
-    """Document number -> the first export that carried it."""
+# Two streams, each exactly once per document: the bookkeeping export and the e-invoice. An entry
+# without "stream" is a bookkeeping export (as every export was before e-invoices). Each stream
+# has its own column on the Invoices sheet.
+STREAM_COLUMNS = {"bookkeeping": "exported_in", "einvoice": "einvoice_in"}
+
+
+def stream_of(entry: dict) -> str:
+    return entry.get("stream") or "bookkeeping"
+
+
+def exported_documents(entries: list[dict], stream: str = "bookkeeping") -> dict[str, str]:
+    """Document number -> the first export of `stream` that carried it."""
     exported: dict[str, str] = {}
     for entry in entries:
+        if stream_of(entry) != stream:
+            continue
         for number in entry.get("documents", ()):
             exported.setdefault(number, entry["id"])
     return exported

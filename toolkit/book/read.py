@@ -371,11 +371,11 @@ def read_workbook(path: str | Path) -> Workbook:
     )
     customers = tuple(
         Customer(cid or "", name or "", kind or "company", vat or "", street or "", postal or "", city or "",
-                 (country or "").upper(), (language or "").upper(), email or "", phone or "", terms,
+                 (country or "").upper(), peppol or "", (language or "").upper(), email or "", phone or "", terms,
                  number or "", source or "", batch or "", where)
-        for where, cid, name, kind, vat, street, postal, city, country, language, email, phone, terms, number, source, batch
+        for where, cid, name, kind, vat, street, postal, city, country, peppol, language, email, phone, terms, number, source, batch
         in columns(layout.CUSTOMERS, "customer_id", "name", "kind", "vat_number", "street", "postal_code", "city", "country",
-                   "language", "email", "phone", "payment_terms", "accounting_number", "number_source", "import_batch")
+                   "peppol_id", "language", "email", "phone", "payment_terms", "accounting_number", "number_source", "import_batch")
     )
     zero = Decimal(0)
     lines = tuple(
@@ -390,10 +390,12 @@ def read_workbook(path: str | Path) -> Workbook:
         by_invoice[line.invoice_number].append(line)
     invoices = tuple(
         Invoice(number or "", doc_type, date, customer or "", due, (currency or "EUR").upper(), reference or "",
-                text or "", discount or zero, credited or "", exported or "", tuple(by_invoice.get(number or "", ())), where,
-                issued, _shown(net, vat, total))
-        for where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, exported, issued, net, vat, total
+                text or "", discount or zero, credited or "", buyer_ref or "", exported or "", einvoice or "",
+                tuple(by_invoice.get(number or "", ())), where, issued, _shown(net, vat, total))
+        for (where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, buyer_ref, exported,
+             einvoice, issued, net, vat, total)
         in columns(layout.INVOICES, "number", "doc_type", "date", "due_date", "customer_id", "currency", "payment_reference",
-                   "description", "discount_pct", "credited_invoice", "exported_in", "total_as_issued", "net", "vat", "total")
+                   "description", "discount_pct", "credited_invoice", "buyer_reference", "exported_in", "einvoice_in",
+                   "total_as_issued", "net", "vat", "total")
     )
     return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings))

@@ -18,7 +18,7 @@ from typing import Any, Callable, Mapping, NamedTuple
 from toolkit.model import NOWHERE, Batch, Finding, Where
 import toolkit.spec.text as text
 from toolkit.spec.load import Spec
-from toolkit.spec.plans import UNICODE_ENCODINGS, ChoiceFormat, FieldPlan, FilePlan, RecordPlan
+from toolkit.spec.plans import EINVOICE_COLLECTIONS, ITEM_SLOTS, UNICODE_ENCODINGS, ChoiceFormat, FieldPlan, FilePlan, RecordPlan
 
 MEMO_LIMIT = 200_000  # remembered texts per field and render
 
@@ -27,11 +27,12 @@ class Ctx:
     """The scope of one line; the renderer moves it along the collections instead of copying."""
 
     __slots__ = ("batch", "settings", "params", "document", "posting", "vat_group", "revenue_group",
-                 "customer", "account", "index")
+                 "customer", "account", "line", "vat_category", "index")
 
     def __init__(self, batch: Batch, params: Mapping):
         self.batch, self.settings, self.params = batch, batch.settings, params
         self.document = self.posting = self.vat_group = self.revenue_group = None
+        self.line = self.vat_category = None
         self.customer = self.account = None
         self.index = 0
 
@@ -355,13 +356,14 @@ class FileRun:
                 ctx.account, ctx.index = account, i
                 yield
             ctx.account = None
-        else:  # postings, vat_groups, revenue_groups: of this document, or of every document
-            slot = collection[:-1]
+        else:  # postings, vat_groups, revenue_groups, e-invoice lines: of this document, or of every document
+            slot = ITEM_SLOTS[collection]
             docs = (ctx.document,) if record.nested_in_document else batch.documents
             i = 0
             for doc in docs:
                 ctx.document, ctx.customer = doc, doc.customer
-                for item in getattr(doc, collection):
+                owner = doc.einvoice if collection in EINVOICE_COLLECTIONS else doc
+                for item in (getattr(owner, collection) if owner is not None else ()):
                     i += 1
                     ctx.index = i
                     setattr(ctx, slot, item)

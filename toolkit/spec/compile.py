@@ -17,11 +17,13 @@ from operator import attrgetter
 from typing import Any, Callable, Mapping, Sequence
 
 import toolkit.spec.text as text
+from toolkit.layout import DOC_TYPES
 from toolkit.spec.errors import Problem, json_path
 from toolkit.spec.params import Parameter, regex_problem
 from toolkit.spec.paths import path_type
 from toolkit.spec.plans import (
-    BASE_SCOPES, COLLECTION_SCOPES, HOISTED_ROOTS, LINE_ENDINGS, NAME_PLACEHOLDER, NAME_PLACEHOLDERS,
+    BASE_SCOPES, COLLECTION_SCOPES, DOCUMENT_PLACEHOLDERS, DOCUMENT_SCOPES, HOISTED_ROOTS, LINE_ENDINGS,
+    NAME_PLACEHOLDER, NAME_PLACEHOLDERS,
     UNICODE_ENCODINGS, ChoiceFormat, CompiledSpec, DateFormat, DecimalFormat, FieldPlan, FilePlan, Layout,
     MapFormat, NumberFormat, Option, Picture, PlainFormat, RecordPlan, TextRules,
 )
@@ -73,6 +75,9 @@ class _Compiler:
         self.encoding = raw["encoding"]
         self.layout_kind = raw["layout"]["kind"]
         self.columns = None
+        self.per_document = per_document = raw.get("per_document", False)
+        scopes = BASE_SCOPES | DOCUMENT_SCOPES if per_document else BASE_SCOPES  # a file per document sees it
+        self.file_scopes = scopes
         layout = self.layout(raw["layout"], at + ["layout"])
         translate = tuple((ord(k), v) for k, v in raw.get("replace", {}).items() if self.single_char(k, at + ["replace"]))
         columns, self.column_kinds = self.column_list(raw.get("columns"))
@@ -102,9 +107,9 @@ class _Compiler:
                 if rec.get("collection") not in (None, "batch"):
                     self.note(item_at + ["record", "collection"], "a header record is rendered once, over the batch")
                 header.append(("record", self.attempt(self.record, rec, item_at + ["record"], BASE_SCOPES, top=True, positional=True)))
-        records = [self.attempt(self.record, r, at + ["records", i], BASE_SCOPES, top=True) for i, r in enumerate(raw["records"])]
+        records = [self.attempt(self.record, r, at + ["records", i], scopes, top=True) for i, r in enumerate(raw["records"])]
         name_parts = self.attempt(self.name_pattern, raw["name"], at + ["name"])
-        when = self.conditions(raw.get("when"), at + ["when"], BASE_SCOPES)
+        when = self.conditions(raw.get("when"), at + ["when"], scopes)
         part_name_parts = self.parts(raw, at)
         if "formula_triggers" in raw and self.layout_kind != "delimited":
             self.note(at + ["formula_triggers"], "formula triggers are guarded in delimited files only")
@@ -127,6 +132,7 @@ class _Compiler:
             formula_triggers=raw.get("formula_triggers", "neutralise") if self.layout_kind == "delimited" else "",
             max_records=raw.get("max_records"),
             part_name_parts=part_name_parts,
+            per_document=per_document,
         )
 
     def parts(self, raw: Mapping, at: list) -> tuple:
@@ -160,7 +166,7 @@ class _Compiler:
         allowed = {"delimited": {"delimiter", "quoting", "quote_char", "quote_escape", "quote_replacement", "quote_empty"},
                    "tagged": {"delimiter", "quoting", "quote_char", "quote_escape", "quote_replacement", "quote_empty"},
                    "fixed": set(),
-                   "xml": {"root", "root_attributes", "declaration", "indent"}}[kind]
+                   "xml": {"root", "root_attributes", "declaration", "indent", "element_names"}}[kind]
         for key in raw:
             if key != "kind" and key not in allowed:
                 self.note(at + [key], f"not an option of a {kind} layout (options: {', '.join(sorted(allowed)) or 'none'})")
@@ -186,8 +192,18 @@ class _Compiler:
             self.note(at + ["root"], f"{options['root']!r} is not an XML element name")
         if "root_attributes" in options:
             self.check_xml_names(options["root_attributes"], at + ["root_attributes"])
-            options["root_attributes"] = tuple(self.attempt(self.field, f, at + ["root_attributes", i], BASE_SCOPES)
+            options["root_attributes"] = tuple(self.attempt(self.field, f, at + ["root_attributes", i], self.file_scopes)
                                                for i, f in enumerate(options["root_attributes"]))
+        if "element_names" in options:
+            if not self.per_document:
+                self.note(at + ["element_names"], "element names by document type need a per_document file")
+            for doc_type in options["element_names"]:
+                if doc_type not in DOC_TYPES:
+                    self.note(at + ["element_names", doc_type], f"not a document type (one of: {', '.join(DOC_TYPES)})")
+                for name, replacement in options["element_names"][doc_type].items():
+                    if not text.XML_NAME.fullmatch(replacement):
+                        self.note(at + ["element_names", doc_type, name], f"{replacement!r} is not an XML name")
+            options["element_names"] = tuple((t, tuple(sorted(names.items()))) for t, names in sorted(options["element_names"].items()))
         return Layout(kind=kind, **options)
 
     def name_pattern(self, pattern: str, at: list, split: bool = False) -> tuple:
@@ -205,8 +221,11 @@ class _Compiler:
                 kind = NAME_PLACEHOLDERS[name]
             elif name == "part" and split:
                 kind = "text"
+            elif name in DOCUMENT_PLACEHOLDERS and self.per_document:
+                kind = DOCUMENT_PLACEHOLDERS[name]
             else:
-                self.fail(at, f"unknown placeholder {{{name}}} (known: {', '.join(NAME_PLACEHOLDERS)}, param.NAME)")
+                known = ", ".join([*NAME_PLACEHOLDERS, *(DOCUMENT_PLACEHOLDERS if self.per_document else ()), "param.NAME"])
+                self.fail(at, f"unknown placeholder {{{name}}} (known: {known})")
             if fmt is not None and kind == "text":
                 self.fail(at, f"placeholder {{{name}}} is not a date and takes no pattern")
             parts.append((name, self.date_pattern(fmt, at) if fmt is not None else None))
@@ -268,7 +287,7 @@ class _Compiler:
             children=tuple(self.attempt(self.record, c, at + ["children", i], scopes, top=False)
                            for i, c in enumerate(raw.get("children", []))),
             block=block,
-            per_line_of_document=bool(scopes & {"posting", "vat_group", "revenue_group"}),
+            per_line_of_document=bool(scopes & {"posting", "vat_group", "revenue_group", "line", "vat_category"}),
             element=raw.get("element", ""),
             attributes=tuple(self.attempt(self.field, f, at + ["attributes", i], scopes)
                              for i, f in enumerate(raw.get("attributes", []))),

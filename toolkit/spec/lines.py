@@ -11,7 +11,7 @@ from operator import attrgetter, itemgetter
 from typing import Callable, Mapping
 
 from toolkit.spec.cells import Ctx, FileRun, PlainCell, identity
-from toolkit.spec.plans import NESTED_COLLECTIONS, FieldPlan, Layout, RecordPlan
+from toolkit.spec.plans import EINVOICE_COLLECTIONS, ITEM_SLOTS, NESTED_COLLECTIONS, FieldPlan, Layout, RecordPlan
 
 
 def write_lines(run: FileRun) -> tuple[list[str], int]:
@@ -78,13 +78,15 @@ def _walk(run: FileRun, bound: _Bound, ctx: Ctx, out: list, indent: str) -> None
 def _walk_lines(run: FileRun, record: RecordPlan, ctx: Ctx, out: list, when: Callable | None, line: Callable) -> None:
     """The hot loop: one line per posting (VAT group, revenue group), no nesting below."""
     collection = record.collection
-    slot = collection[:-1]
+    slot = ITEM_SLOTS[collection]
+    einvoice = collection in EINVOICE_COLLECTIONS
     append = out.append
     docs = (ctx.document,) if record.nested_in_document else run.batch.documents
     i = 0
     for doc in docs:
         ctx.document, ctx.customer = doc, doc.customer
-        for item in getattr(doc, collection):
+        owner = doc.einvoice if einvoice else doc
+        for item in (getattr(owner, collection) if owner is not None else ()):
             i += 1
             ctx.index = i
             setattr(ctx, slot, item)

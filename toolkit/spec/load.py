@@ -36,6 +36,7 @@ class Spec:
     description: str
     countries: tuple[str, ...]
     format_version: str
+    stream: str  # bookkeeping | einvoice: what an export of this package counts as (see app.export)
     parameters: tuple[Parameter, ...]
     customer_numbers: Mapping[str, Any]  # pattern, min_length, max_length, min, max
     accounts: Mapping[str, Any]  # pattern, min_length, max_length
@@ -201,6 +202,7 @@ def _build(data: Mapping, path: Path) -> Spec:
         description=data["description"],
         countries=tuple(data["countries"]),
         format_version=data["format_version"],
+        stream=data.get("stream", "bookkeeping"),
         parameters=params,
         customer_numbers=MappingProxyType(dict(data.get("customer_numbers", {}))),
         accounts=MappingProxyType(dict(data.get("accounts", {}))),

@@ -28,9 +28,11 @@ SCOPE_TYPES: dict[str, type] = {
     "revenue_group": model.RevenueGroup,
     "customer": model.Customer,
     "account": model.LedgerAccount,
+    "line": model.EInvoiceLine,  # an e-invoice's lines (document.einvoice, e-invoice packages)
+    "vat_category": model.EInvoiceCategory,
 }
 HIDDEN = frozenset({"where", "invoice", "extra", "params", "settings", "documents", "postings", "vat_groups",
-                    "revenue_groups", "customers", "accounts", "lines"})
+                    "revenue_groups", "customers", "accounts", "lines", "vat_categories"})
 # Value kinds a path can have, by Python type.
 KINDS = {str: "text", Decimal: "decimal", int: "integer", bool: "boolean", dt.date: "date", dt.datetime: "datetime"}
 PARAM_KINDS = {"string": "text", "choice": "text", "integer": "integer", "decimal": "decimal",

@@ -29,12 +29,20 @@ COLLECTION_SCOPES = {
     "revenue_groups": frozenset({"document", "customer", "revenue_group"}),
     "customers": frozenset({"customer"}),
     "accounts": frozenset({"account"}),
+    "lines": frozenset({"document", "customer", "line"}),  # of document.einvoice
+    "vat_categories": frozenset({"document", "customer", "vat_category"}),  # of document.einvoice
 }
+# The scope slot each collection of a document fills.
+ITEM_SLOTS = {"postings": "posting", "vat_groups": "vat_group", "revenue_groups": "revenue_group",
+              "lines": "line", "vat_categories": "vat_category"}
+EINVOICE_COLLECTIONS = frozenset({"lines", "vat_categories"})
 BASE_SCOPES = frozenset({"batch", "settings"})
 HOISTED_ROOTS = frozenset({"batch", "settings", "params"})  # constant during one render
 NAME_PLACEHOLDERS = {"export_id": "text", "period_from": "date", "period_to": "date", "created_at": "datetime"}
 NAME_PLACEHOLDER = re.compile(r"\{([a-z_]+(?:\.[a-z][a-z0-9_]*)?)(?::([^{}]*))?\}")
-NESTED_COLLECTIONS = frozenset({"postings", "vat_groups", "revenue_groups"})
+NESTED_COLLECTIONS = frozenset({"postings", "vat_groups", "revenue_groups", "lines", "vat_categories"})
+DOCUMENT_SCOPES = frozenset({"document", "customer"})  # what a per_document file's records see
+DOCUMENT_PLACEHOLDERS = {"document.number": "text"}
 
 
 @dataclass(frozen=True)
@@ -202,6 +210,7 @@ class Layout:
     root_attributes: tuple[FieldPlan, ...] = ()
     declaration: bool = True
     indent: str = "  "
+    element_names: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()  # doc type -> (name, replacement)
 
 
 @dataclass(frozen=True)
@@ -222,6 +231,7 @@ class FilePlan:
     formula_triggers: str = ""  # delimited files: neutralise | refuse text that starts a formula
     max_records: int | None = None  # more record lines than this: the file is split into parts
     part_name_parts: tuple = ()  # the parts' name pattern, with a ("part", None) placeholder
+    per_document: bool = False
 
 
 @dataclass(frozen=True)

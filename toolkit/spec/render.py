@@ -44,16 +44,29 @@ def render(spec: Spec, batch: Batch) -> Rendered:
     files = []
     names = set()
     for plan in spec.plans.files:
-        run = FileRun(spec, batch, params, plan, findings)
-        for name, content in _file(run):
-            if name.casefold() in names:
-                run.error("file.name", None, None, f"{spec.name}: two files would be named {name!r}")
-            names.add(name.casefold())
-            files.append((name, content))
+        for run in _runs(spec, batch, params, plan, findings):
+            for name, content in _file(run):
+                if name.casefold() in names:
+                    run.error("file.name", None, run.ctx, f"{spec.name}: two files would be named {name!r}")
+                names.add(name.casefold())
+                files.append((name, content))
     errors = [f for f in _unique(findings) if f.is_error]
     if errors:
         raise RenderError(errors)
     return Rendered(files, [f for f in _unique(findings) if not f.is_error])
+
+
+def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list[Finding]):
+    """One run of the file, or (per_document) one per document, its scope on that document."""
+    if not plan.per_document:
+        yield FileRun(spec, batch, params, plan, findings)
+        return
+    for document in batch.documents:
+        if spec.stream == "einvoice" and document.einvoice is None:
+            raise ValueError(f"{document.number}: an e-invoice package renders documents prepared by toolkit.peppol.einvoice")
+        run = FileRun(spec, batch, params, plan, findings)
+        run.ctx.document, run.ctx.customer = document, document.customer
+        yield run
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:
@@ -105,8 +118,12 @@ def _name(run: FileRun, parts: tuple, pattern: str, number: int = 0) -> str:
         key, date_pattern = part
         if key == "part":
             value = f"{number:03d}"
+        elif key.startswith("param."):
+            value = run.params.get(key[6:])
+        elif key.startswith("document."):
+            value = getattr(run.ctx.document, key[9:])
         else:
-            value = run.params.get(key[6:]) if key.startswith("param.") else getattr(run.batch, key)
+            value = getattr(run.batch, key)
         out.append(text.date_formatter(date_pattern)(value) if date_pattern is not None else text.plain(value))
     name = "".join(out)
     problem = text.unsafe_name(name)

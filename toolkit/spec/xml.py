@@ -16,17 +16,20 @@ def write_xml(run: FileRun) -> tuple[list[str], int]:
     """(the file's lines, how many come from its records)."""
     plan = run.plan
     layout = plan.layout
-    writer = _Writer(run, layout.indent)
+    document = run.ctx.document  # set in a per_document file
+    renamed = dict(dict(layout.element_names).get(document.doc_type, ())) if document is not None else {}
+    writer = _Writer(run, layout.indent, renamed)
     out: list[str] = []
     if layout.declaration:
         out.append(f'<?xml version="1.0" encoding="{XML_ENCODING_NAMES[plan.encoding]}"?>')
+    root = renamed.get(layout.root, layout.root)
     root_attrs = _attributes([writer.cell(f, True) for f in layout.root_attributes], run.ctx)
-    out.append(f"<{layout.root}{root_attrs}>")
+    out.append(f"<{root}{root_attrs}>")
     before = len(out)
     for record in plan.records:
         writer.walk(writer.bind(record), run.ctx, out, 1)
     count = len(out) - before
-    out.append(f"</{layout.root}>")
+    out.append(f"</{root}>")
     return out, count
 
 
@@ -47,8 +50,8 @@ def _attributes(cells: list, ctx: Ctx) -> str:
 
 
 class _Writer:
-    def __init__(self, run: FileRun, indent: str):
-        self.run, self.indent = run, indent
+    def __init__(self, run: FileRun, indent: str, renamed: dict[str, str]):
+        self.run, self.indent, self.renamed = run, indent, renamed
 
     def cell(self, plan: FieldPlan, attribute: bool) -> tuple[str, Callable]:
         run = self.run
@@ -56,7 +59,7 @@ class _Writer:
         finish = run.finisher(plan)
         escape = text.xml_attribute if attribute else text.xml_text
         cell = run.memoized(plan, lambda v, ctx: escape(finish(fmt(v), ctx)), escape(finish("", None)))
-        return plan.name, (cell if callable(cell) else lambda ctx: cell)
+        return self.renamed.get(plan.name, plan.name), (cell if callable(cell) else lambda ctx: cell)
 
     def bind(self, record: RecordPlan) -> _Bound:
         return _Bound(record, [self.bind(c) for c in record.children],
@@ -84,7 +87,7 @@ class _Writer:
             ctx.index = index
             return
         pad = self.indent * depth
-        name = record.element
+        name = self.renamed.get(record.element, record.element)
         attrs = _attributes(bound.attributes, ctx) if bound.attributes else ""
         inner: list[str] = []
         if bound.leaves:

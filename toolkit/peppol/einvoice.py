@@ -1,0 +1,215 @@
+"""What a Peppol BIS 3 e-invoice of a booked document says, beyond the booking itself.
+
+`prepare` decides, per document: not a Peppol document (a private person without a Peppol ID: left
+for another package, with the reason), not valid (an error naming the cell to fill: the network
+would reject the file), or its `EInvoice`: endpoints, VAT categories, payment, totals, PDF.
+
+Amounts are the accounting's (`accounting.line_amounts`, the document's VAT groups), only regrouped
+by VAT category: sums of amounts already rounded, never a new rounding, so the e-invoice and every
+booking of the document agree to the cent.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+from stdnum import iban as iban_number
+
+from toolkit import layout
+from toolkit.accounting import line_amounts
+from toolkit.customers.normalize import vat_key
+from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, Settings, error, warning
+from toolkit.peppol.identifiers import ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, seller_enterprise_number, vat_category
+
+ZERO = Decimal("0.00")
+NOT_PEPPOL = "a private person without a Peppol ID: not a Peppol document; export it with another package"
+
+
+@dataclass
+class Prepared:
+    documents: list[Document] = field(default_factory=list)  # each with its `einvoice`
+    skipped: dict[str, str] = field(default_factory=dict)  # document number -> why it is not written
+    findings: list[Finding] = field(default_factory=list)  # errors block; warnings are shown
+
+
+def is_peppol_customer(customer) -> bool:
+    return customer.kind != "person" or bool(str(customer.peppol_id).strip())
+
+
+def prepare(documents: list[Document], settings: Settings, workbook: Path | None) -> Prepared:
+    out = Prepared()
+    seller = _seller(settings, out.findings)
+    pdfs = _pdf_folder(settings, workbook)
+    without_pdf = []
+    for document in documents:
+        if not is_peppol_customer(document.customer):
+            out.skipped[document.number] = NOT_PEPPOL
+            continue
+        einvoice = _einvoice(document, settings, seller, out.findings)
+        if einvoice is None:
+            continue
+        if pdfs is not None:
+            pdf = pdfs / f"{document.number}.pdf"
+            if pdf.is_file():
+                einvoice.pdf_name = pdf.name
+                einvoice.pdf_base64 = base64.b64encode(pdf.read_bytes()).decode("ascii")
+            else:
+                without_pdf.append(document.number)
+        document.einvoice = einvoice
+        out.documents.append(document)
+    if without_pdf:
+        out.findings.append(warning("einvoice.pdf.missing", settings.cell("pdf_folder"), "value",
+                                    f"No PDF in {pdfs} for {len(without_pdf)} document(s): {', '.join(without_pdf)}. "
+                                    "Their e-invoices are written without one (name a PDF <document number>.pdf)."))
+    return out
+
+
+def pdf_path(settings: Settings, workbook: Path | None, number: str) -> Path | None:
+    """The document's PDF when the Invoice PDFs folder holds one."""
+    folder = _pdf_folder(settings, workbook)
+    path = folder / f"{number}.pdf" if folder is not None else None
+    return path if path is not None and path.is_file() else None
+
+
+def _pdf_folder(settings: Settings, workbook: Path | None) -> Path | None:
+    text = str(settings.pdf_folder or "").strip()
+    if not text:
+        return None
+    folder = Path(text).expanduser()
+    if not folder.is_absolute() and workbook is not None:
+        folder = Path(workbook).resolve().parent / folder
+    return folder
+
+
+def _seller(settings: Settings, findings: list[Finding]) -> dict:
+    """The seller's identifiers, or errors on the Settings rows to fill."""
+    seller = {}
+
+    def need(key: str, what: str):
+        findings.append(error("einvoice.seller.missing", settings.cell(key), "value",
+                              f"E-invoices need {what}: fill in '{layout.SETTINGS_BY_KEY[key].label}'."))
+
+    for key, what in (("company_address", "the seller's street"), ("company_postal_code", "the seller's postal code"),
+                      ("company_city", "the seller's city")):
+        if not str(getattr(settings, key) or "").strip():
+            need(key, what)
+    account = str(settings.iban or "").strip()
+    if not account:
+        need("iban", "the IBAN to pay into")
+    elif not _iban_ok(account):
+        findings.append(error("einvoice.seller.invalid", settings.cell("iban"), "value",
+                              f"IBAN {account!r} is not a valid IBAN; e-invoices carry it as the account to pay into."))
+    seller["iban"] = iban_number.compact(account) if account else ""
+    country = str(settings.company_country or "").upper()
+    seller["vat"] = vat_key(settings.company_vat, country)
+    number = seller_enterprise_number(settings.company_enterprise_number, settings.company_vat, country)
+    if str(settings.company_enterprise_number or "").strip() and not number:
+        findings.append(error("einvoice.seller.invalid", settings.cell("company_enterprise_number"), "value",
+                              f"'{settings.company_enterprise_number}' is not a valid Belgian enterprise number "
+                              "(10 digits, e.g. 0477.472.701, mod-97 check)."))
+    if number:
+        seller["endpoint"] = (ENTERPRISE, number)
+    else:
+        derived = endpoint_from_vat(settings.company_vat, country)
+        seller["endpoint"] = tuple(derived) if derived else ("", "")
+        if derived is None and not str(settings.company_enterprise_number or "").strip():
+            need("company_enterprise_number", "the seller's Peppol address (a Belgian enterprise number, or a VAT number)")
+    seller["enterprise_number"] = number
+    return seller
+
+
+def _einvoice(document: Document, settings: Settings, seller: dict, findings: list[Finding]) -> EInvoice | None:
+    customer, invoice = document.customer, document.invoice
+    before = len(findings)
+    country = (customer.country or settings.company_country or "").upper()
+    endpoint = buyer_endpoint(customer.peppol_id, customer.vat_number, country)
+    if endpoint is None:
+        if str(customer.peppol_id).strip():
+            findings.append(error("einvoice.buyer.peppol_id", customer.where, "peppol_id",
+                                  f"{document.number}: Peppol ID {customer.peppol_id!r} of {customer.customer_id} is not "
+                                  "scheme:identifier with a known scheme (e.g. 0208:0477472701)."))
+        else:
+            findings.append(error("einvoice.buyer.endpoint", customer.where, "vat_number",
+                                  f"{document.number}: {customer.name} ({customer.customer_id}) has no Peppol address: fill in "
+                                  "a VAT number the toolkit can derive it from, or the 'Peppol ID' column."))
+    buyer_vat = vat_key(customer.vat_number, country)
+
+    lines, groups = [], {}
+    for n, amount in enumerate(line_amounts(invoice, settings), 1):
+        line = amount.line
+        category = vat_category(line.vat_regime, line.vat_rate)
+        if category.code not in ("S", "Z") and line.vat_rate:
+            findings.append(error("einvoice.line.rate", line.where, "vat_rate",
+                                  f"{document.number}: a '{line.vat_regime}' line carries no VAT, so its rate must be 0 "
+                                  f"(VAT category {category.code})."))
+        quantity, price = amount.quantity, line.unit_price
+        if price < 0:  # a price is never negative in UBL (BR-27): the quantity carries the sign
+            quantity, price = -quantity, -price
+        lines.append(EInvoiceLine(line.line or n, line.description or document.description, quantity, price,
+                                  line.discount_pct or ZERO, amount.gross, amount.discount, amount.net, line.vat_rate, category.code))
+        sums = groups.setdefault((category, line.vat_rate), [ZERO, ZERO])
+        sums[0] += amount.net
+        sums[1] += amount.invoice_discount
+    vat_by_category: dict = {}
+    for group in document.vat_groups:
+        key = (vat_category(group.regime, group.rate), group.rate)
+        vat_by_category[key] = vat_by_category.get(key, ZERO) + group.vat
+    categories = tuple(
+        EInvoiceCategory(category.code, rate, category.reason_code, category.reason, net, invoice.discount_pct or ZERO,
+                         discount, net - discount, vat_by_category.get((category, rate), ZERO))
+        for (category, rate), (net, discount) in groups.items()
+    )
+    codes = {c.code for c in categories}
+    if "O" in codes and len(codes) > 1:
+        findings.append(error("einvoice.category.mixed", invoice.where, "number",
+                              f"{document.number}: lines 'not subject' to VAT cannot share an e-invoice with other VAT "
+                              "regimes (rule BR-O-11): put them on an invoice of their own."))
+    if codes & {"AE", "K"} and not buyer_vat:
+        findings.append(error("einvoice.buyer.vat", customer.where, "vat_number",
+                              f"{document.number}: reverse-charge and intra-community invoices must carry the buyer's VAT "
+                              f"number: fill it in for {customer.customer_id}."))
+    if len(findings) > before:
+        return None
+    line_total = sum((l.net for l in lines), ZERO)
+    allowance_total = sum((c.allowance for c in categories), ZERO)
+    # The regrouping only adds: it must give back the booked amounts exactly.
+    assert line_total - allowance_total == document.base and sum((c.vat for c in categories), ZERO) == document.vat, document.number
+    not_subject = codes == {"O"}
+    return EInvoice(
+        seller_endpoint_scheme=seller["endpoint"][0],
+        seller_endpoint=seller["endpoint"][1],
+        seller_enterprise_number=seller["enterprise_number"],
+        seller_vat="" if not_subject else seller["vat"],
+        buyer_endpoint_scheme=endpoint.scheme,
+        buyer_endpoint=endpoint.id,
+        buyer_vat="" if not_subject else buyer_vat,
+        buyer_country=country,
+        buyer_reference=invoice.buyer_reference or document.number,
+        payment_means_code="58" if document.currency == "EUR" else "30",
+        payment_id=payment_id(document.payment_reference) if document.payment_reference else "",
+        iban=seller["iban"],
+        delivery_country=country if "K" in codes else "",
+        line_total=line_total,
+        allowance_total=allowance_total,
+        tax_exclusive=document.base,
+        tax=document.vat,
+        tax_inclusive=document.total,
+        payable=document.total,
+        pdf_name="",
+        pdf_base64="",
+        lines=tuple(lines),
+        vat_categories=categories,
+    )
+
+
+def _iban_ok(account: str) -> bool:
+    """The IBAN's own check digits (the bank registry of python-stdnum is not consulted: it does
+    not know every bank, and Peppol does not check it either)."""
+    try:
+        iban_number.validate(account, check_country=False)
+    except Exception:
+        return False
+    return True
