@@ -283,3 +283,38 @@ def test_pdfs_are_embedded_and_the_missing_ones_listed(demo, tmp_path):
     assert fatal((result.folder / "2026-0001.xml").read_bytes()) == []
     (missing,) = [f for f in result.findings if f.code == "einvoice.pdf.missing"]
     assert "2026-0002" in missing.message and "2026-0001," not in missing.message
+
+
+# ---- the bundle for the accountant -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("package", ["winbooks", "peppol-bis3"])
+def test_export_zip_bundles_the_files_flat_with_its_hash_in_the_register(demo, tmp_path, package):
+    import hashlib
+    import zipfile
+
+    from toolkit.book.writeback import Edits
+    from toolkit.cli import main
+
+    pdfs = tmp_path / "pdfs"
+    pdfs.mkdir()
+    (pdfs / "2026-0001.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    write_back(demo, Edits().set_setting("pdf_folder", str(pdfs)))
+    out = tmp_path / "out"
+    assert main(["export", str(demo), "--package", package, "--out", str(out), "--zip", "--no-write-back"]) == 0
+    (entry,) = Register(out).entries()
+    folder = out / entry["id"]
+    bundle = folder / f"{entry['id']}.zip"
+    assert entry["zip"] == bundle.name
+    assert entry["files"][bundle.name] == hashlib.sha256(bundle.read_bytes()).hexdigest()
+    with zipfile.ZipFile(bundle) as z:
+        names = z.namelist()
+        others = sorted(p.name for p in folder.iterdir() if p != bundle)
+        expected = others + (["2026-0001.pdf"] if package == "peppol-bis3" else [])
+        assert sorted(names) == sorted(expected) and all("/" not in n for n in names)
+        for name in others:
+            assert z.read(name) == (folder / name).read_bytes()
+    # re-created on purpose: the same bundle, byte for byte
+    assert main(["export", str(demo), "--again", entry["id"], "--out", str(out), "--no-write-back"]) == 0
+    again = out / f"{entry['id']}-again" / bundle.name
+    assert again.read_bytes() == bundle.read_bytes()

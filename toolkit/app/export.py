@@ -13,6 +13,8 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import hashlib
+import io
+import zipfile
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
@@ -47,6 +49,7 @@ class ExportRequest:
     period_to: dt.date | None = None
     out_dir: Path | None = None
     include_exported: bool = False
+    zip: bool = False  # also write <export id>.zip: the export's files flat (and the e-invoices' PDFs)
     again: str | None = None  # `run_export` only: re-create this earlier export (see `plan_again`)
     read_from: Path | None = None  # a saved copy of `workbook` to read (Excel's unsaved edits)
 
@@ -71,6 +74,7 @@ class ExportPlan:
     period: tuple[dt.date | None, dt.date | None] = (None, None)
     exported: dict[str, str] = field(default_factory=dict)  # document number -> the export of this stream that carried it
     skipped: dict[str, str] = field(default_factory=dict)  # document number -> why this package does not write it
+    zip: bool = False  # add <export id>.zip to the files
 
 
 @dataclass
@@ -115,7 +119,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     unplaced = [i for i in wb.invoices if not (i.number and i.date)]
 
     plan = ExportPlan("blocked", "", findings, [], wb, root, selected, period=(period_from, period_to), exported=exported,
-                      skipped=skipped)
+                      skipped=skipped, zip=request.zip)
     created = now()
     base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, unplaced, created,
@@ -149,7 +153,8 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     if missing:
         raise UserError(f"Export {earlier['id']} carried documents no longer in the workbook: "
                         f"{', '.join(sorted(missing))}. It cannot be re-created.")
-    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier, period=(period_from, period_to))
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier, period=(period_from, period_to),
+                      zip=bool(earlier.get("zip")))
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
                    dt.datetime.fromisoformat(earlier["created_at"]),
                    free_id(f"{earlier['id']}-again", Register(root)), workbook, progress)
@@ -235,6 +240,8 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         return _blocked(plan, list(exc.findings), "The package's format rejects some values; nothing was written.")
     plan.findings += rendered.warnings
     plan.files = rendered.files
+    if plan.zip:  # named after the export it bundles (an again keeps the original's name inside)
+        plan.files = plan.files + [(f"{batch.export_id}.zip", _bundle(plan.files, _pdfs(spec, documents, wb, workbook), created))]
     plan.entry = {
         "id": export_id,
         "company": company_key(wb),
@@ -249,9 +256,11 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         "generated_numbers": plan.generated,
         "rounding": wb.settings.rounding,
         "vat_booking": wb.settings.vat_booking,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in rendered.files},
+        "files": {name: hashlib.sha256(data).hexdigest() for name, data in plan.files},
         "workbook": str(Path(workbook).resolve()),
     }
+    if plan.zip:
+        plan.entry["zip"] = f"{batch.export_id}.zip"
     if again_of:
         plan.entry["again_of"] = again_of["id"]
     else:
@@ -259,6 +268,27 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     plan.status = "ready"
     plan.message = f"{len(documents)} document(s) to export: {_files(plan.entry['files'])}." + _not_written(plan.skipped)
     return plan
+
+
+def _pdfs(spec, documents: list[Document], wb: Workbook, workbook: Path) -> list[tuple[str, bytes]]:
+    """The e-invoices' PDFs from the Invoice PDFs folder, for the bundle."""
+    if spec.stream != "einvoice":
+        return []
+    paths = [einvoice.pdf_path(wb.settings, workbook, d.number) for d in documents]
+    return [(p.name, p.read_bytes()) for p in paths if p is not None]
+
+
+def _bundle(files: list[tuple[str, bytes]], extra: list[tuple[str, bytes]], created: dt.datetime) -> bytes:
+    """One flat zip of the files (the one thing to mail to the accountant), the same bytes for the
+    same export: members in order, stamped with the export's time, fixed attributes."""
+    out = io.BytesIO()
+    stamp = (max(created.year, 1980), created.month, created.day, created.hour, created.minute, created.second)
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bundle:
+        for name, data in files + extra:
+            info = zipfile.ZipInfo(name, stamp)
+            info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
+            bundle.writestr(info, data)
+    return out.getvalue()
 
 
 def _not_einvoices(wb: Workbook, invoices: list[Invoice]) -> dict[str, str]:

@@ -81,6 +81,8 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: Settings, else '<workbook>-exports')")
     export.add_argument("--again", metavar="EXPORT_ID", help="re-create an earlier export byte for byte")
     export.add_argument("--include-exported", action="store_true", help="export documents that were exported before, on purpose")
+    export.add_argument("--zip", action="store_true", help="also write <export id>.zip: the export's files flat (and the "
+                        "e-invoices' PDFs), the one file to send the accountant; its SHA-256 is in the register")
     export.add_argument("--no-write-back", action="store_true", help="leave the workbook file untouched")
     export.add_argument("--dry-run", action="store_true", help="check and show what would be exported; write nothing")
     export.add_argument("--jobs", type=_positive_int, default=1, metavar="N", help="with several workbooks: how many to export at once (default 1)")
@@ -208,6 +210,7 @@ def _export_many(args) -> int:
                *(["--to", args.period_to.isoformat()] if args.period_to else []),
                *(["--out", str(args.out)] if args.out else []),
                *(["--include-exported"] if args.include_exported else []),
+               *(["--zip"] if args.zip else []),
                *(["--no-write-back"] if args.no_write_back else []),
                *(["--dry-run"] if args.dry_run else [])]
     return batch.run(main, args.workbooks, options, args.jobs)
@@ -222,7 +225,7 @@ def _export(args) -> int:
             plan = export.plan_again(args.workbook, args.again, args.out, progress=progress)
         else:
             request = export.ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
-                                           args.include_exported)
+                                           args.include_exported, zip=args.zip)
             plan = export.plan_export(request, progress=progress)
         if plan.entry and args.no_write_back:
             plan.entry["write_back"] = False  # recovery is not to write it back later either
