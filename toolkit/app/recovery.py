@@ -179,6 +179,6 @@ def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = Non
         edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
         notes.append(f"Recovered: {Path(workbook).name} missed what export {entry['id']} writes back "
                      f"(a crash, or the workbook was closed unsaved); it now carries it again: "
-                     f"Exported in for {len(rows)} document(s), {len(numbers)} customer number(s), "
+                     f"{layout.INVOICES.column(column).header} for {len(rows)} document(s), {len(numbers)} customer number(s), "
                      f"its Export log row.")
     return edits, notes

@@ -218,6 +218,7 @@ def _export_many(args) -> int:
 
 def _export(args) -> int:
     from toolkit.app import export
+    from toolkit.app.register import STREAM_COLUMNS
     from toolkit.book.writeback import write_back
 
     try:
@@ -242,12 +243,14 @@ def _export(args) -> int:
     print(result.message)
     args.report.update(message=result.message, documents=len(plan.documents), files=tuple(result.entry["files"]))
     if result.edits and not args.no_write_back:
+        column = layout.INVOICES.column(STREAM_COLUMNS[result.entry.get("stream", "bookkeeping")]).header
+        updated = f"{column}, Export log{', customer numbers' if plan.generated else ''}"
         try:
             write_back(args.workbook, result.edits)
         except UserError as exc:  # the export itself is committed and recorded in the register
             raise UserError(f"The export is written and recorded, but {args.workbook} was not updated "
-                            f"(Exported in, Export log{', customer numbers' if plan.generated else ''}): {exc}") from None
-        print(f"Workbook updated: Exported in, Export log{', customer numbers' if plan.generated else ''}.")
+                            f"({updated}): {exc}") from None
+        print(f"Workbook updated: {updated}.")
     return EXIT_OK
 
 
