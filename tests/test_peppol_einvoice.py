@@ -76,3 +76,19 @@ def test_a_person_without_peppol_id_is_skipped_with_the_reason():
     person = Customer("P", "Jan", kind="person", country="BE", where=CUSTOMERS[0].where)
     prepared = prepare([document(invoice(customer="P"), person)], SELLER, None)
     assert prepared.documents == [] and "private person" in prepared.skipped["F1"]
+
+
+def test_an_einvoice_that_would_differ_from_its_booking_is_not_written(monkeypatch):
+    from toolkit.peppol import einvoice
+
+    doc = document(invoice(lines=[line(quantity="2", price="10")]))
+    booked = einvoice.line_amounts
+
+    def a_cent_off(inv, settings):  # a regrouping bug, planted: the first line's net one cent higher
+        amounts = list(booked(inv, settings))
+        amounts[0] = replace(amounts[0], net=amounts[0].net + D("0.01"))
+        return amounts
+
+    monkeypatch.setattr(einvoice, "line_amounts", a_cent_off)
+    prepared = prepare([doc], SELLER, None)
+    assert [f.code for f in prepared.findings] == ["einvoice.amounts.differ"] and prepared.documents == []

@@ -102,6 +102,7 @@ CATALOGUE: dict[str, Kind] = {
     "xml.malformed": Kind(E, "XML file not well-formed"),
     "export.not_written": Kind(W, "Document left for another package"),
     # e-invoices (Peppol BIS 3): what the network would reject is an error
+    "einvoice.amounts.differ": Kind(E, "E-invoice amounts differ from the booking"),
     "einvoice.seller.missing": Kind(E, "Company fact an e-invoice needs is missing"),
     "einvoice.seller.invalid": Kind(E, "Company IBAN or enterprise number invalid"),
     "einvoice.buyer.endpoint": Kind(E, "Customer without a Peppol address"),

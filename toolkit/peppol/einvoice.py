@@ -175,8 +175,13 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
         return None
     line_total = sum((l.net for l in lines), ZERO)
     allowance_total = sum((c.allowance for c in categories), ZERO)
-    # The regrouping only adds: it must give back the booked amounts exactly.
-    assert line_total - allowance_total == document.base and sum((c.vat for c in categories), ZERO) == document.vat, document.number
+    # The regrouping only adds: it must give back the booked amounts exactly, or nothing is written.
+    if line_total - allowance_total != document.base or sum((c.vat for c in categories), ZERO) != document.vat:
+        findings.append(error("einvoice.amounts.differ", invoice.where, "number",
+                              f"{document.number}: the e-invoice's amounts would differ from its booking "
+                              f"({line_total - allowance_total} net instead of {document.base}); nothing was written. "
+                              "Please report this with the workbook."))
+        return None
     not_subject = codes == {"O"}
     return EInvoice(
         seller_endpoint_scheme=seller["endpoint"][0],
