@@ -150,3 +150,48 @@ def test_generated_numbers_are_unique_and_never_used(used, count, start):
     assert not set(values) & {u.strip() for u in used}
     assert not {int(v) for v in values} & used_ints
     assert all(int(v) >= start for v in values)
+
+
+# ---- the package's own rules, from its parameters ---------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [4, 5, 6, 7, 8])
+def test_datev_debtor_accounts_follow_the_sachkontenlaenge(length):
+    """DATEV personal accounts have Sachkontenlänge + 1 digits; debtors are the ones starting 1-6
+    (10000-69999 with 4). Written here from formats.md 5.3 and DATEV's standard charts."""
+    from toolkit.customers.numbers import default_start
+    from toolkit.spec import load_spec
+
+    rules = load_spec("datev").customer_number_rules({"account_length": length})
+    low, high = 10 ** length, 7 * 10 ** length - 1
+    assert check_number(str(low), rules) is None and check_number(str(high), rules) is None
+    for wrong in (low - 1, high + 1, 10 ** (length - 1), 10 ** (length + 1)):
+        assert check_number(str(wrong), rules) is not None, wrong
+    # 100000 stays the start where it is a debtor account (Sachkontenlänge 5), else the first debtor
+    assert default_start(rules) == (100000 if length == 5 else low)
+    # a parameter without a value (reported by the parameter check) drops the rules that need it
+    assert load_spec("datev").customer_number_rules({"account_length": None}) == {"pattern": "^[1-9][0-9]*$"}
+
+
+def test_a_new_datev_workbook_numbers_its_customers_as_debtor_accounts(tmp_path):
+    """A new workbook leaves the start empty: the package's default, a valid debtor account."""
+    from toolkit import layout
+    from toolkit.app.numbering import package_number_rules, plan_assign
+    from toolkit.book import template
+    from toolkit.book.read import read_workbook
+
+    path = tmp_path / "new.xlsx"
+    template.save_template(path, {
+        layout.SETTINGS_SHEET: {"company_name": "GmbH", "package": "datev", "DATEV Sachkontenlänge": 4},
+        layout.CUSTOMERS.name: [["K1", "Erste GmbH"], ["K2", "Zweite GmbH"]],
+    })
+    wb = read_workbook(path)
+    assert wb.settings.customer_number_start is None
+    edits, message, findings = plan_assign(wb, path, package_number_rules(wb))
+    assert findings == [] and "2 customer(s) got a number (10000 to 10001)" in message
+    # a start typed below the package's default still warns; one the package cannot take is refused
+    rules = package_number_rules(wb)
+    assert [f.code for f in start_value_findings(5000, Where("Settings", 19, {"value": "B"}), usual=10000)] == [
+        "settings.customer_number_start.low"]
+    with pytest.raises(NumberingError, match="above the package's highest number 69999"):
+        assign_numbers(customers("K1"), set(), 100000, rules)

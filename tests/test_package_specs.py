@@ -15,7 +15,7 @@ import pytest
 from decimal import Decimal as D
 
 from test_render import batch, credit_doc, invoice_doc
-from toolkit import cli, layout
+from toolkit import cli, layout, sample
 from toolkit import spec as specs
 from toolkit.app.export import ExportRequest, run_export
 from toolkit.model import RevenueGroup
@@ -44,6 +44,8 @@ def set_setting(path: Path, label: str, value) -> None:
 @pytest.mark.parametrize("package", PACKAGES)
 def test_each_package_exports_the_demo_by_changing_only_the_package_setting(demo, tmp_path, package):
     set_setting(demo, "Accounting package", package)
+    for label, value in sample.PACKAGE_SETTINGS.get(package, {}).items():
+        set_setting(demo, label, value)
     result = run_export(ExportRequest(demo, out_dir=tmp_path / "out"))
     assert result.status == "written", [f.message for f in result.findings if f.is_error]
     assert [f for f in result.findings if f.is_error] == []
@@ -57,6 +59,8 @@ def test_check_finds_nothing_in_the_demo_for_any_package():
     from toolkit.app.check import check
 
     for package in [None] + PACKAGES:
+        if package in sample.PACKAGE_SETTINGS:
+            continue
         found = check(SAMPLES / "demo.xlsx", package)
         if package == "peppol-bis3":  # the consumers' invoices are named: not Peppol documents
             assert found and {f.code for f in found} == {"export.not_written"}
@@ -64,7 +68,30 @@ def test_check_finds_nothing_in_the_demo_for_any_package():
         assert found == [], package
 
 
+
+def test_check_datev_reports_the_customer_numbers_that_are_no_debtor_accounts(demo):
+    """The demo has Sachkontenlänge 6: DATEV debtors are then 7-digit accounts 1000000-6999999
+    (formats.md 5.3: personal accounts have Sachkontenlänge + 1 digits; first digit 1-6 for
+    debtors). Every 6-digit number of the demo is reported on its cell; the start value 100000 the
+    demo types cannot give one either. With Sachkontenlänge 5 (debtors 100000-699999) all is well."""
+    from toolkit.app.check import check
+
+    numbered = [(row, number) for row, c in enumerate(sample.CUSTOMERS, start=2) if (number := c[10])]
+    not_debtors = [row for row, number in numbered if not (len(number) == 7 and 1000000 <= int(number) <= 6999999)]
+    assert len(not_debtors) == len(numbered) == 8
+    findings = check(demo, "datev")
+    invalid = [f for f in findings if f.code == "customer.number.invalid"]
+    assert [(f.sheet, f.row, f.severity) for f in invalid] == [("Customers", row, "error") for row in not_debtors]
+    assert "exactly 7 characters, from 1000000 to 6999999" in invalid[0].message
+    [start] = [f for f in findings if f.code == "customer.number.generate"]
+    assert start.sheet == "Settings" and "100000" in start.message
+    assert {f.code for f in findings if f.is_error} == {"customer.number.invalid", "customer.number.generate"}
+    set_setting(demo, "DATEV Sachkontenlänge", 5)
+    assert check(demo, "datev") == []
+
+
 def test_datev_refuses_an_export_across_two_fiscal_years(demo, tmp_path):
+    set_setting(demo, "DATEV Sachkontenlänge", 5)
     result = run_export(ExportRequest(demo, "datev", dt.date(2025, 12, 1), dt.date(2026, 3, 31), tmp_path / "out"))
     assert result.status == "blocked" and result.folder is None
     assert not (tmp_path / "out").exists() or not any(p.is_dir() for p in (tmp_path / "out").iterdir())
@@ -90,6 +117,7 @@ def test_fec_closing_date_defaults_to_the_period_end(demo, tmp_path):
 
 
 def test_missing_datev_parameters_block_with_their_labels(demo, tmp_path):
+    set_setting(demo, "DATEV Sachkontenlänge", 5)
     set_setting(demo, "DATEV Berater", None)
     set_setting(demo, "DATEV Mandant", 123456)
     result = run_export(ExportRequest(demo, "datev", out_dir=tmp_path / "out"))

@@ -170,7 +170,7 @@ def test_empty_template_reads_clean(tmp_path):
     wb = read_workbook(path)
     assert [(f.code, f.cell) for f in wb.findings] == [("settings.missing", "B2")]
     assert (wb.invoices, wb.lines, wb.customers) == ((), (), ())
-    assert wb.settings.customer_number_start == 100000 and wb.settings.package == "winbooks"
+    assert wb.settings.customer_number_start is None and wb.settings.package == "winbooks"  # empty: the package's default
 
 
 def test_settings_model_follows_the_layout():

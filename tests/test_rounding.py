@@ -306,7 +306,8 @@ def test_demo_export_matches_a_once_rounded_recomputation(package, vat_booking, 
     settings, tables = sample.demo()
     assert settings["rounding"] == ONCE
     book = tmp_path / "demo.xlsx"
-    template.save_template(book, {**tables, layout.SETTINGS_SHEET: {**settings, "vat_booking": vat_booking}})
+    settings = {**settings, **sample.PACKAGE_SETTINGS.get(package, {}), "vat_booking": vat_booking}
+    template.save_template(book, {**tables, layout.SETTINGS_SHEET: settings})
     plan = plan_export(ExportRequest(book, package=package, out_dir=tmp_path / "out"))
     assert plan.status == "ready" and plan.files, plan.message
     invoices = {i.number: i for i in plan.workbook.invoices}

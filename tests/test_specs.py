@@ -45,7 +45,9 @@ def test_schema_lists_agree_with_the_code():
     assert set(schema["collection"]["enum"]) == set(COLLECTION_SCOPES)
     assert set(schema["file"]["properties"]["line_ending"]["enum"]) == set(LINE_ENDINGS)
     assert set(schema["file"]["properties"]["encoding"]["enum"]) == set(XML_ENCODING_NAMES)
-    assert set(schema["number_rules"]["properties"]) == {"pattern", "min_length", "max_length", "min", "max"}
+    from toolkit.customers.numbers import RULE_KEYS
+
+    assert set(schema["number_rules"]["properties"]) == RULE_KEYS | {"length"}  # `length`: resolved to min/max_length
 
 
 def test_unknown_id_names_the_known_packages():

@@ -111,7 +111,7 @@ def test_settings_sheet(empty_book):
         if setting.choices:
             assert dv.formula1 == '"' + ",".join(setting.choices) + '"'
     numbering = next(r for r, s in enumerate(layout.SETTINGS, 2) if s.key == "customer_number_start")
-    assert ws.cell(numbering, 2).value == 100000
+    assert ws.cell(numbering, 2).value is None  # empty: the package's default start
     exports = next(r for r, s in enumerate(layout.SETTINGS, 2) if s.key == "export_customers")
     assert ws.cell(exports, 2).value == "yes"
 

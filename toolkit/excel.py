@@ -150,13 +150,12 @@ def _export(s: _Session, again: str | None) -> str:
 
 @button
 def assign_customer_numbers(s: _Session) -> str:
-    from toolkit.app.numbering import plan_assign
+    from toolkit.app.numbering import package_number_rules, plan_assign
     from toolkit.book.read import read_workbook
-    from toolkit.spec import load_spec
 
     s.status("Assigning customer numbers")
     wb = read_workbook(s.source)
-    edits, message, findings = plan_assign(wb, s.path, load_spec(wb.settings.package).customer_numbers)
+    edits, message, findings = plan_assign(wb, s.path, package_number_rules(wb))
     show_findings(s.book, findings)
     apply_live(s.book, edits)
     return f"{message} Save the workbook to keep them." if edits else message

@@ -293,7 +293,9 @@ SETTINGS = (
     S("discount_account", "Discount account", "code", help="Commercial discounts are booked here; empty = revenue booked net."),
     S("require_discount_account", "Discount account required", "bool", False, False, YES_NO, "yes: a discount without a discount account is an error."),
     S("customer_numbering", "Customer numbers", "choice", True, "generate automatically", NUMBERING_MODES, "Generate missing accounting customer numbers, or manage them yourself."),
-    S("customer_number_start", "Customer number start", "int", True, 100000, help="First generated number. Below 100000 risks overwriting customers that exist in the package."),
+    S("customer_number_start", "Customer number start", "int", help=(
+        "First generated number. Empty = 100000, or the package's lowest customer number where 100000 does not fit "
+        "(DATEV: the first debtor account, 10000 with Sachkontenlänge 4). Lower risks overwriting customers that exist in the package.")),
     S("output_folder", "Output folder", help="Where exports are written (a folder path; relative = beside the workbook). Empty = the folder '<workbook name>-exports' beside the workbook, e.g. Company-exports for Company.xlsm."),
     S("pdf_folder", "Invoice PDFs folder", help=(
         "Folder holding each document's PDF as <document number>.pdf; e-invoices embed it. Relative paths are "

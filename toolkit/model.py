@@ -104,7 +104,7 @@ class Settings:
     discount_account: str = _default("discount_account")
     require_discount_account: bool = _default("require_discount_account")
     customer_numbering: str = _default("customer_numbering")
-    customer_number_start: int = _default("customer_number_start")
+    customer_number_start: int | None = _default("customer_number_start")  # None: the package's default
     output_folder: str = _default("output_folder")
     pdf_folder: str = _default("pdf_folder")
     # Rows of the Settings sheet that are not general settings: the package's parameters,

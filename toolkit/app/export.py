@@ -188,7 +188,7 @@ def validate(wb: Workbook, package: str | None = None, period_from: dt.date | No
     findings += more
     findings += period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
     findings += checks.check_spec(wb, spec)
-    findings += number_findings(wb, spec.customer_numbers)
+    findings += number_findings(wb, spec.customer_number_rules(params))
     return spec, params, checks.one_per_cell(findings)  # no follow-on findings about a cell already reported
 
 
@@ -200,7 +200,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     chosen = [customers[c] for c in dict.fromkeys(i.customer_id for i in selected) if c in customers]
     plan.findings += _skipped_findings(wb, plan.skipped)
     if spec is not None and spec.stream == "bookkeeping":  # an e-invoice hands out no accounting numbers
-        plan.generated, more = number_customers(wb, chosen, selected, earlier_exports, spec.customer_numbers)
+        plan.generated, more = number_customers(wb, chosen, selected, earlier_exports, spec.customer_number_rules(params))
         plan.findings += more
     plan.blocking = _blocking(plan.findings, wb, selected + unplaced)
     if plan.blocking or spec is None:

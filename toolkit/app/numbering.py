@@ -17,6 +17,7 @@ from toolkit.app.register import given_numbers
 from toolkit.book.writeback import Edits
 from toolkit.customers import numbers
 from toolkit.model import Customer, Finding, Invoice, Workbook, error
+from toolkit.spec import load_spec, resolve_params
 
 
 def number_customers(wb: Workbook, chosen: Iterable[Customer], invoices: Iterable[Invoice],
@@ -39,19 +40,38 @@ def number_customers(wb: Workbook, chosen: Iterable[Customer], invoices: Iterabl
     needing = numbers.order_for_numbering([c for c in missing if c.customer_id not in generated], first_date)
     used = {c.accounting_number for c in wb.customers if c.accounting_number} | set(earlier.values())
     try:
-        generated.update(numbers.assign_numbers(needing, used, wb.settings.customer_number_start, rules))
+        generated.update(numbers.assign_numbers(needing, used, start_value(wb, rules), rules))
     except numbers.NumberingError as exc:
         where = wb.settings.cell("customer_number_start")
-        return {}, [error("customer.number.generate", where, "value", f"Cannot generate customer numbers: {exc}.")]
+        return {}, [error("customer.number.generate", where, "value",
+                          f"Cannot generate customer numbers: {exc}. The package takes {numbers.describe(rules)}: "
+                          f"empty 'Customer number start' to start at {numbers.default_start(rules)}, or type a start that fits.")]
     return generated, []
 
 
 def number_findings(wb: Workbook, rules: Mapping) -> list[Finding]:
     """The checks on the numbers customers already carry: the start value, one number per
     customer, and every number valid for the package."""
-    return (numbers.start_value_findings(wb.settings.customer_number_start, wb.settings.cell("customer_number_start"))
+    typed = wb.settings.customer_number_start
+    low = [] if typed is None else numbers.start_value_findings(typed, wb.settings.cell("customer_number_start"),
+                                                               usual=numbers.default_start(rules))
+    return (low
             + numbers.duplicate_number_findings(wb.customers)
             + numbers.invalid_number_findings(wb.customers, rules))
+
+
+def start_value(wb: Workbook, rules: Mapping) -> int:
+    """The Settings' start, or the package's default when it is empty."""
+    typed = wb.settings.customer_number_start
+    return numbers.default_start(rules) if typed is None else typed
+
+
+def package_number_rules(wb: Workbook) -> dict:
+    """The Settings' package's customer number rules for the Settings' parameters (for 'Assign
+    customer numbers'; an export takes them from its own validation)."""
+    spec = load_spec(wb.settings.package)
+    params, _ = resolve_params(spec, wb.settings)
+    return spec.customer_number_rules(params)
 
 
 def number_edits(edits: Edits, wb: Workbook, generated: Mapping[str, str]) -> Edits:

@@ -46,14 +46,13 @@ def add_customer_commands(sub) -> None:
 
 def _assign(args) -> int:
     """Numbers as the next export would give them, written now (the 'Assign customer numbers' button)."""
-    from toolkit.app.numbering import plan_assign
+    from toolkit.app.numbering import package_number_rules, plan_assign
     from toolkit.book.read import read_workbook
     from toolkit.book.writeback import write_back
-    from toolkit.spec import load_spec
 
     with writing(args.workbook):
         wb = read_workbook(args.workbook)
-        edits, message, findings = plan_assign(wb, args.workbook, load_spec(wb.settings.package).customer_numbers)
+        edits, message, findings = plan_assign(wb, args.workbook, package_number_rules(wb))
         blocked = any(f.is_error for f in findings)
         if findings:
             print_findings(findings)

@@ -131,16 +131,41 @@ def order_for_numbering(
     )
 
 
-def start_value_findings(start: int, where: Where, key: str | None = "value") -> list[Finding]:
-    """A loud warning when the start value is below 100000."""
-    if start >= SAFE_START:
+def default_start(rules: Mapping) -> int:
+    """Where numbering starts when Settings leave it empty: 100000 where the package takes it,
+    else the package's lowest valid number (DATEV, Sachkontenlänge 4: 10000)."""
+    if check_number(str(SAFE_START), rules) is None:
+        return SAFE_START
+    low = rules.get("min")
+    if low is None and rules.get("min_length"):
+        low = 10 ** (rules["min_length"] - 1)
+    return low if low is not None and check_number(str(low), rules) is None else SAFE_START
+
+
+def describe(rules: Mapping) -> str:
+    """The package's rules in words, for messages."""
+    parts = []
+    if rules.get("min_length") is not None and rules.get("min_length") == rules.get("max_length"):
+        parts.append(f"exactly {rules['min_length']} characters")
+    elif rules.get("min_length") is not None or rules.get("max_length") is not None:
+        parts.append(f"{rules.get('min_length', 1)} to {rules.get('max_length', 'any')} characters")
+    if rules.get("min") is not None or rules.get("max") is not None:
+        parts.append(f"from {rules.get('min', 0)} to {rules.get('max', 'any')}")
+    if rules.get("pattern") and not parts:
+        parts.append(f"matching {rules['pattern']}")
+    return ", ".join(parts)
+
+
+def start_value_findings(start: int, where: Where, key: str | None = "value", usual: int = SAFE_START) -> list[Finding]:
+    """A loud warning when the start value is below the package's usual start (`default_start`)."""
+    if start >= usual:
         return []
     return [
         warning(
             "settings.customer_number_start.low",
             where,
             key,
-            f"Customer number start {start} is below {SAFE_START}: generated numbers may equal those of "
+            f"Customer number start {start} is below {usual}: generated numbers may equal those of "
             "customers that already exist in the accounting package, and importing would overwrite them. "
             "Consult your accountant first.",
         )
@@ -183,6 +208,7 @@ def invalid_number_findings(customers: Iterable[Customer], rules: Mapping) -> li
         problem = number and check_number(number, rules)
         if problem:
             findings.append(
-                error("customer.number.invalid", c.where, "accounting_number", f"Customer {c.customer_id}: {problem}.")
+                error("customer.number.invalid", c.where, "accounting_number",
+                      f"Customer {c.customer_id}: {problem} (the package takes {describe(rules)}).")
             )
     return findings

@@ -38,7 +38,7 @@ class Spec:
     format_version: str
     stream: str  # bookkeeping | einvoice: what an export of this package counts as (see app.export)
     parameters: tuple[Parameter, ...]
-    customer_numbers: Mapping[str, Any]  # pattern, min_length, max_length, min, max
+    customer_numbers: Mapping[str, Any]  # as declared: pattern, min_length, max_length, length, min, max
     accounts: Mapping[str, Any]  # pattern, min_length, max_length
     period: Mapping[str, Any]  # fiscal_year_start / _end, reason
     vat_codes: Mapping[tuple, str]  # (regime, rate or None, doc type or None) -> code
@@ -60,6 +60,26 @@ class Spec:
             if code is not None:
                 return code
         return None
+
+    def customer_number_rules(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The customer number rules for these parameter values: `length` and `starts_with`
+        bounds made concrete (pattern, min_length, max_length, min, max). A parameter without a
+        value (reported by `resolve_params`) drops the rules that need it."""
+        rules = {k: v for k, v in self.customer_numbers.items() if k not in ("length", "min", "max")}
+        length = self.customer_numbers.get("length")
+        if isinstance(length, Mapping):
+            value = params.get(length["param"])
+            length = value + length.get("add", 0) if isinstance(value, int) else None
+        if length is not None:
+            rules["min_length"] = rules["max_length"] = length
+        for key, fill in (("min", "0"), ("max", "9")):
+            bound = self.customer_numbers.get(key)
+            if isinstance(bound, Mapping):
+                digits = bound["starts_with"]
+                bound = int(digits.ljust(length, fill)) if length is not None and len(digits) <= length else None
+            if bound is not None:
+                rules[key] = bound
+        return rules
 
     @property
     def file_names(self) -> list[str]:
@@ -175,6 +195,16 @@ def _build(data: Mapping, path: Path) -> Spec:
         pattern = data.get(key, {}).get("pattern")
         if pattern is not None and (problem := regex_problem(pattern)):
             note(json_path([key, "pattern"]), problem)
+    numbers = data.get("customer_numbers", {})
+    length = numbers.get("length")
+    if isinstance(length, Mapping):
+        param = by_name.get(length["param"])
+        if param is None or param.type != "integer":
+            note(json_path(["customer_numbers", "length", "param"]),
+                 f"{length['param']!r} is not an integer parameter declared in `parameters`")
+    for key in ("min", "max"):
+        if isinstance(numbers.get(key), Mapping) and length is None:
+            note(json_path(["customer_numbers", key]), "`starts_with` needs the rule's `length`")
     period = data.get("period", {})
     for key, kinds in (("fiscal_year_start", ("date", "integer")), ("fiscal_year_end", ("date",))):
         name = period.get(key)
