@@ -227,7 +227,7 @@ def build_document(
         date=invoice.date,
         due_date=invoice.due_date or invoice.date + dt.timedelta(days=customer.payment_terms or 0),
         customer=customer,
-        journal=settings.credit_note_journal if invoice.is_credit_note else settings.invoice_journal,
+        journal=settings.journal(invoice.doc_type),
         description=text,
         payment_reference=invoice.payment_reference,
         currency=invoice.currency,

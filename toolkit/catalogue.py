@@ -61,6 +61,8 @@ CATALOGUE: dict[str, Kind] = {
     "customer.number.generate": Kind(E, "Customer numbers cannot be generated"),
     # invoices
     "invoice.number.duplicate": Kind(E, "Invoice number used twice"),
+    "invoice.number.package_collision": Kind(E, "Two documents share a number as the package keeps it"),
+    "invoice.number.package_empty": Kind(E, "Document number without the digits the package keeps"),
     "invoice.number.gap": Kind(W, "Gap in the invoice numbering"),
     "invoice.number.order": Kind(W, "Invoice numbers out of date order"),
     "invoice.customer.unknown": Kind(E, "Unknown customer"),

@@ -72,7 +72,36 @@ def one_per_cell(findings: list[Finding]) -> list[Finding]:
 def check_spec(wb: Workbook, spec) -> list[Finding]:
     """`check_package` for a loaded package spec; a spec without a VAT code table (a generic
     journal) asks for no codes."""
-    return check_package(wb, spec.accounts, spec.vat_code if spec.vat_codes else None)
+    return (check_package(wb, spec.accounts, spec.vat_code if spec.vat_codes else None)
+            + document_numbers(wb, spec.document_numbers, spec.name))
+
+
+def document_numbers(wb: Workbook, rule: Mapping, package: str) -> list[Finding]:
+    """Document numbers as the package will keep them (`document_numbers` of its spec): an
+    error on each document whose number becomes another one's in the same journal (WinBooks keeps
+    the digits only: 2026-0001 and CN2026-0001 are both 20260001), or becomes nothing."""
+    if rule.get("keep") != "digits":
+        return []
+    findings, first = [], {}
+    for invoice in wb.invoices:
+        if not invoice.number or not invoice.doc_type:
+            continue
+        kept = re.sub(r"\D", "", invoice.number)
+        if not kept:
+            findings.append(error("invoice.number.package_empty", invoice.where, "number",
+                                  f"{package} keeps only the digits of a document number, and {invoice.number} has none: "
+                                  f"give the document a number with digits."))
+            continue
+        journal = wb.settings.journal(invoice.doc_type)
+        other = first.setdefault((journal, kept), invoice)
+        if other is not invoice and other.number != invoice.number:  # the same number: invoice.number.duplicate
+            findings.append(error(
+                "invoice.number.package_collision", invoice.where, "number",
+                f"{invoice.number} and {other.number} ({other.where.sheet}!{other.where.cell('number')}) both become "
+                f"{kept} in {package}, which keeps only the digits of a document number; both are in journal {journal}, "
+                f"so {package} would hold two documents under one number. Set a separate 'Credit note journal' on "
+                f"Settings, or renumber one of them."))
+    return findings
 
 
 def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callable | None) -> list[Finding]:

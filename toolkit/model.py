@@ -116,6 +116,10 @@ class Settings:
         """Where a setting (or a package parameter, by its label) is; the sheet when unknown."""
         return self.where.get(key) or Where(layout.SETTINGS_SHEET, 0)
 
+    def journal(self, doc_type: str) -> str:
+        """The journal a document of this type is booked in."""
+        return self.credit_note_journal if doc_type == "credit note" else self.invoice_journal
+
 
 @dataclass(frozen=True)
 class LedgerAccount:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
@@ -44,6 +44,7 @@ class Spec:
     vat_codes: Mapping[tuple, str]  # (regime, rate or None, doc type or None) -> code
     path: Path
     plans: CompiledSpec
+    document_numbers: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))  # keep (all | digits), unique (per journal)
 
     def parameter(self, name: str) -> Parameter | None:
         return next((p for p in self.parameters if p.name == name), None)
@@ -240,4 +241,5 @@ def _build(data: Mapping, path: Path) -> Spec:
         vat_codes=MappingProxyType(vat_codes),
         path=path,
         plans=plans,
+        document_numbers=MappingProxyType(dict(data.get("document_numbers", {}))),
     )
