@@ -93,10 +93,15 @@ def test_vat_on_lines_and_on_total_differ_by_rounding():
     assert (on_total.vat, on_total.total) == (D("0.32"), D("1.82"))
 
 
-def test_rule_code_overrides_the_package_table():
-    rules = RuleBook((replace(RULES[0], vat_code="OWN21"),) + RULES[1:])
-    doc = build_document(invoice(), CUSTOMERS[0], SETTINGS, rules, lookup)
+def test_the_workbooks_code_for_the_package_overrides_the_package_table():
+    from toolkit.model import VatCode
+    from toolkit.vatrules import package_vat_codes
+
+    own = (VatCode("winbooks", "domestic", None, "", "OWN21"),)
+    doc = build_document(invoice(), CUSTOMERS[0], SETTINGS, RULEBOOK, package_vat_codes("winbooks", lookup, own))
     assert {p.vat_code for p in doc.postings if p.kind != "receivable"} == {"OWN21"}
+    other = build_document(invoice(), CUSTOMERS[0], SETTINGS, RULEBOOK, package_vat_codes("datev", lookup, own))
+    assert "OWN21" not in {p.vat_code for p in other.postings}
 
 
 def test_due_date_from_payment_terms():

@@ -116,9 +116,13 @@ def test_package_checks():
     assert "line.vat_code.missing" in codes(credit, (rules, lookup))
     short = workbook(accounts=ACCOUNTS + (LedgerAccount("7001", "short", "revenue"),))
     assert "account.format" in codes(short, (rules, lookup))
-    # a VAT rule's own package code fills the gap in the package's table
-    coded = replace(credit, vat_rules=(replace(RULES[0], vat_code="211400"),) + RULES[1:])
-    assert "line.vat_code.missing" not in codes(coded, (rules, lookup))
+    # a row of the workbook's VAT codes sheet for the package fills the gap in the package's table
+    from toolkit.model import VatCode
+    from toolkit.vatrules import package_vat_codes
+
+    own = (VatCode("winbooks", "domestic", D(21), "credit note", "211400"),)
+    assert "line.vat_code.missing" not in codes(credit, (rules, package_vat_codes("winbooks", lookup, own)))
+    assert "line.vat_code.missing" in codes(credit, (rules, package_vat_codes("datev", lookup, own)))
 
 
 def test_every_check_id_has_a_test():

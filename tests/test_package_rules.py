@@ -15,6 +15,7 @@ import pytest
 from factory import SETTINGS, invoice, line, workbook
 from toolkit import layout
 from toolkit.app.export import ExportRequest, run_export, validate
+from toolkit.book.read import read_workbook
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
@@ -91,3 +92,127 @@ def test_a_winbooks_export_never_holds_two_documents_under_one_number_in_a_journ
     assert result.status == "written"
     documents = _act_documents(result.folder)
     assert len(documents) == 64 and len(set(documents)) == 64 and {j for j, _ in documents} == {"VF"}
+
+
+# ---- VAT codes per package -------------------------------------------------------------------------
+
+
+def _vat_codes(folder: Path) -> dict[str, set[str]]:
+    """WinBooks ACT.txt: document number -> the VAT codes on its lines (VATCODE and VATIMPUT)."""
+    rows = csv.reader(io.StringIO((folder / "ACT.txt").read_text(encoding="cp1252")))
+    found: dict[str, set[str]] = {}
+    for r in rows:
+        found.setdefault(r[3], set()).update(c for c in (r[18], r[23]) if c)
+    return found
+
+
+def test_winbooks_services_outside_the_eu_get_232000_and_goods_231000(demo, tmp_path):
+    """formats.md 1.5: 231000 / 232000 = export goods / services outside the EU. The demo's export
+    customer (C010) buys design services."""
+    wb = read_workbook(demo)
+    services = {i.number for i in wb.invoices if any(l.vat_regime == "export services" for l in i.lines)}
+    assert services and all(i.customer_id == "C010" for i in wb.invoices if i.number in services)
+    result = run_export(ExportRequest(demo, out_dir=tmp_path / "out"))
+    codes = _vat_codes(result.folder)
+    assert all(codes["".join(ch for ch in n if ch.isdigit())] == {"232000"} for n in services)
+    assert "231000" not in set().union(*codes.values())
+    # the same lines typed as goods
+    lines = openpyxl.load_workbook(demo)[layout.INVOICE_LINES.name]
+    rows = [r for r in range(2, lines.max_row + 1) if lines.cell(r, 8).value == "export services"]
+    edit(demo, layout.INVOICE_LINES.name, {(r, "VAT regime"): "export" for r in rows})
+    codes = _vat_codes(run_export(ExportRequest(demo, out_dir=tmp_path / "goods", include_exported=True)).folder)
+    assert all(codes["".join(ch for ch in n if ch.isdigit())] == {"231000"} for n in services)
+
+
+def _add_vat_codes(path: Path, rows: list[list]) -> None:
+    from toolkit.book.writeback import Edits, write_back
+
+    write_back(path, Edits().append_rows(layout.VAT_CODES.name, rows))
+
+
+def _all_text(folder: Path) -> str:
+    return "".join(p.read_bytes().decode("latin-1") for p in folder.iterdir())
+
+
+@pytest.mark.parametrize("other", ["datev", "csv-journal", "exact-globe"])
+def test_a_winbooks_code_on_the_vat_codes_sheet_stays_in_winbooks(demo, tmp_path, other):
+    from toolkit import sample
+
+    _add_vat_codes(demo, [["winbooks", "domestic", 21, None, "219999"]])
+    winbooks = run_export(ExportRequest(demo, out_dir=tmp_path / "wb"))
+    codes = _vat_codes(winbooks.folder)
+    assert "219999" in set().union(*codes.values()) and "211400" not in set().union(*codes.values())
+    for label, value in sample.PACKAGE_SETTINGS.get(other, {}).items():
+        edit(demo, layout.SETTINGS_SHEET, {(0, label): value})
+    result = run_export(ExportRequest(demo, package=other, out_dir=tmp_path / other, include_exported=True))
+    assert result.status == "written", [f.message for f in result.findings if f.is_error]
+    assert "219999" not in _all_text(result.folder)
+    # the row for that package is used there, more specific rows first
+    _add_vat_codes(demo, [[other, "domestic", None, None, "77"], [other, "domestic", 21, "invoice", "19"]])
+    got = {(p.vat_rate, d.doc_type, p.vat_code) for d in _documents(demo, other) for p in d.postings if p.kind == "vat"}
+    assert ("21", "invoice", "19") in {(str(r), t, c) for r, t, c in got}
+    assert {c for r, t, c in got if r == 21 and t == "credit note"} <= {"77"}
+    assert {c for r, t, c in got if r == 6} == {"77"}
+
+
+def _documents(path: Path, package: str):
+    from toolkit.app.export import plan_export
+
+    return plan_export(ExportRequest(path, package=package, include_exported=True)).documents
+
+
+def test_two_rows_for_the_same_case_are_an_error(demo):
+    from toolkit.app.check import check
+
+    _add_vat_codes(demo, [["winbooks", "domestic", 21, None, "211400"], ["WinBooks", "domestic", 21, None, "211401"]])
+    [dup] = [f for f in check(demo) if f.code == "vat_code.duplicate"]
+    first_row = dup.row - 1
+    assert dup.sheet == "VAT codes" and f"row {first_row}" in dup.message and dup.is_error
+
+
+def _legacy(demo: Path, codes: dict[tuple[int, str], str]) -> None:
+    """The demo as an earlier version wrote it: a 'Package VAT code' column on VAT rules, no VAT
+    codes sheet. `codes`: (rate, regime) -> code."""
+    book = openpyxl.load_workbook(demo)
+    del book[layout.VAT_CODES.name]
+    ws = book[layout.VAT_RULES.name]
+    col = ws.max_column + 1
+    ws.cell(1, col).value = "Package VAT code"
+    for r in range(2, ws.max_row + 1):
+        ws.cell(r, col).value = codes.get((ws.cell(r, 1).value, ws.cell(r, 2).value))
+    for table in list(ws.tables):  # the old table did not have the new column either
+        del ws.tables[table]
+    book.save(demo)
+
+
+def test_an_old_workbook_keeps_its_codes_for_its_package_with_a_warning_and_upgrade_moves_them(demo, tmp_path):
+    from toolkit import cli
+    from toolkit.app.check import check
+
+    _legacy(demo, {(21, "domestic"): "219999"})
+    [warn] = [f for f in check(demo) if f.code == "workbook.upgrade.vat_codes"]
+    assert warn.severity == "warning" and "workbook upgrade" in warn.message and warn.sheet == "VAT rules"
+    assert not [f for f in check(demo) if f.code == "sheet.vat_codes.missing"]  # one finding for one cause
+    codes = _vat_codes(run_export(ExportRequest(demo, out_dir=tmp_path / "wb")).folder)
+    assert "219999" in set().union(*codes.values())
+    journal = run_export(ExportRequest(demo, package="csv-journal", out_dir=tmp_path / "csv", include_exported=True))
+    assert "219999" not in _all_text(journal.folder)
+
+    assert cli.main(["workbook", "upgrade", str(demo)]) == 0
+    wb = read_workbook(demo)
+    assert [(c.package, c.regime, c.rate, c.doc_type, c.code) for c in wb.vat_codes] == [
+        ("winbooks", "domestic", 21, "", "219999")]
+    assert not [f for f in wb.findings if f.code in ("workbook.upgrade.vat_codes", "sheet.vat_codes.missing")]
+    headers = [c.value for c in openpyxl.load_workbook(demo)[layout.VAT_RULES.name][1]]
+    assert "Package VAT code" not in headers
+
+
+def test_a_workbook_without_the_vat_codes_sheet_warns_and_uses_the_packages_codes(demo, tmp_path):
+    from toolkit.app.check import check
+
+    book = openpyxl.load_workbook(demo)
+    del book[layout.VAT_CODES.name]
+    book.save(demo)
+    [missing] = [f for f in check(demo) if f.code == "sheet.vat_codes.missing"]
+    assert missing.severity == "warning" and "workbook upgrade" in missing.message
+    assert run_export(ExportRequest(demo, out_dir=tmp_path / "out")).status == "written"

@@ -37,17 +37,15 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Callable
 
 from toolkit.model import Customer, Document, Finding, Invoice, LineAmount, Posting, RevenueGroup, Settings, VatGroup, error
-from toolkit.vatrules import RuleBook
+from toolkit.vatrules import RuleBook, VatCodeLookup
 
 CENT = Decimal("0.01")
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
 GROSS_THEN_DISCOUNT = "gross then discount"
 
-VatCodeLookup = Callable[[str, Decimal, str], "str | None"]
 
 
 def money(value: Decimal) -> Decimal:
@@ -243,9 +241,6 @@ def build_document(
 
 
 def _code(rate: Decimal, regime: str, invoice: Invoice, rules: RuleBook, vat_code: VatCodeLookup) -> str:
-    """A VAT rule's own package code wins over the package's table."""
-    rule = rules.rule_for(rate, regime, invoice.date)
-    if rule is not None and rule.vat_code:
-        return rule.vat_code
+    """The package's code (the workbook's VAT codes sheet over the spec's table, `package_vat_codes`)."""
     return vat_code(regime, rate, invoice.doc_type) or ""
 

@@ -21,7 +21,7 @@ from toolkit.accounting import document_total, line_signs, typed_negative
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
 from toolkit.computed import computed_findings
 from toolkit.customers.normalize import vat_key
-from toolkit.vatrules import ZERO_VAT_REGIMES, RuleBook
+from toolkit.vatrules import EXPORT_REGIMES, ZERO_VAT_REGIMES, RuleBook, duplicate_vat_codes, package_vat_codes
 
 # ISO country codes of the EU; Greek VAT numbers carry "EL", so a valid number's prefix is mapped.
 EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi")
@@ -46,6 +46,7 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     findings += _settings(wb)
     findings += _accounts(wb)
     findings += RuleBook(wb.vat_rules).overlaps()
+    findings += duplicate_vat_codes(wb.vat_codes)
     findings += _customers(wb)
     findings += _invoices(wb)
     findings += _lines(wb)
@@ -70,9 +71,11 @@ def one_per_cell(findings: list[Finding]) -> list[Finding]:
 
 
 def check_spec(wb: Workbook, spec) -> list[Finding]:
-    """`check_package` for a loaded package spec; a spec without a VAT code table (a generic
-    journal) asks for no codes."""
-    return (check_package(wb, spec.accounts, spec.vat_code if spec.vat_codes else None)
+    """`check_package` for a loaded package spec, its VAT codes taken from the workbook's VAT codes
+    sheet over the spec's table; a spec without a VAT code table (a generic journal) asks for no
+    codes."""
+    codes = package_vat_codes(spec.id, spec.vat_code, wb.vat_codes)
+    return (check_package(wb, spec.accounts, codes if spec.vat_codes else None, spec.id)
             + document_numbers(wb, spec.document_numbers, spec.name))
 
 
@@ -104,7 +107,7 @@ def document_numbers(wb: Workbook, rule: Mapping, package: str) -> list[Finding]
     return findings
 
 
-def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callable | None) -> list[Finding]:
+def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callable | None, package: str = "") -> list[Finding]:
     """What the package spec demands: its account format and a VAT code for every line."""
     findings = []
     if account_rules:
@@ -118,7 +121,7 @@ def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callabl
                     f"({_describe_rules(account_rules)}).",
                 ))
     if vat_code:
-        rules, seen = RuleBook(wb.vat_rules), {}
+        seen = {}
         for invoice in wb.invoices:
             for line in invoice.lines:
                 if line.vat_rate is None:
@@ -126,12 +129,11 @@ def check_package(wb: Workbook, account_rules: Mapping | None, vat_code: Callabl
                 key = (line.vat_regime, line.vat_rate, invoice.doc_type)
                 if key not in seen:
                     seen[key] = vat_code(*key)
-                rule = rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) if invoice.date else None
-                if seen[key] is None and not (rule and rule.vat_code):
+                if seen[key] is None:
                     findings.append(error(
                         "line.vat_code.missing", line.where, "vat_rate",
                         f"The package has no VAT code for {line.vat_rate} % {line.vat_regime} on a {invoice.doc_type}: "
-                        f"set a 'Package VAT code' on the matching VAT rule, or use another rate or regime.",
+                        f"add a row for package {package or 'of the export'} on the VAT codes sheet, or use another rate or regime.",
                     ))
     return findings
 
@@ -346,7 +348,7 @@ def _regime(line, customer, home: str) -> list[Finding]:
             return [error("line.regime.reverse_charge.vat", line.where, "vat_regime",
                           f"Reverse charge (cocontractant) needs a valid Belgian VAT number for customer "
                           f"{customer.customer_id} (Customers, row {customer.where.row}).")]
-    elif regime == "export":
+    elif regime in EXPORT_REGIMES:
         if country in EU_COUNTRIES:
             return [error("line.regime.export.country", line.where, "vat_regime",
                           f"Export outside the EU, but customer {customer.customer_id} is in {country}, an EU member state: "

@@ -14,7 +14,8 @@ VAT_REGIMES = (
     "domestic",
     "intra-EU goods",
     "intra-EU services",
-    "export",
+    "export",  # goods outside the EU
+    "export services",  # services outside the EU (WinBooks has its own code for them)
     "reverse charge",
     "exempt",
     "not subject",
@@ -111,8 +112,24 @@ VAT_RULES = Sheet(
         C("valid_from", "Valid from", "date", help="First invoice date the rule applies to. Empty = always.", width=12),
         C("valid_to", "Valid to", "date", help="Last invoice date the rule applies to. Empty = open-ended.", width=12),
         C("revenue_account", "Revenue account", "code", True, help="Suggested ledger account for lines of this rate and regime."),
-        C("vat_code", "Package VAT code", "code", help="Optional: overrides the package's own VAT code for this rule."),
     ),
+)
+# Workbooks before the VAT codes sheet kept one package VAT code per VAT rule in this column; it is
+# still read (for the Settings' package, with a warning) until `workbook upgrade` moves it.
+VAT_RULES_LEGACY_CODE = C("vat_code", "Package VAT code", "code")
+
+VAT_CODES = Sheet(
+    "VAT codes",
+    "VatCodes",
+    (
+        C("package", "Package", "code", True, help="Id of the package the code is for, as in 'Accounting package' on Settings (winbooks, datev ...)."),
+        C("regime", "VAT regime", "choice", True, VAT_REGIMES, "The VAT treatment the code is for.", 18),
+        C("rate", "VAT rate %", "percent", help="Empty = any rate.", width=10),
+        C("doc_type", "Type", "choice", False, DOC_TYPES, "invoice or credit note. Empty = both.", 12),
+        C("code", "Package VAT code", "code", True, help="The package's VAT code (WinBooks: 211400; DATEV: the BU-Schlüssel)."),
+    ),
+    help="Your own VAT codes per package; they override the package's defaults (`ledger-export packages` shows them). "
+         "The most specific row wins: an exact rate before any rate, an exact type before both.",
 )
 
 CUSTOMERS = Sheet(
@@ -255,7 +272,7 @@ PREVIEW = Sheet(
          "total per journal; debit, credit, balance per ledger account; base, VAT, together per VAT code.",
 )
 
-TABLE_SHEETS = (LEDGER_ACCOUNTS, VAT_RULES, CUSTOMERS, INVOICES, INVOICE_LINES)
+TABLE_SHEETS = (LEDGER_ACCOUNTS, VAT_RULES, VAT_CODES, CUSTOMERS, INVOICES, INVOICE_LINES)
 OUTPUT_SHEETS = (CUSTOMER_IMPORT, CHECK, PREVIEW, EXPORT_LOG)
 
 SETTINGS_SHEET = "Settings"

@@ -137,13 +137,25 @@ class VatRule:
     valid_from: dt.date | None
     valid_to: dt.date | None
     revenue_account: str
-    vat_code: str = ""
     where: Where = field(default=NOWHERE, compare=False, repr=False)
 
     def covers(self, day: dt.date) -> bool:
         return (self.valid_from is None or self.valid_from <= day) and (
             self.valid_to is None or day <= self.valid_to
         )
+
+
+@dataclass(frozen=True)
+class VatCode:
+    """A row of the VAT codes sheet: the workbook's own code for a package, regime, rate (None =
+    any) and document type ("" = both)."""
+
+    package: str
+    regime: str
+    rate: Decimal | None
+    doc_type: str
+    code: str
+    where: Where = field(default=NOWHERE, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -222,6 +234,7 @@ class Workbook:
     invoices: tuple[Invoice, ...]
     lines: tuple[InvoiceLine, ...]
     findings: tuple[Finding, ...] = ()
+    vat_codes: tuple[VatCode, ...] = ()
 
 
 # ---- accounting output (what specs render; the spec never computes money) ---------------------

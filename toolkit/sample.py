@@ -72,6 +72,7 @@ VAT_RULES = [
     (Decimal(0), "domestic", "700010"),
     (Decimal(0), "intra-EU services", "700300"),
     (Decimal(0), "export", "700500"),
+    (Decimal(0), "export services", "700500"),
     (Decimal(0), "reverse charge", "700600"),
 ]
 
@@ -103,7 +104,7 @@ _PRODUCTS = {
               ("Boeken", (15, 60), Decimal(0), "domestic")],
     "catering": [("Catering lancering", (300, 1500), Decimal(12), "domestic")],
     "intra": [("Design services", (900, 4200), Decimal(0), "intra-EU services")],
-    "export": [("Design services", (1200, 5000), Decimal(0), "export")],
+    "export": [("Design services", (1200, 5000), Decimal(0), "export services")],
     "works": [("Signalisatie plaatsen", (600, 2800), Decimal(0), "reverse charge")],
 }
 # Peppol addresses that the VAT number does not give (a Swiss company has no EU VAT number).
@@ -120,7 +121,7 @@ def _rows(sheet: layout.Sheet, records: list[dict]) -> list[list]:
 def demo() -> tuple[dict, dict[str, list[list]]]:
     """(settings, {sheet name: rows in layout column order}) of the demo company."""
     settings, records = _demo_records()
-    return settings, {sheet.name: _rows(sheet, records[sheet.name]) for sheet in layout.TABLE_SHEETS}
+    return settings, {sheet.name: _rows(sheet, records.get(sheet.name, [])) for sheet in layout.TABLE_SHEETS}
 
 
 def _demo_records() -> tuple[dict, dict[str, list[dict]]]:
@@ -243,7 +244,7 @@ def mistakes() -> tuple[dict, dict[str, list[list]], set[tuple[str, str, str]]]:
     index = next(i for i, inv in enumerate(invoices) if inv["number"] == "CN2026-001")
     lines[line_of("CN2026-001")]["quantity"] = Decimal(-1)  # typed negative: booked as the credit, with a warning
     plant("credit_note.negative", layout.INVOICES, index, "number")
-    tables = {sheet.name: _rows(sheet, records[sheet.name]) for sheet in layout.TABLE_SHEETS}
+    tables = {sheet.name: _rows(sheet, records.get(sheet.name, [])) for sheet in layout.TABLE_SHEETS}
     return settings, tables, expected
 
 

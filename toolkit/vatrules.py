@@ -6,10 +6,49 @@ import datetime as dt
 from collections import defaultdict
 from decimal import Decimal
 
-from toolkit.model import Finding, VatRule, error
+from typing import Callable, Iterable
+
+from toolkit.model import Finding, VatCode, VatRule, error
 
 # Regimes that carry no VAT on the invoice: the customer or nobody pays it.
-ZERO_VAT_REGIMES = frozenset({"intra-EU goods", "intra-EU services", "export", "reverse charge"})
+ZERO_VAT_REGIMES = frozenset({"intra-EU goods", "intra-EU services", "export", "export services", "reverse charge"})
+EXPORT_REGIMES = frozenset({"export", "export services"})  # supplies outside the EU
+
+VatCodeLookup = Callable[[str, Decimal, str], "str | None"]
+
+
+def package_vat_codes(package: str, defaults: VatCodeLookup, rows: Iterable[VatCode]) -> VatCodeLookup:
+    """(regime, rate, document type) -> the package's VAT code, or None when it has none: the
+    workbook's VAT codes rows for `package` first, then the package spec's own table (`defaults`);
+    within each, the most specific row wins (exact rate before any, exact type before both). Rows
+    of other packages never apply: a WinBooks code does not leak into a DATEV export."""
+    own: dict[tuple, str] = {}
+    for row in rows:
+        if row.package.strip().casefold() == package.casefold() and row.regime:
+            own.setdefault((row.regime, row.rate, row.doc_type or None), row.code)
+
+    def lookup(regime: str, rate: Decimal, doc_type: str) -> str | None:
+        for key in ((regime, rate, doc_type), (regime, rate, None), (regime, None, doc_type), (regime, None, None)):
+            if key in own:
+                return own[key]
+        return defaults(regime, rate, doc_type)
+
+    return lookup
+
+
+def duplicate_vat_codes(rows: Iterable[VatCode]) -> list[Finding]:
+    """Two VAT codes rows for the same package, regime, rate and type: which one applies is unclear."""
+    findings, first = [], {}
+    for row in rows:
+        key = (row.package.strip().casefold(), row.regime, row.rate, row.doc_type)
+        earlier = first.setdefault(key, row)
+        if earlier is not row:
+            findings.append(error(
+                "vat_code.duplicate", row.where, "code",
+                f"A second {row.package} code for {row.regime}"
+                f"{f' {row.rate} %' if row.rate is not None else ''}{f' on a {row.doc_type}' if row.doc_type else ''} "
+                f"(the first is on row {earlier.where.row}): keep one row."))
+    return findings
 
 
 class RuleBook:

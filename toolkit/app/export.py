@@ -32,7 +32,7 @@ from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
 from toolkit.spec import RenderError, SpecError, load_spec, period_findings, render, resolve_params
-from toolkit.vatrules import RuleBook
+from toolkit.vatrules import RuleBook, package_vat_codes
 
 Progress = Callable[[str], None]
 
@@ -323,7 +323,8 @@ def _blocked(plan: ExportPlan, problems: list[Finding], message: str) -> ExportP
 def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workbook, spec, progress: Progress):
     """Balanced documents in date order, numbered per journal; or the findings that stop them."""
     rules = RuleBook(wb.vat_rules)
-    vat_code = functools.cache(spec.vat_code)  # a handful of combinations, asked per VAT group
+    # a handful of combinations, asked per VAT group
+    vat_code = functools.cache(package_vat_codes(spec.id, spec.vat_code, wb.vat_codes))
     documents, problems = [], []
     step = max(len(selected) // 20, 1)
     for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):

@@ -30,6 +30,7 @@ from toolkit.model import (
     InvoiceLine,
     LedgerAccount,
     Settings,
+    VatCode,
     VatRule,
     Where,
     Workbook,
@@ -354,7 +355,8 @@ def read_workbook(path: str | Path) -> Workbook:
     grid = Grid(path)
     findings: list[Finding] = []
     settings = read_settings(grid, findings)
-    tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS}
+    tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS if sheet is not layout.VAT_CODES}
+    vat_codes = read_vat_codes(grid, settings, tables, findings)
 
     def columns(sheet: Sheet, *keys: str) -> zip:
         table = tables[sheet.name]
@@ -366,8 +368,8 @@ def read_workbook(path: str | Path) -> Workbook:
         if account
     )
     vat_rules = tuple(
-        VatRule(rate, regime, start, end, account or "", code or "", where)
-        for where, rate, regime, start, end, account, code in columns(layout.VAT_RULES, "rate", "regime", "valid_from", "valid_to", "revenue_account", "vat_code")
+        VatRule(rate, regime, start, end, account or "", where)
+        for where, rate, regime, start, end, account in columns(layout.VAT_RULES, "rate", "regime", "valid_from", "valid_to", "revenue_account")
     )
     customers = tuple(
         Customer(cid or "", name or "", kind or "company", vat or "", street or "", postal or "", city or "",
@@ -398,4 +400,35 @@ def read_workbook(path: str | Path) -> Workbook:
                    "description", "discount_pct", "credited_invoice", "buyer_reference", "exported_in", "einvoice_in",
                    "total_as_issued", "net", "vat", "total")
     )
-    return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings))
+    return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings), vat_codes)
+
+
+def read_vat_codes(grid: Grid, settings: Settings, tables: dict, findings: list[Finding]) -> tuple[VatCode, ...]:
+    """The VAT codes sheet; and, from a workbook of an earlier version, the old 'Package VAT code'
+    column of VAT rules, read as codes for the Settings' package (what `workbook upgrade` moves),
+    with a warning to upgrade. A workbook without the sheet keeps the packages' own codes."""
+    legacy = Sheet(layout.VAT_RULES.name, None, layout.VAT_RULES.columns + (layout.VAT_RULES_LEGACY_CODE,))
+    old = read_table(grid, legacy, []) if grid.find_sheet(legacy.name) else None
+    codes = []
+    if old is not None and "vat_code" in old.values:
+        tables[layout.VAT_RULES.name] = old
+        for where, rate, regime, code in zip(old.wheres, *(old.column(k) for k in ("rate", "regime", "vat_code"))):
+            if code and (regime, rate, code) not in {(c.regime, c.rate, c.code) for c in codes}:  # rules by date
+                codes.append(VatCode(settings.package, regime or "", rate, "", code, where))
+        findings.append(warning(
+            "workbook.upgrade.vat_codes", old.wheres[0] if old.wheres else Where(legacy.name, 1), "vat_code",
+            f"VAT rules still has the column 'Package VAT code' of an earlier version: its codes are used for the "
+            f"package in Settings ({settings.package}) only. Run `ledger-export workbook upgrade` to move them to the "
+            f"VAT codes sheet."))
+    if grid.find_sheet(layout.VAT_CODES.name) is None:
+        if old is None or "vat_code" not in old.values:
+            findings.append(warning("sheet.vat_codes.missing", Where(layout.VAT_CODES.name, 0), None,
+                                    "The sheet 'VAT codes' is missing: the packages' own VAT codes apply. Run "
+                                    "`ledger-export workbook upgrade` to add it."))
+        return tuple(codes)
+    table = read_table(grid, layout.VAT_CODES, findings)
+    codes += [VatCode(package or "", regime or "", rate, doc_type or "", code or "", where)
+              for where, package, regime, rate, doc_type, code
+              in zip(table.wheres, *(table.column(k) for k in ("package", "regime", "rate", "doc_type", "code")))
+              if package and code]
+    return tuple(codes)

@@ -51,6 +51,24 @@ def _raw_settings(grid: Grid) -> dict[str, object]:
     return values
 
 
+def _move_vat_codes(grid: Grid, data: dict, dropped: list[str]) -> None:
+    """The old 'Package VAT code' column of VAT rules becomes rows of the VAT codes sheet for the
+    package in Settings (one row per regime, rate and code: rules that differ only by date share it)."""
+    legacy = layout.Sheet(layout.VAT_RULES.name, None, layout.VAT_RULES.columns + (layout.VAT_RULES_LEGACY_CODE,))
+    rows = _raw_table(grid, legacy, [])
+    column = f"{legacy.name}: column '{layout.VAT_RULES_LEGACY_CODE.header}'"
+    package = data[layout.SETTINGS_SHEET].get("package") or layout.SETTINGS_BY_KEY["package"].default
+    rate, regime, code = (legacy.keys.index(k) for k in ("rate", "regime", "vat_code"))
+    moved = []
+    for row in rows:
+        entry = [package, row[regime], row[rate], None, row[code]]
+        if row[code] not in (None, "") and entry not in moved:
+            moved.append(entry)
+    if column in dropped:
+        dropped.remove(column)
+    data[layout.VAT_CODES.name] = moved + list(data.get(layout.VAT_CODES.name) or [])
+
+
 def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, list[str]]:
     """Rebuild `path` in place; returns (path, backup, what could not be carried)."""
     from toolkit.book import xlsm
@@ -62,6 +80,7 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, lis
     dropped: list[str] = []
     data: dict[str, object] = {sheet.name: _raw_table(grid, sheet, dropped) for sheet in CARRIED}
     data[layout.SETTINGS_SHEET] = _raw_settings(grid)
+    _move_vat_codes(grid, data, dropped)
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     backup = path.with_name(f"{path.stem}.before-upgrade-{stamp}{path.suffix}")
     shutil.copy2(path, backup)
