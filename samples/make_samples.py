@@ -46,9 +46,8 @@ def golden_export(package: str, out: Path, changes: dict | None = None) -> list[
 
     with tempfile.TemporaryDirectory() as tmp:
         book = Path(tmp) / "demo.xlsx"
-        changes = {**(changes or {}), **sample.PACKAGE_SETTINGS.get(package, {})}
-        if changes:
-            settings, tables = sample.demo()
+        if changes or package in sample.ADAPTED:
+            settings, tables = sample.demo(package)
             template.save_template(book, {**tables, layout.SETTINGS_SHEET: {**settings, **changes}})
         else:
             shutil.copy(HERE / "demo.xlsx", book)

@@ -175,6 +175,8 @@ def check_datev_booking(content: bytes) -> dict:
         for account, limit in ((konto, header["account_length"] + 1), (gegenkonto, header["account_length"])):
             assert not account[1] and re.fullmatch(r"\d{1,9}", account[0]), f"line {number}: account {account}"
             assert len(account[0]) <= limit, f"line {number}: {account[0]} is longer than {limit} digits"
+        # Konto is the debtor: a personal account of exactly Sachkontenlänge + 1 digits, 1xxx-6xxx
+        assert len(konto[0]) == header["account_length"] + 1 and konto[0][0] in "123456", f"line {number}: debtor {konto[0]}"
         assert len(bu) <= 4
         assert re.fullmatch(r"\d{4}", belegdatum) and not fields[9][1]
         assert BELEGFELD1.fullmatch(belegfeld), f"line {number}: Belegfeld 1 {belegfeld!r}"

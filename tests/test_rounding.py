@@ -303,11 +303,10 @@ def test_every_document_recomputed_independently(specs, doc_type, rounding, vat_
 def test_demo_export_matches_a_once_rounded_recomputation(package, vat_booking, tmp_path):
     """Every document the export would render, against the reference recomputed from the
     workbook's own lines (line net once, the demo's default)."""
-    settings, tables = sample.demo()
+    settings, tables = sample.demo(package)
     assert settings["rounding"] == ONCE
     book = tmp_path / "demo.xlsx"
-    settings = {**settings, **sample.PACKAGE_SETTINGS.get(package, {}), "vat_booking": vat_booking}
-    template.save_template(book, {**tables, layout.SETTINGS_SHEET: settings})
+    template.save_template(book, {**tables, layout.SETTINGS_SHEET: {**settings, "vat_booking": vat_booking}})
     plan = plan_export(ExportRequest(book, package=package, out_dir=tmp_path / "out"))
     assert plan.status == "ready" and plan.files, plan.message
     invoices = {i.number: i for i in plan.workbook.invoices}

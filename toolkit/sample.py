@@ -38,7 +38,7 @@ SETTINGS = {
     "customer_number_start": 100000,
     "output_folder": "",
     # Package parameters (rows labelled as each package spec labels them), so that every shipped
-    # package exports the demo by changing 'Accounting package' (and PACKAGE_SETTINGS).
+    # package exports the demo by changing 'Accounting package' (DATEV: see `demo`).
     "DATEV Berater": 1001,
     "DATEV Mandant": 1,
     "DATEV fiscal year start": dt.date(2026, 1, 1),
@@ -47,10 +47,11 @@ SETTINGS = {
     "FEC closing date": dt.date(2026, 12, 31),
 }
 
-# What else a package needs changed to take the demo. DATEV: the demo's 6-digit customer numbers
-# are debtor accounts with Sachkontenlänge 5 (personal accounts have one digit more); with the
-# demo's own 6, `check --package datev` reports them (DATEV debtors have 7 digits there).
-PACKAGE_SETTINGS = {"datev": {"DATEV Sachkontenlänge": 5}}
+# Packages whose own rules the demo as it is breaks: `demo(package)` adapts it. DATEV: customer
+# numbers are debtor accounts, Sachkontenlänge + 1 = 7 digits from 1000000 to 6999999, so the demo's
+# 6-digit numbers (which `check --package datev` reports) get a leading 1, and numbering starts at
+# the package's default (1000000).
+ADAPTED = ("datev",)
 
 ACCOUNTS = [
     ("400000", "Handelsdebiteuren", "receivable"),
@@ -118,9 +119,15 @@ def _rows(sheet: layout.Sheet, records: list[dict]) -> list[list]:
     return [[record.get(key) for key in sheet.keys] for record in records]
 
 
-def demo() -> tuple[dict, dict[str, list[list]]]:
-    """(settings, {sheet name: rows in layout column order}) of the demo company."""
+def demo(package: str | None = None) -> tuple[dict, dict[str, list[list]]]:
+    """(settings, {sheet name: rows in layout column order}) of the demo company; for a `package`
+    of ADAPTED, as that package takes it, 'Accounting package' set to it."""
     settings, records = _demo_records()
+    if package in ADAPTED:
+        settings.update(package=package, customer_number_start=None)
+        for customer in records[layout.CUSTOMERS.name]:
+            if customer["accounting_number"]:
+                customer["accounting_number"] = "1" + customer["accounting_number"]
     return settings, {sheet.name: _rows(sheet, records.get(sheet.name, [])) for sheet in layout.TABLE_SHEETS}
 
 
