@@ -173,6 +173,14 @@ def test_two_rows_for_the_same_case_are_an_error(demo):
     assert dup.sheet == "VAT codes" and f"row {first_row}" in dup.message and dup.is_error
 
 
+def test_a_code_for_a_package_that_does_not_exist_is_a_warning(demo):
+    from toolkit.app.check import check
+
+    _add_vat_codes(demo, [["winbook", "domestic", 21, None, "211400"]])  # a typo for winbooks
+    [unknown] = [f for f in check(demo) if f.code == "vat_code.package.unknown"]
+    assert unknown.severity == "warning" and unknown.cell.startswith("A") and "winbooks" in unknown.message
+
+
 def _legacy(demo: Path, codes: dict[tuple[int, str], str]) -> None:
     """The demo as an earlier version wrote it: a 'Package VAT code' column on VAT rules, no VAT
     codes sheet. `codes`: (rate, regime) -> code."""

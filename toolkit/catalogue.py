@@ -87,6 +87,7 @@ CATALOGUE: dict[str, Kind] = {
     "line.vat_rule.missing": Kind(E, "No VAT rule for this rate"),
     "line.vat_code.missing": Kind(E, "No package VAT code for this rate"),
     "vat_code.duplicate": Kind(E, "Two VAT codes rows for the same case"),
+    "vat_code.package.unknown": Kind(W, "VAT code for a package that does not exist"),
     "workbook.upgrade.vat_codes": Kind(W, "VAT codes still on the VAT rules (earlier version)"),
     "sheet.vat_codes.missing": Kind(W, "VAT codes sheet missing (earlier version)"),
     "line.regime.rate": Kind(E, "VAT rate does not fit the regime"),

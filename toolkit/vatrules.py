@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from typing import Callable, Iterable
 
-from toolkit.model import Finding, VatCode, VatRule, error
+from toolkit.model import Finding, VatCode, VatRule, error, warning
 
 # Regimes that carry no VAT on the invoice: the customer or nobody pays it.
 ZERO_VAT_REGIMES = frozenset({"intra-EU goods", "intra-EU services", "export", "export services", "reverse charge"})
@@ -34,6 +34,13 @@ def package_vat_codes(package: str, defaults: VatCodeLookup, rows: Iterable[VatC
         return defaults(regime, rate, doc_type)
 
     return lookup
+
+
+def unknown_packages(rows: Iterable[VatCode], known: set[str]) -> list[Finding]:
+    """VAT codes rows for a package no spec has: a typo would leave the package's own code in use."""
+    return [warning("vat_code.package.unknown", row.where, "package",
+                    f"No package {row.package!r}: this code applies to no export. Known packages: {', '.join(sorted(known))}.")
+            for row in rows if row.package.strip().casefold() not in known]
 
 
 def duplicate_vat_codes(rows: Iterable[VatCode]) -> list[Finding]:

@@ -32,7 +32,8 @@ from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
 from toolkit.spec import RenderError, SpecError, load_spec, period_findings, render, resolve_params
-from toolkit.vatrules import RuleBook, package_vat_codes
+from toolkit.resources import specs_dir
+from toolkit.vatrules import RuleBook, package_vat_codes, unknown_packages
 
 Progress = Callable[[str], None]
 
@@ -188,6 +189,9 @@ def validate(wb: Workbook, package: str | None = None, period_from: dt.date | No
     findings += more
     findings += period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
     findings += checks.check_spec(wb, spec)
+    if wb.vat_codes:
+        shipped = {p.stem for p in specs_dir().glob("*.json")} - {"schema"}
+        findings += unknown_packages(wb.vat_codes, shipped | {spec.id})
     findings += number_findings(wb, spec.customer_number_rules(params))
     return spec, params, checks.one_per_cell(findings)  # no follow-on findings about a cell already reported
 
