@@ -53,8 +53,10 @@ def number_findings(wb: Workbook, rules: Mapping) -> list[Finding]:
     """The checks on the numbers customers already carry: the start value, one number per
     customer, and every number valid for the package."""
     typed = wb.settings.customer_number_start
-    low = [] if typed is None else numbers.start_value_findings(typed, wb.settings.cell("customer_number_start"),
-                                                               usual=numbers.default_start(rules))
+    # A start the package cannot take at all is customer.number.generate's (one finding per mistake).
+    fits = typed is not None and numbers.check_number(str(typed), rules) is None
+    low = numbers.start_value_findings(typed, wb.settings.cell("customer_number_start"),
+                                       usual=numbers.default_start(rules)) if fits else []
     return (low
             + numbers.duplicate_number_findings(wb.customers)
             + numbers.invalid_number_findings(wb.customers, rules))
