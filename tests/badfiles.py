@@ -14,8 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-LINES = "xl/worksheets/sheet6.xml"  # the demo's Invoice lines sheet
-SETTINGS = "xl/worksheets/sheet1.xml"
+from toolkit import layout
+
+# The template writes the sheets in the layout's order: sheetN.xml is the N-th.
+LINES = f"xl/worksheets/sheet{layout.ALL_SHEETS.index(layout.INVOICE_LINES.name) + 1}.xml"  # the demo's Invoice lines
+SETTINGS = f"xl/worksheets/sheet{layout.ALL_SHEETS.index(layout.SETTINGS_SHEET) + 1}.xml"
 NS_MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 
 
@@ -182,7 +185,7 @@ REFUSED = [
     Bad("empty_zip", lambda d: empty_zip(), "not an Excel workbook"),
     Bad("no_workbook_xml", lambda d: rezip(d, drop("xl/workbook.xml")), "xl/workbook.xml"),
     Bad("no_workbook_rels", lambda d: rezip(d, drop("xl/_rels/workbook.xml.rels")), "workbook.xml.rels"),
-    Bad("no_sheet_part", lambda d: rezip(d, drop(LINES)), "sheet6.xml"),
+    Bad("no_sheet_part", lambda d: rezip(d, drop(LINES)), LINES.rsplit("/", 1)[1]),
     Bad("malformed_workbook_xml", lambda d: rezip(d, edit("xl/workbook.xml", lambda p: p[: len(p) // 2])), "malformed"),
     Bad("malformed_rels", lambda d: rezip(d, edit("xl/_rels/workbook.xml.rels", lambda p: p.replace(b"/>", b">", 3))), "malformed"),
     Bad("malformed_styles", lambda d: rezip(d, edit("xl/styles.xml", lambda p: p[:-20])), "malformed"),
