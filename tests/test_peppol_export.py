@@ -92,7 +92,7 @@ def regimes_workbook(path: Path, **settings) -> Path:
                           "vat_regime": regime, "ledger_account": account[(D(rate), regime)], "account_source": "manual"})
     records.update({layout.CUSTOMERS.name: customers, layout.VAT_RULES.name: rules,
                     layout.INVOICES.name: invoices, layout.INVOICE_LINES.name: lines})
-    tables = {sheet.name: sample._rows(sheet, records[sheet.name]) for sheet in layout.TABLE_SHEETS}
+    tables = {sheet.name: sample._rows(sheet, records.get(sheet.name, [])) for sheet in layout.TABLE_SHEETS}
     return template.save_template(path, {**tables, layout.SETTINGS_SHEET: base})
 
 

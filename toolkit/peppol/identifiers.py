@@ -125,6 +125,7 @@ _ZERO_CATEGORIES = {
     "intra-EU services": VatCategory("AE", "VATEX-EU-AE", "Reverse charge"),
     "reverse charge": VatCategory("AE", "VATEX-EU-AE", "Reverse charge"),
     "export": VatCategory("G", "VATEX-EU-G", "Export outside the EU"),
+    "export services": VatCategory("G", "VATEX-EU-G", "Export outside the EU"),
     "exempt": VatCategory("E", "", "Exempt from VAT"),
     "not subject": VatCategory("O", "VATEX-EU-O", "Not subject to VAT"),
 }
