@@ -90,9 +90,11 @@ def command(path: Path, args: list[str]) -> tuple[float, float]:
         copy = Path(work) / path.name
         shutil.copy(path, copy)
         argv = [a.replace("{book}", str(copy)).replace("{out}", str(Path(work) / "out")) for a in args]
-        code = ("import resource, sys, time; from toolkit.cli import main;"
+        # VmHWM is this process image's peak (ru_maxrss would include the benchmark it was forked from).
+        code = ("import re, sys, time; from toolkit.cli import main;"
                 f"t0 = time.perf_counter(); rc = main({argv!r}); t = time.perf_counter() - t0;"
-                "print('BENCH', rc, t, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, file=sys.stderr)")
+                "peak = int(re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]);"
+                "print('BENCH', rc, t, peak / 1024, file=sys.stderr)")
         done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=HERE.parent)
         line = next((l for l in done.stderr.splitlines() if l.startswith("BENCH ")), None)
         if line is None or line.split()[1] not in ("0", "1"):

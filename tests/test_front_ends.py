@@ -52,3 +52,15 @@ def test_an_export_again_of_an_unknown_id_is_the_same_message(tmp_path, capsys):
     assert message.startswith("No export 20990101-000000-winbooks in ")
     assert cli.main(["export", str(book), "--again", "20990101-000000-winbooks"]) == 2
     assert capsys.readouterr().err.strip() == f"ledger-export: {message}"
+
+
+def test_output_cut_short_by_a_pipe_is_no_traceback():
+    """`ledger-export check ... | head -1`: the reader goes away before the output is written."""
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen([sys.executable, "-m", "toolkit", "check", "samples/mistakes.xlsx"], cwd=SAMPLES.parent,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # nobody reads: every write fails with a broken pipe
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1 and err == "", err

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -136,6 +137,9 @@ def main(argv: list[str] | None = None, report: dict | None = None) -> int:
     except KeyboardInterrupt:
         print("ledger-export: interrupted; nothing half-written was kept.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # whoever read the output stopped (`| head`): stop quietly, as Unix tools do
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FINDINGS
 
 
 # ---- commands ----------------------------------------------------------------------------------
