@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import resource
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,6 +19,7 @@ from toolkit.book.read import WorkbookError, read_workbook
 from toolkit.book.survey import survey
 
 import badfiles
+from external import need
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -320,11 +320,10 @@ def test_the_bytes_read_are_the_bytes_checked(demo, tmp_path):
     assert len(grid.rows("Invoice lines")) == 147
 
 
+@pytest.mark.needs("soffice")
 def test_real_xls_and_ods_files(demo, tmp_path, capsys):
-    """Files LibreOffice writes in the old .xls and in .ods format (skipped without LibreOffice)."""
-    soffice = shutil.which("soffice")
-    if soffice is None:
-        pytest.skip("LibreOffice is not installed")
+    """Files LibreOffice writes in the old .xls and in .ods format (skipped without LibreOffice, except under CI)."""
+    soffice = need("soffice")
     source = tmp_path / "demo.xlsx"
     source.write_bytes(demo)
     env = {**os.environ, "HOME": str(tmp_path)}  # a private LibreOffice profile
