@@ -185,3 +185,13 @@ def test_workbooks_sharing_an_export_folder_queue_for_it(tmp_path, monkeypatch):
         assert 0.3 < waited < 30
     finally:
         holder.wait(10)
+
+
+def test_a_bad_lock_wait_in_the_environment_is_a_message(tmp_path, monkeypatch, capsys):
+    from toolkit import cli
+
+    book = tmp_path / "demo.xlsx"
+    book.write_bytes((Path(__file__).resolve().parents[1] / "samples" / "demo.xlsx").read_bytes())
+    monkeypatch.setenv("LEDGER_EXPORT_LOCK_WAIT", "abc")
+    assert cli.main(["export", str(book)]) == 2
+    assert "LEDGER_EXPORT_LOCK_WAIT='abc' must be a number of seconds" in capsys.readouterr().err

@@ -26,8 +26,8 @@ import filelock
 
 from toolkit.errors import UserError
 
-WAIT_SECONDS = float(os.environ.get("LEDGER_EXPORT_LOCK_WAIT", "5"))
-FOLDER_WAIT_SECONDS = float(os.environ.get("LEDGER_EXPORT_FOLDER_LOCK_WAIT", "300"))
+WAIT_SECONDS = 5.0  # LEDGER_EXPORT_LOCK_WAIT changes it
+FOLDER_WAIT_SECONDS = 300.0  # LEDGER_EXPORT_FOLDER_LOCK_WAIT changes it
 
 
 class Busy(UserError):
@@ -46,13 +46,30 @@ def locked(workbook: Path | None, export_root: Path | None = None,
     `wait` overrides both waits."""
     with contextlib.ExitStack() as stack:
         if workbook is not None:
-            stack.enter_context(_hold(lock_path(workbook), WAIT_SECONDS if wait is None else wait,
+            stack.enter_context(_hold(lock_path(workbook), _seconds("LEDGER_EXPORT_LOCK_WAIT", WAIT_SECONDS, wait),
                                       f"Another export of this workbook is running, or another ledger-export "
                                       f"command is writing it ({Path(workbook).name})"))
         if export_root is not None:
-            stack.enter_context(_hold(lock_path(export_root), FOLDER_WAIT_SECONDS if wait is None else wait,
+            stack.enter_context(_hold(lock_path(export_root), _seconds("LEDGER_EXPORT_FOLDER_LOCK_WAIT", FOLDER_WAIT_SECONDS, wait),
                                       f"Another export into {export_root} is running"))
         yield
+
+
+def _seconds(variable: str, default: float, wait: float | None) -> float:
+    """`wait` when given, else the environment variable's seconds, else the default."""
+    if wait is not None:
+        return wait
+    text = os.environ.get(variable, "").strip()
+    if not text:
+        return default
+    try:
+        seconds = float(text)
+    except ValueError:
+        seconds = -1.0
+    if not 0 <= seconds <= 86400:  # also refuses nan
+        raise UserError(f"The environment variable {variable}={text!r} must be a number of seconds "
+                        f"from 0 to 86400, e.g. {default:g}.")
+    return seconds
 
 
 @contextlib.contextmanager
