@@ -64,3 +64,9 @@ def test_output_cut_short_by_a_pipe_is_no_traceback():
     proc.stdout.close()  # nobody reads: every write fails with a broken pipe
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 1 and err == "", err
+
+
+def test_a_bad_source_date_epoch_is_a_message(monkeypatch, capsys):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "abc")
+    assert cli.main(["export", str(SAMPLES / "demo.xlsx"), "--dry-run"]) == 2
+    assert "SOURCE_DATE_EPOCH='abc' must be seconds since 1970-01-01 UTC" in capsys.readouterr().err

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from toolkit.app.register import Register
+from toolkit.errors import UserError
 from toolkit.model import Settings, Workbook
 
 
@@ -33,7 +34,10 @@ def history(wb: Workbook, root: Path) -> list[dict]:
 
 def now() -> dt.datetime:
     """The export time; SOURCE_DATE_EPOCH pins it for reproducible builds and golden tests."""
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch:
+        if not epoch.isdigit() or int(epoch) > 253402300799:  # up to 9999-12-31
+            raise UserError(f"The environment variable SOURCE_DATE_EPOCH={epoch!r} must be seconds since "
+                            "1970-01-01 UTC (a whole number), or be unset.")
         return dt.datetime.fromtimestamp(int(epoch), dt.timezone.utc).replace(tzinfo=None)
     return dt.datetime.now().replace(microsecond=0)
