@@ -47,27 +47,32 @@ def generate(path: Path, invoices: int, lines_per_invoice: int = 5) -> None:
     settings.update(period_from=dt.date(2026, 1, 1), period_to=dt.date(2026, 12, 31))
     template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
 
-    wb_customers = [row[0] for row in tables[layout.CUSTOMERS.name][1:]]
+    invoice_rows, line_rows = random_rows([row[0] for row in tables[layout.CUSTOMERS.name][1:]], invoices, lines_per_invoice)
+    write_back(path, Edits().append_rows(layout.INVOICES.name, invoice_rows).append_rows(layout.INVOICE_LINES.name, line_rows),
+               keep_backups=0)
+    for backup in path.parent.glob(f"{path.stem}.backup-*"):
+        backup.unlink()
+
+
+def random_rows(customers: list[str], invoices: int, lines_per_invoice: int = 5,
+                products=((21, "700000"), (21, "700120"), (6, "700060"), (12, "700010"))) -> tuple[list, list]:
+    """Random invoices (every 25th a credit note) and their lines, as rows in layout order; the
+    same every run."""
     rng = random.Random(7)
-    products = [(21, "700000"), (21, "700120"), (6, "700060"), (12, "700010")]
     start = dt.date(2026, 1, 1)
     invoice_rows, line_rows = [], []
     for n in range(1, invoices + 1):
         number = f"2026-{n:06d}"
-        credit = n % 25 == 0
-        invoice_rows.append(_row(layout.INVOICES, number=number, doc_type="credit note" if credit else "invoice",
+        invoice_rows.append(_row(layout.INVOICES, number=number, doc_type="credit note" if n % 25 == 0 else "invoice",
                                  date=start + dt.timedelta(days=n * 365 // (invoices + 1)),
-                                 customer_id=rng.choice(wb_customers), currency="EUR", description=f"Invoice {number}"))
+                                 customer_id=rng.choice(customers), currency="EUR", description=f"Invoice {number}"))
         for line in range(1, lines_per_invoice + 1):
             rate, account = rng.choice(products)
             line_rows.append(_row(layout.INVOICE_LINES, invoice_number=number, line=line, description="Services",
                                   quantity=rng.randint(1, 9), unit_price=rng.randint(100, 99999) / 100,
                                   discount_pct=rng.choice((None, None, 5)), vat_rate=rate, vat_regime="domestic",
                                   ledger_account=account, account_source="manual"))
-    write_back(path, Edits().append_rows(layout.INVOICES.name, invoice_rows).append_rows(layout.INVOICE_LINES.name, line_rows),
-               keep_backups=0)
-    for backup in path.parent.glob(f"{path.stem}.backup-*"):
-        backup.unlink()
+    return invoice_rows, line_rows
 
 
 def _row(sheet: layout.Sheet, **values) -> list:

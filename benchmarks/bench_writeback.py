@@ -22,7 +22,6 @@ import argparse
 import datetime as dt
 import io
 import json
-import random
 import re
 import shutil
 import subprocess
@@ -34,6 +33,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
+from bench_export import random_rows  # noqa: E402
 from toolkit import layout, sample  # noqa: E402
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
@@ -49,23 +49,9 @@ def generate(path: Path, invoices: int, lines_per_invoice: int = 5) -> None:
     data = {name: rows for name, rows in tables.items() if name not in (layout.INVOICES.name, layout.INVOICE_LINES.name)}
     seed = tmp = path.with_suffix(".seed.xlsx")
     template.save_template(seed, {**data, layout.SETTINGS_SHEET: settings})
-    rng = random.Random(7)
     customers = [row[0] for row in tables[layout.CUSTOMERS.name] if row[7] == "BE"]
-    products = [(21, "700000"), (6, "700060"), (12, "700120"), (0, "700010")]
-    start = dt.date(2026, 1, 1)
-    invoice_rows, line_rows = [], []
-    for n in range(1, invoices + 1):
-        number = f"2026-{n:06d}"
-        day = start + dt.timedelta(days=n * 364 // invoices)
-        invoice_rows.append(_row(layout.INVOICES, number=number, doc_type="credit note" if n % 25 == 0 else "invoice",
-                                 date=day, customer_id=rng.choice(customers), currency="EUR",
-                                 description=f"Invoice {number}"))
-        for line in range(1, lines_per_invoice + 1):
-            rate, account = rng.choice(products)
-            line_rows.append(_row(layout.INVOICE_LINES, invoice_number=number, line=line, description="Services",
-                                  quantity=rng.randint(1, 9), unit_price=rng.randint(100, 99999) / 100,
-                                  discount_pct=rng.choice((None, None, 5)), vat_rate=rate, vat_regime="domestic",
-                                  ledger_account=account, account_source="manual"))
+    invoice_rows, line_rows = random_rows(customers, invoices, lines_per_invoice,
+                                          products=((21, "700000"), (6, "700060"), (12, "700120"), (0, "700010")))
     book = Package(seed)
     with zipfile.ZipFile(seed) as z:
         parts = {i.filename: z.read(i.filename) for i in z.infolist()}
@@ -122,10 +108,6 @@ def generate(path: Path, invoices: int, lines_per_invoice: int = 5) -> None:
         for name, content in parts.items():
             z.writestr(name, content)
     tmp.unlink()
-
-
-def _row(sheet: layout.Sheet, **values) -> list:
-    return [values.get(key) for key in sheet.keys]
 
 
 def _cache_name(invoices: int) -> str:
