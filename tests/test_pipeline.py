@@ -271,3 +271,25 @@ def test_no_import_cycle_in_toolkit():
         if name not in state:
             visit(name, [name])
     assert cycles == []
+
+
+def test_an_export_opens_the_workbook_once(tmp_path, monkeypatch, capsys):
+    """Recovery (which reads the Settings and the Export log) and the plan read one Grid."""
+    from toolkit.book import read
+
+    opened = []
+
+    class Counted(read.Grid):
+        def __init__(self, path, *args):
+            opened.append(Path(path).name)
+            super().__init__(path, *args)
+
+    monkeypatch.setattr(read, "Grid", Counted)
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book), "--package", "csv-journal"]) == 0
+    assert opened == ["demo.xlsx"]
+    opened.clear()  # the second export: the register has an entry, so recovery reads the Export log
+    assert cli.main(["export", str(book)]) == 0
+    assert opened == ["demo.xlsx"]
+    capsys.readouterr()

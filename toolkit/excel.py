@@ -185,9 +185,9 @@ def _customer_plan(s: _Session, status: str, plan: str) -> str:
 @button(writes=False)
 def open_export_folder(s: _Session) -> str:
     from toolkit.app.context import output_root
-    from toolkit.book.read import Grid, read_settings
+    from toolkit.book.read import open_grid, read_settings
 
-    folder = output_root(read_settings(Grid(s.source), []), s.path)  # the Settings sheet is enough
+    folder = output_root(read_settings(open_grid(s.source), []), s.path)  # the Settings sheet is enough
     if not folder.is_dir():
         return f"No exports yet: they will be written to {folder}."
     if sys.platform == "win32":

@@ -80,7 +80,7 @@ def _own_header(text: str) -> bool:
 def _read_import_sheet(path, company_country: str) -> _ImportSheet:
     """The paste and the match results beside it. The paste starts in A1 with its header row
     (replacing the placeholder), or in row 2 under the placeholder, with or without headers."""
-    grid = read.Grid(path)
+    grid = read.open_grid(path)  # the Grid read_workbook just opened
     actual = grid.find_sheet(SHEET)
     if actual is None:
         raise CustomerCommandError(f"The workbook has no '{SHEET}' sheet: add it (ledger-export workbook upgrade) and paste there.")

@@ -33,7 +33,7 @@ from toolkit.app.export import export_log_row
 from toolkit.app.lock import locked
 from toolkit.app.numbering import number_edits
 from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, STREAM_COLUMNS, Loaded, Register, file_problems, stream_of
-from toolkit.book.read import Grid, read_settings, read_table, read_workbook
+from toolkit.book.read import Grid, open_grid, read_settings, read_table, read_workbook
 from toolkit.book.edits import Edits
 from toolkit.book.writeback import write_back
 from toolkit.errors import UserError
@@ -59,7 +59,7 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
     workbook = Path(workbook)
     with locked(workbook):
         notes = _or_explain(clean_temp_files, workbook, workbook.parent)
-        grid = functools.cache(lambda: Grid(read_from or workbook))  # opened once, if needed
+        grid = functools.cache(lambda: open_grid(read_from or workbook))  # opened once, if needed (the plan reuses it)
         if out_dir is None:
             out_dir = output_root(read_settings(grid(), []), workbook)
         root = Path(out_dir)
@@ -156,7 +156,7 @@ def workbook_repair(workbook: Path, loaded: Loaded, read_from: Path | None = Non
                and not e.get("again_of") and e.get("write_back", True)]
     if not entries:
         return Edits(), []
-    grid = grid or Grid(read_from or workbook)  # its Export log alone says whether anything is missing
+    grid = grid or open_grid(read_from or workbook)  # its Export log alone says whether anything is missing
     if grid.find_sheet(layout.EXPORT_LOG.name) is None:
         return Edits(), [f"Note: {Path(workbook).name} has no '{layout.EXPORT_LOG.name}' sheet, so it cannot "
                          f"show which exports it carries; the register beside the exports keeps them."]

@@ -23,6 +23,7 @@ from toolkit.book.limits import Limits
 from toolkit.book.survey import DAMAGED, WorkbookError, survey
 from toolkit.layout import Sheet
 from toolkit.book import address
+from toolkit.book import limits as _limits
 from toolkit.model import (
     Customer,
     Finding,
@@ -351,8 +352,29 @@ def _shown(net, vat, total) -> dict:
     return {k: v for k, v in (("net", net), ("vat", vat), ("total", total)) if v is not None}
 
 
+_opened: tuple[Path, object, Grid] | None = None  # (resolved path, limits, Grid): the last file opened
+
+
+def open_grid(path: str | Path) -> Grid:
+    """The workbook at `path`, surveyed and opened once per command: recovery, the plan and the
+    customer steps that follow read it through one Grid. The Grid is reused only while the file
+    holds exactly the bytes it was opened from, under the same limits."""
+    global _opened
+    where, rules = Path(path).resolve(), _limits.current()
+    if _opened is not None and _opened[:2] == (where, rules):
+        grid = _opened[2]
+        try:
+            if where.stat().st_size == len(grid.survey.data) and where.read_bytes() == grid.survey.data:
+                return grid
+        except OSError:
+            pass  # gone or unreadable now: Grid() says so
+    grid = Grid(path, rules)
+    _opened = (where, rules, grid)
+    return grid
+
+
 def read_workbook(path: str | Path) -> Workbook:
-    grid = Grid(path)
+    grid = open_grid(path)
     findings: list[Finding] = []
     settings = read_settings(grid, findings)
     tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS if sheet is not layout.VAT_CODES}

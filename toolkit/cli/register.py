@@ -24,9 +24,9 @@ def _check(args) -> int:
         if args.workbook is None:
             raise UserError("which export folder? Give the workbook, or --out DIR.")
         from toolkit.app.context import output_root
-        from toolkit.book.read import Grid, read_settings
+        from toolkit.book.read import open_grid, read_settings
 
-        root = output_root(read_settings(Grid(args.workbook), []), args.workbook)
+        root = output_root(read_settings(open_grid(args.workbook), []), args.workbook)
     where = root / register.FILE_NAME
     if not where.is_file():
         print(f"No export register in {root} yet: nothing was exported there.")
