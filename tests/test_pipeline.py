@@ -293,3 +293,10 @@ def test_an_export_opens_the_workbook_once(tmp_path, monkeypatch, capsys):
     assert cli.main(["export", str(book)]) == 0
     assert opened == ["demo.xlsx"]
     capsys.readouterr()
+
+
+def test_the_peppol_preview_names_the_documents_it_does_not_write(capsys):
+    assert cli.main(["preview", str(SAMPLES / "demo.xlsx"), "--package", "peppol-bis3"]) == 0
+    documents = [l for l in capsys.readouterr().out.splitlines() if l.startswith(("  2026-", "  CN2026-"))]
+    skipped = [l for l in documents if "not written by this package: a private person" in l]
+    assert len(documents) == 64 and len(skipped) == 25 and not any("exported in ?" in l for l in documents)

@@ -72,7 +72,7 @@ class ExportPlan:
     entry: dict | None = None  # the register line
     edits: Edits = field(default_factory=Edits)  # what the workbook learns once committed
     again_of: dict | None = None  # the earlier export re-created
-    period: tuple[dt.date | None, dt.date | None] = (None, None)
+    in_period: list[Invoice] = field(default_factory=list)  # the period's documents, new or exported before
     exported: dict[str, str] = field(default_factory=dict)  # document number -> the export of this stream that carried it
     skipped: dict[str, str] = field(default_factory=dict)  # document number -> why this package does not write it
     zip: bool = False  # add <export id>.zip to the files
@@ -119,7 +119,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     # errors block, so it is never left out without a word.
     unplaced = [i for i in wb.invoices if not (i.number and i.date)]
 
-    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, period=(period_from, period_to), exported=exported,
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, in_period=in_period, exported=exported,
                       skipped=skipped, zip=request.zip)
     created = now()
     base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
@@ -154,7 +154,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     if missing:
         raise UserError(f"Export {earlier['id']} carried documents no longer in the workbook: "
                         f"{', '.join(sorted(missing))}. It cannot be re-created.")
-    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier, period=(period_from, period_to),
+    plan = ExportPlan("blocked", "", findings, [], wb, root, selected, again_of=earlier, in_period=selected,
                       zip=bool(earlier.get("zip")))
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
                    dt.datetime.fromisoformat(earlier["created_at"]),

@@ -41,15 +41,16 @@ def preview(plan: ExportPlan) -> Preview:
         links.append(link)
 
     chosen = {i.number for i in plan.selected}
-    in_period = list(plan.selected) + [i for i in _period_documents(plan) if i.number not in chosen]
-    for invoice in sorted(in_period, key=lambda i: (i.date, i.number)):
+    for invoice in sorted(plan.in_period, key=lambda i: (i.date, i.number)):
         customer = customers.get(invoice.customer_id)
         document = documents.get(invoice.number)
         number = customer.accounting_number if customer else ""
         if not number and invoice.customer_id in plan.generated:
             number = f"{plan.generated[invoice.customer_id]} (new)"
         error = errors.get(invoice.number)
-        if invoice.number not in chosen:
+        if invoice.number in plan.skipped:
+            status = f"not written by this package: {plan.skipped[invoice.number]}"
+        elif invoice.number not in chosen:
             status = f"exported in {exported.get(invoice.number, '?')}"
         elif error is not None:
             status = f"blocked: {error.message}"
@@ -79,13 +80,6 @@ def preview(plan: ExportPlan) -> Preview:
     new = sum(1 for r in rows if r["section"] == "Document" and r["status"] == "new")
     return Preview(rows, links, f"{plan.message} Preview: {new} new document(s), "
                                 f"{sum(1 for r in rows if r['section'] == 'Document')} in the period.")
-
-
-def _period_documents(plan: ExportPlan):
-    """The period's documents exported before (the plan selected only the new ones)."""
-    start, end = plan.period
-    return [i for i in plan.workbook.invoices
-            if i.number and i.date and (start is None or start <= i.date) and (end is None or i.date <= end)]
 
 
 def _first_error_per_invoice(blocking: list[Finding], wb) -> dict[str, Finding]:
