@@ -58,6 +58,16 @@ class Finding:
         return catalogue.title(self.code)
 
 
+_SHEET_ORDER = {name.casefold(): i for i, name in enumerate(layout.ALL_SHEETS)}
+
+
+def report_order(f: Finding) -> tuple:
+    """How findings are listed (the command line, the Check sheet): by sheet in workbook order
+    (other sheets after, by name), then by row and column, a finding on no cell after them."""
+    letters = f.cell.rstrip("0123456789")
+    return (_SHEET_ORDER.get(f.sheet.casefold(), len(_SHEET_ORDER)), f.sheet, not f.row, f.row, len(letters), letters)
+
+
 def _finding(code: str, severity: str, where: Where, key: str | None, message: str) -> Finding:
     cell = where.cell(key) if where.row else ""
     return Finding(code, severity, where.sheet, cell, message, where.row, key or "")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 from toolkit import catalogue, layout
+from toolkit.model import report_order
 from toolkit.book import address
 
 SHEETS = {s.name: s for s in layout.TABLE_SHEETS + layout.OUTPUT_SHEETS}
@@ -68,13 +69,8 @@ class CheckRow:
 
 def check_rows(findings: Iterable) -> list[CheckRow]:
     """The Check sheet's rows for findings (anything with severity, code, sheet, cell, message)."""
-    rows = [CheckRow(f.severity, f.code, f.sheet or "", f.cell or "", f.message) for f in findings]
-    return sorted(rows, key=_sheet_order)  # grouped by sheet, in workbook order; stable within
-
-
-def _sheet_order(row: CheckRow) -> int:
-    order = {name.casefold(): i for i, name in enumerate(layout.ALL_SHEETS)}
-    return order.get(row.sheet.casefold(), len(order))
+    return [CheckRow(f.severity, f.code, f.sheet or "", f.cell or "", f.message)
+            for f in sorted(findings, key=report_order)]
 
 
 @dataclass

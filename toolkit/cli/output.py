@@ -5,10 +5,8 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
-from collections import defaultdict
 
-from toolkit import layout
-from toolkit.model import Finding
+from toolkit.model import Finding, report_order
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
@@ -19,21 +17,14 @@ def print_findings(findings: list[Finding], as_json: bool = False, out=None) -> 
         json.dump([f.__dict__ for f in findings], out, indent=2, ensure_ascii=False)
         out.write("\n")
         return
-    by_sheet = defaultdict(list)
-    for finding in findings:
-        by_sheet[finding.sheet or "Workbook"].append(finding)
-    order = {name: i for i, name in enumerate(layout.ALL_SHEETS)}
-    for sheet in sorted(by_sheet, key=lambda s: (order.get(s, 99), s)):
-        print(sheet, file=out)
-        for f in sorted(by_sheet[sheet], key=_cell_order):
-            print(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}", file=out)
+    sheet = None
+    for f in sorted(findings, key=report_order):
+        if f.sheet != sheet:
+            sheet = f.sheet
+            print(sheet or "Workbook", file=out)
+        print(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}", file=out)
     errors = sum(f.is_error for f in findings)
     print(f"{errors} error(s), {len(findings) - errors} warning(s).", file=out)
-
-
-def _cell_order(f: Finding):
-    letters = f.cell.rstrip("0123456789")
-    return (f.row, len(letters), letters, f.code)
 
 
 def progress(stage: str) -> None:
