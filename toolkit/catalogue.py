@@ -36,6 +36,7 @@ CATALOGUE: dict[str, Kind] = {
     "cell.control_characters": Kind(W, "Invisible control characters removed"),
     # settings and the package's parameters
     "settings.missing": Kind(E, "Setting missing"),
+    "settings.rounding.absent": Kind(W, "Rounding row missing: the earlier rule applies"),
     "settings.period.reversed": Kind(E, "Period reversed"),
     "settings.company_vat.invalid": Kind(E, "Company VAT number invalid"),
     "settings.account.unknown": Kind(E, "Settings account not in the chart"),

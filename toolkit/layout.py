@@ -26,6 +26,9 @@ NUMBER_SOURCES = ("imported", "generated", "manual")
 ACCOUNT_SOURCES = ("manual", "suggested")
 VAT_BOOKING = ("on lines", "on total")
 ROUNDINGS = ("line net once", "gross then discount")  # how a line's net is rounded (accounting.py)
+# A workbook without a Rounding row comes from a version before the setting, which rounded this way:
+# it keeps doing so (with a warning) rather than changing its amounts by a cent without a word.
+ROUNDING_BEFORE_SETTING = "gross then discount"
 NUMBERING_MODES = ("generate automatically", "manage manually")
 YES_NO = ("yes", "no")
 SEVERITIES = ("error", "warning")

@@ -328,6 +328,9 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
             continue
         if value is not None:
             values[setting.key] = value
+    if "rounding" not in where:
+        values["rounding"] = layout.ROUNDING_BEFORE_SETTING
+        findings.append(Finding("settings.rounding.absent", "warning", layout.SETTINGS_SHEET, "", ROUNDING_ABSENT))
     for setting in layout.SETTINGS:
         if setting.key not in values and setting.default is not None:
             values[setting.key] = setting.default
@@ -336,6 +339,11 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
             findings.append(Finding("settings.missing", "error", layout.SETTINGS_SHEET, cell.cell("value") if cell else "",
                                     f"Setting '{setting.label}' is required: {setting.help}"))
     return Settings(**values, extra=extra, where=where)
+
+
+ROUNDING_ABSENT = (f"Settings has no row 'Rounding' (a workbook of an earlier version): amounts are rounded "
+                   f"'{layout.ROUNDING_BEFORE_SETTING}', as that version did. Run `ledger-export workbook upgrade` "
+                   f"to add the row (it keeps this convention); choose another there only for a new period.")
 
 
 # ---- the workbook ------------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from pathlib import Path
+from typing import NamedTuple
 
 from toolkit import layout
 from toolkit.book import address, template
@@ -69,8 +70,15 @@ def _move_vat_codes(grid: Grid, data: dict, dropped: list[str]) -> None:
     data[layout.VAT_CODES.name] = moved + list(data.get(layout.VAT_CODES.name) or [])
 
 
-def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, list[str]]:
-    """Rebuild `path` in place; returns (path, backup, what could not be carried)."""
+class Upgraded(NamedTuple):
+    path: Path
+    backup: Path
+    dropped: list[str]  # what could not be carried (still in the backup)
+    notes: list[str]  # what the upgrade decided for the user, to be told
+
+
+def upgrade(path: Path, now: dt.datetime | None = None) -> Upgraded:
+    """Rebuild `path` in place, keeping the old file as a backup."""
     from toolkit.book import xlsm
 
     path = Path(path)
@@ -79,7 +87,13 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, lis
     grid = Grid(path)
     dropped: list[str] = []
     data: dict[str, object] = {sheet.name: _raw_table(grid, sheet, dropped) for sheet in CARRIED}
-    data[layout.SETTINGS_SHEET] = _raw_settings(grid)
+    settings = data[layout.SETTINGS_SHEET] = _raw_settings(grid)
+    notes = []
+    if "rounding" not in settings:  # the amounts this workbook exported before must not move by a cent
+        settings["rounding"] = layout.ROUNDING_BEFORE_SETTING
+        notes.append(f"Rounding: set to '{layout.ROUNDING_BEFORE_SETTING}', the rule of the version this workbook "
+                     f"came from, so its amounts stay as exported. '{layout.ROUNDINGS[0]}' (the default of new "
+                     f"workbooks) is a choice for a new period.")
     _move_vat_codes(grid, data, dropped)
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     backup = path.with_name(f"{path.stem}.before-upgrade-{stamp}{path.suffix}")
@@ -88,4 +102,4 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> tuple[Path, Path, lis
         xlsm.build_xlsm(path, data)
     else:
         template.save_template(path, data)
-    return path, backup, dropped
+    return Upgraded(path, backup, dropped, notes)

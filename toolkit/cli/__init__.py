@@ -173,10 +173,12 @@ def cmd_workbook_upgrade(args) -> int:
     from toolkit.book import upgrade
 
     with writing(args.path):
-        new, backup, dropped = upgrade.upgrade(args.path)
-    print(f"Upgraded {new}; the previous version is kept as {backup.name}.")
-    if dropped:
-        print("Not carried (no such column in this version; still in the backup):\n  " + "\n  ".join(dropped))
+        done = upgrade.upgrade(args.path)
+    print(f"Upgraded {done.path}; the previous version is kept as {done.backup.name}.")
+    for note in done.notes:
+        print(note)
+    if done.dropped:
+        print("Not carried (no such column in this version; still in the backup):\n  " + "\n  ".join(done.dropped))
     return EXIT_OK
 
 
