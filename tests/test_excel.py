@@ -75,6 +75,26 @@ def test_generate_export_matches_the_cli_files_and_updates_the_book(book_path):
     assert all(i.exported_in for i in read_workbook(book_path).invoices)
 
 
+def test_einvoices_button_writes_the_peppol_files_apart_from_the_bookkeeping_export(book_path):
+    golden = SAMPLES / "golden" / "peppol-bis3"
+    with mock_caller(book_path) as book:
+        message = excel.generate_einvoices()
+        sent = len(list(golden.iterdir()))
+        assert f"Exported {sent} document(s)" in message and "private persons" in message
+        folder = next(p for p in (book_path.parent / "demo-exports").iterdir() if p.is_dir())
+        assert folder.name.endswith("-peppol-bis3")
+        assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in golden.iterdir())
+        einvoice_in = layout.column_letter(layout.INVOICES.keys.index("einvoice_in"))
+        exported_in = layout.column_letter(layout.INVOICES.keys.index("exported_in"))
+        marked = book.sheets[layout.INVOICES.name].range(f"{einvoice_in}2:{einvoice_in}65").value
+        assert marked.count(folder.name) == sent and set(marked) <= {folder.name, None}
+        assert set(book.sheets[layout.INVOICES.name].range(f"{exported_in}2:{exported_in}65").value) == {None}
+        assert book.sheets[layout.EXPORT_LOG.name].range("A2").value == folder.name
+        book.save()
+        assert "Nothing new to export" in excel.generate_einvoices()
+        assert "Exported 64 document(s)" in excel.generate_export()  # the bookkeeping stream is its own
+
+
 def test_a_book_closed_unsaved_after_an_export_gets_it_back_at_the_next_click(book_path, tmp_path):
     """The export is committed in the register; the open book learnt it, but Excel was closed
     without saving. The next button that writes puts it back into the open book, and says so."""

@@ -18,6 +18,7 @@ BUTTONS = [
     ("validate", (), ["check", "{book}"]),
     ("suggest_accounts", (), ["suggest-accounts", "{book}"]),
     ("generate_export", (), ["export", "{book}"]),
+    ("generate_einvoices", (), ["export", "{book}", "--package", "peppol-bis3"]),
     ("export_again", ("20260402-090000-winbooks",), ["export", "{book}", "--again", "20260402-090000-winbooks"]),
     ("assign_customer_numbers", (), ["customers", "assign", "{book}"]),
     ("match_customers", (), ["customers", "match", "{book}"]),

@@ -94,7 +94,7 @@ def test_every_ribbon_callback_exists_in_the_vba():
 def test_ribbon_buttons_are_the_expected_ones():
     labels = [b.label for b in xlsm.ribbon_buttons()]
     assert labels == ["Validate", "Suggest accounts", "Assign customer numbers",
-                      "Match pasted customer numbers", "Apply matched customer numbers", "Generate export", "Export again\u2026",
+                      "Match pasted customer numbers", "Apply matched customer numbers", "Generate export", "E-invoices", "Export again\u2026",
                       "Open export folder", "Help"]
     assert all(len(b.lines) == 2 for b in xlsm.ribbon_buttons())
 
@@ -103,7 +103,7 @@ def test_callbacks_call_the_toolkit_functions():
     bas = (resources.workbook_dir() / "LedgerExport.bas").read_text()
     called = re.findall(r'RunToolkit "(\w+)"', bas)
     assert called == ["validate", "suggest_accounts", "assign_customer_numbers", "match_customers",
-                      "apply_customer_matches", "generate_export", "export_again", "open_export_folder"]
+                      "apply_customer_matches", "generate_export", "generate_einvoices", "export_again", "open_export_folder"]
     assert all(callable(getattr(excel, func, None)) for func in called)
     assert 'PY_CALL As String = "import toolkit.excel; toolkit.excel."' in bas
 

@@ -125,17 +125,27 @@ def generate_export(s: _Session) -> str:
 
 
 @button
+def generate_einvoices(s: _Session) -> str:
+    """The Peppol e-invoices of the period, whatever the Settings' bookkeeping package: the
+    e-invoice stream is exported apart (the E-invoice in column)."""
+    return _export(s, None, EINVOICE_PACKAGE)
+
+
+@button
 def export_again(s: _Session, export_id: str) -> str:
     return _export(s, export_id)
 
 
-def _export(s: _Session, again: str | None) -> str:
+EINVOICE_PACKAGE = "peppol-bis3"
+
+
+def _export(s: _Session, again: str | None, package: str | None = None) -> str:
     from toolkit.app import export
 
     if again:
         plan = export.plan_again(s.path, again, read_from=s.source, progress=s.status)
     else:
-        plan = export.plan_export(export.ExportRequest(s.path, read_from=s.source), progress=s.status)
+        plan = export.plan_export(export.ExportRequest(s.path, package, read_from=s.source), progress=s.status)
     show_findings(s.book, plan.findings)
     if plan.status == "blocked":
         return f"{plan.message}\n\n{len(plan.blocking)} error(s): see the Check sheet."

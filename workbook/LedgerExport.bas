@@ -43,6 +43,10 @@ Public Sub OnGenerateExport(control As IRibbonControl)
     RunToolkit "generate_export", "", True
 End Sub
 
+Public Sub OnGenerateEinvoices(control As IRibbonControl)
+    RunToolkit "generate_einvoices", "", True
+End Sub
+
 Public Sub OnExportAgain(control As IRibbonControl)
     Dim exportId As String
     On Error GoTo Failed
