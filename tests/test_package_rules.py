@@ -227,3 +227,38 @@ def test_a_workbook_without_the_vat_codes_sheet_warns_and_uses_the_packages_code
     [missing] = [f for f in check(demo) if f.code == "sheet.vat_codes.missing"]
     assert missing.severity == "warning" and "workbook upgrade" in missing.message
     assert run_export(ExportRequest(demo, out_dir=tmp_path / "out")).status == "written"
+
+
+# ---- DATEV: a G/L account has at most Sachkontenlänge digits ------------------------------------
+
+
+@pytest.mark.parametrize("length, too_long", [(6, False), (5, True), (4, True)])
+def test_datev_accounts_longer_than_the_sachkontenlaenge_are_personal_accounts(tmp_path, length, too_long):
+    from toolkit import sample
+    from toolkit.book import template
+
+    settings, tables = sample.demo("datev")
+    path = template.save_template(tmp_path / "datev.xlsx", {**tables, layout.SETTINGS_SHEET: {
+        **settings, "DATEV Sachkontenlänge": length}})
+    wb = read_workbook(path)
+    found = [f for f in validate(wb, "datev", wb.settings.period_from, wb.settings.period_to)[2] if f.code == "account.format"]
+    accounts = [a.account for a in wb.accounts]
+    assert accounts and all(len(a) == 6 for a in accounts)  # the demo's chart: 6 digits
+    if not too_long:
+        assert found == []
+        return
+    assert sorted(f.cell for f in found) == sorted(a.where.cell("account") for a in wb.accounts)
+    assert all("DATEV Sachkontenlänge" in f.message and f"4 to {length} characters" in f.message for f in found)
+
+
+def test_an_account_length_parameter_must_be_a_declared_integer(tmp_path):
+    import json
+
+    from toolkit.spec import SpecError, load_spec
+
+    data = json.loads((Path(__file__).resolve().parents[1] / "package_specs" / "datev.json").read_text(encoding="utf-8"))
+    data["accounts"]["max_length"] = {"param": "no_such_parameter"}
+    path = tmp_path / "broken.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    with pytest.raises(SpecError, match=r"accounts.*max_length.*no_such_parameter"):
+        load_spec(path)

@@ -70,12 +70,12 @@ def one_per_cell(findings: list[Finding]) -> list[Finding]:
     return kept
 
 
-def check_spec(wb: Workbook, spec) -> list[Finding]:
-    """`check_package` for a loaded package spec, its VAT codes taken from the workbook's VAT codes
-    sheet over the spec's table; a spec without a VAT code table (a generic journal) asks for no
-    codes."""
+def check_spec(wb: Workbook, spec, params: Mapping) -> list[Finding]:
+    """`check_package` for a loaded package spec and its parameter values, its VAT codes taken
+    from the workbook's VAT codes sheet over the spec's table; a spec without a VAT code table (a
+    generic journal) asks for no codes."""
     codes = package_vat_codes(spec.id, spec.vat_code, wb.vat_codes)
-    return (check_package(wb, spec.accounts, codes if spec.vat_codes else None, spec.id)
+    return (check_package(wb, spec.account_rules(params), codes if spec.vat_codes else None, spec.id)
             + document_numbers(wb, spec.document_numbers, spec.name))
 
 
@@ -144,6 +144,8 @@ def _describe_rules(rules: Mapping) -> str:
         parts.append(f"pattern {rules['pattern']}")
     if "min_length" in rules or "max_length" in rules:
         parts.append(f"{rules.get('min_length', 1)} to {rules.get('max_length', 'any')} characters")
+    if "max_length_from" in rules:
+        parts[-1] += f" (at most {rules['max_length_from']}: a longer number is a customer or supplier account)"
     return ", ".join(parts)
 
 

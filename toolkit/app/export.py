@@ -188,7 +188,7 @@ def validate(wb: Workbook, package: str | None = None, period_from: dt.date | No
     params, more = resolve_params(spec, settings)
     findings += more
     findings += period_findings(spec, params, period_from, period_to, wb.settings)  # e.g. one fiscal year
-    findings += checks.check_spec(wb, spec)
+    findings += checks.check_spec(wb, spec, params)
     if wb.vat_codes:
         shipped = {p.stem for p in specs_dir().glob("*.json")} - {"schema"}
         findings += unknown_packages(wb.vat_codes, shipped | {spec.id})

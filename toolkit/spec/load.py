@@ -39,7 +39,7 @@ class Spec:
     stream: str  # bookkeeping | einvoice: what an export of this package counts as (see app.export)
     parameters: tuple[Parameter, ...]
     customer_numbers: Mapping[str, Any]  # as declared: pattern, min_length, max_length, length, min, max
-    accounts: Mapping[str, Any]  # pattern, min_length, max_length
+    accounts: Mapping[str, Any]  # as declared: pattern, min_length, max_length (a number or {param})
     period: Mapping[str, Any]  # fiscal_year_start / _end, reason
     vat_codes: Mapping[tuple, str]  # (regime, rate or None, doc type or None) -> code
     path: Path
@@ -80,6 +80,22 @@ class Spec:
                 bound = int(digits.ljust(length, fill)) if length is not None and len(digits) <= length else None
             if bound is not None:
                 rules[key] = bound
+        return rules
+
+    def account_rules(self, params: Mapping[str, Any]) -> dict[str, Any]:
+        """The ledger account rules for these parameter values: a `max_length` given as {param}
+        becomes that parameter's value (DATEV: a G/L account has at most Sachkontenlänge digits;
+        a longer number is a personal account). Without a value (reported by `resolve_params`)
+        that bound is dropped."""
+        rules = dict(self.accounts)
+        bound = rules.get("max_length")
+        if isinstance(bound, Mapping):
+            value = params.get(bound["param"])
+            if isinstance(value, int):
+                rules["max_length"] = value
+                rules["max_length_from"] = self.parameter(bound["param"]).label
+            else:
+                del rules["max_length"]
         return rules
 
     @property
@@ -203,6 +219,12 @@ def _build(data: Mapping, path: Path) -> Spec:
         if param is None or param.type != "integer":
             note(json_path(["customer_numbers", "length", "param"]),
                  f"{length['param']!r} is not an integer parameter declared in `parameters`")
+    bound = data.get("accounts", {}).get("max_length")
+    if isinstance(bound, Mapping):
+        param = by_name.get(bound["param"])
+        if param is None or param.type != "integer":
+            note(json_path(["accounts", "max_length", "param"]),
+                 f"{bound['param']!r} is not an integer parameter declared in `parameters`")
     for key in ("min", "max"):
         if isinstance(numbers.get(key), Mapping) and length is None:
             note(json_path(["customer_numbers", key]), "`starts_with` needs the rule's `length`")
