@@ -12,7 +12,7 @@ from toolkit.catalogue import CATALOGUE, title
 TOOLKIT = Path(__file__).resolve().parents[1] / "toolkit"
 ID = re.compile(r"[a-z_]+(\.[a-z_0-9]+)+")
 REPORTERS = {"error": "error", "warning": "warning", "Finding": None, "_finding": None, "_param_finding": "error",
-             "warn": "warning"}
+             "warn": "warning", "report": None}  # Finding and report take the severity as their second argument
 
 
 def _reported() -> list[tuple[str, str | None, str]]:
@@ -26,7 +26,7 @@ def _reported() -> list[tuple[str, str | None, str]]:
             first = node.args[0]
             if name in REPORTERS and isinstance(first, ast.Constant) and isinstance(first.value, str) and ID.fullmatch(first.value):
                 severity = REPORTERS[name]
-                if name == "Finding" and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
+                if name in ("Finding", "report") and len(node.args) > 1 and isinstance(node.args[1], ast.Constant):
                     severity = node.args[1].value
                 found.append((first.value, severity, f"{path.name}:{node.lineno}"))
     return found

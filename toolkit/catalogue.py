@@ -106,6 +106,9 @@ CATALOGUE: dict[str, Kind] = {
     "text.delimiter": Kind(EITHER, "Delimiter inside a value"),
     "text.formula": Kind(EITHER, "Text that would start a spreadsheet formula"),
     "text.control": Kind(W, "Control characters removed"),
+    "text.truncated": Kind(W, "Text cut to the package's length"),
+    "text.replaced": Kind(W, "Characters the package does not accept replaced"),
+    "text.transliterated": Kind(W, "Characters written in the package's character set"),
     "xml.malformed": Kind(E, "XML file not well-formed"),
     "export.not_written": Kind(W, "Document left for another package"),
     # e-invoices (Peppol BIS 3): what the network would reject is an error
