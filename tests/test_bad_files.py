@@ -369,3 +369,29 @@ def test_a_bad_limit_setting_is_a_message_from_the_cli(monkeypatch, tmp_path, de
     monkeypatch.setenv("LEDGER_EXPORT_MAX_FILE_MB", "-5")
     assert cli.main(["check", str(path)]) == 2
     assert "LEDGER_EXPORT_MAX_FILE_MB=-5 must be above 0" in _one_line(capsys.readouterr().err)
+
+
+
+def test_error_cells_are_looked_for_only_where_the_survey_saw_one(demo, tmp_path):
+    """calamine reads #DIV/0! as an empty cell; the survey notes which sheet parts hold error
+    cells (also when the marker straddles two inflated pieces) and the reader reports each one."""
+    from toolkit.book.survey import SheetFacts, _SheetScan
+
+    scan = _SheetScan(SheetFacts("s", "p"), frozenset(), limits.current())
+    for piece in (b'<sheetData><row r="1"><c r="A1" t="', b'e"><v>#N/A</v></c></row>'):
+        scan.feed(piece)
+    assert scan.facts.errors
+    plain = tmp_path / "plain.xlsx"
+    plain.write_bytes(demo)
+    assert not any(f.errors for f in survey(plain).sheets.values())
+
+    def to_error(part: bytes) -> bytes:
+        start = part.index(b'<c r="E3"')
+        end = part.index(b"</c>", start) + 4
+        return part[:start] + b'<c r="E3" t="e"><v>#DIV/0!</v></c>' + part[end:]
+
+    broken = tmp_path / "broken.xlsx"
+    broken.write_bytes(badfiles.rezip(demo, badfiles.edit(badfiles.LINES, to_error)))
+    assert [name for name, facts in survey(broken).sheets.items() if facts.errors] == [layout.INVOICE_LINES.name]
+    found = [(f.sheet, f.cell, f.message) for f in read_workbook(broken).findings if f.code == "cell.error"]
+    assert found == [(layout.INVOICE_LINES.name, "E3", "Unit price holds the Excel error #DIV/0!: fix the formula or type the value.")]

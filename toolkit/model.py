@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
+from itertools import repeat
 from typing import Mapping, NamedTuple
 
 from toolkit import catalogue, layout
@@ -25,6 +26,12 @@ class Where(NamedTuple):
     def cell(self, key: str | None = None) -> str:
         letter = self.columns.get(key, "A") if key else "A"
         return f"{letter}{self.row}"
+
+    @classmethod
+    def many(cls, sheet: str, rows: list[int], columns: Mapping[str, str]) -> list[Where]:
+        """One per row, all sharing `columns`; made by `tuple.__new__` in one C-level map, without
+        the named tuple's Python-level constructor per row."""
+        return list(map(tuple.__new__, repeat(cls), zip(repeat(sheet), rows, repeat(columns))))
 
 
 NOWHERE = Where("", 0)
@@ -82,6 +89,10 @@ def warning(code: str, where: Where, key: str | None, message: str) -> Finding:
 
 
 # ---- input -------------------------------------------------------------------------------------
+# The records a workbook's rows become are slotted, not frozen: a big workbook makes hundreds of
+# thousands of them, and frozen construction (one object.__setattr__ per field) costs several times
+# as much, with a __dict__ per object. `unsafe_hash` keeps them hashable by value, as frozen made
+# them; nothing changes them after the reader (a changed copy is made with `dataclasses.replace`).
 
 
 def _default(key: str):
@@ -131,7 +142,7 @@ class Settings:
         return self.credit_note_journal if doc_type == "credit note" else self.invoice_journal
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class LedgerAccount:
     account: str
     name: str
@@ -140,7 +151,7 @@ class LedgerAccount:
     where: Where = field(default=NOWHERE, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class VatRule:
     rate: Decimal
     regime: str
@@ -155,7 +166,7 @@ class VatRule:
         )
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class VatCode:
     """A row of the VAT codes sheet: the workbook's own code for a package, regime, rate (None =
     any) and document type ("" = both)."""
@@ -168,7 +179,7 @@ class VatCode:
     where: Where = field(default=NOWHERE, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Customer:
     customer_id: str
     name: str
@@ -189,7 +200,7 @@ class Customer:
     where: Where = field(default=NOWHERE, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class InvoiceLine:
     invoice_number: str
     line: int | None
@@ -207,7 +218,7 @@ class InvoiceLine:
     shown: Mapping[str, Decimal] = field(default_factory=dict, compare=False, repr=False)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Invoice:
     number: str
     doc_type: str  # invoice | credit note

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from decimal import Decimal, InvalidOperation
+from itertools import filterfalse, repeat
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
@@ -224,6 +225,33 @@ PARSERS = {
     "datetime": parse_datetime,
     "bool": parse_bool,
 }
+
+
+def parsed_in_bulk(parse, values: set) -> dict:
+    """{value: parse(value)} for the common `values` of a column, parsed a whole column at a time
+    at C speed (a 500,000-row sheet holds 100,000 distinct amounts and as many descriptions):
+    floats within range for `parse_decimal` and `parse_percent`, text for `parse_text` and
+    `parse_code`. The same results as `parse` one by one; the caller parses the rest that way."""
+    if parse is parse_decimal or parse is parse_percent:
+        # parse_decimal: a whole number stays whole (3.0 -> Decimal(3)), others go through their
+        # shortest repr (12.1 -> Decimal('12.1')). NaN fails the range test and is left out.
+        floats = [v for v in values if type(v) is float and -TOO_LARGE < v < TOO_LARGE]
+        whole = list(filter(float.is_integer, floats))
+        fractions = list(filterfalse(float.is_integer, floats))
+        memo = dict(zip(whole, map(Decimal, map(int, whole))))
+        memo.update(zip(fractions, map(Decimal, map(repr, fractions))))
+        return memo
+    if parse is parse_text:  # parse_code too
+        texts = [v for v in values if type(v) is str]
+        joined = "".join(texts)
+        if any(chr(code) in joined for code in _SPACES):  # clean_text's translation, where it is needed
+            memo = dict(zip(texts, map(str.strip, map(str.translate, texts, repeat(_SPACES)))))
+        else:
+            memo = dict(zip(texts, map(str.strip, texts)))
+        for text in [t for t, clean in memo.items() if not clean]:
+            memo[text] = None  # _plain: blank text is an empty cell
+        return memo
+    return {}
 
 
 def parser_for(type_: str, choices: tuple[str, ...] = ()):

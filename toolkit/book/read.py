@@ -7,12 +7,14 @@ finding, never an exception: only a file that is not a workbook at all raises `W
 
 from __future__ import annotations
 
+import gc
 import io
 import re
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
+from itertools import compress
 from operator import itemgetter
 from collections import defaultdict
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,7 +40,7 @@ from toolkit.model import (
     error,
     warning,
 )
-from toolkit.values import Invalid, clean_text, fold_header, parser_for
+from toolkit.values import Invalid, clean_text, fold_header, parsed_in_bulk, parser_for
 
 HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
@@ -48,8 +50,8 @@ class Grid:
 
     The file is surveyed first (`toolkit.book.survey`: refused when damaged, hostile or beyond the
     limits) and calamine reads the surveyed bytes. calamine reads error cells (#N/A, #REF!) as
-    empty strings, so they are recovered from the sheet XML in one pass (only when the file has
-    any): an error must be a finding, not a blank.
+    empty strings, so they are recovered from the XML of the sheets the survey saw holding any:
+    an error must be a finding, not a blank.
     """
 
     def __init__(self, path: str | Path, limits: Limits | None = None):
@@ -62,11 +64,7 @@ class Grid:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                 raise
             raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
-        # The error scan inflates the sheet XML again; zlib releases the GIL, so it runs on the
-        # other core while calamine parses.
-        pool = ThreadPoolExecutor(1)
-        self._scan = pool.submit(_error_cells, self.survey.data, {n: f.part for n, f in self.survey.sheets.items()})
-        pool.shutdown(wait=False)
+        self._errors: dict[str, dict[tuple[int, int], str]] = {}  # by sheet, looked up on first use
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet's actual name, matched without case and surrounding spaces."""
@@ -92,7 +90,10 @@ class Grid:
 
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
         """{(row0, col0): '#N/A'} for the sheet's error cells."""
-        return self._scan.result().get(sheet, {})
+        if sheet not in self._errors:
+            facts = self.survey.sheets.get(sheet)
+            self._errors[sheet] = _error_cells(self.survey.data, facts.part) if facts and facts.errors else {}
+        return self._errors[sheet]
 
 
 def _first_line(exc: BaseException) -> str:
@@ -100,20 +101,15 @@ def _first_line(exc: BaseException) -> str:
     return text[0][:200] if text else type(exc).__name__
 
 
-def _error_cells(data: bytes, targets: dict[str, str]) -> dict[str, dict[tuple[int, int], str]]:
+def _error_cells(data: bytes, part: str) -> dict[tuple[int, int], str]:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            found: dict[str, dict[tuple[int, int], str]] = {}
-            for sheet, part in targets.items():
-                xml = archive.read(part)
-                if b't="e"' not in xml:
-                    continue
-                cells = {}
-                for ref, text in _ERROR_CELL.findall(xml):
-                    row, col = _cell_index(ref.decode())
-                    cells[(row, col)] = text.decode() or "#ERROR"
-                found[sheet] = cells
-            return found
+            xml = archive.read(part)
+        cells = {}
+        for ref, text in _ERROR_CELL.findall(xml):
+            row, col = _cell_index(ref.decode())
+            cells[(row, col)] = text.decode() or "#ERROR"
+        return cells
     except Exception:  # the survey passed the file; calamine reports what is wrong with it
         return {}
 
@@ -149,13 +145,18 @@ class _Bad(str):
     """A cell that did not parse; the text says why."""
 
 
-def _parse_column(raw: list, parse, distinct: set | None = None) -> list:
-    """Parse each distinct value once: columns repeat their values (codes, rates, choices), and
-    600,000 rows make per-cell parsing the reader's main cost."""
+def _parse_column(raw: list, parse, distinct: set | None = None) -> tuple[list, set]:
+    """The parsed column and the types it holds. Each distinct value is parsed once: columns
+    repeat their values (codes, rates, choices), and 600,000 rows make per-cell parsing the
+    reader's main cost; the common values (numbers and plain text) are parsed in bulk."""
     if bool in set(map(type, raw)):  # True == 1 would share a memo entry with 1.0
-        return [_parse_one(parse, v) for v in raw]
-    parsed = {v: _parse_one(parse, v) for v in (set(raw) if distinct is None else distinct)}
-    return list(map(parsed.__getitem__, raw))
+        parsed = [_parse_one(parse, v) for v in raw]
+        return parsed, set(map(type, parsed))
+    distinct = set(raw) if distinct is None else distinct
+    memo = parsed_in_bulk(parse, distinct)
+    for value in distinct - memo.keys():
+        memo[value] = _parse_one(parse, value)
+    return list(map(memo.__getitem__, raw)), set(map(type, memo.values()))
 
 
 def _parse_one(parse, value):
@@ -191,27 +192,40 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
                         f"Column '{col.header}' is missing on '{sheet.name}': add it to the header row.")
             )
     errors = grid.errors(actual)
-    error_rows = {r for r, _ in errors}
+    first = header_row + 1
+    width = max(map(len, rows[header_row:]))
+    body = rows[first:]
+    del rows  # from here on only the table's own rows are held, and they go as soon as the columns are taken
     # Blank rows in the middle are normal: skip rows whose every cell is empty (calamine pads
-    # rows to the sheet's width, so one comparison per row finds them).
-    blank = [""] * max(map(len, rows[header_row:]))
-    kept = [i for i in range(header_row + 1, len(rows)) if rows[i] != blank or i in error_rows]
-    data = [rows[i] for i in kept]
-    rectangular = all(len(r) == len(blank) for r in data)
-    wheres = [Where(sheet.name, i + 1, letters) for i in kept]
-    values = {}
+    # rows to the sheet's width, so one comparison per row finds them), unless they hold an error.
+    blank = [""] * width
+    kept = list(compress(range(first, first + len(body)), map(blank.__ne__, body)))
+    error_rows = {r for r, _ in errors if first <= r < first + len(body)}
+    if error_rows - set(kept):
+        kept = sorted(error_rows.union(kept))
+    data = body if len(kept) == len(body) else [body[i - first] for i in kept]
+    rectangular = min(map(len, data), default=width) == width
+    raws = {}
     for col in sheet.columns:
         pos = positions.get(col.key)
-        if pos is None:
+        if pos is not None:
+            raws[col.key] = list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
+    del body, data
+    wheres = Where.many(sheet.name, [i + 1 for i in kept], letters)
+    values = {}
+    for col in sheet.columns:
+        raw = raws.pop(col.key, None)
+        if raw is None:
             continue
-        raw = list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
+        pos = positions[col.key]
         distinct = None
         if col.type == "percent":
             raw = _as_percents(raw, kept, pos, grid.percent_cells(actual))
         elif col.type in TEXT_TYPES:
             raw, distinct = _without_controls(raw, wheres, col, findings)
-        parsed = values[col.key] = _parse_column(raw, parser_for(col.type, col.choices), distinct)
-        _column_findings(col, pos, kept, wheres, parsed, errors, findings)
+        parsed, kinds = _parse_column(raw, parser_for(col.type, col.choices), distinct)
+        values[col.key] = parsed
+        _column_findings(col, pos, kept, wheres, parsed, kinds, errors, findings)
     return Table(sheet, wheres, values)
 
 
@@ -263,23 +277,24 @@ def control_message(label: str, value: str) -> str:
             f"were removed from what is exported. Retype the cell to make this warning go away.")
 
 
-def _column_findings(col, pos, kept, wheres, parsed, errors, findings) -> None:
-    """Findings for a parsed column: Excel error cells, unreadable values, missing required ones."""
+def _column_findings(col, pos, kept, wheres, parsed, kinds, errors, findings) -> None:
+    """Findings for a parsed column (`kinds`: the types it holds): Excel error cells, unreadable
+    values, missing required ones."""
     if errors:
         row_index = {row: n for n, row in enumerate(kept)}
         for (row, cell_pos), text in errors.items():
             n = row_index.get(row)
             if cell_pos == pos and n is not None:
                 parsed[n] = None
+                kinds.add(type(None))
                 findings.append(error("cell.error", wheres[n], col.key,
                                       f"{col.header} holds the Excel error {text}: fix the formula or type the value."))
-    distinct = set(map(type, parsed))
-    if _Bad in distinct:
+    if _Bad in kinds:
         for n, value in enumerate(parsed):
             if type(value) is _Bad:
                 findings.append(error(f"cell.invalid.{col.type}", wheres[n], col.key, f"{col.header}: {value}."))
                 parsed[n] = None
-    if col.required and type(None) in distinct:
+    if col.required and type(None) in kinds:
         errored = {(r, p) for r, p in errors if p == pos}
         for n, value in enumerate(parsed):
             if value is None and (kept[n], pos) not in errored:
@@ -360,6 +375,20 @@ def _shown(net, vat, total) -> dict:
     return {k: v for k, v in (("net", net), ("vat", vat), ("total", total)) if v is not None}
 
 
+def _shown_column(table: Table) -> list[dict]:
+    """`_shown` of every row; at once for the usual table whose computed columns are all empty."""
+    net, vat, total = (table.column(k) for k in ("net", "vat", "total"))
+    if net.count(None) == vat.count(None) == total.count(None) == len(table.wheres):
+        return [_NOTHING_SHOWN] * len(table.wheres)
+    return list(map(_shown, net, vat, total))
+
+
+def _or(column: list, default) -> list:
+    """`value or default` for every value; `all` (at C speed) finds the usual column without an
+    empty value, which is kept as it is."""
+    return column if all(column) else [value or default for value in column]
+
+
 _opened: tuple[Path, object, Grid] | None = None  # (resolved path, limits, Grid): the last file opened
 
 
@@ -381,7 +410,27 @@ def open_grid(path: str | Path) -> Grid:
     return grid
 
 
+@contextmanager
+def _cycle_collector_paused():
+    """Reading makes hundreds of thousands of containers (calamine's rows, the records) and no
+    reference cycles: the cycle collector would only walk the growing heap again and again (40 %
+    of the reader's own time at 100,000 lines). Paused while reading; what was on before is
+    switched on again."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
+
+
 def read_workbook(path: str | Path) -> Workbook:
+    with _cycle_collector_paused():
+        return _read_workbook(path)
+
+
+def _read_workbook(path: str | Path) -> Workbook:
     grid = open_grid(path)
     findings: list[Finding] = []
     settings = read_settings(grid, findings)
@@ -410,26 +459,28 @@ def read_workbook(path: str | Path) -> Workbook:
                    "peppol_id", "language", "email", "phone", "payment_terms", "accounting_number", "number_source", "import_batch")
     )
     zero = Decimal(0)
-    lines = tuple(
-        InvoiceLine(number or "", line, text or "", quantity, price, discount or zero, rate, regime or "domestic",
-                    account or "", source or "", where, _shown(net, vat, total))
-        for where, number, line, text, quantity, price, discount, rate, regime, account, source, net, vat, total
-        in columns(layout.INVOICE_LINES, "invoice_number", "line", "description", "quantity", "unit_price", "discount_pct",
-                   "vat_rate", "vat_regime", "ledger_account", "account_source", "net", "vat", "total")
-    )
+    # Lines and invoices are many: each is made by one C-level map over the parsed columns (the
+    # classes' positional fields, in order).
+    table = tables[layout.INVOICE_LINES.name]
+    column = table.column
+    lines = tuple(map(
+        InvoiceLine, _or(column("invoice_number"), ""), column("line"), _or(column("description"), ""),
+        column("quantity"), column("unit_price"), _or(column("discount_pct"), zero), column("vat_rate"),
+        _or(column("vat_regime"), "domestic"), _or(column("ledger_account"), ""), _or(column("account_source"), ""),
+        table.wheres, _shown_column(table)))
     by_invoice = defaultdict(list)
     for line in lines:
         by_invoice[line.invoice_number].append(line)
-    invoices = tuple(
-        Invoice(number or "", doc_type, date, customer or "", due, (currency or "EUR").upper(), reference or "",
-                text or "", discount or zero, credited or "", buyer_ref or "", exported or "", einvoice or "",
-                tuple(by_invoice.get(number or "", ())), where, issued, _shown(net, vat, total))
-        for (where, number, doc_type, date, due, customer, currency, reference, text, discount, credited, buyer_ref, exported,
-             einvoice, issued, net, vat, total)
-        in columns(layout.INVOICES, "number", "doc_type", "date", "due_date", "customer_id", "currency", "payment_reference",
-                   "description", "discount_pct", "credited_invoice", "buyer_reference", "exported_in", "einvoice_in",
-                   "total_as_issued", "net", "vat", "total")
-    )
+    table = tables[layout.INVOICES.name]
+    column = table.column
+    numbers = _or(column("number"), "")
+    invoices = tuple(map(
+        Invoice, numbers, column("doc_type"), column("date"), _or(column("customer_id"), ""), column("due_date"),
+        map(str.upper, _or(column("currency"), "EUR")), _or(column("payment_reference"), ""),
+        _or(column("description"), ""), _or(column("discount_pct"), zero), _or(column("credited_invoice"), ""),
+        _or(column("buyer_reference"), ""), _or(column("exported_in"), ""), _or(column("einvoice_in"), ""),
+        [tuple(by_invoice.get(number, ())) for number in numbers], table.wheres, column("total_as_issued"),
+        _shown_column(table)))
     return Workbook(str(path), settings, accounts, vat_rules, customers, invoices, lines, tuple(findings), vat_codes)
 
 

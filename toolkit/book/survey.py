@@ -59,6 +59,7 @@ class SheetFacts:
     columns: int = 0
     percent: set[tuple[int, int]] = field(default_factory=set)  # (row0, col0) of percent-formatted cells
     last_row_tag: int = 0  # the number of the part's last <row> (the sheet's length, in an ordinary file)
+    errors: bool = False  # the part holds t="e": cells with an Excel error (#N/A), which calamine reads as ""
 
 
 @dataclass
@@ -387,6 +388,9 @@ def _pieces(path: Path, data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
         yield carry
 
 
+_ERROR_MARK = b't="e"'
+
+
 class _SheetScan:
     """The last valued row and column of one sheet part, and its percent-formatted cells.
 
@@ -401,12 +405,18 @@ class _SheetScan:
         self.percent_styles = percent_styles
         self._percent = re.compile(rb'\ss="(?:' + b"|".join(s.encode() for s in sorted(percent_styles)) + rb')"') if percent_styles else None
         self.carry = b""
+        self.tail = b""  # the last bytes of the previous piece
         self.first = True
         self.walk = False  # cells without references were seen: walk the part in `finish`
         self.narrow = False  # some plain cell (column A..Z) was seen
         self.max_row = self.max_col = 0
 
     def feed(self, piece: bytes) -> None:
+        # Error cells are rare: the reader looks for them only in a part found to hold one (the
+        # marker may straddle two pieces).
+        if not self.facts.errors and (_ERROR_MARK in piece or _ERROR_MARK in self.tail + piece[:4]):
+            self.facts.errors = True
+        self.tail = piece[-4:]
         if self.walk:
             return
         text = self.carry + piece
