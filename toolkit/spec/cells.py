@@ -18,7 +18,9 @@ from typing import Any, Callable, Mapping, NamedTuple
 from toolkit.model import NOWHERE, Batch, Finding, Where
 import toolkit.spec.text as text
 from toolkit.spec.load import Spec
-from toolkit.spec.plans import EINVOICE_COLLECTIONS, ITEM_SLOTS, UNICODE_ENCODINGS, ChoiceFormat, FieldPlan, FilePlan, RecordPlan
+from toolkit.spec.plans import (
+    EINVOICE_COLLECTIONS, ITEM_SLOTS, UNICODE_ENCODINGS, ChoiceFormat, DecimalFormat, FieldPlan, FilePlan, RecordPlan,
+)
 
 MEMO_LIMIT = 200_000  # remembered texts per field and render
 
@@ -47,12 +49,31 @@ class FileRun:
         self.ctx = Ctx(batch, params)
         self.cells: dict = {}
         self.plain_cells: dict[Callable, PlainCell] = {}
+        # what the column renderer (columns.py) needs to know of the other cells
+        self.document_cells: dict[Callable, Callable] = {}  # rendered once per document -> the field's cell
+        self.conditional_cells: dict[Callable, Conditional] = {}  # a field with a condition -> its parts
         self.quoting = None  # set by the delimited writer: quotes each cell as the layout says
         self.translate = dict(plan.translate)
+        self.probing = False  # True while a memory tries a value: a finding raises WouldReport
+
+    def probe(self, compute: Callable) -> Callable:
+        """value -> its text, or None when rendering it raises a finding (reported nowhere: such a
+        value is rendered again in its line's order, naming the line's document)."""
+        def probe(value):
+            self.probing = True
+            try:
+                return compute(value, None)
+            except WouldReport:
+                return None
+            finally:
+                self.probing = False
+        return probe
 
     # -- findings --
 
     def report(self, code: str, severity: str, plan: FieldPlan | None, ctx: Ctx | None, message: str) -> None:
+        if self.probing:
+            raise WouldReport
         where, key, subject = self.locate(plan, ctx)
         cell = where.cell(key) if where.row else ""
         sheet = where.sheet
@@ -105,6 +126,7 @@ class FileRun:
                     last[0], last[1] = ctx.document, cell(ctx)
                 return last[1]
             self.cells[key] = per_document
+            self.document_cells[per_document] = cell
         return self.cells[key]
 
     def new_cell(self, plan: FieldPlan) -> str | Callable:
@@ -115,16 +137,19 @@ class FileRun:
             finish = chain(finish, self.unquoted_step(plan))
         quiet = not strict and not self.may_report(plan)
         return self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)),
-                             quiet and compose(quote, finish, fmt))
+                             quiet and compose(quote, finish, fmt), isinstance(plan.format, DecimalFormat))
 
-    def memoized(self, plan: FieldPlan, compute: Callable, empty: str, quiet: Callable | None = None) -> str | Callable:
+    def memoized(self, plan: FieldPlan, compute: Callable, empty: str, quiet: Callable | None = None,
+                 unique: bool = False) -> str | Callable:
         """The field as a constant text or as ctx -> text.
 
         Values repeat a lot (dates, journals, codes, descriptions), so each field remembers the text
-        of the values it has rendered, except those that raised a finding: those are rendered (and
-        reported) again on every line, naming each line's document. A field whose text pipeline
-        reports nothing passes `quiet` (value -> text, the same as compute): new values are then
-        rendered inside the memory's own lookup.
+        of the values it has rendered, except those that raise a finding: those are rendered (and
+        reported) again on every line, naming each line's document. A new value is rendered inside
+        the memory's own lookup: directly when the field's text pipeline reports nothing (`quiet`,
+        value -> text, the same as compute), else tried (`probe`) and remembered when it reports
+        nothing. Amounts (`unique`: a decimal format) hardly ever repeat: a quiet amount field is
+        formatted directly, without a memory.
         """
         when = plan.when
         if plan.is_constant or plan.hoisted:
@@ -134,36 +159,31 @@ class FileRun:
             rendered = compute(value, None)
             if when is None:
                 return rendered
-            return lambda ctx: rendered if when(ctx) else empty
-        get, findings = plan.getter, self.findings
+            conditional = lambda ctx: rendered if when(ctx) else empty  # noqa: E731
+            self.conditional_cells[conditional] = Conditional(when, rendered, empty)
+            return conditional
+        get = plan.getter
         if plan.lookup is not None:  # texts are remembered by the key: one lookup per new key
             table, render_found, quiet_found = self.lookup_table(plan.lookup), compute, quiet
             compute = lambda key, ctx: render_found(table.get(key), ctx)  # noqa: E731
             quiet = quiet and (lambda key: quiet_found(table.get(key)))
         if quiet:
-            memo = Memo(quiet)
-            remembered = memo.__getitem__  # never None: renders what it has not seen
+            remembered = quiet if unique and plan.lookup is None else Memo(quiet).__getitem__  # never None
             fresh = None
         else:
-            memo = {}
-            remembered = memo.get
-
-            def fresh(value, ctx):
-                """The text of a value not remembered: remembered now unless it raised a finding."""
-                before = len(findings)
-                rendered = compute(value, ctx)
-                if len(findings) == before and len(memo) < MEMO_LIMIT:
-                    memo[value] = rendered
-                return rendered
+            remembered = Memo(self.probe(compute)).__getitem__  # None: the value raises a finding
+            fresh = compute  # rendered and reported in its line's order
 
         def cell(ctx):
             value = get(ctx)
             rendered = remembered(value)
             return fresh(value, ctx) if rendered is None else rendered
-        if when is None:  # a plain source path: lines may fetch it together with others
-            self.plain_cells[cell] = PlainCell(plan.path, remembered, fresh)
+        self.plain_cells[cell] = PlainCell(plan.path, remembered, fresh)  # lines may fetch it with others
+        if when is None:
             return cell
-        return lambda ctx: cell(ctx) if when(ctx) else empty
+        conditional = lambda ctx: cell(ctx) if when(ctx) else empty  # noqa: E731
+        self.conditional_cells[conditional] = Conditional(when, cell, empty)
+        return conditional
 
     def may_report(self, plan: FieldPlan) -> bool:
         """Whether the field's text pipeline (`finisher`) has a step that can raise a finding."""
@@ -398,9 +418,20 @@ class PlainCell(NamedTuple):
     fresh: Callable | None
 
 
+class Conditional(NamedTuple):
+    """A field with a condition: its cell (or constant text) where the condition holds, else `empty`."""
+    when: Callable
+    cell: Callable | str
+    empty: str
+
+
+class WouldReport(Exception):
+    """Raised by FileRun.report while a memory tries a value (FileRun.probe)."""
+
+
 class Memo(dict):
-    """value -> text of a field whose rendering reports nothing: a value not seen yet is rendered
-    by the lookup itself (and remembered, up to MEMO_LIMIT values)."""
+    """value -> text of a field (None for a value that raises a finding): a value not seen yet is
+    rendered by the lookup itself (and remembered, up to MEMO_LIMIT values)."""
 
     __slots__ = ("render",)
 

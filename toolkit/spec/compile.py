@@ -336,6 +336,8 @@ class _Compiler:
         return FieldPlan(name=column, kind="text", constant="", is_constant=True)
 
     def conditions(self, raw: list | None, at: list, scopes: frozenset) -> Callable | None:
+        """ctx -> bool, all of the conditions. Its `tests` say the same as data, (path, op, value)
+        each, for the renderer that tests a column of many lines at once (`columns.py`)."""
         if not raw:
             return None
         tests = tuple(self.attempt(self.condition, c, at + [i], scopes) for i, c in enumerate(raw))
@@ -343,10 +345,25 @@ class _Compiler:
             return tests[0]
         if len(tests) == 2:
             first, second = tests
-            return lambda ctx: first(ctx) and second(ctx)
-        return lambda ctx: all(t(ctx) for t in tests)
+            test = lambda ctx: first(ctx) and second(ctx)  # noqa: E731
+        else:
+            test = lambda ctx: all(t(ctx) for t in tests)  # noqa: E731
+        if all(t is not None for t in tests):
+            test.tests = tuple(part for t in tests for part in t.tests)
+        return test
 
     def condition(self, raw: Mapping, at: list, scopes: frozenset) -> Callable:
+        test = self.test(raw, at, scopes)
+        value = raw.get("value")
+        op = raw["op"]
+        if op in ("in", "not_in"):
+            value = test.values
+        elif op not in ("empty", "not_empty"):
+            value = test.value
+        test.tests = ((raw["path"], op, value),)
+        return test
+
+    def test(self, raw: Mapping, at: list, scopes: frozenset) -> Callable:
         kind = self.kind_of(raw["path"], at + ["path"], scopes)
         get = self.getter(raw["path"])
         op = raw["op"]
@@ -362,16 +379,22 @@ class _Compiler:
                 self.fail(at + ["value"], f"{op} needs a list")
             values = frozenset(self.typed(v, kind, at + ["value", i]) for i, v in enumerate(raw["value"]))
             if op == "in":
-                return lambda ctx: get(ctx) in values
-            return lambda ctx: get(ctx) not in values
+                test = lambda ctx: get(ctx) in values  # noqa: E731
+            else:
+                test = lambda ctx: get(ctx) not in values  # noqa: E731
+            test.values = values
+            return test
         value = self.typed(raw["value"], kind, at + ["value"])
         compare = {"eq": operator.eq, "ne": operator.ne, "gt": operator.gt, "ge": operator.ge,
                    "lt": operator.lt, "le": operator.le}[op]
         if op == "eq":
-            return lambda ctx: get(ctx) == value
-        if op == "ne":
-            return lambda ctx: get(ctx) != value
-        return lambda ctx: (v := get(ctx)) is not None and compare(v, value)
+            test = lambda ctx: get(ctx) == value  # noqa: E731
+        elif op == "ne":
+            test = lambda ctx: get(ctx) != value  # noqa: E731
+        else:
+            test = lambda ctx: (v := get(ctx)) is not None and compare(v, value)  # noqa: E731
+        test.value = value
+        return test
 
     def typed(self, value: Any, kind: str, at: list) -> Any:
         """A JSON value as the kind of the path it is compared with."""

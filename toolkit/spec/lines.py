@@ -11,15 +11,17 @@ from operator import attrgetter, itemgetter
 from typing import Callable, Mapping
 
 from toolkit.spec.cells import Ctx, FileRun, PlainCell, identity
+from toolkit.spec.columns import CHUNK_DOCUMENTS, Columns, columnar
+from toolkit.spec.sink import Sink
 from toolkit.spec.plans import EINVOICE_COLLECTIONS, ITEM_SLOTS, NESTED_COLLECTIONS, FieldPlan, Layout, RecordPlan
 
 
-def write_lines(run: FileRun) -> tuple[list[str], int]:
-    """(the file's lines, how many come from its records rather than its header)."""
+def write_lines(run: FileRun, out: Sink) -> int:
+    """The file's lines into `out`: the header's, then (after `out.mark_header()`) the records';
+    how many lines come from its records."""
     plan = run.plan
     layout = plan.layout
     q = run.quoting = Quoting(layout, run.params) if layout.kind in ("delimited", "tagged") else None
-    out: list[str] = []
     for kind, item in plan.header:
         if kind == "text":
             out.append(item)
@@ -27,17 +29,19 @@ def write_lines(run: FileRun) -> tuple[list[str], int]:
             out.append(q.delimiter.join(q.text(c) for c in plan.columns))
         else:
             _walk(run, _bind(run, item), run.ctx, out, "")
-    before = len(out)
+    out.mark_header()
     for record in plan.records:
         _walk(run, _bind(run, record), run.ctx, out, "")
-    return out, len(out) - before
+    return out.count()
 
 
 class _Bound:
-    __slots__ = ("record", "line", "children")
+    __slots__ = ("record", "line", "children", "hot")
 
     def __init__(self, record, line, children):
         self.record, self.line, self.children = record, line, children
+        # one line per item of a document's collection, nothing nested: the hot loop `_walk_lines`
+        self.hot = not children and line is not None and record.collection in NESTED_COLLECTIONS
 
 
 def _bind(run: FileRun, record: RecordPlan) -> _Bound:
@@ -52,12 +56,20 @@ def _bind(run: FileRun, record: RecordPlan) -> _Bound:
     return _Bound(record, line, [_bind(run, c) for c in record.children])
 
 
-def _walk(run: FileRun, bound: _Bound, ctx: Ctx, out: list, indent: str) -> None:
+def _walk(run: FileRun, bound: _Bound, ctx: Ctx, out: Sink, indent: str) -> None:
     record = bound.record
     when, line, children = record.when, bound.line, bound.children
-    if not children and line is not None and not indent and record.collection in NESTED_COLLECTIONS:
-        return _walk_lines(run, record, ctx, out, when, line)
+    if bound.hot and not indent:
+        if not record.nested_in_document and (columns := columnar(run, record, line, "")):
+            return _walk_all_lines(columns, bound, ctx, out)
+        return _walk_lines(record, ctx, out, when, line)
     block = record.block
+    if not indent and record.collection == "documents" and any(child.hot for child in children):
+        inner = block[2] if block else ""
+        columns = {id(child): columnar(run, child.record, child.line, inner) for child in children if child.hot}
+        if any(columns.values()):
+            return _walk_documents(run, bound, columns, ctx, out)
+    top = not indent and record.collection in ("documents", "customers", "accounts")
     for _ in run.iterate(record, ctx):
         if when is not None and not when(ctx):
             continue
@@ -69,21 +81,120 @@ def _walk(run: FileRun, bound: _Bound, ctx: Ctx, out: list, indent: str) -> None
                 out.append(indent + block[0])
             inner = indent + (block[2] if block else "")
             for child in children:
-                _walk(run, child, ctx, out, inner)
+                if child.hot and not inner:
+                    _walk_lines(child.record, ctx, out, child.record.when, child.line)
+                else:
+                    _walk(run, child, ctx, out, inner)
             if block and block[1] is not None:
                 out.append(indent + block[1])
             ctx.index = index
+        if top:
+            out.flush_if_full()
 
 
-def _walk_lines(run: FileRun, record: RecordPlan, ctx: Ctx, out: list, when: Callable | None, line: Callable) -> None:
+def _walk_documents(run: FileRun, bound: _Bound, columns: dict, ctx: Ctx, out: Sink) -> None:
+    """`_walk` of the documents, a chunk of them at a time: the hot records among the children
+    rendered by columns (columns.py), the rest (and the documents whose texts raise findings) as
+    `_walk` does, in the same order."""
+    record = bound.record
+    when, line, children, block = record.when, bound.line, bound.children, record.block
+    inner = block[2] if block else ""
+    documents = run.batch.documents
+    for start in range(0, len(documents), CHUNK_DOCUMENTS):
+        chunk = []  # (index, document) of those whose condition holds
+        for i, doc in enumerate(documents[start:start + CHUNK_DOCUMENTS], start + 1):
+            ctx.document, ctx.customer, ctx.index = doc, doc.customer, i
+            if when is None or when(ctx):
+                chunk.append((i, doc))
+        docs = [doc for _, doc in chunk]
+        rendered = {key: c.render(docs) for key, c in columns.items() if c is not None}
+        cursor = dict.fromkeys(rendered, 0)
+        for k, (i, doc) in enumerate(chunk):
+            ctx.document, ctx.customer, ctx.index = doc, doc.customer, i
+            if line is not None:
+                out.append(line(ctx))
+            if block and block[0] is not None:
+                out.append(block[0])
+            for child in children:
+                lines = rendered.get(id(child))
+                if lines is None:
+                    _walk(run, child, ctx, out, inner)
+                    continue
+                count, at = lines.counts[k], cursor[id(child)]
+                cursor[id(child)] = at + count
+                if k in lines.dirty:
+                    _walk(run, child, ctx, out, inner)
+                else:
+                    out.lines.extend(lines.lines[at:at + count])
+                    items = len(_items(doc, child.record.collection, child.record.collection in EINVOICE_COLLECTIONS))
+                    ctx.index = items or ctx.index  # where the line-by-line walk leaves it
+            if block and block[1] is not None:
+                out.append(block[1])
+        out.flush_if_full()
+    ctx.document = ctx.customer = None
+
+
+def _walk_all_lines(columns: Columns, bound: _Bound, ctx: Ctx, out: Sink) -> None:
+    """`_walk_lines` of a record over the items of every document, by columns (columns.py); the
+    documents whose texts raise findings line by line, in the same order."""
+    record = bound.record
+    documents = ctx.batch.documents
+    einvoice = record.collection in EINVOICE_COLLECTIONS
+    before = 0  # items of the documents before (`index` counts on)
+    for start in range(0, len(documents), CHUNK_DOCUMENTS):
+        docs = documents[start:start + CHUNK_DOCUMENTS]
+        lines = columns.render(list(docs), before)
+        if not lines.dirty:
+            out.lines.extend(lines.lines)
+            before += sum(len(_items(doc, record.collection, einvoice)) for doc in docs)
+        else:
+            at = 0
+            for k, doc in enumerate(docs):
+                count = lines.counts[k]
+                if k in lines.dirty:
+                    ctx.document, ctx.customer = doc, doc.customer
+                    _items_lines(_items(doc, record.collection, einvoice), before, record, ctx, out, bound.line)
+                else:
+                    out.lines.extend(lines.lines[at:at + count])
+                at += count
+                before += len(_items(doc, record.collection, einvoice))
+        out.flush_if_full()
+    setattr(ctx, ITEM_SLOTS[record.collection], None)
+    ctx.document = ctx.customer = None
+
+
+def _items(doc, collection: str, einvoice: bool) -> tuple:
+    owner = doc.einvoice if einvoice else doc
+    return getattr(owner, collection) if owner is not None else ()
+
+
+def _items_lines(items: tuple, before: int, record: RecordPlan, ctx: Ctx, out: Sink, line: Callable) -> None:
+    """The lines of one document's items, line by line (`before`: items counted before them)."""
+    slot, when = ITEM_SLOTS[record.collection], record.when
+    for i, item in enumerate(items, before + 1):
+        ctx.index = i
+        setattr(ctx, slot, item)
+        if when is None or when(ctx):
+            out.append(line(ctx))
+
+
+def _walk_lines(record: RecordPlan, ctx: Ctx, out: Sink, when: Callable | None, line: Callable) -> None:
     """The hot loop: one line per posting (VAT group, revenue group), no nesting below."""
     collection = record.collection
     slot = ITEM_SLOTS[collection]
     einvoice = collection in EINVOICE_COLLECTIONS
     append = out.append
-    docs = (ctx.document,) if record.nested_in_document else run.batch.documents
+    if record.nested_in_document:  # the items of the document being walked
+        owner = ctx.document.einvoice if einvoice else ctx.document
+        for i, item in enumerate(getattr(owner, collection) if owner is not None else (), 1):
+            ctx.index = i
+            setattr(ctx, slot, item)
+            if when is None or when(ctx):
+                append(line(ctx))
+        setattr(ctx, slot, None)
+        return
     i = 0
-    for doc in docs:
+    for doc in ctx.batch.documents:
         ctx.document, ctx.customer = doc, doc.customer
         owner = doc.einvoice if einvoice else doc
         for item in (getattr(owner, collection) if owner is not None else ()):
@@ -92,21 +203,24 @@ def _walk_lines(run: FileRun, record: RecordPlan, ctx: Ctx, out: list, when: Cal
             setattr(ctx, slot, item)
             if when is None or when(ctx):
                 append(line(ctx))
+        out.flush_if_full()
     setattr(ctx, slot, None)
-    if not record.nested_in_document:
-        ctx.document = ctx.customer = None
+    ctx.document = ctx.customer = None
 
 
 def _line(cells: list, once: list[bool], delimiter: str, plain: Mapping[Callable, PlainCell]) -> Callable:
-    """ctx -> the joined line. Runs of constant cells are joined once, here; cells that depend on
-    the document only (`once`) are rendered once per document, not once per line of it.
+    """ctx -> the joined line.
 
-    The fast path: the line's plain cells (a source path, no condition) are fetched by one
-    attrgetter and looked up in their memories by one map(), so a line whose values were all seen
-    before costs a few C calls, not a Python call per field. A value whose rendering may raise a
-    finding and was not seen before sends the line down the ordered path, which renders the cells
-    one by one in field order, so findings come in the same order as when each cell renders itself.
-    The texts are put back in field order by one itemgetter and joined (str.format is slower).
+    Runs of constant cells are joined once, here. Cells that depend on the document only (`once`)
+    are rendered once per document, not once per line of it: with the constants around them they
+    make the document's template of the line, a %-format with a %s per cell of the line's own
+    (one C call fills it: joining all the cells of a line, most of them constant, costs more).
+
+    The line's own plain cells (a source path, no condition) are fetched by one attrgetter and
+    looked up in their memories by one map(), so a line whose values were all seen before costs a
+    few C calls, not a Python call per field. A value whose rendering raises a finding (its memory
+    gives None) sends the line down the ordered path, which renders the cells one by one in field
+    order, so findings come in the same order as when each cell renders itself.
     """
     pieces: list = []  # a constant run of cells as one text, or a cell
     for cell in cells:
@@ -114,53 +228,66 @@ def _line(cells: list, once: list[bool], delimiter: str, plain: Mapping[Callable
             pieces[-1] += delimiter + cell
         else:
             pieces.append(cell)
+    per_document = {id(c) for c, o in zip(cells, once) if callable(c) and o}
     if not any(callable(p) for p in pieces):
         text = delimiter.join(pieces)
-        return lambda ctx: text
-    per_document = {id(c) for c, o in zip(cells, once) if callable(c) and o}
-    cells_once = [p for p in pieces if callable(p) and id(p) in per_document]
-    fast = [p for p in pieces if callable(p) and id(p) not in per_document and p in plain]
-    others = [p for p in pieces if callable(p) and id(p) not in per_document and p not in plain]
-    constants = tuple(p for p in pieces if not callable(p))
-    # the arguments come as (*document cells, *fast cells, *other cells, *constants)
-    slot_of = {id(c): i for i, c in enumerate(cells_once + fast + others)}
-    constant_slots = iter(range(len(slot_of), len(slot_of) + len(constants)))
-    slots = [slot_of[id(p)] if callable(p) else next(constant_slots) for p in pieces]
-    arrange = itemgetter(*slots) if len(slots) > 1 else (lambda args: (args[0],))
-    join = delimiter.join
-    recalls = [plain[c].remembered for c in fast]
-    fetch = attrgetter(*[plain[c].path for c in fast]) if fast else None
+        constant = lambda ctx: text  # noqa: E731
+        constant.shape = (pieces, per_document, delimiter)
+        return constant
+    own = [p for p in pieces if callable(p) and id(p) not in per_document]  # the line's own cells, in order
+    fast = [i for i, p in enumerate(own) if p in plain]
+    others = [i for i, p in enumerate(own) if p not in plain]
+    # the texts are rendered as (*fast cells, *other cells) and put back in field order
+    order = [fast.index(i) if i in fast else len(fast) + others.index(i) for i in range(len(own))]
+    if order == list(range(len(own))):
+        arrange = tuple
+    elif len(own) == 1:
+        arrange = tuple
+    else:
+        arrange = itemgetter(*order)
+    other_cells = [own[i] for i in others]
+    recalls = [plain[own[i]].remembered for i in fast]
+    fetch = attrgetter(*[plain[own[i]].path for i in fast]) if fast else None
     if len(fast) == 1:
         fetch_one = fetch
         fetch = lambda ctx: (fetch_one(ctx),)  # noqa: E731 - attrgetter of one path gives no tuple
-    # the ordered path: per line cell (in field order) its slot among the fast ones, or None
-    order = [(fast.index(p), plain[p].fresh) if p in plain else (None, p)
-             for p in pieces if callable(p) and id(p) not in per_document]
+    # the ordered path: per own cell (in field order) its slot among the fast ones, or None
+    ordered_cells = [(fast.index(i), plain[p].fresh) if i in fast else (None, p) for i, p in enumerate(own)]
     call = operator.call
-    last = [None, ()]  # document, its cells
+    escaped_delimiter = delimiter.replace("%", "%%")
+
+    def template(ctx):
+        """The line with the document's texts in place and a %s per cell of the line's own."""
+        return escaped_delimiter.join(
+            p.replace("%", "%%") if not callable(p) else p(ctx).replace("%", "%%") if id(p) in per_document else "%s"
+            for p in pieces)
 
     def ordered(values, texts, ctx):
         rendered, rest = list(texts), []
-        for slot, render_cell in order:
+        for slot, render_cell in ordered_cells:
             if slot is None:
                 rest.append(render_cell(ctx))
             elif rendered[slot] is None:
                 rendered[slot] = render_cell(values[slot], ctx)
-        return rendered, rest
+        return (*rendered, *rest)
+
+    constant_template = None if per_document else template(None)
+    last = [None, constant_template]  # document, its template
 
     def line(ctx):
-        if cells_once and ctx.document is not last[0]:
-            last[0], last[1] = ctx.document, [g(ctx) for g in cells_once]
+        if per_document and ctx.document is not last[0]:
+            last[0], last[1] = ctx.document, template(ctx)
         if fetch is None:
-            texts, rest = (), [g(ctx) for g in others]
+            texts = tuple([g(ctx) for g in other_cells])
         else:
             values = fetch(ctx)
-            texts = list(map(call, recalls, values))
+            texts = tuple(map(call, recalls, values))
             if None in texts:
-                texts, rest = ordered(values, texts, ctx)
-            else:
-                rest = [g(ctx) for g in others] if others else ()
-        return join(arrange((*last[1], *texts, *rest, *constants)))
+                texts = ordered(values, texts, ctx)
+            elif other_cells:
+                texts = (*texts, *[g(ctx) for g in other_cells])
+        return last[1] % arrange(texts)
+    line.shape = (pieces, per_document, delimiter)  # for the column renderer
     return line
 
 

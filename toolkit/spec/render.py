@@ -19,6 +19,7 @@ import toolkit.spec.text as text
 from toolkit.spec.cells import FileRun
 from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
+from toolkit.spec.sink import Sink
 from toolkit.spec.xml import write_xml
 
 
@@ -80,30 +81,29 @@ def _file(run: FileRun) -> list[tuple[str, bytes]]:
     if plan.when is not None and not plan.when(run.ctx):
         return []
     name = run.file_name = _name(run, plan.name_parts, plan.name)
-    lines, count = write_xml(run) if plan.layout.kind == "xml" else write_lines(run)
+    eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
+    sink = Sink(eol, plan.encoding, plan.max_records)
+    count = write_xml(run, sink) if plan.layout.kind == "xml" else write_lines(run, sink)
+    parts = sink.close(plan.trailing_newline)
     if count == 0 and plan.omit_when_empty:
         return []
-    if not plan.max_records or count <= plan.max_records:  # the usual case: one file, named as always
-        return [(name, _content(run, lines))]
-    header, size = len(lines) - count, plan.max_records
-    parts = []
-    for number, start in enumerate(range(header, len(lines), size), 1):
+    if len(parts) == 1:  # the usual case: one file, named as always
+        return [(name, _content(run, parts[0]))]
+    files = []
+    for number, part in enumerate(parts, 1):
         run.file_name = _name(run, plan.part_name_parts, plan.name, number)
-        parts.append((run.file_name, _content(run, lines[:header] + lines[start:start + size])))
-    return parts
+        files.append((run.file_name, _content(run, part)))
+    return files
 
 
-def _content(run: FileRun, lines: list[str]) -> bytes:
+def _content(run: FileRun, part) -> bytes:
     plan = run.plan
-    eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
-    content = eol.join(lines) + (eol if plan.trailing_newline and lines else "")
-    del lines  # a large export: do not hold the lines, the text and the bytes at once
-    try:
-        data = text.encode(content, plan.encoding)
-    except UnicodeEncodeError as exc:  # a value that escaped the per-field checks: still no bad file
+    if part.failure is not None:  # a value that escaped the per-field checks: still no bad file
+        exc = part.failure
         if not any(f.is_error for f in run.findings):
             run.error("text.unrepresentable", None, None, f"holds {exc.object[exc.start:exc.end]!r}, which {plan.encoding} cannot encode")
         return b""
+    data = part.data()
     if plan.layout.kind == "xml" and (problem := text.xml_problem(data)):  # never an export with a broken file
         run.error("xml.malformed", None, None, f"is not well-formed XML ({problem}); nothing is written")
     return data

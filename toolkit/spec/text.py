@@ -117,7 +117,16 @@ def decimal_formatter(places: int | None, sign: str, side: str | None, other_sid
     grouping = ",f" if thousands else "f"
     table = str.maketrans({",": thousands, ".": sep}) if thousands or sep != "." else None
 
+    # Amounts come already at their places (0.01): str() of such a Decimal is its fixed-point text,
+    # several times cheaper than quantize + format. `places` digits after a point and no exponent
+    # (str writes 1.5E+5 for some values) prove the Decimal needs no rounding.
+    point = -places - 1 if places and not thousands else 0
+
     def number(v: Decimal) -> str:
+        if point and v and type(v) is Decimal:
+            text = str(v)
+            if len(text) > -point and text[point] == "." and "E" not in text:
+                return text.translate(table) if table else text
         if exponent is not None:
             v = v.quantize(exponent, ROUND_HALF_UP)
         if not v:

@@ -1,0 +1,122 @@
+"""Where a writer's lines go: joined and encoded a chunk at a time into the file's bytes.
+
+A big export never holds its lines, its whole text and its encoded bytes at once: the writers
+append lines and call `flush_if_full` between documents; each chunk of lines is joined, encoded
+and appended to the file's bytes, then dropped. A file with `max_records` is cut into parts as
+its records come (each part starts with the file's header lines).
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+
+CHUNK_LINES = 20_000  # lines joined and encoded at a time: a few MB of text
+
+
+class Sink:
+    """The lines of one file (and of its parts, when it has more records than `max_records`)."""
+
+    def __init__(self, eol: str, encoding: str, max_records: int | None):
+        self.eol, self.encoding, self.max_records = eol, encoding, max_records
+        self.lines: list[str] = []  # not encoded yet
+        self.append = self.lines.append
+        self.header: list[str] | None = None  # the header's lines, once `mark_header` is called
+        self.records = 0  # record lines so far
+        self.parts: list[_Part] = []
+
+    def mark_header(self) -> None:
+        """The lines so far are the header; from here on they are records."""
+        self.header = list(self.lines)
+        del self.lines[:]
+        self.parts.append(_Part(self))
+        self.parts[-1].write(self.header)
+
+    def count(self) -> int:
+        """Record lines so far."""
+        return self.records + (len(self.lines) if self.header is not None else 0)
+
+    def flush_if_full(self) -> None:
+        if len(self.lines) >= CHUNK_LINES:
+            self.flush()
+
+    def flush(self) -> None:
+        lines = self.lines
+        if self.header is None:  # still in the header (it is written at mark_header)
+            return
+        start = 0
+        while start < len(lines):
+            part = self.parts[-1]
+            if self.max_records and part.records == self.max_records:
+                part = _Part(self)
+                part.write(self.header)
+                self.parts.append(part)
+            room = len(lines) - start if not self.max_records else min(len(lines) - start, self.max_records - part.records)
+            part.write(lines[start:start + room] if start or room < len(lines) else lines)
+            part.records += room
+            self.records += room
+            start += room
+        del lines[:]
+
+    def close(self, trailing_newline: bool) -> list[_Part]:
+        """The parts (one unless the records did not fit `max_records`), finished."""
+        if self.header is None:
+            self.mark_header()
+        self.flush()
+        for part in self.parts:
+            part.close(trailing_newline)
+        return self.parts
+
+
+class _Part:
+    """One output file's bytes, encoded as lines come; the first failure to encode is kept (and
+    nothing more encoded) for the renderer to report."""
+
+    def __init__(self, sink: Sink):
+        self.eol, self.encoding = sink.eol, sink.encoding
+        self.buffer = io.BytesIO()
+        self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
+        self.ascii = _ascii_compatible(sink.encoding)
+        self.records = 0
+        self.empty = True  # no line written yet
+        self.failure: UnicodeEncodeError | None = None
+
+    def write(self, lines: list[str]) -> None:
+        if not lines or self.failure is not None:
+            if lines:
+                self.empty = False
+            return
+        text = self.eol.join(lines)
+        if not self.empty:
+            text = self.eol + text  # lines are separated by the line ending
+        self.empty = False
+        self._encode(text)
+
+    def _encode(self, text: str) -> None:
+        try:  # pure ASCII through the ASCII codec: several times faster than the charmap codecs
+            data = text.encode("ascii") if self.ascii and text.isascii() else self.encoder.encode(text)
+        except UnicodeEncodeError as exc:
+            self.failure = exc
+            return
+        self.buffer.write(data)
+
+    def close(self, trailing_newline: bool) -> None:
+        if trailing_newline and not self.empty and self.failure is None:
+            self._encode(self.eol)
+        if self.failure is None and not self.ascii:
+            self._encode_final()
+
+    def _encode_final(self) -> None:
+        try:
+            self.buffer.write(self.encoder.encode("", final=True))
+        except UnicodeEncodeError as exc:
+            self.failure = exc
+
+    def data(self) -> bytes:
+        """The bytes (b"" after a failure to encode). BytesIO hands over its buffer, no copy."""
+        return b"" if self.failure is not None else self.buffer.getvalue()
+
+
+def _ascii_compatible(encoding: str) -> bool:
+    from toolkit.spec.text import _ascii_compatible as compatible
+    return compatible(encoding)
