@@ -277,9 +277,15 @@ class Row:
 
     def last_col(self) -> int:
         if self._cells is None:
-            refs = _CELL_REF.findall(self.body)
-            return _col_of(refs[-1]) if refs else 0
+            return self._edge_col(self.body.rfind(b"<c "))
         return self._cells[-1].col if self._cells else 0
+
+    def _edge_col(self, at: int) -> int:
+        """The column of the unparsed body's cell starting at `at` (-1: none). Unparsed means every
+        cell is a `<c ` with its reference (`_fast`), so find/rfind give the first and last cell
+        without a regular expression over the whole row."""
+        match = _CELL_REF.match(self.body, at) if at >= 0 else None
+        return _col_of(match.group(1)) if match else 0
 
     def render(self, number: int) -> bytes:
         digits = str(number).encode()
@@ -290,11 +296,10 @@ class Row:
             body = self.body
             if number != self.number:
                 body = _CELL_NUMBER.sub(lambda m: m.group(1) + digits + b'"', body)
-            if b"spans=" in tag:
-                refs = _CELL_REF.findall(body)
-                if refs:
-                    spans = f' spans="{_col_of(refs[0])}:{_col_of(refs[-1])}"'.encode()
-                    tag = _SPANS.sub(lambda m: spans, tag, count=1)
+            first = self._edge_col(self.body.find(b"<c ")) if b"spans=" in tag else 0
+            if first:
+                spans = f' spans="{first}:{self.last_col()}"'.encode()
+                tag = _SPANS.sub(lambda m: spans, tag, count=1)
             return tag + body + b"</" + self.prefix + b"row>"
         if self._cells and b"spans=" in tag:
             spans = f' spans="{self._cells[0].col}:{self._cells[-1].col}"'.encode()
