@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
+from operator import attrgetter
 from typing import Callable, Iterable, Mapping
 
 from stdnum.be import ogm_vcs
@@ -28,6 +29,7 @@ EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi")
 # Where revenue accounts live in the usual charts (Teamleader's rule): BE class 70, NL class 8.
 REVENUE_PREFIX = {"BE": "70", "NL": "8"}
 _TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
+_NOT_DIGIT = re.compile(r"\D")
 
 
 def valid_vat_country(raw: str, default_country: str) -> str | None:
@@ -89,7 +91,7 @@ def document_numbers(wb: Workbook, rule: Mapping, package: str) -> list[Finding]
     for invoice in wb.invoices:
         if not invoice.number or not invoice.doc_type:
             continue
-        kept = re.sub(r"\D", "", invoice.number)
+        kept = _NOT_DIGIT.sub("", invoice.number)
         if not kept:
             findings.append(error("invoice.number.package_empty", invoice.where, "number",
                                   f"{package} keeps only the digits of a document number, and {invoice.number} has none: "
@@ -292,6 +294,11 @@ def _lines(wb: Workbook) -> list[Finding]:
     customers = {c.customer_id: c for c in wb.customers}
     rules = RuleBook(wb.vat_rules)
     home = wb.settings.company_country.upper()
+    # A line's findings follow from its account, VAT rate and regime and its invoice's date and
+    # customer: worked out on the first line of each combination (a big workbook repeats a few
+    # hundred) and repeated on the cells of the others. The rate counts by identity (the reader
+    # shares one Decimal per distinct cell value): 21 and 21.0 are equal but read differently.
+    first_found: dict[tuple, list[Finding]] = {}
     for line in wb.lines:
         invoice = invoices.get(line.invoice_number)
         if invoice is None:
@@ -299,20 +306,31 @@ def _lines(wb: Workbook) -> list[Finding]:
                 findings.append(error("line.invoice.unknown", line.where, "invoice_number",
                                       f"Invoice {line.invoice_number} is not on the Invoices sheet: add it or fix the number."))
             continue
-        findings += _line_account(line, accounts)
-        if line.vat_rate is None:
-            continue
-        if Decimal(0) < line.vat_rate < Decimal(1):
-            findings.append(error("line.vat_rate.fraction", line.where, "vat_rate",
-                                  f"VAT rate {line.vat_rate}: the column holds percents, so type 21 (or 21%) for 21 %."))
-            continue
-        if invoice.date and rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) is None:
-            findings.append(error("line.vat_rule.missing", line.where, "vat_rate",
-                                  f"No VAT rule covers {line.vat_rate} % {line.vat_regime} on {invoice.date:%d/%m/%Y}: "
-                                  f"add one on the VAT rules sheet or fix the rate."))
-        customer = customers.get(invoice.customer_id)
-        if customer is not None:
-            findings += _regime(line, customer, home)
+        combination = (line.ledger_account, id(line.vat_rate), line.vat_regime, invoice.date, invoice.customer_id)
+        found = first_found.get(combination)
+        if found is None:
+            found = first_found[combination] = _line_findings(line, invoice, accounts, customers, rules, home)
+            findings += found
+        elif found:
+            findings += [(error if f.is_error else warning)(f.code, line.where, f.key, f.message) for f in found]
+    return findings
+
+
+def _line_findings(line, invoice, accounts, customers, rules, home: str) -> list[Finding]:
+    findings = _line_account(line, accounts)
+    if line.vat_rate is None:
+        return findings
+    if Decimal(0) < line.vat_rate < Decimal(1):
+        findings.append(error("line.vat_rate.fraction", line.where, "vat_rate",
+                              f"VAT rate {line.vat_rate}: the column holds percents, so type 21 (or 21%) for 21 %."))
+        return findings
+    if invoice.date and rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) is None:
+        findings.append(error("line.vat_rule.missing", line.where, "vat_rate",
+                              f"No VAT rule covers {line.vat_rate} % {line.vat_regime} on {invoice.date:%d/%m/%Y}: "
+                              f"add one on the VAT rules sheet or fix the rate."))
+    customer = customers.get(invoice.customer_id)
+    if customer is not None:
+        findings += _regime(line, customer, home)
     return findings
 
 
@@ -371,11 +389,19 @@ def _amount(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
+def _any_negative(wb: Workbook) -> bool:
+    """Some line has a negative quantity or unit price; asked of their distinct values at once."""
+    values = set(map(attrgetter("quantity"), wb.lines)) | set(map(attrgetter("unit_price"), wb.lines))
+    return any(value < 0 for value in values if value is not None)
+
+
 def credit_note_signs(wb: Workbook) -> list[Finding]:
     """Signs as typed: a credit note typed negative is booked as the credit it is (a warning); a
     credit note with both signs, or an invoice with a negative total, is an error. One finding per
     document, on its Invoices row."""
     findings = []
+    if not _any_negative(wb):
+        return findings  # the usual workbook: no line is negative
     s = wb.settings
     for invoice in wb.invoices:
         positive, negative = line_signs(invoice)

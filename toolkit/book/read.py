@@ -149,10 +149,12 @@ def _parse_column(raw: list, parse, distinct: set | None = None) -> tuple[list, 
     """The parsed column and the types it holds. Each distinct value is parsed once: columns
     repeat their values (codes, rates, choices), and 600,000 rows make per-cell parsing the
     reader's main cost; the common values (numbers and plain text) are parsed in bulk."""
-    if bool in set(map(type, raw)):  # True == 1 would share a memo entry with 1.0
+    distinct = set(raw) if distinct is None else distinct
+    # True == 1 would share a memo entry with 1.0 (and False with 0): a column that may hold a
+    # bool (some distinct value equals 1 or 0) is looked over for one.
+    if (1 in distinct or 0 in distinct) and bool in set(map(type, raw)):
         parsed = [_parse_one(parse, v) for v in raw]
         return parsed, set(map(type, parsed))
-    distinct = set(raw) if distinct is None else distinct
     memo = parsed_in_bulk(parse, distinct)
     for value in distinct - memo.keys():
         memo[value] = _parse_one(parse, value)
