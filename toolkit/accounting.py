@@ -36,6 +36,7 @@ Postings (amount signed debit - credit; a credit note mirrors an invoice):
 from __future__ import annotations
 
 import datetime as dt
+from operator import attrgetter
 from decimal import ROUND_HALF_UP, Decimal
 
 from toolkit.model import Customer, Document, Finding, Invoice, LineAmount, Posting, RevenueGroup, Settings, VatGroup, error
@@ -100,65 +101,93 @@ def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     if left:
         for index in sorted(range(len(parts)), key=lambda i: -parts[i][1])[:left]:
             floors[index] += 1
-    return [Decimal(f).scaleb(-2) for f in floors]  # exponent -2, as money() gives
+    return [Decimal(f) * CENT for f in floors]  # exponent -2, as money() gives (and faster than scaleb)
 
 
 def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | None = None):
-    """Steps 1-3 of the module docstring: ({(account, rate, regime): [gross, discount, taxable, VAT]},
-    {(rate, regime): [base, VAT]}), both in the order the lines name them. `lines_out`, when given,
-    receives a LineAmount per line (e-invoices show each line)."""
+    """Steps 1-3 of the module docstring: (the revenue groups per account, rate and regime; the
+    VAT groups per rate and regime, each with its revenue groups), both in the order the lines
+    name them, VAT codes left to `build_document`. `lines_out`, when given, receives a
+    LineAmount per line (e-invoices show each line)."""
     once = rounding != GROSS_THEN_DISCOUNT
     flip = typed_negative(invoice)
-    pct = invoice.discount_pct or ZERO
-    revenue: dict[tuple, list[Decimal]] = {}
-    groups: dict[tuple, list[list]] = {}  # (rate, regime) -> [[revenue sums, gross, discount, net, line], ...]
-    accounts: dict[tuple, list[list[Decimal]]] = {}  # (rate, regime) -> its revenue sums, in order
+    pct = invoice.discount_pct
+    revenue: dict[tuple, RevenueGroup] = {}
+    accounts: dict[tuple, list[RevenueGroup]] = {}  # (rate, regime) -> its revenue groups, in order
+    # Rows per line (see `_taxable`) are kept only when needed after the pass: to share the
+    # invoice discount over a group's lines, or to hand out the lines. Without them (most
+    # invoices) a line's amounts go straight into its revenue group.
+    rows: list[list] | None = [] if pct or lines_out is not None else None
     for line in invoice.lines:
-        exact = (-line.quantity if flip else line.quantity) * line.unit_price
-        gross = money(exact)
-        if not line.discount_pct:
+        quantity = -line.quantity if flip else line.quantity
+        exact = quantity * line.unit_price
+        gross = exact.quantize(CENT, ROUND_HALF_UP)  # money(), inlined: this runs for every line
+        line_pct = line.discount_pct
+        if not line_pct:
             net = gross
         elif once:
-            net = money(exact * (HUNDRED - line.discount_pct) / HUNDRED)
+            net = money(exact * (HUNDRED - line_pct) / HUNDRED)
         else:
-            net = gross - money(gross * line.discount_pct / HUNDRED)
-        key = (line.ledger_account, line.vat_rate, line.vat_regime)
-        sums = revenue.get(key)
-        if sums is None:
-            sums = revenue[key] = [ZERO, ZERO, ZERO, ZERO]
-            accounts.setdefault(key[1:], []).append(sums)
-        groups.setdefault(key[1:], []).append([sums, gross, gross - net, net, line])
+            net = gross - money(gross * line_pct / HUNDRED)
+        rate, regime = line.vat_rate, line.vat_regime
+        key = (line.ledger_account, rate, regime)
+        group = revenue.get(key)
+        if group is None:  # sums from 0.00: a zero sum is 0.00, never -0.00
+            group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", ZERO, ZERO, ZERO, ZERO)
+            accounts.setdefault((rate, regime), []).append(group)
+        if rows is not None:
+            discount = gross - net
+            rows.append([group, gross, discount, net, line, quantity, discount, net])
+            continue
+        group.gross += gross
+        if line_pct:
+            group.discount += gross - net
+        if not on_total:
+            group.vat += (net * rate / HUNDRED).quantize(CENT, ROUND_HALF_UP)
+    if rows is not None:
+        _taxable(rows, accounts, pct, on_total)
         if lines_out is not None:
-            lines_out.append(LineAmount(line, -line.quantity if flip else line.quantity, gross, gross - net, net))
-    vat: dict[tuple, list[Decimal]] = {}
-    for (rate, regime), rows in groups.items():
-        if pct:
-            nets = [row[3] for row in rows]
-            for row, part in zip(rows, share(money(sum(nets) * pct / HUNDRED), nets)):
-                row[2] += part
-                row[3] -= part
-        base = tax = ZERO
-        for sums, gross, discount, taxable, _ in rows:
-            sums[0] += gross
-            sums[1] += discount
-            sums[2] += taxable
-            base += taxable
-            if not on_total:
-                line_vat = money(taxable * rate / HUNDRED)
-                sums[3] += line_vat
-                tax += line_vat
+            lines_out.extend(LineAmount(line, quantity, gross, discount, net, net - taxable, taxable)
+                             for _, gross, _, taxable, line, quantity, discount, net in rows)
+    groups = []
+    for (rate, regime), members in accounts.items():
+        for group in members:
+            # the sum of the taxable amounts, exactly: each is its line's gross less its discount
+            group.net = group.gross - group.discount if group.discount else group.gross
+        if len(members) == 1:  # the VAT group's amounts are its one account's (the same objects)
+            base, tax = members[0].net, members[0].vat
+        else:
+            base = tax = ZERO
+            for group in members:
+                base += group.net
+                tax += group.vat
         if on_total:
             tax = money(base * rate / HUNDRED)
-            shared = accounts[(rate, regime)]
-            for sums, part in zip(shared, share(tax, [sums[2] for sums in shared])):
-                sums[3] = part
-        vat[(rate, regime)] = [base, tax]
-    if lines_out is not None:
-        taxable_of = {id(row[4]): row[3] for rows in groups.values() for row in rows}
-        for amount in lines_out:
-            amount.taxable = taxable_of[id(amount.line)]
-            amount.invoice_discount = amount.net - amount.taxable
-    return revenue, vat
+            for group, part in zip(members, share(tax, [group.net for group in members])):
+                group.vat = part
+        groups.append((VatGroup(rate, regime, "", base, tax), members))
+    return list(revenue.values()), groups
+
+
+def _taxable(rows: list[list], accounts: dict[tuple, list[RevenueGroup]], pct: Decimal, on_total: bool) -> None:
+    """Step 2, and the line VAT of step 3, for `_amounts`' rows (in line order): the invoice
+    discount of each group shared over its lines, then each row added to its revenue group.
+    A row is [revenue group, gross, discount, taxable, line, quantity, line discount, net];
+    discount and taxable start as the line's and take the row's share of the invoice discount."""
+    lines_of: dict[tuple, list[list]] = {key: [] for key in accounts}
+    for row in rows:
+        lines_of[(row[0].rate, row[0].regime)].append(row)
+    for (rate, _), members in lines_of.items():
+        if pct:
+            nets = [row[3] for row in members]
+            for row, part in zip(members, share(money(sum(nets) * pct / HUNDRED), nets)):
+                row[2] += part
+                row[3] -= part
+        for group, gross, discount, taxable, *_ in members:
+            group.gross += gross
+            group.discount += discount
+            if not on_total:
+                group.vat += money(taxable * rate / HUNDRED)
 
 
 def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
@@ -170,8 +199,8 @@ def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
 
 def document_total(invoice: Invoice, rounding: str, vat_booking: str) -> Decimal:
     """The total incl. VAT `build_document` books for `invoice`, in document terms."""
-    _, vat = _amounts(invoice, rounding, vat_booking == "on total")
-    return sum((base + tax for base, tax in vat.values()), ZERO)
+    _, groups = _amounts(invoice, rounding, vat_booking == "on total")
+    return sum((group.base + group.vat for group, _ in groups), ZERO)
 
 
 def build_document(
@@ -181,30 +210,38 @@ def build_document(
     rules: RuleBook,
     vat_code: VatCodeLookup,
 ) -> Document:
+    """The balanced booking of `invoice`; raises Unbalanced if its postings do not add up to 0.
+    (`rules` is not consulted: the lines carry their accounts.)"""
     booked_gross = bool(settings.discount_account)
-    revenue, vat = _amounts(invoice, settings.rounding, settings.vat_booking == "on total")
-
-    codes = {key: _code(key[0], key[1], invoice, rules, vat_code) for key in vat}
-    vat_groups = tuple(VatGroup(rate, regime, codes[(rate, regime)], base, tax) for (rate, regime), (base, tax) in vat.items())
-    revenue_groups = tuple(
-        RevenueGroup(account, rate, regime, codes[(rate, regime)], gross, discount, net, tax)
-        for (account, rate, regime), (gross, discount, net, tax) in revenue.items()
-    )
-    base = sum((g.base for g in vat_groups), ZERO)
-    tax = sum((g.vat for g in vat_groups), ZERO)
+    revenue_groups, groups = _amounts(invoice, settings.rounding, settings.vat_booking == "on total")
+    doc_type = invoice.doc_type
+    vat_groups = []
+    for group, members in groups:
+        group.vat_code = vat_code(group.regime, group.rate, doc_type) or ""
+        for member in members:
+            member.vat_code = group.vat_code
+        vat_groups.append(group)
+    if len(vat_groups) == 1:  # the document's amounts are its one group's (the same objects)
+        base, tax = vat_groups[0].base, vat_groups[0].vat or ZERO  # a sum: 0.00, never -0.00
+    else:
+        base = tax = ZERO
+        for group in vat_groups:
+            base += group.base
+            tax += group.vat
     total = base + tax
-    sign = -1 if invoice.is_credit_note else 1
     text = invoice.description or customer.name
 
-    postings: list[Posting] = []
-
-    def post(kind, account, amount, rate=None, regime="", code="", base=ZERO, tax=ZERO):
-        postings.append(Posting(kind, account, amount, text, rate, regime, code, base, tax, len(postings) + 1))
-
-    post("receivable", settings.receivables_account, sign * total, base=base, tax=tax)
+    # Amounts in document terms become signed (debit +, credit -). A credit note mirrors an
+    # invoice; copy_negate() is the `-1 * amount` it stands for, down to the sign of a zero.
+    if invoice.is_credit_note:
+        debit, credit = Decimal.copy_negate, _same
+    else:
+        debit, credit = _same, Decimal.copy_negate
+    postings = [Posting("receivable", settings.receivables_account, debit(total), text, None, "", "", base, tax, 1)]
     for group in revenue_groups:
         amount = group.gross if booked_gross else group.net
-        post("revenue", group.account, -sign * amount, group.rate, group.regime, group.vat_code)
+        postings.append(Posting("revenue", group.account, credit(amount), text, group.rate, group.regime,
+                                group.vat_code, ZERO, ZERO, len(postings) + 1))
     if booked_gross:
         discounts: dict[tuple, Decimal] = {}
         for group in revenue_groups:
@@ -212,20 +249,22 @@ def build_document(
                 key = (group.rate, group.regime, group.vat_code)
                 discounts[key] = discounts.get(key, ZERO) + group.discount
         for (rate, regime, code), amount in discounts.items():
-            post("discount", settings.discount_account, sign * amount, rate, regime, code)
+            postings.append(Posting("discount", settings.discount_account, debit(amount), text, rate, regime, code,
+                                    ZERO, ZERO, len(postings) + 1))
     for group in vat_groups:
-        post("vat", settings.vat_account, -sign * group.vat, group.rate, group.regime, group.vat_code, group.base, group.vat)
+        postings.append(Posting("vat", settings.vat_account, credit(group.vat), text, group.rate, group.regime,
+                                group.vat_code, group.base, group.vat, len(postings) + 1))
 
-    if sum(p.amount for p in postings) != 0:
+    if sum(map(_AMOUNT, postings), ZERO) != 0:  # the last guard, on the postings as built
         raise Unbalanced(error("document.unbalanced", invoice.where, "number",
                                f"Invoice {invoice.number} does not balance after rounding; nothing was written."))
     return Document(
         number=invoice.number,
-        doc_type=invoice.doc_type,
+        doc_type=doc_type,
         date=invoice.date,
         due_date=invoice.due_date or invoice.date + dt.timedelta(days=customer.payment_terms or 0),
         customer=customer,
-        journal=settings.journal(invoice.doc_type),
+        journal=settings.journal(doc_type),
         description=text,
         payment_reference=invoice.payment_reference,
         currency=invoice.currency,
@@ -233,14 +272,15 @@ def build_document(
         vat=tax,
         total=total,
         postings=tuple(postings),
-        vat_groups=vat_groups,
-        revenue_groups=revenue_groups,
+        vat_groups=tuple(vat_groups),
+        revenue_groups=tuple(revenue_groups),
         credited_invoice=invoice.credited_invoice,
         invoice=invoice,
     )
 
 
-def _code(rate: Decimal, regime: str, invoice: Invoice, rules: RuleBook, vat_code: VatCodeLookup) -> str:
-    """The package's code (the workbook's VAT codes sheet over the spec's table, `package_vat_codes`)."""
-    return vat_code(regime, rate, invoice.doc_type) or ""
+def _same(amount: Decimal) -> Decimal:
+    return amount
 
+
+_AMOUNT = attrgetter("amount")
