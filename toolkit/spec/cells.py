@@ -52,6 +52,7 @@ class FileRun:
         # what the column renderer (columns.py) needs to know of the other cells
         self.document_cells: dict[Callable, Callable] = {}  # rendered once per document -> the field's cell
         self.conditional_cells: dict[Callable, Conditional] = {}  # a field with a condition -> its parts
+        self.column_cells: dict[Callable, Callable] = {}  # values -> their texts at once, or None
         self.quoting = None  # set by the delimited writer: quotes each cell as the layout says
         self.translate = dict(plan.translate)
         self.probing = False  # True while a memory tries a value: a finding raises WouldReport
@@ -136,8 +137,20 @@ class FileRun:
         if strict:
             finish = chain(finish, self.unquoted_step(plan))
         quiet = not strict and not self.may_report(plan)
-        return self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)),
+        cell = self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)),
                              quiet and compose(quote, finish, fmt), isinstance(plan.format, DecimalFormat))
+        if quiet and finish is identity and plan.lookup is None and getattr(fmt, "column", None):
+            quote_column = self.quoting.column_quoter(plan, fmt.alphabet) if self.quoting else list
+            if quote_column is not None:
+                self.column_formatter(cell, fmt.column, quote_column)
+        return cell
+
+    def column_formatter(self, cell: str | Callable, column: Callable, finish: Callable) -> None:
+        """Note that the field's texts of a column of values are finish(column(values)) (or None)."""
+        conditional = self.conditional_cells.get(cell)
+        inner = conditional.cell if conditional is not None else cell
+        if callable(inner):
+            self.column_cells[inner] = lambda values: None if (texts := column(values)) is None else finish(texts)
 
     def memoized(self, plan: FieldPlan, compute: Callable, empty: str, quiet: Callable | None = None,
                  unique: bool = False) -> str | Callable:

@@ -29,6 +29,7 @@ CHUNK_DOCUMENTS = 2_000  # documents rendered together: the columns of a chunk s
 
 class Chunk(NamedTuple):
     lines: list[str]  # the record's lines of the clean documents (and garbage for the dirty ones)
+    documents: list[int]  # each line's document (its position in the chunk), ascending
     counts: Counter  # position of a document in the chunk -> how many lines it has
     dirty: set[int]  # positions of the documents to render line by line
 
@@ -44,6 +45,15 @@ class _Field(NamedTuple):
     tests: tuple = ()  # a conditional field: its condition as data (path, op, value)
     constant: str | None = None  # a conditional constant: its text where the condition holds
     empty: str = ""
+    column: Callable | None = None  # values -> texts at once (amounts), or None: then one by one
+
+    def texts(self, values) -> list:
+        if self.column is not None:
+            values = list(values)
+            texts = self.column(values)
+            if texts is not None:
+                return texts
+        return list(map(self.remembered, values))
 
 
 def _escape(literal: str) -> str:
@@ -116,13 +126,59 @@ class Columns:
         if plain is None:
             self.ok = False
             return _Field(_Source("", None), None)
-        return _Field(self.source(plain.path), plain.remembered, tests, None, conditional.empty if conditional else "")
+        return _Field(self.source(plain.path), plain.remembered, tests, None, conditional.empty if conditional else "",
+                      run.column_cells.get(cell))
 
     # -- rendering --
 
-    def render(self, docs: list, first_index: int = 0) -> Chunk:
+    def render(self, docs: list, first_index: int = 0, shared: dict | None = None) -> Chunk:
         """The record's lines for these documents (`first_index`: items before them, for a record
-        that is not nested in a document: `index` counts on across documents)."""
+        that is not nested in a document: `index` counts on across documents). Records rendered
+        over the same documents pass the same `shared` dict: the items, the unfiltered columns and
+        the document texts they have in common are computed once."""
+        shared = {} if shared is None else shared
+        rows = shared.get(self.collection)
+        if rows is None:
+            rows = shared[self.collection] = self.rows(docs, first_index)
+        if self.tests:
+            rows, _ = self.select(self.tests, rows, docs, shared)
+        items, rows_doc, index = rows
+        dirty: set[int] = set()
+
+        columns = []  # the texts of the line's own fields, one list per field
+        for field in self.own_fields:
+            if field.tests:
+                texts = [field.empty] * len(items)
+                passing, at = self.select(field.tests, rows, docs)
+                found = ([field.constant] * len(at) if field.constant is not None
+                         else field.texts(self.values(field.source, passing, docs)))
+                for r, text in zip(at, found):
+                    texts[r] = text
+            else:
+                texts = field.texts(self.values(field.source, rows, docs))
+            if None in texts:
+                dirty.update(rows_doc[r] for r, text in enumerate(texts) if text is None)
+            columns.append(texts)
+
+        if self.document_fields:
+            values = []
+            for field in self.document_fields:
+                key = ("document", field.remembered, field.source.root)
+                if key not in shared:
+                    shared[key] = self.document_texts(field, docs)
+                texts, bad = shared[key]
+                dirty.update(bad)
+                values.append(texts)
+            templates = list(map(self.template.format, *values))
+            template_of = map(templates.__getitem__, rows_doc)
+        else:
+            template_of = repeat(self.template.format())
+        lines = list(map(operator.mod, template_of, zip(*columns) if columns else repeat((), len(items))))
+        return Chunk(lines, rows_doc, Counter(rows_doc), dirty)
+
+    def rows(self, docs: list, first_index: int) -> tuple[list, list, list | None]:
+        """(the items of the documents' collection, each one's document (position in `docs`), its
+        `index`)."""
         collection = self.collection
         if self.einvoice:
             items_of = [getattr(d.einvoice, collection) if d.einvoice is not None else () for d in docs]
@@ -134,40 +190,16 @@ class Columns:
             index = list(chain.from_iterable(range(1, len(s) + 1) for s in items_of))
         else:
             index = list(range(first_index + 1, first_index + 1 + len(items)))
-        rows = (items, rows_doc, index)
-        if self.tests:
-            rows, _ = self.select(self.tests, rows, docs)
-        items, rows_doc, index = rows
-        dirty: set[int] = set()
+        return items, rows_doc, index
 
-        columns = []  # the texts of the line's own fields, one list per field
-        for field in self.own_fields:
-            if field.tests:
-                texts = [field.empty] * len(items)
-                passing, at = self.select(field.tests, rows, docs)
-                found = ([field.constant] * len(at) if field.constant is not None
-                         else list(map(field.remembered, self.values(field.source, passing, docs))))
-                for r, text in zip(at, found):
-                    texts[r] = text
-            else:
-                texts = list(map(field.remembered, self.values(field.source, rows, docs)))
-            if None in texts:
-                dirty.update(rows_doc[r] for r, text in enumerate(texts) if text is None)
-            columns.append(texts)
-
-        if self.document_fields:
-            values = []
-            for field in self.document_fields:
-                texts = list(map(field.remembered, self.values(field.source, (docs, range(len(docs)), None), docs, True)))
-                if None in texts:
-                    dirty.update(k for k, text in enumerate(texts) if text is None)
-                values.append(["" if text is None else text.replace("%", "%%") for text in texts])
-            templates = list(map(self.template.format, *values))
-            template_of = map(templates.__getitem__, rows_doc)
-        else:
-            template_of = repeat(self.template.format())
-        lines = list(map(operator.mod, template_of, zip(*columns) if columns else repeat((), len(items))))
-        return Chunk(lines, Counter(rows_doc), dirty)
+    def document_texts(self, field: _Field, docs: list) -> tuple[list[str], list[int]]:
+        """(a document field's text per document, escaped for the %-template; the positions of
+        the documents whose text would raise a finding)."""
+        texts = list(map(field.remembered, self.values(field.source, (docs, range(len(docs)), None), docs, True)))
+        bad = [k for k, text in enumerate(texts) if text is None] if None in texts else []
+        if bad or "%" in "".join(texts):
+            texts = ["" if text is None else text.replace("%", "%%") for text in texts]
+        return texts, bad
 
     def values(self, source: _Source, rows: tuple, docs: list, per_document: bool = False):
         """The column of a source's values over the rows (or over the documents)."""
@@ -184,14 +216,23 @@ class Columns:
             objects = map(attrgetter("customer"), objects)
         return map(source.get, objects)
 
-    def select(self, tests: tuple, rows: tuple, docs: list) -> tuple[tuple, list[int]]:
-        """(the rows where every test holds, their positions among `rows`); a test is only made on
-        the rows that passed the ones before it, as `first(ctx) and second(ctx)` does."""
-        at = list(range(len(rows[0])))
-        for path, op, value in tests:
-            mask = list(_holds(op, value, self.values(self.sources[path], rows, docs)))
+    def select(self, tests: tuple, rows: tuple, docs: list, shared: dict | None = None) -> tuple[tuple, list[int] | None]:
+        """(the rows where every test holds, their positions among `rows` (None with `shared`));
+        a test is only made on the rows that passed the ones before it, as `first(ctx) and
+        second(ctx)` does. With `shared` (the rows are all the chunk's), the first test's column
+        is shared by the records that start with the same test."""
+        at = None if shared is not None else list(range(len(rows[0])))
+        for n, (path, op, value) in enumerate(tests):
+            if n == 0 and shared is not None:
+                key = ("mask", path, op, type(value), value)
+                if key not in shared:
+                    shared[key] = list(_holds(op, value, self.values(self.sources[path], rows, docs)))
+                mask = shared[key]
+            else:
+                mask = list(_holds(op, value, self.values(self.sources[path], rows, docs)))
             rows = tuple(list(compress(column, mask)) for column in rows)
-            at = list(compress(at, mask))
+            if at is not None:
+                at = list(compress(at, mask))
         return rows, at
 
 

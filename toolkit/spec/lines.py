@@ -7,8 +7,9 @@ padded to their width by the text pipeline), quoted as the layout says.
 from __future__ import annotations
 
 import operator
+from itertools import chain
 from operator import attrgetter, itemgetter
-from typing import Callable, Mapping
+from typing import Callable, Iterable, Mapping
 
 from toolkit.spec.cells import Ctx, FileRun, PlainCell, identity
 from toolkit.spec.columns import CHUNK_DOCUMENTS, Columns, columnar
@@ -107,7 +108,12 @@ def _walk_documents(run: FileRun, bound: _Bound, columns: dict, ctx: Ctx, out: S
             if when is None or when(ctx):
                 chunk.append((i, doc))
         docs = [doc for _, doc in chunk]
-        rendered = {key: c.render(docs) for key, c in columns.items() if c is not None}
+        shared: dict = {}  # what the records have in common over these documents
+        rendered = {key: c.render(docs, 0, shared) for key, c in columns.items() if c is not None}
+        del shared
+        if len(rendered) == len(children) and not any(r.dirty for r in rendered.values()):
+            _merge(run, bound, chunk, [rendered[id(child)] for child in children], ctx, out)
+            continue
         cursor = dict.fromkeys(rendered, 0)
         for k, (i, doc) in enumerate(chunk):
             ctx.document, ctx.customer, ctx.index = doc, doc.customer, i
@@ -132,6 +138,33 @@ def _walk_documents(run: FileRun, bound: _Bound, columns: dict, ctx: Ctx, out: S
                 out.append(block[1])
         out.flush_if_full()
     ctx.document = ctx.customer = None
+    if documents:
+        ctx.index = len(documents)  # where `iterate` leaves it
+
+
+def _merge(run: FileRun, bound: _Bound, chunk: list, rendered: list, ctx: Ctx, out: Sink) -> None:
+    """The lines of a chunk of documents whose children all came by columns, none of them dirty:
+    per document its own line, the block's opening line, its children's lines in order, the
+    block's closing line. The lines are put in that order by one stable sort on their document."""
+    record, line = bound.record, bound.line
+    block = record.block
+    groups: list[tuple[list, Iterable[int]]] = []  # (lines, each one's document), in a document's order
+    documents = range(len(chunk))
+    if line is not None:
+        own = []
+        for i, doc in chunk:
+            ctx.document, ctx.customer, ctx.index = doc, doc.customer, i
+            own.append(line(ctx))
+        groups.append((own, documents))
+    if block and block[0] is not None:
+        groups.append(([block[0]] * len(chunk), documents))
+    groups += [(r.lines, r.documents) for r in rendered]
+    if block and block[1] is not None:
+        groups.append(([block[1]] * len(chunk), documents))
+    lines = list(chain.from_iterable(g[0] for g in groups))
+    of = list(chain.from_iterable(g[1] for g in groups))
+    order = sorted(range(len(lines)), key=of.__getitem__)  # stable: a document's lines keep their order
+    out.lines.extend(map(lines.__getitem__, order))
 
 
 def _walk_all_lines(columns: Columns, bound: _Bound, ctx: Ctx, out: Sink) -> None:
@@ -161,6 +194,8 @@ def _walk_all_lines(columns: Columns, bound: _Bound, ctx: Ctx, out: Sink) -> Non
         out.flush_if_full()
     setattr(ctx, ITEM_SLOTS[record.collection], None)
     ctx.document = ctx.customer = None
+    if before:
+        ctx.index = before  # where `_walk_lines` leaves it
 
 
 def _items(doc, collection: str, einvoice: bool) -> tuple:
@@ -308,6 +343,23 @@ class Quoting:
         """A column name."""
         always = {"all": True, "text-only": True, "minimal": None, "none": False}[self.mode]
         return self.quoter_for(always)(s)
+
+    def column_quoter(self, plan: FieldPlan, alphabet: str) -> Callable | None:
+        """texts -> quoted texts, for a column of texts made of `alphabet` only (numbers); None
+        when such texts may need escaping."""
+        always = plan.quote if plan.quote is not None else {"all": True, "text-only": plan.textual, "minimal": None, "none": False}[self.mode]
+        q = self.q
+        if always is False:
+            return list
+        if q in alphabet or (self.backslash and "\\" in alphabet):
+            return None
+        if always:
+            return lambda texts: [q + t + q for t in texts]
+        if any(ch in alphabet for ch in self.specials):
+            return None
+        if self.quote_empty:
+            return lambda texts: [t or q + q for t in texts]
+        return list
 
     def quoter(self, plan: FieldPlan) -> tuple[Callable, bool]:
         """(text -> cell, whether the value must be checked for delimiters: it is never quoted)."""
