@@ -34,13 +34,13 @@ class Chunk(NamedTuple):
     dirty: set[int]  # positions of the documents to render line by line
 
 
-class _Source(NamedTuple):
+class Source(NamedTuple):
     root: str  # item | document | customer | index | ctx (the same for every line)
     get: Callable | None  # root object -> value
 
 
-class _Field(NamedTuple):
-    source: _Source
+class Field(NamedTuple):
+    source: Source
     remembered: Callable | None  # value -> text, None when the text would raise a finding
     tests: tuple = ()  # a conditional field: its condition as data (path, op, value)
     constant: str | None = None  # a conditional constant: its text where the condition holds
@@ -69,112 +69,78 @@ def columnar(run: FileRun, record: RecordPlan, line: Callable, indent: str) -> C
     return columns if columns.ok else None
 
 
-class Columns:
-    def __init__(self, run: FileRun, record: RecordPlan, shape: tuple, indent: str):
-        pieces, per_document, delimiter = shape
+class ColumnBase:
+    """The rows of a record over a chunk of documents (its collection's items), and its fields'
+    texts over them, a column at a time. `ok` is False when some part is not of a plain kind."""
+
+    def __init__(self, run: FileRun, record: RecordPlan):
         self.run, self.ok = run, True
         self.collection = record.collection
         self.slot = ITEM_SLOTS[record.collection]
         self.einvoice = record.collection in EINVOICE_COLLECTIONS
         self.nested = record.nested_in_document
-        self.tests = record.when.tests if record.when is not None else ()
-        self.sources = {path: self.source(path) for path, _, _ in self.tests}
-        self.document_fields: list[_Field] = []
-        self.own_fields: list[_Field] = []
-        parts = []
-        for piece in pieces:
-            if not callable(piece):
-                parts.append(_escape(piece))
-            elif id(piece) in per_document:
-                parts.append("{}")
-                self.document_fields.append(self.field(run.document_cells.get(piece)))
-            else:
-                parts.append("%s")
-                self.own_fields.append(self.field(piece))
-        self.template = _escape(indent) + _escape(delimiter).join(parts)  # a str.format of %-templates
+        self.sources: dict[str, Source] = {}
+        self.tests = self.conditions(record.when)
 
-    def source(self, path: str) -> _Source:
+    def conditions(self, when: Callable | None) -> tuple:
+        """A condition's tests as data (their sources noted); () for none."""
+        if when is None:
+            return ()
+        tests = getattr(when, "tests", None)
+        if tests is None:
+            self.ok = False
+            return ()
+        for path, _, _ in tests:
+            self.sources.setdefault(path, self.source(path))
+        return tests
+
+    def texts(self, field: Field, rows: tuple, docs: list) -> list:
+        """The field's text on each row (None where it would raise a finding)."""
+        if field.constant is not None and not field.tests:
+            return [field.constant] * len(rows[0])
+        if not field.tests:
+            return field.texts(self.values(field.source, rows, docs))
+        texts = [field.empty] * len(rows[0])
+        passing, at = self.select(field.tests, rows, docs)
+        found = ([field.constant] * len(at) if field.constant is not None
+                 else field.texts(self.values(field.source, passing, docs)))
+        for r, text in zip(at, found):
+            texts[r] = text
+        return texts
+
+
+    def source(self, path: str) -> Source:
         root, _, rest = path.partition(".")
         if root == self.slot and rest:
-            return _Source("item", attrgetter(rest))
+            return Source("item", attrgetter(rest))
         if root in ("document", "customer") and rest:
-            return _Source(root, attrgetter(rest))
+            return Source(root, attrgetter(rest))
         if root == "index" and not rest:
-            return _Source("index", None)
+            return Source("index", None)
         if root in ("batch", "settings") and rest:  # the same for every line of the render
-            return _Source("ctx", attrgetter(path))
+            return Source("ctx", attrgetter(path))
         if root == "params" and rest:
-            return _Source("ctx", lambda ctx: ctx.params.get(rest))
+            return Source("ctx", lambda ctx: ctx.params.get(rest))
         self.ok = False
-        return _Source("", None)
+        return Source("", None)
 
-    def field(self, cell: Callable | None) -> _Field:
+    def field(self, cell: Callable | None) -> Field:
         run = self.run
         conditional = run.conditional_cells.get(cell)
         tests = ()
         if conditional is not None:
-            tests = getattr(conditional.when, "tests", None)
-            if tests is None:
-                self.ok = False
-                return _Field(_Source("", None), None)
-            for path, _, _ in tests:
-                self.sources.setdefault(path, self.source(path))
+            tests = self.conditions(conditional.when)
+            if not self.ok:
+                return Field(Source("", None), None)
             if isinstance(conditional.cell, str):
-                return _Field(_Source("", None), None, tests, conditional.cell, conditional.empty)
+                return Field(Source("", None), None, tests, conditional.cell, conditional.empty)
             cell = conditional.cell
         plain = run.plain_cells.get(cell)
         if plain is None:
             self.ok = False
-            return _Field(_Source("", None), None)
-        return _Field(self.source(plain.path), plain.remembered, tests, None, conditional.empty if conditional else "",
+            return Field(Source("", None), None)
+        return Field(self.source(plain.path), plain.remembered, tests, None, conditional.empty if conditional else "",
                       run.column_cells.get(cell))
-
-    # -- rendering --
-
-    def render(self, docs: list, first_index: int = 0, shared: dict | None = None) -> Chunk:
-        """The record's lines for these documents (`first_index`: items before them, for a record
-        that is not nested in a document: `index` counts on across documents). Records rendered
-        over the same documents pass the same `shared` dict: the items, the unfiltered columns and
-        the document texts they have in common are computed once."""
-        shared = {} if shared is None else shared
-        rows = shared.get(self.collection)
-        if rows is None:
-            rows = shared[self.collection] = self.rows(docs, first_index)
-        if self.tests:
-            rows, _ = self.select(self.tests, rows, docs, shared)
-        items, rows_doc, index = rows
-        dirty: set[int] = set()
-
-        columns = []  # the texts of the line's own fields, one list per field
-        for field in self.own_fields:
-            if field.tests:
-                texts = [field.empty] * len(items)
-                passing, at = self.select(field.tests, rows, docs)
-                found = ([field.constant] * len(at) if field.constant is not None
-                         else field.texts(self.values(field.source, passing, docs)))
-                for r, text in zip(at, found):
-                    texts[r] = text
-            else:
-                texts = field.texts(self.values(field.source, rows, docs))
-            if None in texts:
-                dirty.update(rows_doc[r] for r, text in enumerate(texts) if text is None)
-            columns.append(texts)
-
-        if self.document_fields:
-            values = []
-            for field in self.document_fields:
-                key = ("document", field.remembered, field.source.root)
-                if key not in shared:
-                    shared[key] = self.document_texts(field, docs)
-                texts, bad = shared[key]
-                dirty.update(bad)
-                values.append(texts)
-            templates = list(map(self.template.format, *values))
-            template_of = map(templates.__getitem__, rows_doc)
-        else:
-            template_of = repeat(self.template.format())
-        lines = list(map(operator.mod, template_of, zip(*columns) if columns else repeat((), len(items))))
-        return Chunk(lines, rows_doc, Counter(rows_doc), dirty)
 
     def rows(self, docs: list, first_index: int) -> tuple[list, list, list | None]:
         """(the items of the documents' collection, each one's document (position in `docs`), its
@@ -192,7 +158,7 @@ class Columns:
             index = list(range(first_index + 1, first_index + 1 + len(items)))
         return items, rows_doc, index
 
-    def document_texts(self, field: _Field, docs: list) -> tuple[list[str], list[int]]:
+    def document_texts(self, field: Field, docs: list) -> tuple[list[str], list[int]]:
         """(a document field's text per document, escaped for the %-template; the positions of
         the documents whose text would raise a finding)."""
         texts = list(map(field.remembered, self.values(field.source, (docs, range(len(docs)), None), docs, True)))
@@ -201,7 +167,7 @@ class Columns:
             texts = ["" if text is None else text.replace("%", "%%") for text in texts]
         return texts, bad
 
-    def values(self, source: _Source, rows: tuple, docs: list, per_document: bool = False):
+    def values(self, source: Source, rows: tuple, docs: list, per_document: bool = False):
         """The column of a source's values over the rows (or over the documents)."""
         items, rows_doc, index = rows
         root = source.root
@@ -235,6 +201,65 @@ class Columns:
                 at = list(compress(at, mask))
         return rows, at
 
+
+class Columns(ColumnBase):
+    """A line record's lines: each line is its document's template filled with its own texts."""
+
+    def __init__(self, run: FileRun, record: RecordPlan, shape: tuple, indent: str):
+        super().__init__(run, record)
+        pieces, per_document, delimiter = shape
+        self.document_fields: list[Field] = []
+        self.own_fields: list[Field] = []
+        parts = []
+        for piece in pieces:
+            if not callable(piece):
+                parts.append(_escape(piece))
+            elif id(piece) in per_document:
+                parts.append("{}")
+                self.document_fields.append(self.field(run.document_cells.get(piece)))
+            else:
+                parts.append("%s")
+                self.own_fields.append(self.field(piece))
+        self.template = _escape(indent) + _escape(delimiter).join(parts)  # a str.format of %-templates
+
+    # -- rendering --
+
+    def render(self, docs: list, first_index: int = 0, shared: dict | None = None) -> Chunk:
+        """The record's lines for these documents (`first_index`: items before them, for a record
+        that is not nested in a document: `index` counts on across documents). Records rendered
+        over the same documents pass the same `shared` dict: the items, the unfiltered columns and
+        the document texts they have in common are computed once."""
+        shared = {} if shared is None else shared
+        rows = shared.get(self.collection)
+        if rows is None:
+            rows = shared[self.collection] = self.rows(docs, first_index)
+        if self.tests:
+            rows, _ = self.select(self.tests, rows, docs, shared)
+        items, rows_doc, index = rows
+        dirty: set[int] = set()
+
+        columns = []  # the texts of the line's own fields, one list per field
+        for field in self.own_fields:
+            texts = self.texts(field, rows, docs)
+            if None in texts:
+                dirty.update(rows_doc[r] for r, text in enumerate(texts) if text is None)
+            columns.append(texts)
+
+        if self.document_fields:
+            values = []
+            for field in self.document_fields:
+                key = ("document", field.remembered, field.source.root)
+                if key not in shared:
+                    shared[key] = self.document_texts(field, docs)
+                texts, bad = shared[key]
+                dirty.update(bad)
+                values.append(texts)
+            templates = list(map(self.template.format, *values))
+            template_of = map(templates.__getitem__, rows_doc)
+        else:
+            template_of = repeat(self.template.format())
+        lines = list(map(operator.mod, template_of, zip(*columns) if columns else repeat((), len(items))))
+        return Chunk(lines, rows_doc, Counter(rows_doc), dirty)
 
 def _holds(op: str, value, values):
     """Whether each value passes the test: the same comparisons as compile.py's conditions."""

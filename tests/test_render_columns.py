@@ -1,0 +1,68 @@
+"""Rendering by columns (spec/columns.py, and xml.XmlColumns for XML) gives the bytes and the
+findings (same order, same words) of rendering line by line, also when documents whose texts raise
+findings sit among clean ones and the documents come in several chunks."""
+
+from __future__ import annotations
+
+import functools
+
+import pytest
+
+from test_hostile_content import PACKAGES, SAMPLES, hostile_documents
+from toolkit import spec as specs
+from toolkit.accounting import build_document
+from toolkit.book.read import read_workbook
+from toolkit.model import Batch
+from toolkit.peppol import einvoice
+from toolkit.vatrules import RuleBook
+import toolkit.spec.lines as lines
+import toolkit.spec.xml as xml
+
+
+def mixed_batch(spec: specs.Spec) -> Batch:
+    """The demo workbook's documents, every third one with hostile texts (a finding each)."""
+    wb = read_workbook(SAMPLES / "demo.xlsx")
+    _, hostile_customers, hostile_invoices = hostile_documents()
+    customers = {c.customer_id: c for c in wb.customers}
+    invoices = [hostile if i % 3 == 1 else plain for i, (plain, hostile) in enumerate(zip(wb.invoices, hostile_invoices))]
+    customers.update({cid: c for i, (cid, c) in enumerate(hostile_customers.items()) if i % 4 == 2})
+    params, problems = specs.resolve_params(spec, wb.settings)
+    assert problems == []
+    rules, vat_code = RuleBook(wb.vat_rules), functools.cache(spec.vat_code)
+    documents = tuple(build_document(inv, customers[inv.customer_id], wb.settings, rules, vat_code) for inv in invoices)
+    if spec.stream == "einvoice":
+        documents = tuple(einvoice.prepare(list(documents), wb.settings, None).documents)
+    return Batch("E1", wb.settings.period_to, wb.settings.period_from, wb.settings.period_to, wb.settings, params,
+                 documents, tuple(customers.values()), wb.accounts)
+
+
+def outcome(spec: specs.Spec, batch: Batch):
+    try:
+        rendered = specs.render(spec, batch)
+    except specs.RenderError as exc:
+        return "error", exc.findings
+    return rendered.files, rendered.warnings
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_columns_render_what_lines_render(package, monkeypatch):
+    spec = specs.load_spec(package)
+    batch = mixed_batch(spec)
+    for module in (lines, xml):
+        monkeypatch.setattr(module, "CHUNK_DOCUMENTS", 2)  # several chunks, dirty and clean documents in each
+    by_columns = outcome(spec, batch)
+    monkeypatch.setattr(lines, "columnar", lambda *args: None)
+    monkeypatch.setattr(xml._Writer, "from_columns", lambda *args: False)
+    line_by_line = outcome(spec, batch)
+    assert by_columns == line_by_line
+    assert by_columns[1], "the batch raises findings"
+
+
+def test_a_document_without_findings_comes_by_columns(monkeypatch):
+    """The clean documents really take the column path (the test above would pass without it)."""
+    calls = []
+    render = lines.Columns.render
+    monkeypatch.setattr(lines.Columns, "render", lambda self, *a: calls.append(1) or render(self, *a))
+    spec = specs.load_spec("winbooks")
+    files, _ = outcome(spec, mixed_batch(spec))
+    assert calls and files
