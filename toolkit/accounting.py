@@ -36,6 +36,7 @@ Postings (amount signed debit - credit; a credit note mirrors an invoice):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from operator import attrgetter
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -231,56 +232,42 @@ def build_document(
     total = base + tax
     text = invoice.description or customer.name
 
-    # Amounts in document terms become signed (debit +, credit -). A credit note mirrors an
-    # invoice; copy_negate() is the `-1 * amount` it stands for, down to the sign of a zero.
-    if invoice.is_credit_note:
-        debit, credit = Decimal.copy_negate, _same
-    else:
-        debit, credit = _same, Decimal.copy_negate
-    postings = [Posting("receivable", settings.receivables_account, debit(total), text, None, "", "", base, tax, 1)]
+    # Amounts in document terms become signed (debit +, credit -); a credit note mirrors an
+    # invoice. copy_negate() is the `-1 * amount` it stands for, down to the sign of a zero.
+    credit_note = invoice.is_credit_note
+    postings = [Posting("receivable", settings.receivables_account, total.copy_negate() if credit_note else total,
+                        text, None, "", "", base, tax, 1)]
     for group in revenue_groups:
         amount = group.gross if booked_gross else group.net
-        postings.append(Posting("revenue", group.account, credit(amount), text, group.rate, group.regime,
-                                group.vat_code, ZERO, ZERO, len(postings) + 1))
+        postings.append(Posting("revenue", group.account, amount if credit_note else amount.copy_negate(),
+                                text, group.rate, group.regime, group.vat_code, ZERO, ZERO, len(postings) + 1))
     if booked_gross:
         discounts: dict[tuple, Decimal] = {}
         for group in revenue_groups:
             if group.discount:
                 key = (group.rate, group.regime, group.vat_code)
-                discounts[key] = discounts.get(key, ZERO) + group.discount
+                discounts[key] = discounts[key] + group.discount if key in discounts else group.discount
         for (rate, regime, code), amount in discounts.items():
-            postings.append(Posting("discount", settings.discount_account, debit(amount), text, rate, regime, code,
-                                    ZERO, ZERO, len(postings) + 1))
+            postings.append(Posting("discount", settings.discount_account, amount.copy_negate() if credit_note else amount,
+                                    text, rate, regime, code, ZERO, ZERO, len(postings) + 1))
     for group in vat_groups:
-        postings.append(Posting("vat", settings.vat_account, credit(group.vat), text, group.rate, group.regime,
-                                group.vat_code, group.base, group.vat, len(postings) + 1))
+        postings.append(Posting("vat", settings.vat_account, group.vat if credit_note else group.vat.copy_negate(),
+                                text, group.rate, group.regime, group.vat_code, group.base, group.vat, len(postings) + 1))
 
     if sum(map(_AMOUNT, postings), ZERO) != 0:  # the last guard, on the postings as built
         raise Unbalanced(error("document.unbalanced", invoice.where, "number",
                                f"Invoice {invoice.number} does not balance after rounding; nothing was written."))
+    # Positional, in the order of model.Document's fields: keywords cost more, once per document.
     return Document(
-        number=invoice.number,
-        doc_type=doc_type,
-        date=invoice.date,
-        due_date=invoice.due_date or invoice.date + dt.timedelta(days=customer.payment_terms or 0),
-        customer=customer,
-        journal=settings.journal(doc_type),
-        description=text,
-        payment_reference=invoice.payment_reference,
-        currency=invoice.currency,
-        base=base,
-        vat=tax,
-        total=total,
-        postings=tuple(postings),
-        vat_groups=tuple(vat_groups),
-        revenue_groups=tuple(revenue_groups),
-        credited_invoice=invoice.credited_invoice,
-        invoice=invoice,
+        invoice.number, doc_type, invoice.date,
+        invoice.due_date or invoice.date + _days(customer.payment_terms or 0),  # due_date
+        customer, settings.journal(doc_type), text, invoice.payment_reference, invoice.currency,
+        base, tax, total, tuple(postings), tuple(vat_groups), tuple(revenue_groups),
+        invoice.credited_invoice, 0, None, invoice,  # credited_invoice, sequence, einvoice, invoice
     )
 
 
-def _same(amount: Decimal) -> Decimal:
-    return amount
+_days = functools.cache(lambda days: dt.timedelta(days=days))  # payment terms: a handful of values
 
 
 _AMOUNT = attrgetter("amount")
