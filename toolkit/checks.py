@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
-from operator import attrgetter
+from operator import itemgetter
 from typing import Callable, Iterable, Mapping
 
 from stdnum.be import ogm_vcs
@@ -272,7 +272,7 @@ def _numbering(invoices: Iterable[Invoice]) -> list[Finding]:
             series[(match[1], len(match[2]))].append((int(match[2]), invoice))
     findings = []
     for (prefix, width), numbered in series.items():
-        numbered.sort(key=lambda pair: pair[0])
+        numbered.sort(key=itemgetter(0))
         for (number_a, a), (number_b, b) in zip(numbered, numbered[1:]):
             if number_b - number_a > 1:
                 missing = f"{prefix}{number_a + 1:0{width}d}" + (f" to {prefix}{number_b - 1:0{width}d}" if number_b - number_a > 2 else "")
@@ -294,11 +294,9 @@ def _lines(wb: Workbook) -> list[Finding]:
     customers = {c.customer_id: c for c in wb.customers}
     rules = RuleBook(wb.vat_rules)
     home = wb.settings.company_country.upper()
-    # A line's findings follow from its account, VAT rate and regime and its invoice's date and
-    # customer: worked out on the first line of each combination (a big workbook repeats a few
-    # hundred) and repeated on the cells of the others. The rate counts by identity (the reader
-    # shares one Decimal per distinct cell value): 21 and 21.0 are equal but read differently.
-    first_found: dict[tuple, list[Finding]] = {}
+    # Lines repeat a few accounts, rates, regimes, dates and customers: each check remembers the
+    # values it had nothing to say about (the usual case) and looks at a line only otherwise.
+    quiet_accounts, quiet_rules, quiet_regimes = set(), set(), set()
     for line in wb.lines:
         invoice = invoices.get(line.invoice_number)
         if invoice is None:
@@ -306,32 +304,35 @@ def _lines(wb: Workbook) -> list[Finding]:
                 findings.append(error("line.invoice.unknown", line.where, "invoice_number",
                                       f"Invoice {line.invoice_number} is not on the Invoices sheet: add it or fix the number."))
             continue
-        combination = (line.ledger_account, id(line.vat_rate), line.vat_regime, invoice.date, invoice.customer_id)
-        found = first_found.get(combination)
-        if found is None:
-            found = first_found[combination] = _line_findings(line, invoice, accounts, customers, rules, home)
+        if line.ledger_account not in quiet_accounts:
+            found = _line_account(line, accounts)
             findings += found
-        elif found:
-            findings += [(error if f.is_error else warning)(f.code, line.where, f.key, f.message) for f in found]
+            if not found:
+                quiet_accounts.add(line.ledger_account)
+        rate, regime, day = line.vat_rate, line.vat_regime, invoice.date
+        if rate is None:
+            continue
+        if _ZERO < rate < _ONE:
+            findings.append(error("line.vat_rate.fraction", line.where, "vat_rate",
+                                  f"VAT rate {rate}: the column holds percents, so type 21 (or 21%) for 21 %."))
+            continue
+        if day and (rate, regime, day) not in quiet_rules:
+            if rules.rule_for(rate, regime, day) is None:
+                findings.append(error("line.vat_rule.missing", line.where, "vat_rate",
+                                      f"No VAT rule covers {rate} % {regime} on {day:%d/%m/%Y}: "
+                                      f"add one on the VAT rules sheet or fix the rate."))
+            else:
+                quiet_rules.add((rate, regime, day))
+        if (regime, rate, invoice.customer_id) not in quiet_regimes:
+            customer = customers.get(invoice.customer_id)
+            found = _regime(line, customer, home) if customer is not None else []
+            findings += found
+            if not found:
+                quiet_regimes.add((regime, rate, invoice.customer_id))
     return findings
 
 
-def _line_findings(line, invoice, accounts, customers, rules, home: str) -> list[Finding]:
-    findings = _line_account(line, accounts)
-    if line.vat_rate is None:
-        return findings
-    if Decimal(0) < line.vat_rate < Decimal(1):
-        findings.append(error("line.vat_rate.fraction", line.where, "vat_rate",
-                              f"VAT rate {line.vat_rate}: the column holds percents, so type 21 (or 21%) for 21 %."))
-        return findings
-    if invoice.date and rules.rule_for(line.vat_rate, line.vat_regime, invoice.date) is None:
-        findings.append(error("line.vat_rule.missing", line.where, "vat_rate",
-                              f"No VAT rule covers {line.vat_rate} % {line.vat_regime} on {invoice.date:%d/%m/%Y}: "
-                              f"add one on the VAT rules sheet or fix the rate."))
-    customer = customers.get(invoice.customer_id)
-    if customer is not None:
-        findings += _regime(line, customer, home)
-    return findings
+_ZERO, _ONE = Decimal(0), Decimal(1)
 
 
 def _line_account(line, accounts) -> list[Finding]:
@@ -389,19 +390,11 @@ def _amount(value: Decimal) -> str:
     return f"{value:,.2f}"
 
 
-def _any_negative(wb: Workbook) -> bool:
-    """Some line has a negative quantity or unit price; asked of their distinct values at once."""
-    values = set(map(attrgetter("quantity"), wb.lines)) | set(map(attrgetter("unit_price"), wb.lines))
-    return any(value < 0 for value in values if value is not None)
-
-
 def credit_note_signs(wb: Workbook) -> list[Finding]:
     """Signs as typed: a credit note typed negative is booked as the credit it is (a warning); a
     credit note with both signs, or an invoice with a negative total, is an error. One finding per
     document, on its Invoices row."""
     findings = []
-    if not _any_negative(wb):
-        return findings  # the usual workbook: no line is negative
     s = wb.settings
     for invoice in wb.invoices:
         positive, negative = line_signs(invoice)

@@ -156,8 +156,9 @@ def _parse_column(raw: list, parse, distinct: set | None = None) -> tuple[list, 
         parsed = [_parse_one(parse, v) for v in raw]
         return parsed, set(map(type, parsed))
     memo = parsed_in_bulk(parse, distinct)
-    for value in distinct - memo.keys():
-        memo[value] = _parse_one(parse, value)
+    if len(memo) < len(distinct):
+        for value in distinct - memo.keys():
+            memo[value] = _parse_one(parse, value)
     return list(map(memo.__getitem__, raw)), set(map(type, memo.values()))
 
 
@@ -429,7 +430,12 @@ def _cycle_collector_paused():
 
 def read_workbook(path: str | Path) -> Workbook:
     with _cycle_collector_paused():
-        return _read_workbook(path)
+        workbook = _read_workbook(path)
+        # The records live as long as the command and hold no cycles: frozen, they are left out
+        # of the collections that validation, accounting and rendering trigger (each would walk
+        # them all again). They are still freed as usual when the last reference goes.
+        gc.freeze()
+    return workbook
 
 
 def _read_workbook(path: str | Path) -> Workbook:
