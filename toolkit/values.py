@@ -62,6 +62,7 @@ parse_code = parse_text
 # Larger numbers are no amount, quantity or rate but a typing accident or a hostile file; Excel
 # itself keeps only 15 significant digits. (Decimal would take 1E999999 and fail much later.)
 TOO_LARGE = 10**15
+_FLOAT_LIMIT = float(TOO_LARGE)  # the same bound, exactly; a float compares faster with a float than with a large int
 
 
 def parse_decimal(value):
@@ -235,7 +236,7 @@ def parsed_in_bulk(parse, values: set) -> dict:
     if parse is parse_decimal or parse is parse_percent:
         # parse_decimal: a whole number stays whole (3.0 -> Decimal(3)), others go through their
         # shortest repr (12.1 -> Decimal('12.1')). NaN fails the range test and is left out.
-        floats = [v for v in values if type(v) is float and -TOO_LARGE < v < TOO_LARGE]
+        floats = [v for v in values if type(v) is float and -_FLOAT_LIMIT < v < _FLOAT_LIMIT]
         whole = list(filter(float.is_integer, floats))
         fractions = list(filterfalse(float.is_integer, floats))
         memo = dict(zip(whole, map(Decimal, map(int, whole))))
