@@ -141,7 +141,7 @@ def command(path: Path, args: list[str]) -> tuple[float, float]:
     with tempfile.TemporaryDirectory() as work:
         copy = Path(work) / path.name
         shutil.copy(path, copy)
-        argv = [a.replace("{book}", str(copy)).replace("{out}", str(Path(work) / "out")) for a in args]
+        argv = [a.replace("{book}", str(copy)) for a in args]
         t0 = time.perf_counter()
         done = subprocess.run([sys.executable, "-c", _PEAK_AT_EXIT.format(argv=argv)], capture_output=True, text=True,
                               cwd=HERE.parent)
@@ -194,7 +194,7 @@ def _stages_child(path: Path, package: str) -> None:
         stage("validate", lambda: export.validate(wb, package, wb.settings.period_from, wb.settings.period_to))
         del wb
         plan = stage("plan (read again from the cached file, validate, select, number, account, render)",
-                     lambda: export.plan_export(export.ExportRequest(copy, package, out_dir=Path(work) / "out")))
+                     lambda: export.plan_export(export.ExportRequest(copy, package)))
         assert plan.status == "ready", plan.message
         output = sum(len(data) for _, data in plan.files) / 1e6
         result = stage("commit (files, register)", lambda: export.commit(plan))
@@ -238,7 +238,7 @@ def main() -> None:
         print(f"{label}: {seconds:.1f} s = {seconds / baseline:.2f}x, {peak:.0f} MB", file=sys.stderr, flush=True)
 
     for package in packages:
-        argv = ["export", "{book}", "--package", package, "--out", "{out}"]
+        argv = ["export", "{book}", "--package", package]  # the export folder as a user gets it: beside the workbook
         measured(f"export --package {package}", books[package], argv)
         measured(f"export --package {package} --no-write-back", books[package], argv + ["--no-write-back"])
     first = packages[0]

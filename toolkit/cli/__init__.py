@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import gc
 import os
 import sys
 import textwrap
@@ -129,7 +130,7 @@ def main(argv: list[str] | None = None, report: dict | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)  # a bad workbook argument is a UserError too
         args.report = report if report is not None else {}
-        with one_run():  # one backup of the workbook per command, before its first change
+        with one_run(), _cycle_collector_paused():  # one backup of the workbook per command, before its first change
             return args.handler(args)
     except UserError as exc:
         print(f"ledger-export: {exc}", file=sys.stderr)
@@ -140,6 +141,22 @@ def main(argv: list[str] | None = None, report: dict | None = None) -> int:
     except BrokenPipeError:  # whoever read the output stopped (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FINDINGS
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused():
+    """A command runs once and holds millions of objects at 100,000 invoices (records, documents,
+    postings) and next to no reference cycles: the cycle collector's full passes over them were a
+    third of an export's CPU at 100,000 invoices, and the peak memory is the same without them.
+    Paused for the command (as the reader pauses it for reading); what was on before is switched on
+    again."""
+    was_on = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_on:
+            gc.enable()
 
 
 # ---- commands ----------------------------------------------------------------------------------
