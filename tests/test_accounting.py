@@ -134,6 +134,13 @@ def test_every_document_balances(specs, doc_type, booking, discount_account, inv
     for group in doc.vat_groups:
         if booking == "on total":
             assert group.vat == money(group.base * group.rate / 100)
+    # Every amount has exactly two places, as money() gives: the renderer formats by exponent.
+    every = [doc.base, doc.vat, doc.total]
+    every += [amount for p in doc.postings for amount in (p.amount, p.vat_base, p.vat_amount)]
+    every += [amount for g in doc.vat_groups for amount in (g.base, g.vat)]
+    every += [amount for g in doc.revenue_groups for amount in (g.gross, g.discount, g.net, g.vat)]
+    assert all(amount.as_tuple().exponent == -2 for amount in every)
+    assert all(amount or not amount.is_signed() for amount in (doc.base, doc.vat, doc.total))  # sums: 0.00, not -0.00
     # Every amount per line, rate and account against an independent recomputation: test_rounding.py
 
 
