@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import gc
 import hashlib
 import io
 import zipfile
@@ -332,7 +333,9 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
     documents, problems = [], []
     step = max(len(selected) // 20, 1)
     # Each document adds some twenty objects and no reference cycle: the cycle collector would only
-    # walk the workbook and the documents again and again (half of this stage's time).
+    # walk the documents again and again (half of this stage's time). They live as long as the
+    # export: frozen like the workbook's records (book.read), so that no collection walks them all
+    # once the collector is back on; they are still freed as usual when the last reference goes.
     with _cycle_collector_paused():
         for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
             if n % step == 0:
@@ -347,6 +350,7 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
                                       f"{invoice.number} comes to 0.00: packages drop or refuse an empty booking. "
                                       f"Correct its lines, or move it out of the period."))
             documents.append(document)
+        gc.freeze()
     return _sequenced(documents), problems
 
 
