@@ -50,7 +50,8 @@ def main() -> None:
             seconds = time.perf_counter() - t0
             if done.returncode or f"{args.workbooks} workbook(s): {args.workbooks} done" not in done.stdout:
                 raise SystemExit(done.stdout[-3000:] + done.stderr[-3000:])
-            print(f"--jobs {jobs}: {seconds:.1f} s ({seconds / args.workbooks:.2f} s per workbook, {seconds / reads:.2f}x the bare reads)")
+            print(f"--jobs {jobs}: {seconds:.1f} s ({seconds / args.workbooks:.2f} s per workbook, {seconds / reads:.2f}x the bare "
+                  "reads)", flush=True)
 
 
 if __name__ == "__main__":
