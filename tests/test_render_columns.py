@@ -66,3 +66,45 @@ def test_a_document_without_findings_comes_by_columns(monkeypatch):
     spec = specs.load_spec("winbooks")
     files, _ = outcome(spec, mixed_batch(spec))
     assert calls and files
+
+
+TEXTS = ["abc", "2026-000001", "Invoice 2026-000001", "x" * 45, "", " lead", "=1+1", "-2", "@a", "x;y", "a,b", 'q"uote',
+         "q'uote", "tab\tx", "line\nbreak", "é", "Ölmann", "12,5", "A-B/C", "back\\slash", "<&>", "a|b", "BE0477472701"]
+
+
+def fields(records):
+    for record in records:
+        yield from record.fields or ()
+        yield from record.attributes
+        if record.text is not None:
+            yield record.text
+        yield from fields(record.children)
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_the_quick_lane_of_a_text_is_the_pipeline_s_text(package):
+    """A text the quick check passes (FileRun.clean_text) is the text the whole pipeline makes of it,
+    and the pipeline says nothing about it."""
+    from toolkit.spec.cells import FileRun, identity, chain
+    spec = specs.load_spec(package)
+    batch = mixed_batch(spec)
+    checked = 0
+    for plan in spec.plans.files:
+        findings: list = []
+        run = FileRun(spec, batch, batch.params, plan, findings)
+        if plan.layout.kind in ("delimited", "tagged"):
+            run.quoting = lines.Quoting(plan.layout, batch.params)
+        for field in fields(plan.records):
+            if field.is_constant or field.hoisted:
+                continue
+            quote, strict = run.quoting.quoter(field) if run.quoting else (identity, False)
+            finish = chain(run.finisher(field), run.unquoted_step(field)) if strict else run.finisher(field)
+            fmt = field.format.bind(batch.params)
+            clean = run.clean_text(field, quote, strict)
+            for value in TEXTS if clean is not None else ():
+                quick = clean(value)
+                if quick is not None:
+                    assert quick == quote(finish(fmt(value), None)), (field.name, value)
+                    assert findings == [], (field.name, value)
+                    checked += 1
+    assert checked or package in ("peppol-bis3",)

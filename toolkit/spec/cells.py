@@ -19,7 +19,8 @@ from toolkit.model import NOWHERE, Batch, Finding, Where
 import toolkit.spec.text as text
 from toolkit.spec.load import Spec
 from toolkit.spec.plans import (
-    EINVOICE_COLLECTIONS, ITEM_SLOTS, UNICODE_ENCODINGS, ChoiceFormat, DecimalFormat, FieldPlan, FilePlan, RecordPlan,
+    EINVOICE_COLLECTIONS, ITEM_SLOTS, UNICODE_ENCODINGS, ChoiceFormat, DecimalFormat, FieldPlan, FilePlan, PlainFormat,
+    RecordPlan,
 )
 
 MEMO_LIMIT = 200_000  # remembered texts per field and render
@@ -138,7 +139,8 @@ class FileRun:
             finish = chain(finish, self.unquoted_step(plan))
         quiet = not strict and not self.may_report(plan)
         cell = self.memoized(plan, lambda v, ctx: quote(finish(fmt(v), ctx)), quote(finish("", None)),
-                             quiet and compose(quote, finish, fmt), isinstance(plan.format, DecimalFormat))
+                             quiet and compose(quote, finish, fmt), isinstance(plan.format, DecimalFormat),
+                             None if quiet else self.clean_text(plan, quote, strict))
         if quiet and finish is identity and plan.lookup is None and getattr(fmt, "column", None):
             quote_column = self.quoting.column_quoter(plan, fmt.alphabet) if self.quoting else list
             if quote_column is not None:
@@ -153,7 +155,7 @@ class FileRun:
             self.column_cells[inner] = lambda values: None if (texts := column(values)) is None else finish(texts)
 
     def memoized(self, plan: FieldPlan, compute: Callable, empty: str, quiet: Callable | None = None,
-                 unique: bool = False) -> str | Callable:
+                 unique: bool = False, clean: Callable | None = None) -> str | Callable:
         """The field as a constant text or as ctx -> text.
 
         Values repeat a lot (dates, journals, codes, descriptions), so each field remembers the text
@@ -161,8 +163,9 @@ class FileRun:
         reported) again on every line, naming each line's document. A new value is rendered inside
         the memory's own lookup: directly when the field's text pipeline reports nothing (`quiet`,
         value -> text, the same as compute), else tried (`probe`) and remembered when it reports
-        nothing. Amounts (`unique`: a decimal format) hardly ever repeat: a quiet amount field is
-        formatted directly, without a memory.
+        nothing (`clean` first, when given: the text of a value that no step of the pipeline
+        touches, or None when it cannot tell). Amounts (`unique`: a decimal format) hardly ever
+        repeat: a quiet amount field is formatted directly, without a memory.
         """
         when = plan.when
         if plan.is_constant or plan.hoisted:
@@ -184,7 +187,11 @@ class FileRun:
             remembered = quiet if unique and plan.lookup is None else Memo(quiet).__getitem__  # never None
             fresh = None
         else:
-            remembered = Memo(self.probe(compute)).__getitem__  # None: the value raises a finding
+            probe = self.probe(compute)
+            if clean is not None:
+                tried = probe
+                probe = lambda value: text if (text := clean(value)) is not None else tried(value)  # noqa: E731
+            remembered = Memo(probe).__getitem__  # None: the value raises a finding
             fresh = compute  # rendered and reported in its line's order
 
         def cell(ctx):
@@ -197,6 +204,39 @@ class FileRun:
         conditional = lambda ctx: cell(ctx) if when(ctx) else empty  # noqa: E731
         self.conditional_cells[conditional] = Conditional(when, cell, empty)
         return conditional
+
+    def clean_text(self, plan: FieldPlan, quote: Callable, strict: bool) -> Callable | None:
+        """value -> its text when it is a text that no step of the field's pipeline would touch
+        (no control, replaced, disallowed or non-ASCII character, no formula start, not empty when
+        `if_empty` fills it, within the length): then it is only quoted; else None. One regular
+        expression instead of a Python call per step, for the texts that do not repeat (document
+        numbers, descriptions)."""
+        rules = plan.text
+        if not plan.textual or not isinstance(plan.format, PlainFormat) or plan.lookup is not None \
+                or rules.picture is not None or rules.case or plan.width:
+            return None
+        touched = set(self.translate) | {ord(k) for k, _ in rules.replace}
+        if strict:
+            touched |= {ord(c) for c in self.quoting.delimiter + "\r\n"}
+        risky = re.compile("[\x00-\x1f\x7f-\U0010ffff" + "".join(re.escape(chr(c)) for c in sorted(touched)) + "]").search
+        bad = re.compile(f"[^{rules.allowed}]") if rules.allowed else None
+        silent = rules.disallowed == "replace"  # characters replaced without a word (e.g. a number's digits kept)
+        starts = " \t\r\n" + text.FORMULA_STARTS if self.plan.formula_triggers and self.guarded(plan) else ""
+        limit, fill = plan.max_length, bool(plan.if_empty)
+
+        def clean(v):
+            if type(v) is not str or risky(v):
+                return None
+            if bad is not None and bad.search(v):
+                if not silent:
+                    return None
+                v = bad.sub(rules.replacement, v)
+                if risky(v):
+                    return None
+            if (limit and len(v) > limit) or (fill and not v) or (starts and v[:1] in starts and v):
+                return None
+            return quote(v)
+        return clean
 
     def may_report(self, plan: FieldPlan) -> bool:
         """Whether the field's text pipeline (`finisher`) has a step that can raise a finding."""

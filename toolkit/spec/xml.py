@@ -76,7 +76,8 @@ class _Writer:
         escape = text.xml_attribute if attribute else text.xml_text
         quiet = not run.may_report(plan)
         cell = run.memoized(plan, lambda v, ctx: escape(finish(fmt(v), ctx)), escape(finish("", None)),
-                            quiet and compose(escape, finish, fmt), isinstance(plan.format, DecimalFormat))
+                            quiet and compose(escape, finish, fmt), isinstance(plan.format, DecimalFormat),
+                            None if quiet else run.clean_text(plan, escape, False))
         if quiet and finish is identity and plan.lookup is None and getattr(fmt, "column", None) \
                 and not any(ch in fmt.alphabet for ch in '&<>"\r\t\n'):  # numbers: nothing to escape
             run.column_formatter(cell, fmt.column, list)
