@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from toolkit.errors import UserError
 from toolkit.model import Batch, Finding
 import toolkit.spec.text as text
-from toolkit.spec.cells import FileRun
+from toolkit.spec.cells import Ctx, FileRun
 from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
 from toolkit.spec.sink import Sink
@@ -58,14 +58,17 @@ def render(spec: Spec, batch: Batch) -> Rendered:
 
 
 def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list[Finding]):
-    """One run of the file, or (per_document) one per document, its scope on that document."""
+    """One run of the file, or (per_document) one per document, its scope on that document. The
+    documents' runs are one FileRun with a fresh scope each: the fields are bound (and their
+    memories filled) once, not once per document."""
+    run = FileRun(spec, batch, params, plan, findings)
     if not plan.per_document:
-        yield FileRun(spec, batch, params, plan, findings)
+        yield run
         return
     for document in batch.documents:
         if spec.stream == "einvoice" and document.einvoice is None:
             raise ValueError(f"{document.number}: an e-invoice package renders documents prepared by toolkit.peppol.einvoice")
-        run = FileRun(spec, batch, params, plan, findings)
+        run.ctx = Ctx(batch, params)
         run.ctx.document, run.ctx.customer = document, document.customer
         yield run
 

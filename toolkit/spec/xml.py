@@ -26,11 +26,16 @@ def write_xml(run: FileRun, out: Sink) -> int:
     if layout.declaration:
         out.append(f'<?xml version="1.0" encoding="{XML_ENCODING_NAMES[plan.encoding]}"?>')
     root = renamed.get(layout.root, layout.root)
-    root_attrs = _attributes([writer.cell(f, True) for f in layout.root_attributes], run.ctx)
+    bound = run.cells.setdefault(("xml", tuple(sorted(renamed.items()))), {})  # bound once per run and naming
+    if "root" not in bound:
+        bound["root"] = [writer.cell(f, True) for f in layout.root_attributes]
+    root_attrs = _attributes(bound["root"], run.ctx)
     out.append(f"<{root}{root_attrs}>")
     out.mark_header()
     for record in plan.records:
-        writer.walk(writer.bind(record), run.ctx, 1)
+        if id(record) not in bound:
+            bound[id(record)] = writer.bind(record)
+        writer.walk(bound[id(record)], run.ctx, 1)
     count = out.count()
     out.append(f"</{root}>")
     return count
