@@ -99,6 +99,9 @@ class ColumnBase:
         if field.constant is not None and not field.tests:
             return [field.constant] * len(rows[0])
         if not field.tests:
+            if field.source.root in ("document", "customer"):  # rendered per document, then spread over its rows
+                texts = field.texts(self.values(field.source, (docs, range(len(docs)), None), docs, True))
+                return list(map(texts.__getitem__, rows[1]))
             return field.texts(self.values(field.source, rows, docs))
         texts = [field.empty] * len(rows[0])
         passing, at = self.select(field.tests, rows, docs)
