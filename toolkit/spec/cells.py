@@ -58,6 +58,12 @@ class FileRun:
         self.translate = dict(plan.translate)
         self.probing = False  # True while a memory tries a value: a finding raises WouldReport
 
+    def release(self) -> None:
+        """Drop the bound cells: they refer back to this run, and a cycle waits for the (possibly
+        paused) cycle collector where reference counting frees the rest at once."""
+        for table in (self.cells, self.plain_cells, self.document_cells, self.conditional_cells, self.column_cells):
+            table.clear()
+
     def probe(self, compute: Callable) -> Callable:
         """value -> its text, or None when rendering it raises a finding (reported nowhere: such a
         value is rendered again in its line's order, naming the line's document)."""

@@ -113,6 +113,7 @@ def _walk_documents(run: FileRun, bound: _Bound, columns: dict, ctx: Ctx, out: S
         del shared
         if len(rendered) == len(children) and not any(r.dirty for r in rendered.values()):
             _merge(run, bound, chunk, [rendered[id(child)] for child in children], ctx, out)
+            out.flush_if_full()
             continue
         cursor = dict.fromkeys(rendered, 0)
         for k, (i, doc) in enumerate(chunk):

@@ -64,6 +64,7 @@ def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list
     run = FileRun(spec, batch, params, plan, findings)
     if not plan.per_document:
         yield run
+        run.release()
         return
     for document in batch.documents:
         if spec.stream == "einvoice" and document.einvoice is None:
@@ -71,6 +72,7 @@ def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list
         run.ctx = Ctx(batch, params)
         run.ctx.document, run.ctx.customer = document, document.customer
         yield run
+    run.release()
 
 
 def _unique(findings: list[Finding]) -> list[Finding]:

@@ -38,6 +38,7 @@ def write_xml(run: FileRun, out: Sink) -> int:
         writer.walk(bound[id(record)], run.ctx, 1)
     count = out.count()
     out.append(f"</{root}>")
+    writer.columns.clear()  # they refer back to the writer
     return count
 
 
