@@ -50,3 +50,15 @@ def test_again_needs_a_single_workbook(tmp_path, capsys):
     shutil.copy(SAMPLES / "demo.xlsx", tmp_path / "b.xlsx")
     assert cli.main(["export", str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx"), "--again", "x"]) == 2
     assert "--again re-creates one export of one workbook" in capsys.readouterr().err
+
+
+def test_a_dry_run_over_several_workbooks_says_what_it_would_export_and_writes_nothing(tmp_path, capsys):
+    for name in ("a.xlsx", "b.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    assert cli.main(["export", str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx"), "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.split("\nworkbook")[1].splitlines()[1:] if line.strip()}
+    for name in ("a.xlsx", "b.xlsx"):
+        assert rows[name].split()[1:4] == ["would", "export", "64"] and "ACT.txt, CSF.txt" in rows[name]
+    assert "2 workbook(s): 2 done, 0 not exported (a dry run: nothing written)." in out
+    assert not list(tmp_path.glob("*-exports")) and not any(i.exported_in for i in read_workbook(tmp_path / "a.xlsx").invoices)

@@ -167,3 +167,16 @@ def test_again_uses_the_parameters_of_the_earlier_export(demo):
     assert run_export(ExportRequest(demo, include_exported=True)).entry["files"] != first.entry["files"]
     again = run_export(ExportRequest(demo, again=first.entry["id"]))
     assert again.entry["files"] == first.entry["files"] and "identical" in again.message
+
+
+def test_a_period_asked_for_backwards_or_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path, capsys):
+    from toolkit import cli
+
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book), "--from", "2026-12-01", "--to", "2026-01-01"]) == 2
+    assert "runs backwards: from 01/12/2026 to 01/01/2026" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["export", str(book), "--out", str(tmp_path / "afile")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert not any(i.exported_in for i in read_workbook(book).invoices)

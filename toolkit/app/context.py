@@ -11,15 +11,21 @@ from toolkit.errors import UserError
 from toolkit.model import Settings, Workbook
 
 
-def output_root(settings: Settings, book: Path, out_dir: Path | None = None) -> Path:
+def output_root(settings: Settings | None, book: Path, out_dir: Path | None = None) -> Path:
     """--out, else the Settings' output folder (relative to the workbook), else '<name>-exports'
-    beside the workbook. `book` is the workbook's own path (not the copy Excel saved to read)."""
+    beside the workbook (`settings` may be None when `out_dir` is given). `book` is the workbook's
+    own path (not the copy Excel saved to read). A file where the folder should be is refused."""
     book = Path(book).resolve()
     if out_dir:
-        return Path(out_dir)
-    if settings.output_folder:
-        return book.parent / settings.output_folder
-    return book.parent / f"{book.stem}-exports"
+        root = Path(out_dir)
+    elif settings.output_folder:
+        root = book.parent / settings.output_folder
+    else:
+        root = book.parent / f"{book.stem}-exports"
+    if root.exists() and not root.is_dir():
+        raise UserError(f"The export folder {root} is a file, not a folder: choose another output folder "
+                        f"(--out, or Output folder on Settings).")
+    return root
 
 
 def company_key(wb: Workbook) -> str:

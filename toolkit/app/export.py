@@ -102,6 +102,10 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     earlier_exports = history(wb, root)
     period_from = request.period_from or settings.period_from
     period_to = request.period_to or settings.period_to
+    if (request.period_from or request.period_to) and period_from and period_to and period_from > period_to:
+        # asked for on the command line (a reversed Settings period is a finding on its cells)
+        raise UserError(f"The period asked for runs backwards: from {period_from:%d/%m/%Y} to {period_to:%d/%m/%Y}. "
+                        f"The first date must not come after the last.")
 
     progress("Checking")
     spec, params, findings = validate(wb, request.package, period_from, period_to)

@@ -60,9 +60,7 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
     with locked(workbook):
         notes = _or_explain(clean_temp_files, workbook, workbook.parent)
         grid = functools.cache(lambda: open_grid(read_from or workbook))  # opened once, if needed (the plan reuses it)
-        if out_dir is None:
-            out_dir = output_root(read_settings(grid(), []), workbook)
-        root = Path(out_dir)
+        root = output_root(read_settings(grid(), []) if out_dir is None else None, workbook, out_dir)
         with locked(None, root):
             loaded, folder_notes = _or_explain(recover_folder, root, root)
             notes += folder_notes

@@ -261,6 +261,8 @@ def _export(args) -> int:
     if shown:
         print_findings(shown)
     if result is None:
+        if plan.status == "ready":  # a dry run: what the export would write
+            args.report.update(documents=len(plan.documents), files=tuple(name for name, _ in plan.files), dry_run=True)
         print(plan.message if plan.status != "ready" else f"Dry run, nothing written: {plan.message}")
         return EXIT_FINDINGS if plan.status == "blocked" else EXIT_OK
     print(result.message)

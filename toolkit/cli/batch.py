@@ -30,10 +30,12 @@ class Outcome:
     documents: int = 0
     files: tuple[str, ...] = ()
     message: str = ""  # what happened, in one line: the export's message or the error
+    dry_run: bool = False  # the documents and files are what the export would write
 
     @property
     def status(self) -> str:
-        return {EXIT_OK: "exported" if self.documents else "nothing new", EXIT_FINDINGS: "blocked"}.get(self.code, "failed")
+        done = ("would export" if self.dry_run else "exported") if self.documents else "nothing new"
+        return {EXIT_OK: done, EXIT_FINDINGS: "blocked"}.get(self.code, "failed")
 
 
 def workbooks(paths: list[Path]) -> list[Path]:
@@ -63,7 +65,8 @@ def export_one(main: Callable, workbook: Path, options: list[str]) -> Outcome:
         return Outcome(workbook, EXIT_USAGE, message=f"internal error: {traceback.format_exc(limit=1).splitlines()[-1]}")
     lines = [line for line in (err.getvalue() + out.getvalue()).splitlines() if line.strip()]
     message = report.get("message") or (lines[-1].removeprefix("ledger-export: ") if lines else "")
-    return Outcome(workbook, code, report.get("documents", 0), tuple(report.get("files", ())), message)
+    return Outcome(workbook, code, report.get("documents", 0), tuple(report.get("files", ())), message,
+                   report.get("dry_run", False))
 
 
 def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=None) -> int:
@@ -107,9 +110,10 @@ def _fresh_processes() -> multiprocessing.context.BaseContext:
 
 def _table(outcomes: list[Outcome], out) -> None:
     width = max(len(o.workbook.name) for o in outcomes)
-    print(f"\n{'workbook':<{width}}  {'result':<11} {'documents':>9}  files / error", file=out)
+    print(f"\n{'workbook':<{width}}  {'result':<12} {'documents':>9}  files / error", file=out)
     for o in outcomes:
         detail = ", ".join(o.files) or o.message
-        print(f"{o.workbook.name:<{width}}  {o.status:<11} {o.documents:>9}  {detail}", file=out)
+        print(f"{o.workbook.name:<{width}}  {o.status:<12} {o.documents:>9}  {detail}", file=out)
     failed = sum(o.code != EXIT_OK for o in outcomes)
-    print(f"{len(outcomes)} workbook(s): {len(outcomes) - failed} done, {failed} not exported.", file=out)
+    dry = " (a dry run: nothing written)" if any(o.dry_run for o in outcomes) else ""
+    print(f"{len(outcomes)} workbook(s): {len(outcomes) - failed} done, {failed} not exported{dry}.", file=out)
