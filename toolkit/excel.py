@@ -21,7 +21,7 @@ from pathlib import Path
 
 import xlwings as xw
 
-from toolkit import layout
+from toolkit import collector, layout
 from toolkit.model import Finding
 from toolkit.book.edits import HIGHLIGHT  # noqa: F401 - the colour of a bad cell, for callers
 from toolkit.book.live import apply as apply_live, show_findings
@@ -62,7 +62,7 @@ def button(func=None, *, writes: bool = True):
         session = _Session(copy)
         notes: list[str] = []
         try:
-            with session.writing() if writes else contextlib.nullcontext() as operation:
+            with collector.paused(), session.writing() if writes else contextlib.nullcontext() as operation:
                 notes = operation.notes if operation else []
                 message = func(session, *args)
         except Exception as exc:  # noqa: BLE001 - the user gets a message, the log the traceback

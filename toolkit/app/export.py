@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import gc
 import hashlib
 import io
 import zipfile
@@ -20,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from toolkit import checks, layout
+from toolkit import checks, collector, layout
 from toolkit.accounting import GROSS_THEN_DISCOUNT, Unbalanced, build_document
 from toolkit.app.context import company_key, history, now, output_root
 from toolkit.app.numbering import number_customers, number_edits, number_findings
@@ -28,7 +27,7 @@ from toolkit.app.register import STREAM_COLUMNS, Register, exported_documents
 from toolkit.peppol import einvoice
 from toolkit.app import transaction
 from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - ExportFailed: raised by commit
-from toolkit.book.read import _cycle_collector_paused, read_workbook
+from toolkit.book.read import read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
@@ -336,11 +335,9 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
     vat_code = functools.cache(package_vat_codes(spec.id, spec.vat_code, wb.vat_codes))
     documents, problems = [], []
     step = max(len(selected) // 20, 1)
-    # Each document adds some twenty objects and no reference cycle: the cycle collector would only
-    # walk the documents again and again (half of this stage's time). They live as long as the
-    # export: frozen like the workbook's records (book.read), so that no collection walks them all
-    # once the collector is back on; they are still freed as usual when the last reference goes.
-    with _cycle_collector_paused():
+    # Each document adds some twenty objects and no reference cycle, and lives as long as the
+    # export (toolkit.collector: half of this stage's time was the collector walking them).
+    with collector.paused():
         for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
             if n % step == 0:
                 progress(f"Accounting: {n:,} of {len(selected):,} documents")
@@ -354,7 +351,7 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
                                       f"{invoice.number} comes to 0.00: packages drop or refuse an empty booking. "
                                       f"Correct its lines, or move it out of the period."))
             documents.append(document)
-        gc.freeze()
+        collector.exempt()
     return _sequenced(documents), problems
 
 

@@ -7,20 +7,18 @@ finding, never an exception: only a file that is not a workbook at all raises `W
 
 from __future__ import annotations
 
-import gc
 import io
 import re
 import zipfile
 from itertools import compress
 from operator import itemgetter
 from collections import defaultdict
-from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
 import python_calamine
 
-from toolkit import layout
+from toolkit import collector, layout
 from toolkit.book.limits import Limits
 from toolkit.book.survey import DAMAGED, WorkbookError, survey
 from toolkit.layout import Sheet
@@ -413,30 +411,10 @@ def open_grid(path: str | Path) -> Grid:
     return grid
 
 
-@contextmanager
-def _cycle_collector_paused():
-    """Reading makes hundreds of thousands of containers (calamine's rows, the records) and no
-    reference cycles: the cycle collector would only walk the growing heap again and again (40 %
-    of the reader's own time at 100,000 lines). Paused while reading; what was on before is
-    switched on again."""
-    was_on = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_on:
-            gc.enable()
-
-
 def read_workbook(path: str | Path) -> Workbook:
-    with _cycle_collector_paused():
+    with collector.paused():  # the records live as long as the command (toolkit.collector says why)
         workbook = _read_workbook(path)
-        # The records live as long as the command and hold no cycles: frozen (gc.freeze: every
-        # object alive now), they are left out of the collections that validation, accounting
-        # and rendering trigger, each of which would walk them all again (validation: a third of
-        # its time). Reference counting still frees them when the last reference goes; only a
-        # cycle already garbage now would never be collected.
-        gc.freeze()
+        collector.exempt()
     return workbook
 
 
