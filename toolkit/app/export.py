@@ -27,7 +27,7 @@ from toolkit.app.register import STREAM_COLUMNS, Register, exported_documents
 from toolkit.peppol import einvoice
 from toolkit.app import transaction
 from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - ExportFailed: raised by commit
-from toolkit.book.read import read_workbook
+from toolkit.book.read import forget_grid, read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
@@ -96,6 +96,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     """The next export: the period's documents that no earlier export carried."""
     progress("Reading the workbook")
     wb = read_workbook(request.read_from or request.workbook)
+    forget_grid()
     settings = wb.settings
     root = output_root(settings, request.workbook, request.out_dir)
     earlier_exports = history(wb, root)
@@ -141,6 +142,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     folder `<id>-again`. Identical bytes unless the workbook changed since."""
     progress("Reading the workbook")
     wb = read_workbook(read_from or workbook)
+    forget_grid()
     root = output_root(wb.settings, workbook, out_dir)
     earlier_exports = history(wb, root)
     earlier = next((e for e in earlier_exports if e["id"] == export_id), None)

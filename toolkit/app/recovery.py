@@ -69,6 +69,7 @@ def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | No
                 if edits:
                     (write or functools.partial(write_back, workbook))(edits)
                 notes += repaired
+            grid.cache_clear()  # the plan opens the file through book.read's own cache; this one would hold it to the end
             yield Operation(workbook, root, notes)
 
 
