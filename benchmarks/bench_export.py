@@ -1,6 +1,6 @@
 """Benchmark: the default command end to end on a big workbook, against a bare read of the same file.
 
-    python benchmarks/bench_export.py [--invoices 100000] [--package winbooks | --package all] [--repeat 3]
+    python benchmarks/bench_export.py [--invoices 100000] [--package winbooks | --package fec,sie | --package all] [--repeat 3]
 
 The workbook is built from the real template (`workbook new`: every sheet, table, style and
 validation), then 100,000 invoices x 5 lines are added through the toolkit's own write-back. In
@@ -210,7 +210,7 @@ def main() -> None:
         return
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--invoices", type=int, default=100_000)
-    parser.add_argument("--package", default="winbooks", help="a package id, or 'all'")
+    parser.add_argument("--package", default="winbooks", help="a package id, several separated by commas, or 'all'")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-stages", action="store_true", help="skip the stage breakdown")
     args = parser.parse_args()
@@ -220,7 +220,7 @@ def main() -> None:
     if not path.exists():
         print(f"generating {path.name} ...", file=sys.stderr, flush=True)
         generate(path, args.invoices)
-    packages = PACKAGES if args.package == "all" else (args.package,)
+    packages = PACKAGES if args.package == "all" else tuple(args.package.split(","))
     books = {package: workbook_for(path, package) for package in packages}
 
     def median(measure):
