@@ -55,6 +55,32 @@ def test_commit_records_pending_then_committed(tmp_path):
     assert visible(tmp_path) == ["20260402-090000-winbooks"]
 
 
+@pytest.mark.parametrize("syncfs", [True, False], ids=["one syncfs", "an fsync per file"])
+def test_the_files_are_durable_before_the_folder_becomes_visible(tmp_path, monkeypatch, syncfs):
+    """Many files (an e-invoice each) are made durable at once where the system can (one syncfs),
+    else one fsync each; either way before the rename that makes the export visible."""
+    order = []
+    real_fsync = transaction.os.fsync
+    monkeypatch.setattr(transaction, "_syncfs", lambda folder: order.append(("syncfs", folder.name)) or syncfs)
+    monkeypatch.setattr(transaction.os, "fsync", lambda fd: order.append(("fsync", fd)) or real_fsync(fd))
+    real_rename = transaction.os.rename
+    monkeypatch.setattr(transaction.os, "rename", lambda a, b: order.append(("rename", Path(b).name)) or real_rename(a, b))
+    files = [(f"INV-{n}.xml", b"<Invoice/>") for n in range(5)]
+    commit(tmp_path, files, entry("20260402-090000-peppol", files))
+    steps = [step for step, _ in order]
+    rename = steps.index("rename")
+    assert steps.index("syncfs") < rename and ("syncfs", ".20260402-090000-peppol.partial") in order
+    # the register's pending line, then (without syncfs) one fsync per file, then the folder, all before the rename
+    assert steps[:rename].count("fsync") == 1 + (0 if syncfs else len(files)) + 1
+    assert sorted(p.name for p in (tmp_path / "20260402-090000-peppol").iterdir()) == sorted(name for name, _ in files)
+
+
+def test_syncfs_is_there_on_linux(tmp_path):
+    if not sys.platform.startswith("linux"):
+        pytest.skip("syncfs(2) is Linux's; elsewhere each file is fsynced")
+    assert transaction._syncfs(tmp_path) is True
+
+
 def test_ids_stay_unique_within_one_second(tmp_path):
     register = Register(tmp_path)
     base = "20260402-090000-winbooks"

@@ -2,7 +2,8 @@
 of SQLite's atomic commit: journal first, fsync, then make visible):
 
   1. the register records the export as *pending* (with every file's SHA-256), fsynced;
-  2. the files are written into a hidden `.ID.partial` folder, each fsynced, then the folder;
+  2. the files are written into a hidden `.ID.partial` folder and made durable (one syncfs of
+     the file system on Linux, else an fsync per file), then the folder;
   3. the folder is renamed into place (visible), and the export folder fsynced;
   4. the register records the export as *committed*, fsynced.
 
@@ -13,8 +14,10 @@ toolkit.app.recovery at the start of the next writing operation.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import shutil
+import sys
 from pathlib import Path
 
 from toolkit.app.register import ID_PATTERN, Register
@@ -67,8 +70,10 @@ def commit(root: Path, files: list[tuple[str, bytes]], entry: dict) -> Path:
     try:
         staging.mkdir()
         for name, data in files:
-            _write_synced(staging / name, data)
+            with open(staging / name, "xb") as handle:
+                handle.write(data)
             reached("file")
+        _sync_files(staging, [name for name, _ in files])
         _sync_dir(staging)
         reached("staged")
         os.rename(staging, folder)
@@ -87,11 +92,32 @@ def commit(root: Path, files: list[tuple[str, bytes]], entry: dict) -> Path:
     return folder
 
 
-def _write_synced(path: Path, data: bytes) -> None:
-    with open(path, "xb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+def _sync_files(folder: Path, names: list[str]) -> None:
+    """The files written into `folder` made durable, all at once where the system can: an fsync
+    per file waits for a journal commit each (an e-invoice export of 7,000 files spent 9 s in
+    them), one syncfs of the file system writes them all in one go."""
+    if _syncfs(folder):
+        return
+    for name in names:
+        with open(folder / name, "r+b") as handle:  # Windows flushes only a file opened for writing
+            os.fsync(handle.fileno())
+
+
+def _syncfs(folder: Path) -> bool:
+    """syncfs(2) of the file system holding `folder` (Linux); False where there is none."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        syncfs = ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError):
+        return False
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            raise OSError(ctypes.get_errno(), f"syncfs failed: {os.strerror(ctypes.get_errno())}", str(folder))
+        return True
+    finally:
+        os.close(fd)
 
 
 def _sync_dir(path: Path) -> None:
