@@ -172,8 +172,7 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
     if actual is None:
         findings.append(
             Finding("sheet.missing", "error", sheet.name, "",
-                    f"The sheet '{sheet.name}' is missing (renamed or deleted?). "
-                    f"Restore it with its header row: {', '.join(c.header for c in sheet.columns)}.")
+                    missing_sheet(sheet.name, f"Restore it with its header row: {', '.join(c.header for c in sheet.columns)}."))
         )
         return Table(sheet, [], {})
     rows = grid.rows(actual)
@@ -272,6 +271,14 @@ def _without_controls(raw: list, wheres: list[Where], col, findings: list[Findin
     return raw, set(raw)
 
 
+def missing_sheet(name: str, restore: str) -> str:
+    return f"The sheet '{name}' is missing (renamed or deleted?). {restore}"
+
+
+def excel_error(label: str, text: str) -> str:
+    return f"{label} holds the Excel error {text}: fix the formula or type the value."
+
+
 def control_message(label: str, value: str) -> str:
     codes = ", ".join(dict.fromkeys(f"U+{ord(ch):04X}" for ch in CONTROL.findall(value)))
     return (f"{label} held invisible control characters ({codes}), often pasted from another program; they "
@@ -288,8 +295,7 @@ def _column_findings(col, pos, kept, wheres, parsed, kinds, errors, findings) ->
             if cell_pos == pos and n is not None:
                 parsed[n] = None
                 kinds.add(type(None))
-                findings.append(error("cell.error", wheres[n], col.key,
-                                      f"{col.header} holds the Excel error {text}: fix the formula or type the value."))
+                findings.append(error("cell.error", wheres[n], col.key, excel_error(col.header, text)))
     if _Bad in kinds:
         for n, value in enumerate(parsed):
             if type(value) is _Bad:
@@ -313,7 +319,8 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
     actual = grid.find_sheet(layout.SETTINGS_SHEET)
     if actual is None:
         findings.append(Finding("sheet.missing", "error", layout.SETTINGS_SHEET, "",
-                                f"The sheet '{layout.SETTINGS_SHEET}' is missing (renamed or deleted?)."))
+                                missing_sheet(layout.SETTINGS_SHEET, "Restore it: a row per setting, its label in column A and "
+                                                                     "its value in column B.")))
         return Settings()
     values, where, extra = {}, {}, {}
     errors = grid.errors(actual)
@@ -330,7 +337,7 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
             raw = CONTROL.sub("", raw)
         setting = address.setting_for(label)
         if (index, 1) in errors:
-            findings.append(error("cell.error", cell, "value", f"{label} holds the Excel error {errors[(index, 1)]}."))
+            findings.append(error("cell.error", cell, "value", excel_error(label, errors[(index, 1)])))
             continue
         if setting is None:
             extra[label] = raw if not isinstance(raw, str) else clean_text(raw)
