@@ -385,13 +385,8 @@ def test_error_cells_are_looked_for_only_where_the_survey_saw_one(demo, tmp_path
     plain.write_bytes(demo)
     assert not any(f.errors for f in survey(plain).sheets.values())
 
-    def to_error(part: bytes) -> bytes:
-        start = part.index(b'<c r="E3"')
-        end = part.index(b"</c>", start) + 4
-        return part[:start] + b'<c r="E3" t="e"><v>#DIV/0!</v></c>' + part[end:]
-
     broken = tmp_path / "broken.xlsx"
-    broken.write_bytes(badfiles.rezip(demo, badfiles.edit(badfiles.LINES, to_error)))
+    broken.write_bytes(badfiles.rezip(demo, badfiles.edit(badfiles.LINES, _error_cell("E3", "#DIV/0!"))))
     assert [name for name, facts in survey(broken).sheets.items() if facts.errors] == [layout.INVOICE_LINES.name]
     found = [(f.sheet, f.cell, f.message) for f in read_workbook(broken).findings if f.code == "cell.error"]
     assert found == [(layout.INVOICE_LINES.name, "E3", "Unit price holds the Excel error #DIV/0!: fix the formula or type the value.")]
@@ -400,13 +395,17 @@ def test_error_cells_are_looked_for_only_where_the_survey_saw_one(demo, tmp_path
 def test_an_error_cell_on_settings_is_worded_as_on_a_table(demo, tmp_path):
     """One wording for one finding: an Excel error on a Settings value says what to do, like one
     in a table."""
-    def to_error(part: bytes) -> bytes:
-        start = part.index(b'<c r="B2"')
-        end = part.index(b"</c>", start) + 4
-        return part[:start] + b'<c r="B2" t="e"><v>#REF!</v></c>' + part[end:]
-
     broken = tmp_path / "broken.xlsx"
-    broken.write_bytes(badfiles.rezip(demo, badfiles.edit(badfiles.SETTINGS, to_error)))
+    broken.write_bytes(badfiles.rezip(demo, badfiles.edit(badfiles.SETTINGS, _error_cell("B2", "#REF!"))))
     [found] = [f for f in read_workbook(broken).findings if f.code == "cell.error"]
     assert (found.sheet, found.cell) == (layout.SETTINGS_SHEET, "B2")
     assert found.message.endswith("holds the Excel error #REF!: fix the formula or type the value.")
+
+
+def _error_cell(ref: str, text: str):
+    """A sheet part -> the same part with cell `ref` holding the Excel error `text`."""
+    def change(part: bytes) -> bytes:
+        start = part.index(b'<c r="%s"' % ref.encode())
+        end = part.index(b"</c>", start) + 4
+        return part[:start] + b'<c r="%s" t="e"><v>%s</v></c>' % (ref.encode(), text.encode()) + part[end:]
+    return change

@@ -7,7 +7,6 @@ import shutil
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from toolkit.book import edits
 from toolkit import excel, layout
@@ -17,14 +16,6 @@ from toolkit.book.read import read_workbook
 from xlwings_engine import mock_caller
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
-
-@pytest.fixture
-def book_path(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
-    path = tmp_path / "demo.xlsx"
-    shutil.copy(SAMPLES / "demo.xlsx", path)
-    return path
 
 
 def check_rows(book):
@@ -55,11 +46,11 @@ def test_validate_writes_the_same_findings_as_the_cli_and_highlights(tmp_path):
         assert all(r[1] != "line.account.missing" for r in check_rows(book))
 
 
-def test_generate_export_matches_the_cli_files_and_updates_the_book(book_path):
-    with mock_caller(book_path) as book:
+def test_generate_export_matches_the_cli_files_and_updates_the_book(demo):
+    with mock_caller(demo) as book:
         message = excel.generate_export()
         assert "Exported 64 document(s)" in message
-        folder = next(p for p in (book_path.parent / "demo-exports").iterdir() if p.is_dir())
+        folder = next(p for p in (demo.parent / "demo-exports").iterdir() if p.is_dir())
         for name in ("ACT.txt", "CSF.txt"):
             assert (folder / name).read_bytes() == (SAMPLES / "golden" / "winbooks" / name).read_bytes()
         log = book.sheets[layout.EXPORT_LOG.name].range("A2").value
@@ -72,16 +63,16 @@ def test_generate_export_matches_the_cli_files_and_updates_the_book(book_path):
         assert "Ledger export: Writing files…" in book.app.impl.status_bar_history
         book.save()
         assert "Nothing new to export" in excel.generate_export()
-    assert all(i.exported_in for i in read_workbook(book_path).invoices)
+    assert all(i.exported_in for i in read_workbook(demo).invoices)
 
 
-def test_einvoices_button_writes_the_peppol_files_apart_from_the_bookkeeping_export(book_path):
+def test_einvoices_button_writes_the_peppol_files_apart_from_the_bookkeeping_export(demo):
     golden = SAMPLES / "golden" / "peppol-bis3"
-    with mock_caller(book_path) as book:
+    with mock_caller(demo) as book:
         message = excel.generate_einvoices()
         sent = len(list(golden.iterdir()))
         assert f"Exported {sent} document(s)" in message and "private persons" in message
-        folder = next(p for p in (book_path.parent / "demo-exports").iterdir() if p.is_dir())
+        folder = next(p for p in (demo.parent / "demo-exports").iterdir() if p.is_dir())
         assert folder.name.endswith("-peppol-bis3")
         assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in golden.iterdir())
         einvoice_in = layout.column_letter(layout.INVOICES.keys.index("einvoice_in"))
@@ -95,14 +86,14 @@ def test_einvoices_button_writes_the_peppol_files_apart_from_the_bookkeeping_exp
         assert "Exported 64 document(s)" in excel.generate_export()  # the bookkeeping stream is its own
 
 
-def test_a_book_closed_unsaved_after_an_export_gets_it_back_at_the_next_click(book_path, tmp_path):
+def test_a_book_closed_unsaved_after_an_export_gets_it_back_at_the_next_click(demo, tmp_path):
     """The export is committed in the register; the open book learnt it, but Excel was closed
     without saving. The next button that writes puts it back into the open book, and says so."""
-    with mock_caller(book_path):
+    with mock_caller(demo):
         first = excel.generate_export()
     export_id = first.split("demo-exports/")[1].split(":")[0]
-    assert all(not i.exported_in for i in read_workbook(book_path).invoices)  # the file never learnt
-    with mock_caller(book_path) as book:
+    assert all(not i.exported_in for i in read_workbook(demo).invoices)  # the file never learnt
+    with mock_caller(demo) as book:
         message = excel.generate_export(copy=save_copy(book, tmp_path))
         assert message.startswith(f"Recovered: demo.xlsx missed what export {export_id} writes back")
         assert "Exported in for 64 document(s)" in message and "Nothing new to export" in message
@@ -123,18 +114,18 @@ def test_blocked_export_shows_its_errors(tmp_path):
     assert not (tmp_path / "mistakes-exports").exists()
 
 
-def test_suggest_accounts_in_the_book(book_path):
-    xl = openpyxl.load_workbook(book_path)
+def test_suggest_accounts_in_the_book(demo):
+    xl = openpyxl.load_workbook(demo)
     xl[layout.INVOICE_LINES.name]["I2"] = None
-    xl.save(book_path)
-    with mock_caller(book_path) as book:
+    xl.save(demo)
+    with mock_caller(demo) as book:
         excel.suggest_accounts()
         assert book.sheets[layout.INVOICE_LINES.name].range("I2:J2").value == ["700000", "suggested"]
         assert "1 empty account(s) filled" in book.app.impl.alerts[-1].prompt
 
 
-def test_assign_customer_numbers(book_path):
-    with mock_caller(book_path) as book:
+def test_assign_customer_numbers(demo):
+    with mock_caller(demo) as book:
         excel.assign_customer_numbers()
         rows = book.sheets[layout.CUSTOMERS.name].range("A2:N16").value
         generated = [r for r in rows if r[13] == "generated"]
@@ -142,22 +133,22 @@ def test_assign_customer_numbers(book_path):
         assert "7 customer(s) got a number" in book.app.impl.alerts[-1].prompt
 
 
-def test_an_exception_is_a_message_and_a_log(book_path, monkeypatch):
+def test_an_exception_is_a_message_and_a_log(demo, monkeypatch):
     def broken(path):
         raise RuntimeError("disk on fire")
 
     monkeypatch.setattr(export, "read_workbook", broken)
-    with mock_caller(book_path):
+    with mock_caller(demo):
         message = excel.validate()
     assert "Something went wrong: disk on fire" in message and "Traceback" not in message
-    log = (book_path.parent / excel.LOG_NAME).read_text()
+    log = (demo.parent / excel.LOG_NAME).read_text()
     assert "Traceback" in log and "disk on fire" in log
 
 
-def test_user_errors_are_plain_messages(book_path):
-    with mock_caller(book_path):
-        message = excel.validate(copy=str(book_path.parent / "gone.xlsx"))
-    assert "no such file" in message and not (book_path.parent / excel.LOG_NAME).exists()
+def test_user_errors_are_plain_messages(demo):
+    with mock_caller(demo):
+        message = excel.validate(copy=str(demo.parent / "gone.xlsx"))
+    assert "no such file" in message and not (demo.parent / excel.LOG_NAME).exists()
 
 
 # ---- customer numbers pasted from the accounting package ---------------------------------------
@@ -192,9 +183,9 @@ def customers_by_id(book) -> dict[str, dict]:
     return {r[0]: dict(zip(rows[0], r)) for r in rows[1:]}
 
 
-def test_match_and_apply_pasted_customer_numbers_in_the_open_book(book_path, tmp_path):
-    before = book_path.read_bytes()
-    with mock_caller(book_path) as book:
+def test_match_and_apply_pasted_customer_numbers_in_the_open_book(demo, tmp_path):
+    before = demo.read_bytes()
+    with mock_caller(demo) as book:
         book.sheets[layout.CUSTOMER_IMPORT.name].range("A1").value = PASTED  # pasted over the placeholder
         message = excel.match_customers(copy=save_copy(book, tmp_path))
         assert message.startswith("Matched 5 pasted row(s) (recognised by headers")
@@ -214,11 +205,11 @@ def test_match_and_apply_pasted_customer_numbers_in_the_open_book(book_path, tmp
         assert new["Import batch"].startswith("IMP-")
         assert import_columns(book)["Action"] == ["already correct"] * 5
         assert excel.apply_customer_matches(copy=save_copy(book, tmp_path)).startswith("Applied: 5 already correct.")
-    assert book_path.read_bytes() == before  # everything went into the open book, not its file
+    assert demo.read_bytes() == before  # everything went into the open book, not its file
 
 
-def test_pasted_numbers_reach_the_winbooks_files_through_the_buttons(book_path, tmp_path):
-    with mock_caller(book_path) as book:
+def test_pasted_numbers_reach_the_winbooks_files_through_the_buttons(demo, tmp_path):
+    with mock_caller(demo) as book:
         book.sheets[layout.CUSTOMER_IMPORT.name].range("A1").value = PASTED[:5]
         excel.match_customers(copy=save_copy(book, tmp_path))
         excel.apply_customer_matches(copy=save_copy(book, tmp_path))
@@ -226,15 +217,15 @@ def test_pasted_numbers_reach_the_winbooks_files_through_the_buttons(book_path, 
         assert "Exported 64 document(s)" in message
         generated = [r for r in customers_by_id(book).values() if r["Number source"] == "generated"]
         assert {r["Customer id"] for r in generated}.isdisjoint(TAKEN_OVER)
-    folder = next(p for p in (book_path.parent / "demo-exports").iterdir() if p.is_dir())
+    folder = next(p for p in (demo.parent / "demo-exports").iterdir() if p.is_dir())
     csf = (folder / "CSF.txt").read_text(encoding="cp1252")
     act = (folder / "ACT.txt").read_text(encoding="cp1252")
     for cid, number in TAKEN_OVER.items():  # each of them has invoices in the demo
         assert f'"{number}"' in csf and f'"{number}"' in act, cid
 
 
-def test_a_list_without_headers_pasted_under_the_placeholder(book_path, tmp_path):
-    with mock_caller(book_path) as book:
+def test_a_list_without_headers_pasted_under_the_placeholder(demo, tmp_path):
+    with mock_caller(demo) as book:
         sheet = book.sheets[layout.CUSTOMER_IMPORT.name]
         sheet.range("A2").value = PASTED[1:5]
         message = excel.match_customers(copy=save_copy(book, tmp_path))
@@ -248,23 +239,23 @@ def test_a_list_without_headers_pasted_under_the_placeholder(book_path, tmp_path
         assert sheet.range("I2:I4").value == ["assign number"] * 3
 
 
-def test_customer_buttons_explain_what_to_do(book_path, tmp_path):
-    with mock_caller(book_path) as book:
+def test_customer_buttons_explain_what_to_do(demo, tmp_path):
+    with mock_caller(demo) as book:
         assert "is empty: paste the customer list" in excel.match_customers(copy=save_copy(book, tmp_path))
         assert "no Action column yet: match the pasted rows first" in excel.apply_customer_matches(
             copy=save_copy(book, tmp_path))
         assert len(book.app.impl.alerts) == 2
-    assert not (book_path.parent / excel.LOG_NAME).exists()
+    assert not (demo.parent / excel.LOG_NAME).exists()
 
 
-def test_open_export_folder_before_any_export(book_path):
-    with mock_caller(book_path):
+def test_open_export_folder_before_any_export(demo):
+    with mock_caller(demo):
         message = excel.open_export_folder()
-    assert message == f"No exports yet: they will be written to {book_path.parent.resolve() / 'demo-exports'}."
+    assert message == f"No exports yet: they will be written to {demo.parent.resolve() / 'demo-exports'}."
 
 
-def test_validate_writes_the_preview_sheet(book_path):
-    with mock_caller(book_path) as book:
+def test_validate_writes_the_preview_sheet(demo):
+    with mock_caller(demo) as book:
         excel.validate()
         sheet = book.sheets[layout.PREVIEW.name]
         rows = sheet.range("A2").expand().options(ndim=2).value

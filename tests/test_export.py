@@ -20,14 +20,6 @@ from toolkit.book.writeback import Edits, write_back
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")  # 2026-04-02 09:00 UTC
-    path = tmp_path / "demo.xlsx"
-    shutil.copy(SAMPLES / "demo.xlsx", path)
-    return path
-
-
 def test_export_writes_records_and_updates_the_workbook(demo, capsys):
     assert cli.main(["export", str(demo)]) == 0
     out = demo.parent / "demo-exports"

@@ -38,14 +38,6 @@ FORK = multiprocessing.get_context("fork") if sys.platform != "win32" else None
 pytestmark = pytest.mark.skipif(FORK is None, reason="forks processes (POSIX)")
 
 
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")  # one second for every export: ids must still differ
-    path = tmp_path / "demo.xlsx"
-    shutil.copy(SAMPLES / "demo.xlsx", path)
-    return path
-
-
 def _run(argv: list[str], output: str, crash_step: str | None = None, nth: int = 1, start=None) -> None:
     """A process running `ledger-export ARGV`, dying (os._exit) at the nth `crash_step` of the
     commit, or at the write-back's final rename ('write-back')."""

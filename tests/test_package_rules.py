@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -18,14 +17,6 @@ from toolkit.app.export import ExportRequest, run_export, validate
 from toolkit.book.read import read_workbook
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
-
-
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
-    path = tmp_path / "demo.xlsx"
-    shutil.copy(SAMPLES / "demo.xlsx", path)
-    return path
 
 
 def edit(path: Path, sheet: str, changes: dict[tuple[int, str], object]) -> None:

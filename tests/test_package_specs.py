@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import shutil
 from pathlib import Path
 
 import openpyxl
@@ -24,14 +23,6 @@ from toolkit.model import RevenueGroup
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 PACKAGES = [s.id for s in specs.list_specs()]
 DATEV = {"berater": 1001, "mandant": 1, "fiscal_year_start": dt.date(2024, 1, 1), "account_length": 6, "skr": ""}
-
-
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")  # the golden files' time: 2026-04-02 09:00 UTC
-    path = tmp_path / "demo.xlsx"
-    shutil.copy(SAMPLES / "demo.xlsx", path)
-    return path
 
 
 def adapted(path: Path, package: str) -> None:

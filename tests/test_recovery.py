@@ -18,14 +18,6 @@ from toolkit.book.writeback import write_back
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
-@pytest.fixture
-def demo(tmp_path, monkeypatch):
-    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
-    path = tmp_path / "demo.xlsx"
-    shutil.copy(SAMPLES / "demo.xlsx", path)
-    return path
-
-
 def carried(path: Path):
     """What the workbook says about its exports: Exported in, customer numbers, Export log."""
     wb = read_workbook(path)

@@ -17,6 +17,7 @@ import pytest
 from openpyxl.chart import BarChart, Reference
 from openpyxl.comments import Comment
 
+from badfiles import zip_of
 from toolkit import layout
 from toolkit.book import template, writeback, xlsm
 from toolkit.book.read import read_workbook
@@ -79,18 +80,8 @@ def rich_workbook(path):
         b'2006/relationships/customXml" Target="../customXml/item1.xml"/></Relationships>')
     parts["[Content_Types].xml"] = parts["[Content_Types].xml"].replace(
         b"<Default ", b'<Default Extension="png" ContentType="image/png"/><Default ', 1)
-    path.write_bytes(_zip(parts))
+    path.write_bytes(zip_of(parts))
     return path
-
-
-def _zip(parts: dict[str, bytes]) -> bytes:
-    import io
-
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
-        for name, data in parts.items():
-            z.writestr(name, data)
-    return out.getvalue()
 
 
 def members(path) -> dict[str, bytes]:
@@ -261,7 +252,7 @@ def test_overwriting_a_shared_formula_is_refused(tmp_path):
     parts[part] = re.sub(rb'<c r="' + h + rb'2"[^>]*?(/>|>.*?</c>)',
                          b'<c r="' + h + b'2" t="str"><f t="shared" ref="' + h + b'2:' + h + b'3" si="0">B2</f><v>x</v></c>',
                          parts[part], count=1, flags=re.S)
-    path.write_bytes(_zip(parts))
+    path.write_bytes(zip_of(parts))
     with pytest.raises(WriteBackError, match=f"{DESCRIPTION}2 holds a formula other cells share"):
         write_back(path, Edits().set("Invoices", 2, "description", "y"), now=NOW)
 
@@ -305,7 +296,7 @@ def test_a_damaged_workbook_is_a_message(tmp_path):
     parts = members(path)
     part = sheet_part(path, "Invoices")
     parts[part] = parts[part][:-400]  # cut short
-    path.write_bytes(_zip(parts))
+    path.write_bytes(zip_of(parts))
     with pytest.raises(WriteBackError, match="Invoices"):
         write_back(path, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
     path.write_bytes(b"PK\x03\x04 not really a zip")
@@ -353,7 +344,7 @@ def test_what_follows_the_rows_stays_and_links_go_in_their_place(tmp_path):
     xml = parts[part]
     start = xml.index(b"</sheetData>") + len(b"</sheetData>")
     parts[part] = xml[:start] + TAIL + re.search(rb"<tableParts.*?</tableParts>", xml, re.S).group(0) + EXT + b"</worksheet>"
-    path.write_bytes(_zip(parts))
+    path.write_bytes(zip_of(parts))
     write_back(path, Edits().replace_rows("Check", [["error", "x", "Invoices", "C3", "m"]], links=["#'Invoices'!C3"]),
                now=NOW)
     after = members(path)[part]
