@@ -128,15 +128,14 @@ def generate_export(s: _Session) -> str:
 def generate_einvoices(s: _Session) -> str:
     """The Peppol e-invoices of the period, whatever the Settings' bookkeeping package: the
     e-invoice stream is exported apart (the E-invoice in column)."""
-    return _export(s, None, EINVOICE_PACKAGE)
+    from toolkit.app.export import einvoice_package
+
+    return _export(s, None, einvoice_package())
 
 
 @button
 def export_again(s: _Session, export_id: str) -> str:
     return _export(s, export_id)
-
-
-EINVOICE_PACKAGE = "peppol-bis3"
 
 
 def _export(s: _Session, again: str | None, package: str | None = None) -> str:

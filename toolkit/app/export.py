@@ -31,7 +31,7 @@ from toolkit.book.read import forget_grid, read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
-from toolkit.spec import RenderError, SpecError, load_spec, period_findings, render, resolve_params
+from toolkit.spec import RenderError, SpecError, list_specs, load_spec, period_findings, render, resolve_params
 from toolkit.resources import specs_dir
 from toolkit.vatrules import RuleBook, package_vat_codes, unknown_packages
 
@@ -172,6 +172,16 @@ def _booked_as(settings, earlier: dict):
     the same amounts. An entry without "rounding" predates the setting: it was "gross then discount"."""
     return replace(settings, rounding=earlier.get("rounding", GROSS_THEN_DISCOUNT),
                    vat_booking=earlier.get("vat_booking", settings.vat_booking))
+
+
+def einvoice_package() -> str:
+    """The shipped package whose spec declares the e-invoice stream (the ribbon's E-invoices
+    button exports to it, whatever the Settings' bookkeeping package)."""
+    found = [spec.id for spec in list_specs() if spec.stream == "einvoice"]
+    if len(found) != 1:
+        raise UserError(f"Expected one e-invoice package among the package specs, found {len(found)}: "
+                        f"{', '.join(found) or 'none'}.")
+    return found[0]
 
 
 def validate(wb: Workbook, package: str | None = None, period_from: dt.date | None = None,
