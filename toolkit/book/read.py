@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import re
+import threading
 import zipfile
 from itertools import compress
 from operator import itemgetter
@@ -63,6 +64,7 @@ class Grid:
                 raise
             raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
         self._errors: dict[str, dict[tuple[int, int], str]] = {}  # by sheet, looked up on first use
+        self._ahead: dict[str, _ReadAhead] = {}
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet's actual name, matched without case and surrounding spaces."""
@@ -72,9 +74,19 @@ class Grid:
                 return actual
         return None
 
+    def read_ahead(self, sheet: str) -> None:
+        """Start reading the sheet in the background: python-calamine parses a sheet without
+        holding the GIL, so the biggest sheet is parsed on the second core while the others are
+        read and made into records. `rows(sheet)` then takes its rows."""
+        if sheet not in self._ahead:
+            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet)
+
     def rows(self, sheet: str, nrows: int | None = None) -> list[list]:
         """The sheet's rows from A1, as a rectangle (at most `nrows` of them)."""
+        ahead = self._ahead.pop(sheet, None) if nrows is None else None
         try:
+            if ahead is not None:
+                return ahead.result()
             return self.book.get_sheet_by_name(sheet).to_python(skip_empty_area=False, nrows=nrows)
         except BaseException as exc:
             if isinstance(exc, (KeyboardInterrupt, SystemExit)):
@@ -92,6 +104,34 @@ class Grid:
             facts = self.survey.sheets.get(sheet)
             self._errors[sheet] = _error_cells(self.survey.data, facts.part) if facts and facts.errors else {}
         return self._errors[sheet]
+
+
+class _ReadAhead(threading.Thread):
+    """One sheet's rows read by a thread of its own, from a calamine workbook of its own (one
+    calamine workbook parses one sheet at a time: a second caller gets 'Already borrowed')."""
+
+    def __init__(self, data: bytes, sheet: str):
+        super().__init__(name=f"read {sheet}", daemon=True)  # never keeps a stopped command alive
+        self.data, self.sheet = data, sheet
+        self.rows: list[list] | None = None
+        self.failure: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+            self.rows = book.get_sheet_by_name(self.sheet).to_python(skip_empty_area=False)
+        except BaseException as exc:  # handed to the reader, which words it
+            self.failure = exc
+        finally:
+            self.data = None
+
+    def result(self) -> list[list]:
+        self.join()
+        if self.failure is not None:
+            raise self.failure
+        rows, self.rows = self.rows, None
+        return rows
 
 
 def _first_line(exc: BaseException) -> str:
@@ -434,6 +474,9 @@ def read_workbook(path: str | Path) -> Workbook:
 
 def _read_workbook(path: str | Path) -> Workbook:
     grid = open_grid(path)
+    lines_sheet = grid.find_sheet(layout.INVOICE_LINES.name)
+    if lines_sheet is not None:  # the biggest sheet, and read last
+        grid.read_ahead(lines_sheet)
     findings: list[Finding] = []
     settings = read_settings(grid, findings)
     tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS if sheet is not layout.VAT_CODES}
