@@ -87,7 +87,7 @@ def _file(run: FileRun) -> list[tuple[str, bytes]]:
         return []
     name = run.file_name = _name(run, plan.name_parts, plan.name)
     eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
-    sink = Sink(eol, plan.encoding, plan.max_records)
+    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml")
     count = write_xml(run, sink) if plan.layout.kind == "xml" else write_lines(run, sink)
     parts = sink.close(plan.trailing_newline)
     if count == 0 and plan.omit_when_empty:
@@ -109,7 +109,7 @@ def _content(run: FileRun, part) -> bytes:
             run.error("text.unrepresentable", None, None, f"holds {exc.object[exc.start:exc.end]!r}, which {plan.encoding} cannot encode")
         return b""
     data = part.data()
-    if plan.layout.kind == "xml" and (problem := text.xml_problem(data)):  # never an export with a broken file
+    if plan.layout.kind == "xml" and (problem := part.xml_problem(data)):  # never an export with a broken file
         run.error("xml.malformed", None, None, f"is not well-formed XML ({problem}); nothing is written")
     return data
 

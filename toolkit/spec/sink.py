@@ -11,14 +11,17 @@ from __future__ import annotations
 import codecs
 import io
 
+from toolkit.spec.wellformed import Checker
+
 CHUNK_LINES = 20_000  # lines joined and encoded at a time: a few MB of text
 
 
 class Sink:
     """The lines of one file (and of its parts, when it has more records than `max_records`)."""
 
-    def __init__(self, eol: str, encoding: str, max_records: int | None):
+    def __init__(self, eol: str, encoding: str, max_records: int | None, xml: bool = False):
         self.eol, self.encoding, self.max_records = eol, encoding, max_records
+        self.xml = xml  # each part is checked to be well-formed as it is written
         self.lines: list[str] = []  # not encoded yet
         self.append = self.lines.append
         self.header: list[str] | None = None  # the header's lines, once `mark_header` is called
@@ -80,6 +83,7 @@ class _Part:
         self.records = 0
         self.empty = True  # no line written yet
         self.failure: UnicodeEncodeError | None = None
+        self.checker = Checker() if sink.xml else None
 
     def write(self, lines: list[str]) -> None:
         if not lines or self.failure is not None:
@@ -99,12 +103,16 @@ class _Part:
             self.failure = exc
             return
         self.buffer.write(data)
+        if self.checker is not None:
+            self.checker.written(self.buffer, data)
 
     def close(self, trailing_newline: bool) -> None:
         if trailing_newline and not self.empty and self.failure is None:
             self._encode(self.eol)
         if self.failure is None and not self.ascii:
             self._encode_final()
+        if self.failure is not None and self.checker is not None:
+            self.checker.abandon()  # a file that cannot be encoded is not written: no verdict wanted
 
     def _encode_final(self) -> None:
         try:
@@ -115,6 +123,10 @@ class _Part:
     def data(self) -> bytes:
         """The bytes (b"" after a failure to encode). BytesIO hands over its buffer, no copy."""
         return b"" if self.failure is not None else self.buffer.getvalue()
+
+    def xml_problem(self, data: bytes) -> str:
+        """Why the part's bytes (`data`) are not well-formed XML; "" when they are."""
+        return self.checker.verdict(data)
 
 
 def _ascii_compatible(encoding: str) -> bool:

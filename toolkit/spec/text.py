@@ -10,7 +10,6 @@ import functools
 import operator
 import re
 import unicodedata
-from xml.parsers import expat
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Callable, Mapping
 
@@ -355,15 +354,3 @@ def xml_attribute(s: str) -> str:
     turns raw ones into spaces)."""
     s = xml_text(s)
     return s.translate(_ATTRIBUTE_WHITESPACE) if ('"' in s or "\t" in s or "\n" in s) else s
-
-
-def xml_problem(data: bytes) -> str:
-    """Why `data` is not a well-formed XML document; "" when it is one."""
-    parser = expat.ParserCreate()
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        return f"line {exc.lineno}, column {exc.offset + 1}: {expat.ErrorString(exc.code)}"
-    except (LookupError, ValueError) as exc:  # an encoding the parser does not know
-        return str(exc)
-    return ""

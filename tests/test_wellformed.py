@@ -1,0 +1,87 @@
+"""The well-formedness check of XML files: in the process for a small file, in a child process
+fed as the file is written for a big one; the same verdict either way."""
+
+import io
+
+import pytest
+
+from toolkit import spec as specs
+from toolkit.spec import wellformed
+from toolkit.spec.wellformed import Checker, problem
+
+GOOD = b'<?xml version="1.0" encoding="UTF-8"?>\r\n<Root>\r\n' + b"".join(
+    b'  <Line number="%d"><Text>caf\xc3\xa9 &amp; co</Text></Line>\r\n' % n for n in range(2000)) + b"</Root>\r\n"
+BAD = GOOD.replace(b'<Line number="1500"><Text>caf\xc3\xa9', b'<Line number="1500"><Text>a < b')
+
+
+def fed(data: bytes, piece: int = 997) -> Checker:
+    """A checker given `data` as a writer gives it: a piece at a time into a BytesIO."""
+    checker, buffer = Checker(), io.BytesIO()
+    for at in range(0, len(data), piece):
+        buffer.write(data[at:at + piece])
+        checker.written(buffer, data[at:at + piece])
+    return checker
+
+
+def test_problem_says_where():
+    assert problem([GOOD]) == ""
+    assert problem([BAD]).startswith("line 1503, column ") and "not well-formed" in problem([BAD])
+    assert problem([b"<a>", b"</a>"]) == "" and "no element found" in problem([b"<a>"])
+
+
+@pytest.mark.parametrize("data", [GOOD, BAD, GOOD[:-20], b"\xff\xfe<a/>" * 2000], ids=["good", "unescaped", "cut", "garbage"])
+def test_a_child_gives_the_verdict_of_the_process(data, monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
+    checker = fed(data)
+    assert checker.child is not None  # the file passed IN_PROCESS: a child parses it
+    assert checker.verdict(data) == problem([data])
+    assert checker.child is None
+
+
+def test_a_small_file_is_parsed_in_the_process():
+    checker = fed(BAD)
+    assert checker.child is None
+    assert checker.verdict(BAD) == problem([BAD]) != ""
+
+
+def test_without_a_child_the_process_decides(monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
+    monkeypatch.setattr(wellformed.sys, "executable", "/no/such/python")
+    checker = fed(BAD)
+    assert checker.child is None
+    assert checker.verdict(BAD) == problem([BAD]) != ""
+
+
+def test_a_child_that_dies_leaves_the_verdict_to_the_process(monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
+    checker = fed(BAD[:len(BAD) // 2])
+    checker.child.kill()
+    checker.child.wait()
+    rest = BAD[len(BAD) // 2:]
+    buffer = io.BytesIO(BAD)
+    checker.written(buffer, rest)  # the pipe is broken now: no exception
+    assert checker.verdict(BAD) == problem([BAD]) != ""
+
+
+def test_an_abandoned_check_stops_its_child(monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
+    checker = fed(GOOD[:20000])
+    child = checker.child
+    checker.abandon()
+    assert child.poll() is not None and checker.child is None
+
+
+def test_a_big_rendered_file_with_a_writer_bug_is_refused(tmp_path, monkeypatch):
+    """What test_hostile_content checks for a small file, through the child."""
+    from tests.test_hostile_content import XML_FILE, batch, invoice_doc, spec_of
+    from toolkit.spec import text
+
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 64)
+    docs = [invoice_doc(description="plain")] * 30 + [invoice_doc(description="a < b")]
+    good = specs.render(spec_of(tmp_path, XML_FILE), batch(docs[:30]))
+    assert good.files and b"plain" in good.files[0][1]
+    monkeypatch.setattr(text, "xml_text", lambda s: s)  # a writer bug: text no longer escaped
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, XML_FILE), batch(docs))
+    [finding] = caught.value.findings
+    assert finding.code == "xml.malformed" and "out.xml" in finding.message and "not well-formed" in finding.message
