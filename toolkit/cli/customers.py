@@ -7,7 +7,6 @@ import sys
 from pathlib import Path
 
 from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, print_findings, writing
-from toolkit.app import customers as commands
 
 
 def _existing(text: str) -> Path:
@@ -27,20 +26,20 @@ def add_customer_commands(sub) -> None:
         return p
 
     command("assign", "give each customer without an accounting customer number the next free one", _assign)
-    command("match", "propose a customer and an action beside each row pasted on 'Customer import'", _run(lambda a: commands.match_paste(a.workbook)))
-    command("apply", "carry out the Action column of 'Customer import'", _run(lambda a: commands.apply_matches(a.workbook)))
+    command("match", "propose a customer and an action beside each row pasted on 'Customer import'", _run(lambda commands, a: commands.match_paste(a.workbook)))
+    command("apply", "carry out the Action column of 'Customer import'", _run(lambda commands, a: commands.apply_matches(a.workbook)))
     imp = command("import", "match a CSV or XLSX customer list and apply the sure proposals", _run(
-        lambda a: commands.import_file(a.workbook, a.file, create_new=a.create_new, dry_run=a.dry_run)))
+        lambda commands, a: commands.import_file(a.workbook, a.file, create_new=a.create_new, dry_run=a.dry_run)))
     imp.add_argument("file", type=_existing, help="CSV (any delimiter, encoding detected) or XLSX file")
     imp.add_argument("--create-new", action="store_true", help="create the customers the workbook does not have")
     imp.add_argument("--dry-run", action="store_true", help="show what would happen, write nothing")
-    command("duplicates", "list likely duplicate customers with a suggested keeper", _run(lambda a: commands.find_duplicates(a.workbook)))
+    command("duplicates", "list likely duplicate customers with a suggested keeper", _run(lambda commands, a: commands.find_duplicates(a.workbook)))
     merge = command("merge", "move a duplicate's invoices to the keeper and remove the duplicate", _run(
-        lambda a: commands.merge_customers(a.workbook, a.keeper, a.duplicate)))
+        lambda commands, a: commands.merge_customers(a.workbook, a.keeper, a.duplicate)))
     merge.add_argument("keeper", help="customer id to keep")
     merge.add_argument("duplicate", help="customer id to remove")
     undo = command("undo-import", "remove the customers an import batch created (keeps numbered or invoiced ones)", _run(
-        lambda a: commands.undo_import(a.workbook, a.batch)))
+        lambda commands, a: commands.undo_import(a.workbook, a.batch)))
     undo.add_argument("batch", help="the import batch id, e.g. IMP-20260115-093000")
 
 
@@ -68,12 +67,16 @@ def _tell_backup(backup: Path | None) -> None:
 
 
 def _run(call):
+    """The handler of a customer command: `call(commands, args)`, with toolkit.app.customers
+    imported only now (it brings numpy and rapidfuzz: a quarter of a second every other command
+    would pay at start)."""
     def handler(args) -> int:
+        from toolkit.app import customers as commands
         from toolkit.errors import UserError
 
         try:
             with contextlib.nullcontext() if getattr(args, "dry_run", False) else writing(args.workbook):
-                outcome = call(args)
+                outcome = call(commands, args)
         except commands.CustomerCommandError as exc:
             raise UserError(str(exc)) from None
         print(outcome.text())
