@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import cli, layout, sample
-from toolkit.app import export, transaction
+from toolkit.app import transaction
 from toolkit.app.export import ExportFailed, ExportRequest, run_export
 from toolkit.book.read import read_workbook
 from toolkit.app.register import FILE_NAME, Register

@@ -30,26 +30,25 @@ def _csv(path, rows: int, tail: bytes = b""):
 
 def test_a_list_past_the_limit_is_refused_early_and_small(tmp_path):
     """300,000 rows against the default limit of 100,000, with --create-new: refused after reading
-    100,001 of them, in a few seconds and little memory (measured in a fresh process), nothing
-    written."""
+    100,001 of them, in little memory (measured in a fresh process: the whole list as rows would
+    be several times the bound), nothing written."""
     book = make_workbook(tmp_path)
     before = book.read_bytes()
     big = _csv(tmp_path / "big.csv", 300_000)
     # The peak is VmHWM, the process image's own: ru_maxrss would count the pytest process it was
     # forked from (Linux keeps it across exec), hundreds of MB late in a full run.
-    script = ("import re, sys, time; from toolkit import cli; t = time.perf_counter(); "
+    script = ("import re, sys; from toolkit import cli; "
               f"code = cli.main(['customers', 'import', {str(book)!r}, {str(big)!r}, '--create-new']); "
               "peak = re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1]; "
-              "print(code, time.perf_counter() - t, peak)")
+              "print(code, peak)")
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
-    code, took, peak_kb = done.stdout.split()
+    code, peak_kb = done.stdout.split()
     assert code == "2", done.stderr
     line = done.stderr.strip()
     assert "\n" not in line and "more than 100,000 rows" in line and "LEDGER_EXPORT_MAX_IMPORT_ROWS" in line
     assert str(big) in line
     assert int(peak_kb) < 300_000, peak_kb  # KB: the whole list as rows would be several times this
-    assert float(took) < 30
     assert book.read_bytes() == before
 
 

@@ -10,7 +10,6 @@ import shutil
 from pathlib import Path
 
 import openpyxl
-import pytest
 
 from toolkit import cli, layout
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from toolkit import layout
 from toolkit.accounting import Unbalanced, build_document, money, typed_negative
-from toolkit.model import Customer, Finding, Invoice, InvoiceLine, Workbook, warning
+from toolkit.model import Customer, Finding, Invoice, Workbook, warning
 from toolkit.vatrules import RuleBook
 
 

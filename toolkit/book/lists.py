@@ -26,7 +26,7 @@ class Source:
 
 
 def _filled(letter: str, count: str) -> str:
-    first, last = f"{LISTS_SHEET}!${letter}$2", f"{LISTS_SHEET}!${letter}${LIST_ROWS + 1}"
+    first = f"{LISTS_SHEET}!${letter}$2"
     return f"OFFSET({first},0,0,MAX(1,{count.format(range=f'{first}:${letter}${LIST_ROWS + 1}')}),1)"
 
 

@@ -9,7 +9,6 @@ nothing; `workbook upgrade` lays the rows out again for the package then chosen.
 from __future__ import annotations
 
 from functools import cache
-from typing import Mapping
 
 from toolkit import spec as specs
 

@@ -19,6 +19,7 @@ import toolkit.spec.text as text
 from toolkit.spec.cells import Ctx, FileRun
 from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
+from toolkit.spec.plans import FilePlan
 from toolkit.spec.sink import Sink
 from toolkit.spec.xml import write_xml
 
