@@ -320,6 +320,32 @@ def test_the_bytes_read_are_the_bytes_checked(demo, tmp_path):
     assert len(grid.rows("Invoice lines")) == 147
 
 
+def test_invoice_lines_read_ahead_give_what_a_plain_read_gives(demo, tmp_path, monkeypatch):
+    """Invoice lines are parsed by a thread of their own while the other sheets are read: the
+    workbook is the one read sheet after sheet."""
+    from toolkit.book import read
+
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(demo)
+    ahead = read_workbook(path)
+    read.forget_grid()
+    monkeypatch.setattr(read.Grid, "read_ahead", lambda self, sheet: None)
+    plain = read_workbook(path)
+    assert ahead.lines == plain.lines and ahead.invoices == plain.invoices and ahead.findings == plain.findings
+    assert len(ahead.lines) == 146
+
+
+def test_a_read_stopped_by_a_damaged_sheet_lets_the_read_ahead_go(demo, tmp_path):
+    from toolkit.book import read
+
+    invoices = f"xl/worksheets/sheet{layout.ALL_SHEETS.index(layout.INVOICES.name) + 1}.xml"
+    path = tmp_path / "book.xlsx"
+    path.write_bytes(badfiles.rezip(demo, badfiles.replace_in(invoices, b'<row r="3">', b'<row r="3"><c r="A3"><<v>1</v></row>')))
+    with pytest.raises(WorkbookError, match="the sheet 'Invoices' cannot be read"):
+        read_workbook(path)
+    assert read.open_grid(path)._ahead == {}  # the Invoice lines' rows are not kept by the cached file
+
+
 @pytest.mark.needs("soffice")
 def test_real_xls_and_ods_files(demo, tmp_path, capsys):
     """Files LibreOffice writes in the old .xls and in .ods format (skipped without LibreOffice, except under CI)."""

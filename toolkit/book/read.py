@@ -81,6 +81,10 @@ class Grid:
         if sheet not in self._ahead:
             self._ahead[sheet] = _ReadAhead(self.survey.data, sheet)
 
+    def drop_ahead(self) -> None:
+        """Let go of the sheets read ahead and not taken."""
+        self._ahead.clear()
+
     def rows(self, sheet: str, nrows: int | None = None) -> list[list]:
         """The sheet's rows from A1, as a rectangle (at most `nrows` of them)."""
         ahead = self._ahead.pop(sheet, None) if nrows is None else None
@@ -478,8 +482,11 @@ def _read_workbook(path: str | Path) -> Workbook:
     if lines_sheet is not None:  # the biggest sheet, and read last
         grid.read_ahead(lines_sheet)
     findings: list[Finding] = []
-    settings = read_settings(grid, findings)
-    tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS if sheet is not layout.VAT_CODES}
+    try:
+        settings = read_settings(grid, findings)
+        tables = {sheet.name: read_table(grid, sheet, findings) for sheet in layout.TABLE_SHEETS if sheet is not layout.VAT_CODES}
+    finally:
+        grid.drop_ahead()  # a read stopped by a damaged sheet does not keep the rows read ahead
     vat_codes = read_vat_codes(grid, settings, tables, findings)
 
     def columns(sheet: Sheet, *keys: str) -> zip:
