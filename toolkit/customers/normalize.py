@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 
@@ -60,6 +61,9 @@ def postal_key(postal_code: str) -> str:
     return re.sub(r"[\s\-]", "", text)
 
 
+# Asked once per document of an e-invoice export, for a few thousand customers: remembered (typed,
+# so 1 and 1.0 from Excel stay apart; bounded, for a long-lived Excel session).
+@functools.lru_cache(maxsize=1 << 16, typed=True)
 def vat_key(number: str, default_country: str = "") -> str:
     """Compact VAT number with its country prefix, or "" for an empty one.
 

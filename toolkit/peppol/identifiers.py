@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from decimal import Decimal
 from typing import NamedTuple
@@ -97,6 +98,7 @@ def endpoint_from_vat(vat_number: str, country: str) -> Endpoint | None:
     return Endpoint(scheme, key) if scheme else None
 
 
+@functools.lru_cache(maxsize=1 << 16, typed=True)  # once per document, for a few thousand customers
 def buyer_endpoint(peppol_id: str, vat_number: str, country: str) -> Endpoint | None:
     """The typed Peppol ID, else the one the VAT number gives; None when neither is usable."""
     if str(peppol_id).strip():
