@@ -44,11 +44,22 @@ def test_a_small_file_is_parsed_in_the_process():
     assert checker.verdict(BAD) == problem([BAD]) != ""
 
 
-def test_without_a_child_the_process_decides(monkeypatch):
+def test_without_an_interpreter_the_process_decides(monkeypatch):
     monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
     monkeypatch.setattr(wellformed.sys, "executable", "/no/such/python")
     checker = fed(BAD)
     assert checker.child is None
+    assert checker.verdict(BAD) == problem([BAD]) != ""
+
+
+@pytest.mark.parametrize("executable", ["C:/Program Files/Microsoft Office/EXCEL.EXE", ""])
+def test_a_program_embedding_python_is_never_started(executable, monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
+    monkeypatch.setattr(wellformed.sys, "executable", executable)
+    started = []
+    monkeypatch.setattr(wellformed.subprocess, "Popen", lambda *args, **kwargs: started.append(args))
+    checker = fed(BAD)
+    assert started == [] and checker.child is None
     assert checker.verdict(BAD) == problem([BAD]) != ""
 
 

@@ -13,6 +13,7 @@ ways the verdict is `problem`'s, so it is worded in one place.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from typing import Iterable
@@ -83,10 +84,14 @@ class Checker:
 
 
 def _start() -> subprocess.Popen | None:
+    # Only a Python interpreter is started: an embedding program (a frozen build, or Excel hosting
+    # Python) would be sys.executable too, and must not be run with these arguments.
+    if not os.path.basename(sys.executable or "").lower().startswith("python") or not os.path.isfile(__file__):
+        return None
     try:
         return subprocess.Popen([sys.executable, "-I", "-S", __file__], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, creationflags=getattr(subprocess, "CREATE_NO_WINDOW", 0))
-    except (OSError, ValueError):  # no interpreter to start (an embedded or frozen Python)
+    except (OSError, ValueError):
         return None
 
 
