@@ -69,18 +69,24 @@ def serial(value: dt.date) -> str:
 
 def cell_xml(prefix: bytes, ref: str, style: int, value) -> bytes:
     """One <c> element. Text is an inline string: a text starting with "=" stays text."""
+    return b"<" + prefix + b'c r="' + ref.encode() + b'"' + cell_rest(prefix, style, value)
+
+
+def cell_rest(prefix: bytes, style: int, value) -> bytes:
+    """A <c> element after its reference: its style, type and value (the same for a column of
+    cells given one value)."""
     p = prefix.decode()
     s = f' s="{style}"' if style else ""
     if value is None:
-        return f'<{p}c r="{ref}"{s}/>'.encode()
+        return f'{s}/>'.encode()
     if isinstance(value, str):
         space = ' xml:space="preserve"' if value != value.strip() or "\n" in value else ""
-        return f'<{p}c r="{ref}"{s} t="inlineStr"><{p}is><{p}t{space}>{escape_text(value)}</{p}t></{p}is></{p}c>'.encode()
+        return f'{s} t="inlineStr"><{p}is><{p}t{space}>{escape_text(value)}</{p}t></{p}is></{p}c>'.encode()
     if isinstance(value, (dt.date, dt.datetime)):
-        return f'<{p}c r="{ref}"{s}><{p}v>{serial(value)}</{p}v></{p}c>'.encode()
+        return f'{s}><{p}v>{serial(value)}</{p}v></{p}c>'.encode()
     if isinstance(value, (int, float, Decimal)) and not isinstance(value, bool):
-        return f'<{p}c r="{ref}"{s}><{p}v>{number_text(value)}</{p}v></{p}c>'.encode()
-    return cell_xml(prefix, ref, style, str(value))
+        return f'{s}><{p}v>{number_text(value)}</{p}v></{p}c>'.encode()
+    return cell_rest(prefix, style, str(value))
 
 
 # ---- cells --------------------------------------------------------------------------------------
@@ -277,15 +283,8 @@ class Row:
 
     def last_col(self) -> int:
         if self._cells is None:
-            return self._edge_col(self.body.rfind(b"<c "))
+            return _edge_col(self.body, self.body.rfind(b"<c "))
         return self._cells[-1].col if self._cells else 0
-
-    def _edge_col(self, at: int) -> int:
-        """The column of the unparsed body's cell starting at `at` (-1: none). Unparsed means every
-        cell is a `<c ` with its reference (`_fast`), so find/rfind give the first and last cell
-        without a regular expression over the whole row."""
-        match = _CELL_REF.match(self.body, at) if at >= 0 else None
-        return _col_of(match.group(1)) if match else 0
 
     def render(self, number: int) -> bytes:
         digits = str(number).encode()
@@ -296,10 +295,8 @@ class Row:
             body = self.body
             if number != self.number:
                 body = _CELL_NUMBER.sub(lambda m: m.group(1) + digits + b'"', body)
-            first = self._edge_col(self.body.find(b"<c ")) if b"spans=" in tag else 0
-            if first:
-                spans = f' spans="{first}:{self.last_col()}"'.encode()
-                tag = _SPANS.sub(lambda m: spans, tag, count=1)
+            if b"spans=" in tag:
+                tag = _fit_spans(tag, body, 0)
             return tag + body + b"</" + self.prefix + b"row>"
         if self._cells and b"spans=" in tag:
             spans = f' spans="{self._cells[0].col}:{self._cells[-1].col}"'.encode()
@@ -309,6 +306,50 @@ class Row:
         else:
             cells = b"".join(c.raw for c in self._cells)
         return tag + cells + self._extra + b"</" + self.prefix + b"row>"
+
+
+def _edge_col(body: bytes, at: int) -> int:
+    """The column of an unparsed row body's cell starting at `at` (-1: none). Unparsed means every
+    cell is a `<c ` with its reference (`Row._fast`), so find/rfind give the first and last cell
+    without a regular expression over the whole row."""
+    match = _CELL_REF.match(body, at) if at >= 0 else None
+    return _col_of(match.group(1)) if match else 0
+
+
+def _fit_spans(tag: bytes, body: bytes, start: int) -> bytes:
+    """A row's open tag with its spans from the first to the last cell of its unparsed body (which
+    starts at `start`); as it is when the row has no cell."""
+    first = _edge_col(body, body.find(b"<c ", start))
+    if not first:
+        return tag
+    spans = f' spans="{first}:{_edge_col(body, body.rfind(b"<c ", start))}"'.encode()
+    return _SPANS.sub(lambda m: spans, tag, count=1)
+
+
+def find_cell(element: bytes, number: int, col: int) -> re.Match | None:
+    """The cell in `col` of a row element the way `Row` finds it without parsing the row: the row
+    has no namespace prefix and every cell is a `<c ` with its reference (`Row._fast`). None for
+    any other row and for a row without that cell (`Row` then parses or inserts)."""
+    gt = element.find(b">")
+    end = len(element) - 6
+    if element[gt - 1] == 47 or not element.startswith(b"<row") or not element.endswith(b"</row>"):
+        return None
+    if element.find(b"<c>", gt, end) >= 0 or element.count(b' r="', gt, end) != element.count(b"<c ", gt, end):
+        return None
+    at = element.find(b' r="' + _letters(col) + str(number).encode() + b'"', gt, end)
+    start = element.rfind(b"<", gt, at) if at >= 0 else -1
+    return _CELL.match(element, start) if start >= 0 else None
+
+
+def replace_cell(element: bytes, cell: re.Match, raw: bytes) -> tuple[bytes, int]:
+    """The row element with the cell `find_cell` found replaced by `raw` (a cell of the same column),
+    its spans fitted as `Row.render` fits them; and the row's last column."""
+    row = element[:cell.start()] + raw + element[cell.end():]
+    gt = row.find(b">")
+    if b"spans=" in row[:gt]:
+        row = _fit_spans(row[:gt + 1], row, gt + 1) + row[gt + 1:]
+        gt = row.find(b">")
+    return row, _edge_col(row, row.rfind(b"<c ", gt))
 
 
 _LETTERS: dict[int, bytes] = {}
@@ -417,7 +458,7 @@ _ROOT = re.compile(rb"<(\w+:)?worksheet\b")
 
 
 class SheetStream:
-    """head, then `rows()` (row number, element), then `tail` (after </sheetData>)."""
+    """head, then `blocks()` or `rows()`, then `tail` (after </sheetData>)."""
 
     def __init__(self, stream, name: str):
         self.stream, self.name = stream, name
@@ -440,87 +481,70 @@ class SheetStream:
 
     def rows(self) -> Iterator[tuple[int, bytes]]:
         """(row number, element) for every row."""
-        for number, element, _ in self.runs(None):
-            yield number, element
+        number = 0
+        for block in self.blocks():
+            for number, element in rows_in(block, self.prefix, self.name, number):
+                yield number, element
 
-    def runs(self, interest: Callable[[], int] | None) -> Iterator[tuple[int, bytes, bytes | None]]:
-        """Like `rows`, but the rows before the row number `interest()` gives come in bulk when
-        they can: (last row number, last row element, all their bytes). A row nobody changes is
-        then never looked at, which keeps a change of ten cells on a 500,000-row sheet cheap."""
+    def blocks(self) -> Iterator[bytes]:
+        """The rows in blocks of whole rows (about CHUNK bytes each, as they are in the part, the
+        whitespace between them too): a caller that changes a few rows finds them in a block with
+        bytes.find and copies the rest as it is, never splitting it into rows."""
         if self.empty:
             return
-        p = self.prefix
-        open_row, close_row, end_data = b"<" + p + b"row", b"</" + p + b"row>", b"</" + p + b"sheetData"
-        buf, pos, number = self._buf, 0, 0
+        open_row, end_data = b"<" + self.prefix + b"row", b"</" + self.prefix + b"sheetData"
+        buf, searched = self._buf, 0
         while True:
-            while pos < len(buf) and buf[pos] in b" \t\r\n":
-                pos += 1
-            if len(buf) - pos < 256 and not self._eof:
-                rest = buf[pos:]
-                if self._read_into(rest):
-                    buf, pos = self._chunk, 0
-                    continue
-            if interest is not None:
-                wanted = interest()
-                stop = buf.find(open_row + b' r="' + str(wanted).encode() + b'"', pos)
-                if stop < 0:
-                    stop = buf.rfind(open_row + b" ", pos)
-                    found = _ROW_R.match(buf, stop) if stop > pos else None
-                    if found is None or int(found.group(1)) >= wanted:
-                        stop = -1
-                if stop > pos:
-                    last = buf.rfind(open_row + b" ", pos, stop)
-                    found = _ROW_R.match(buf, last) if last >= pos else None
-                    if found is not None:
-                        number = int(found.group(1))
-                        yield number, buf[last:stop].rstrip(), buf[pos:stop]
-                        pos = stop
-                        continue
-            if buf.startswith(end_data, pos):
-                gt = buf.index(b">", pos)
-                tail = [buf[gt + 1:]]
-                while self._read():
-                    tail.append(self._last)
+            end = buf.find(end_data, searched)
+            if end >= 0:
+                if end:
+                    yield buf[:end]
+                tail = [buf[buf.index(b">", end) + 1:]]
+                while chunk := self.stream.read(CHUNK):
+                    tail.append(chunk)
                 self.tail = b"".join(tail)
                 return
-            if not buf.startswith(open_row, pos):
-                if pos >= len(buf) and self._eof:
-                    raise SheetXmlError(f"The sheet part {self.name} ends inside its rows: the file is damaged.")
-                raise SheetXmlError(f"The sheet part {self.name} holds something other than rows in its sheetData.")
-            gt = buf.find(b">", pos)
-            end = -1
-            if gt >= 0:
-                if buf[gt - 1] == 47:  # "/>": an empty row
-                    end = gt + 1
-                else:
-                    end = buf.find(close_row, gt)
-                    if end >= 0:
-                        end += len(close_row)
-            if end < 0:
-                if self._eof:
-                    raise SheetXmlError(f"The sheet part {self.name} ends inside a row: the file is damaged.")
-                self._read_into(buf[pos:])
-                buf, pos = self._chunk, 0
-                continue
-            element = buf[pos:end]
-            match = _ROW_R.match(element)
-            number = int(match.group(1)) if match else number + 1
-            yield number, element, None
-            pos = end
+            searched = max(len(buf) - len(end_data), 0)
+            chunk = b"" if self._eof else self.stream.read(CHUNK)
+            if not chunk:
+                for _ in rows_in(buf, self.prefix, self.name, 0):  # raises for a row cut short or what is no row
+                    pass
+                raise SheetXmlError(f"The sheet part {self.name} ends inside its rows: the file is damaged.")
+            cut = buf.rfind(open_row)  # the last row may be cut short: it goes with the next block
+            if cut > 0:
+                yield buf[:cut]
+                buf, searched = buf[cut:], max(searched - cut, 0)
+            buf += chunk
 
-    def _read_into(self, rest: bytes) -> bool:
-        if self._read():
-            self._chunk = rest + self._last
-            return True
-        self._chunk = rest
-        return False
 
-    def _read(self) -> bool:
-        chunk = b"" if self._eof else self.stream.read(CHUNK)
-        self._last = chunk
-        if not chunk:
-            self._eof = True
-        return bool(chunk)
+def rows_in(block: bytes, prefix: bytes, name: str, number: int) -> Iterator[tuple[int, bytes]]:
+    """(row number, element) of the rows of a block of whole rows; `number` is the row before
+    (a row without a number is the next one)."""
+    open_row, close_row = b"<" + prefix + b"row", b"</" + prefix + b"row>"
+    pos, size = 0, len(block)
+    while True:
+        while pos < size and block[pos] in b" \t\r\n":
+            pos += 1
+        if pos == size:
+            return
+        if not block.startswith(open_row, pos):
+            raise SheetXmlError(f"The sheet part {name} holds something other than rows in its sheetData.")
+        gt = block.find(b">", pos)
+        end = -1
+        if gt >= 0:
+            if block[gt - 1] == 47:  # "/>": an empty row
+                end = gt + 1
+            else:
+                end = block.find(close_row, gt)
+                if end >= 0:
+                    end += len(close_row)
+        if end < 0:
+            raise SheetXmlError(f"The sheet part {name} ends inside a row: the file is damaged.")
+        element = block[pos:end]
+        match = _ROW_R.match(element)
+        number = int(match.group(1)) if match else number + 1
+        yield number, element
+        pos = end
 
 
 _ROW_R = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
