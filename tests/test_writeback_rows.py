@@ -1,6 +1,6 @@
-"""Write-back of cell edits row by row and block by block: the quick splice of a row whose one
-change is a new text (`_SheetPatch._put_value`, the "Exported in" of an export) makes the same
-bytes as the general way (`_emit`: Row's parse, apply and render), whatever the rows look like
+"""Write-back of cell edits block by block: the quick way for blocks whose changed rows each get
+a new text (`_SheetPatch._quick_block`, the "Exported in" of an export) makes the same bytes as
+the general way (`_emit`: Row's find or parse, apply and render), whatever the rows look like
 and wherever the blocks of the sheet part are cut."""
 
 from __future__ import annotations
@@ -46,10 +46,12 @@ ROWS = [
     row(14, cell("B14", text="F13"), cell(f"{E}14", 11), attrs=' spans="2:3" ht="20" customHeight="1"'),
     f'<row spans="1:19" r="15"><c r="A15" s="2"/><c r="{E}15" s="9"/></row>',  # its number not first
     f'<row><c r="A16" s="2"/><c r="{E}16" s="9"/></row>',  # no number: the row after 15
-    row(17, cell("A17", text="F16"), cell(f"{E}17", 9)),
+    row(17, cell("A17", text="F16"), cell(f"{E}17", 9), cell("U17", 2)),  # past the dimension's last column
     row(18, cell(f"{E}18", 9)),  # the changed cell is the row's only one
 ]
 CHANGED = [2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 14, 15, 16, 17, 18, 20]  # 20: past the last row
+QUICK = [r for r in ROWS if re.match(r'<row r="(2|3|4|6|9|12|13|14|17|18)"', r)]  # rows the quick way takes
+QUICK_CHANGED = [2, 3, 4, 6, 9, 12, 14, 17, 18]
 
 
 def workbook(path, rows: list[str], between: str = "") -> None:
@@ -87,14 +89,37 @@ def written(tmp_path, name, rows, edits, monkeypatch, chunk, general, between=""
     with monkeypatch.context() as m:
         m.setattr(sheetxml, "CHUNK", chunk)
         if general:
-            m.setattr(writeback._SheetPatch, "_put_value", lambda self, number, element: False)
+            m.setattr(writeback._SheetPatch, "_quick_block", lambda self, *args: None)
         write_back(path, edits)
     return invoices_part(path)
 
 
 @pytest.mark.parametrize("chunk", [64, 300, 1 << 20])
 @pytest.mark.parametrize("between", ["", "\n  "])
-def test_the_quick_splice_writes_what_the_general_way_writes(tmp_path, monkeypatch, chunk, between):
+def test_the_quick_way_writes_what_the_general_way_writes(tmp_path, monkeypatch, chunk, between):
+    monkeypatch.setattr(writeback._SheetPatch, "QUICK_ROWS", 1)
+    made = []
+    quick_block = writeback._SheetPatch._quick_block
+    monkeypatch.setattr(writeback._SheetPatch, "_quick_block", lambda *args: made.append(quick_block(*args)) or made[-1])
+    quick = written(tmp_path, "quick", QUICK, exported(QUICK_CHANGED), monkeypatch, chunk, False, between)
+    assert any(made), "the quick way was taken"
+    general = written(tmp_path, "general", QUICK, exported(QUICK_CHANGED), monkeypatch, chunk, True, between)
+    assert quick == general
+    rows = dict(re.findall(rb'<row r="(\d+)"[^>]*>(.*?)</row>', quick, re.S))
+    value = b"<t>20260201-093000-winbooks</t>"
+    assert all(value in rows[str(n).encode()] for n in QUICK_CHANGED)
+    assert value not in rows[b"13"] and b"unchanged" in rows[b"13"]
+    assert b'says r="' in rows[b"6"] and b"OLD-EXPORT" not in rows[b"4"]
+    assert b'spans="1:13"' in quick and b'spans="2:13"' in quick  # rows 3 and 14: spans fitted to their cells
+    assert re.search(rb'<dimension ref="A1:U18"', quick)  # widened by row 17
+
+
+@pytest.mark.parametrize("chunk", [64, 300, 1 << 20])
+@pytest.mark.parametrize("between", ["", "\n  "])
+@pytest.mark.parametrize("in_memory", [1 << 30, 100])  # the rewritten rows kept as pieces, or in a file
+def test_rows_of_every_kind_among_them(tmp_path, monkeypatch, chunk, between, in_memory):
+    monkeypatch.setattr(writeback._SheetPatch, "QUICK_ROWS", 1)
+    monkeypatch.setattr(writeback._Buffer, "LIMIT", in_memory)
     quick = written(tmp_path, "quick", ROWS, exported(CHANGED), monkeypatch, chunk, False, between)
     general = written(tmp_path, "general", ROWS, exported(CHANGED), monkeypatch, chunk, True, between)
     assert quick == general
@@ -102,10 +127,7 @@ def test_the_quick_splice_writes_what_the_general_way_writes(tmp_path, monkeypat
     value = b"<t>20260201-093000-winbooks</t>"
     assert all(value in rows[str(n).encode()] for n in CHANGED if n != 16), "every changed row has the value"
     assert re.search(rb'<row><c r="A16" s="2"/><c r="M16" s="9" t="inlineStr"><is>' + value, quick)
-    assert value not in rows[b"13"] and b"unchanged" in rows[b"13"]
-    assert b'says r="' in rows[b"6"] and b"OLD-EXPORT" not in rows[b"4"]
-    assert b'spans="1:13"' in quick and b'spans="2:13"' in quick  # rows 3 and 14: spans fitted to their cells
-    assert re.search(rb'<dimension ref="A1:S20"', quick)
+    assert re.search(rb'<dimension ref="A1:U20"', quick)
 
 
 @pytest.mark.parametrize("chunk", [64, 1 << 20])

@@ -42,7 +42,7 @@ from toolkit.book.edits import (  # noqa: F401 - Edits and friends are the publi
     HIGHLIGHT_RGB, OUTPUT_RGB, SHEETS, CellEdit, CheckRow, Edits, SheetEdits, cell_value, check_rows, is_date,
 )
 from toolkit.book.package import STRINGS_REL, STYLES_REL, Deflated, Package
-from toolkit.book.sheetxml import _ROW_R, _S_ATTR, Row, SheetXmlError, cell_xml, letters
+from toolkit.book.sheetxml import _CELL, _ROW_R, _S_ATTR, Row, SheetXmlError, cell_xml, letters
 from toolkit.book.styles import NO_FILL, Styles
 from toolkit.errors import UserError
 
@@ -107,7 +107,7 @@ class _SheetPatch:
         self.min_last = 0  # the last data row is at least this one
         self.header_row = 1
         self.links: list[tuple[int, int, str, str]] = []  # (index in new_rows, col, location, display)
-        self._value_cells: dict[tuple[int, _Op], bytes] = {}  # (old style, op) -> the new cell after its reference
+        self._value_cells: dict[tuple[bytes, _Op], bytes] = {}  # (old attributes, op) -> the new cell after its reference
         self.dropped: list[Row] = []
         self.keep_dropped = False
         self.last_row = 0  # the last data row, once written (rows as written)
@@ -223,12 +223,12 @@ class _SheetPatch:
 
     def _cells_only(self, sheet: sheetxml.SheetStream) -> None:
         """`run` when nothing but cells change, block by block (`SheetStream.blocks`): the rows
-        nobody changes are copied as they are, never split into rows, and a changed row is found
-        with bytes.find (`<row r="5"`), so ten changed cells on a 500,000-row sheet cost next to
-        nothing. A row whose one change is a new text in a cell it has (the "Exported in" of each
-        exported invoice) is spliced by `_put_value`, any other goes through `_emit`, and what
-        find cannot place (a row to create between rows, rows without a number) goes row by row:
-        the bytes are those of `_emit` row by row in every case."""
+        nobody changes are copied as they are, never split into rows, so ten changed cells on a
+        500,000-row sheet cost next to nothing. A block whose changed rows each get a new text
+        (the "Exported in" of each exported invoice) is made by `_quick_block`; in any other the
+        changed rows are found with bytes.find and made by `_emit`, and what find cannot place (a
+        row to create between rows, rows without a number) goes row by row. The bytes are those
+        of `_emit` row by row in every case."""
         keys = sorted(self.ops)
         i = number = 0  # the next changed row; the last row read
         p = self.prefix
@@ -243,15 +243,16 @@ class _SheetPatch:
                     self._emit(keys[i], None)
                     i += 1
                 last_number = int(last.group(1))
+                quick = self._quick_block(block, keys, i, last_number)
+                if quick is not None:
+                    block, i = quick
                 while i < len(keys) and keys[i] <= last_number:
                     at = block.find(numbered + str(keys[i]).encode() + b'"', pos)
                     end = _row_end(block, at, close_row) if at >= 0 else -1
                     if end < 0:
                         break  # not a row of its own here: row by row below
-                    if at > pos:
-                        self._copy(block, pos, at)
-                    if not self._put_value(keys[i], block[at:end]):
-                        self._emit(keys[i], block[at:end])
+                    self._copy(block, pos, at)
+                    self._emit(keys[i], block[at:end])
                     number, pos = keys[i], end
                     i += 1
                 else:  # every changed row of the block is done
@@ -268,8 +269,62 @@ class _SheetPatch:
         for key in keys[i:]:  # rows past the part's end
             self._emit(key, None)
 
+    # A block goes the quick way when it has at least this many changed rows: its check (three
+    # counts over the block) costs what `_emit` of a hundred rows costs.
+    QUICK_ROWS = 100
+
+    def _quick_block(self, block: bytes, keys: list[int], i: int, last: int) -> tuple[bytes, int] | None:
+        """(the block with its changed rows made, the next key) when each changed row of the block
+        (keys[i:] up to the block's last row, `last`) gets a new text in a cell it has: the common
+        case by far, the "Exported in" of each exported invoice, and most of an export's
+        write-back at 100,000 invoices. The bytes `_emit` makes, with a few bytes operations per
+        row and the new cell's bytes made once per old style and text; `_emit` (Row: parse, apply,
+        render) costs several times more. None, and nothing done, when the block has few changed
+        rows or one of them is anything else (the caller then goes row by row)."""
+        stop = bisect.bisect_right(keys, last, i)
+        if stop - i < self.QUICK_ROWS or self.prefix or not sheetxml.referenced(block):
+            return None  # every cell `<c r="`: a cell is found by its reference, as `Row._fast` does
+        out, pos = [], 0
+        max_col = self.max_col
+        for number in keys[i:stop]:
+            ops = self.ops[number]
+            if len(ops) != 1:
+                return None
+            (col, op), = ops.items()
+            if op.kind != "value" or op.mark is not None or type(op.value) is not str:
+                return None
+            ref = b'<c r="' + sheetxml._letters(col) + b'%d"' % number
+            at = block.find(ref, pos)
+            row = block.rfind(b"<row", pos, at) if at >= 0 else -1
+            end = block.find(b"</row>", at)
+            if row < 0 or end < 0 or not block.startswith(b'<row r="%d"' % number, row):
+                return None  # no such cell in its row: one to insert
+            gt = block.find(b">", at, end)
+            if gt > 0 and block[gt - 1] == 47:  # an empty cell, `<c r="M5" s="9"/>`: what _CELL would match
+                attrs, cell_end = block[at + len(ref):gt - 1], gt + 1
+            else:
+                cell = _CELL.match(block, at, end)
+                if cell is None or (cell.group(2) and sheetxml.Cell(col, cell.group(1), cell.group(2), b"").formula_master()):
+                    return None  # `_emit` refuses to overwrite a shared formula
+                attrs, cell_end = cell.group(1)[len(ref) - 2:], cell.end()
+            new = self._value_cells.get((attrs, op))  # the new cell after its reference, per old attributes
+            if new is None:
+                style = _S_ATTR.search(attrs)
+                new = self._value_cells[attrs, op] = sheetxml.cell_rest(b"", self._style(int(style.group(1)) if style else 0, op),
+                                                                        op.value)
+            tag_end = block.find(b">", row) + 1
+            if block.find(b"spans=", row, tag_end) >= 0:  # fitted to the row's first and last cell, as Row.render does
+                out += (block[pos:row], sheetxml.fit_spans(block[row:tag_end], block, tag_end, end))
+                pos = tag_end
+            out += (block[pos:at], ref, new)
+            pos = cell_end
+            max_col = max(max_col, sheetxml.edge_col(block, block.rfind(b"<c ", at, end)))
+        out.append(block[pos:])
+        self.max_col = max_col
+        return b"".join(out), stop
+
     def _copy(self, block: bytes, start: int, end: int) -> None:
-        """Write block[start:end], rows nobody changes (the last of them is the row above the next)."""
+        """Write block[start:end], rows as they are (the last of them is the row above the next)."""
         if end <= start:
             return
         self._out.write(block[start:end])
@@ -280,36 +335,6 @@ class _SheetPatch:
             if number > self.header_row:
                 self._prev, self._prev_number = block[at:end].rstrip(), number
             self._written_last = number
-
-    def _put_value(self, number: int, element: bytes) -> bool:
-        """`_emit` of a row whose one change is a new text in a cell the row has, made with a few
-        bytes operations, the new cell's bytes made once per style and text: the general way (Row:
-        parse, apply, render) costs several times more, and it was most of the write-back of an
-        export of 100,000 invoices. The same bytes as `_emit`; False, with nothing written, for any
-        other row or change (the caller then uses `_emit`)."""
-        ops = self.ops[number]
-        if len(ops) != 1:
-            return False
-        (col, op), = ops.items()
-        if op.kind != "value" or op.mark is not None or type(op.value) is not str or self.prefix:
-            return False
-        found = sheetxml.find_cell(element, number, col)
-        if found is None or (found.group(2) and sheetxml.Cell(col, found.group(1), found.group(2), b"").formula_master()):
-            return False  # no such cell, or `_emit` refuses it
-        style = _S_ATTR.search(found.group(1))
-        key = (int(style.group(1)) if style else 0, op)
-        rest = self._value_cells.get(key)
-        if rest is None:
-            rest = self._value_cells[key] = sheetxml.cell_rest(b"", self._style(key[0], op), op.value)
-        ref = sheetxml._letters(col) + str(number).encode()
-        data, last_col = sheetxml.replace_cell(element, found, b'<c r="' + ref + b'"' + rest)
-        if last_col > self.max_col:
-            self.max_col = last_col
-        if number > self.header_row:
-            self._prev, self._prev_number = data, number
-        self._written_last = number
-        self._out.write(data)
-        return True
 
     def _is_data(self, element: bytes) -> bool:
         if b"<v>" not in element and b":v>" not in element and b"<is>" not in element and b":is>" not in element:
@@ -444,30 +469,45 @@ def _contains(sorted_list: list[int], value: int) -> bool:
 
 
 class _Buffer:
-    """The rewritten rows, gathered into ~1 MB writes to a spooled file (the head, written
-    first, is only known once every row is: its <dimension>)."""
+    """The rewritten rows (the head, written first, is only known once every row is: its
+    <dimension>), kept as the pieces they come in up to 64 MB and in a temporary file beyond.
+    Pieces rather than a spooled file: the 1 MB blocks of a sheet whose rows mostly go
+    through as they are (`_cells_only`) are then not copied again before they are deflated."""
+
+    LIMIT = 64 << 20
 
     def __init__(self):
-        self.file = tempfile.SpooledTemporaryFile(max_size=64 << 20)
-        self.parts, self.size = [], 0
+        self.parts: list[bytes] = []
+        self.size = 0
+        self.file = None
 
     def write(self, data: bytes) -> None:
         self.parts.append(data)
         self.size += len(data)
-        if self.size > 1 << 20:
-            self.flush()
-
-    def flush(self) -> None:
-        if self.parts:
-            self.file.write(b"".join(self.parts))
+        if self.size > self.LIMIT or (self.file is not None and self.size > 1 << 20):
+            if self.file is None:
+                self.file = tempfile.TemporaryFile()
+            self.file.writelines(self.parts)
             self.parts, self.size = [], 0
 
     def copy_to(self, member: Deflated) -> None:
-        self.flush()
-        self.file.seek(0)
-        while chunk := self.file.read(1 << 20):
-            member.write(chunk)
-        self.file.close()
+        if self.file is not None:
+            self.file.writelines(self.parts)
+            self.file.seek(0)
+            while chunk := self.file.read(1 << 20):
+                member.write(chunk)
+            self.file.close()
+            return
+        run: list[bytes] = []  # small pieces (rows) deflated ~1 MB at a time
+        size = 0
+        for part in self.parts:
+            run.append(part)
+            size += len(part)
+            if size >= 1 << 20:
+                member.write(b"".join(run))
+                run, size = [], 0
+        member.write(b"".join(run))
+        self.parts = []
 
 
 # ---- tables -----------------------------------------------------------------------------------
