@@ -32,6 +32,7 @@ from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
 from toolkit.spec import RenderError, SpecError, list_specs, load_spec, period_findings, render, resolve_params
+from toolkit.spec.spool import Spooled, pieces
 from toolkit.resources import specs_dir
 from toolkit.vatrules import RuleBook, package_vat_codes, unknown_packages
 
@@ -68,7 +69,7 @@ class ExportPlan:
     selected: list[Invoice] = field(default_factory=list)
     documents: list[Document] = field(default_factory=list)
     generated: dict[str, str] = field(default_factory=dict)  # customer id -> new accounting number
-    files: list[tuple[str, bytes]] = field(default_factory=list)
+    files: list[tuple[str, bytes | Spooled]] = field(default_factory=list)  # a big file's bytes wait in a temporary file
     entry: dict | None = None  # the register line
     edits: Edits = field(default_factory=Edits)  # what the workbook learns once committed
     again_of: dict | None = None  # the earlier export re-created
@@ -276,7 +277,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         "generated_numbers": plan.generated,
         "rounding": wb.settings.rounding,
         "vat_booking": wb.settings.vat_booking,
-        "files": {name: hashlib.sha256(data).hexdigest() for name, data in plan.files},
+        "files": {name: _sha256(data) for name, data in plan.files},
         "workbook": str(Path(workbook).resolve()),
     }
     if plan.zip:
@@ -298,7 +299,14 @@ def _pdfs(spec, documents: list[Document], wb: Workbook, workbook: Path) -> list
     return [(p.name, p.read_bytes()) for p in paths if p is not None]
 
 
-def _bundle(files: list[tuple[str, bytes]], extra: list[tuple[str, bytes]], created: dt.datetime) -> bytes:
+def _sha256(data: bytes | Spooled) -> str:
+    digest = hashlib.sha256()
+    for piece in pieces(data):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+def _bundle(files: list[tuple[str, bytes | Spooled]], extra: list[tuple[str, bytes]], created: dt.datetime) -> bytes:
     """One flat zip of the files (the one thing to mail to the accountant), the same bytes for the
     same export: members in order, stamped with the export's time, fixed attributes."""
     out = io.BytesIO()
@@ -307,7 +315,10 @@ def _bundle(files: list[tuple[str, bytes]], extra: list[tuple[str, bytes]], crea
         for name, data in files + extra:
             info = zipfile.ZipInfo(name, stamp)
             info.compress_type, info.external_attr = zipfile.ZIP_DEFLATED, 0o644 << 16
-            bundle.writestr(info, data)
+            info.file_size = len(data)  # what writestr() sets: a member written a piece at a time is the same bytes
+            with bundle.open(info, "w") as member:
+                for piece in pieces(data):
+                    member.write(piece)
     return out.getvalue()
 
 

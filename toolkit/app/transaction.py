@@ -22,6 +22,7 @@ from pathlib import Path
 
 from toolkit.app.register import ID_PATTERN, Register
 from toolkit.errors import UserError
+from toolkit.spec.spool import Spooled, pieces
 
 STEPS = ("pending", "file", "staged", "visible", "committed")
 
@@ -50,7 +51,7 @@ def _exists(root: Path, export_id: str) -> bool:
     return (root / export_id).exists() or (root / f".{export_id}.partial").exists()
 
 
-def commit(root: Path, files: list[tuple[str, bytes]], entry: dict) -> Path:
+def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) -> Path:
     """Write `files` as export `entry['id']` and record it; returns the visible folder."""
     root = Path(root)
     export_id = entry["id"]
@@ -71,7 +72,8 @@ def commit(root: Path, files: list[tuple[str, bytes]], entry: dict) -> Path:
         staging.mkdir()
         for name, data in files:
             with open(staging / name, "xb") as handle:
-                handle.write(data)
+                for piece in pieces(data):  # a big file from its temporary file, a few MB at a time
+                    handle.write(piece)
             reached("file")
         _sync_files(staging, [name for name, _ in files])
         _sync_dir(staging)

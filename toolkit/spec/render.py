@@ -21,12 +21,13 @@ from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
 from toolkit.spec.plans import FilePlan
 from toolkit.spec.sink import Sink
+from toolkit.spec.spool import Spooled
 from toolkit.spec.xml import write_xml
 
 
 @dataclass
 class Rendered:
-    files: list[tuple[str, bytes]]
+    files: list[tuple[str, bytes | Spooled]]  # a big file's bytes wait in a temporary file (spool.py)
     warnings: list[Finding]
 
 
@@ -80,7 +81,7 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(dict.fromkeys(findings))
 
 
-def _file(run: FileRun) -> list[tuple[str, bytes]]:
+def _file(run: FileRun) -> list[tuple[str, bytes | Spooled]]:
     """The file's (name, bytes), or its parts when it has more records than `max_records`; none
     when its condition does not hold or it is empty and may be omitted."""
     plan = run.plan
@@ -102,7 +103,7 @@ def _file(run: FileRun) -> list[tuple[str, bytes]]:
     return files
 
 
-def _content(run: FileRun, part) -> bytes:
+def _content(run: FileRun, part) -> bytes | Spooled:
     plan = run.plan
     if part.failure is not None:  # a value that escaped the per-field checks: still no bad file
         exc = part.failure

@@ -2,15 +2,16 @@
 
 A big export never holds its lines, its whole text and its encoded bytes at once: the writers
 append lines and call `flush_if_full` between documents; each chunk of lines is joined, encoded
-and appended to the file's bytes, then dropped. A file with `max_records` is cut into parts as
-its records come (each part starts with the file's header lines).
+and appended to the file's bytes (`spool.py`: in memory, or for a big file in a temporary file),
+then dropped. A file with `max_records` is cut into parts as its records come (each part starts
+with the file's header lines).
 """
 
 from __future__ import annotations
 
 import codecs
-import io
 
+from toolkit.spec.spool import Spool, Spooled
 from toolkit.spec.wellformed import Checker
 
 CHUNK_LINES = 20_000  # lines joined and encoded at a time: a few MB of text
@@ -77,7 +78,7 @@ class _Part:
 
     def __init__(self, sink: Sink):
         self.eol, self.encoding = sink.eol, sink.encoding
-        self.buffer = io.BytesIO()
+        self.buffer = Spool()  # in memory, or for a big file in a temporary file
         self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
         self.ascii = _ascii_compatible(sink.encoding)
         self.records = 0
@@ -120,11 +121,11 @@ class _Part:
         except UnicodeEncodeError as exc:
             self.failure = exc
 
-    def data(self) -> bytes:
-        """The bytes (b"" after a failure to encode). BytesIO hands over its buffer, no copy."""
-        return b"" if self.failure is not None else self.buffer.getvalue()
+    def data(self) -> bytes | Spooled:
+        """The bytes (b"" after a failure to encode): `bytes`, or `Spooled` for a big file."""
+        return b"" if self.failure is not None else self.buffer.value()
 
-    def xml_problem(self, data: bytes) -> str:
+    def xml_problem(self, data: bytes | Spooled) -> str:
         """Why the part's bytes (`data`) are not well-formed XML; "" when they are."""
         return self.checker.verdict(data)
 

@@ -46,7 +46,7 @@ class Checker:
         self.child: subprocess.Popen | None = None
 
     def written(self, so_far, piece: bytes) -> None:
-        """`piece` was just added to the file; `so_far` (a BytesIO) holds all of it."""
+        """`piece` was just added to the file; `so_far` (its `getbuffer()`) holds all of it."""
         self.size += len(piece)
         if self.child is not None:
             self._send(piece)
@@ -56,18 +56,20 @@ class Checker:
                 with so_far.getbuffer() as everything:
                     self._send(everything)
 
-    def verdict(self, data: bytes) -> str:
-        """Why the file (`data`, all of it) is not well-formed; "" when it is."""
+    def verdict(self, data) -> str:
+        """Why the file (`data`, all of it: bytes, or spool.Spooled) is not well-formed; "" when it is."""
+        from toolkit.spec.spool import pieces  # here, not at the top: the child imports nothing of the toolkit
+
         child, self.child = self.child, None
         if child is None:
-            return problem([data])
+            return problem(pieces(data))
         try:
             out, _ = child.communicate()
             if child.returncode == 0:
                 return out.decode("utf-8")
         except OSError:
             pass
-        return problem([data])  # the child failed (killed, out of memory): parse it here
+        return problem(pieces(data))  # the child failed (killed, out of memory): parse it here
 
     def abandon(self) -> None:
         """No verdict is wanted (the file will not be written)."""

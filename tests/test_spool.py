@@ -1,0 +1,61 @@
+"""A big rendered file's bytes wait in a temporary file (toolkit.spec.spool), not in memory: the
+export writes the same bytes, records the same hashes and bundles the same zip either way."""
+
+from __future__ import annotations
+
+import hashlib
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from toolkit.app.export import ExportRequest, run_export
+from toolkit.app.register import Register
+from toolkit.spec import spool, wellformed
+from toolkit.spec.spool import Spool, Spooled, pieces
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+
+
+def test_a_small_file_stays_bytes_and_a_big_one_moves_to_a_temporary_file(monkeypatch):
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    small, big = Spool(), Spool()
+    small.write(b"0123456789")
+    assert small.value() == b"0123456789" and bytes(small.getbuffer()) == b"0123456789"
+    for n in range(1000):
+        big.write(b"line %d\r\n" % n)
+    data = big.value()
+    expected = b"".join(b"line %d\r\n" % n for n in range(1000))
+    assert isinstance(data, Spooled) and len(data) == len(expected)
+    assert b"".join(pieces(data)) == expected
+    assert b"".join(pieces(data)) == expected  # read again from the start
+    assert list(pieces(b"abc")) == [b"abc"]
+
+
+def test_a_temporary_file_that_cannot_be_written_is_a_clear_error(monkeypatch):
+    def full():
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    monkeypatch.setattr(spool.tempfile, "TemporaryFile", full)
+    with pytest.raises(spool.UserError, match="temporary file.*No space left on device.*nothing was written"):
+        Spool().write(b"x" * 11)
+
+
+@pytest.mark.parametrize("package", ["winbooks", "exact-globe"])
+def test_spooled_files_are_the_golden_bytes_with_their_hashes_and_zip(demo, tmp_path, monkeypatch, package):
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 1000)  # every file of the demo passes it
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 2000)  # the XML's check starts after it moved to the file
+    result = run_export(ExportRequest(demo, package, out_dir=tmp_path / "out", zip=True))
+    assert result.status == "written", result.message
+    golden = SAMPLES / "golden" / package
+    names = sorted(p.name for p in golden.iterdir())
+    [entry] = Register(tmp_path / "out").entries()
+    bundle = result.folder / f"{entry['id']}.zip"
+    with zipfile.ZipFile(bundle) as z:
+        assert sorted(z.namelist()) == names
+        for name in names:
+            data = (result.folder / name).read_bytes()
+            assert data == (golden / name).read_bytes(), name
+            assert entry["files"][name] == hashlib.sha256(data).hexdigest()
+            assert z.read(name) == data
