@@ -19,7 +19,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
-from toolkit import checks, collector, layout
+from toolkit import checks, collector, layout, memory
 from toolkit.accounting import GROSS_THEN_DISCOUNT, Unbalanced, build_document
 from toolkit.app.context import company_key, history, now, output_root
 from toolkit.app.numbering import number_customers, number_edits, number_findings
@@ -98,6 +98,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     progress("Reading the workbook")
     wb = read_workbook(request.read_from or request.workbook)
     forget_grid()
+    memory.give_back()  # what reading freed, before the documents and files are made
     settings = wb.settings
     root = output_root(settings, request.workbook, request.out_dir)
     earlier_exports = history(wb, root)
@@ -144,6 +145,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
     progress("Reading the workbook")
     wb = read_workbook(read_from or workbook)
     forget_grid()
+    memory.give_back()  # what reading freed, before the documents and files are made
     root = output_root(wb.settings, workbook, out_dir)
     earlier_exports = history(wb, root)
     earlier = next((e for e in earlier_exports if e["id"] == export_id), None)
