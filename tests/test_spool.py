@@ -12,24 +12,40 @@ import pytest
 from toolkit.app.export import ExportRequest, run_export
 from toolkit.app.register import Register
 from toolkit.spec import spool, wellformed
-from toolkit.spec.spool import Spool, Spooled, pieces
+from toolkit.spec.spool import Spool, Spooled, Spools, pieces
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
-def test_a_small_file_stays_bytes_and_a_big_one_moves_to_a_temporary_file(monkeypatch):
-    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
-    small, big = Spool(), Spool()
+def test_files_stay_bytes_until_the_render_holds_too_much_then_share_a_temporary_file(monkeypatch):
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 100)
+    render = Spools()
+    small, big, later = Spool(render), Spool(render), Spool(render)
     small.write(b"0123456789")
     assert small.value() == b"0123456789" and bytes(small.getbuffer()) == b"0123456789"
+    expected = b"".join(b"line %d\r\n" % n for n in range(1000))
     for n in range(1000):
         big.write(b"line %d\r\n" % n)
-    data = big.value()
-    expected = b"".join(b"line %d\r\n" % n for n in range(1000))
-    assert isinstance(data, Spooled) and len(data) == len(expected)
+        if n == 500:  # read back while written (the XML check's child starting)
+            assert bytes(big.getbuffer()) == b"".join(b"line %d\r\n" % k for k in range(501))
+    later.write(b"z" * 95)  # with the small file's, more than SPOOL_BYTES in memory: to the shared file
+    data, after = big.value(), later.value()
+    assert small.value() == b"0123456789"  # small enough, and first
+    assert isinstance(data, Spooled) and len(data) == len(expected) and isinstance(after, Spooled)
     assert b"".join(pieces(data)) == expected
-    assert b"".join(pieces(data)) == expected  # read again from the start
+    assert b"".join(pieces(after)) == b"z" * 95
+    assert b"".join(pieces(data)) == expected  # read again, after another file was read
     assert list(pieces(b"abc")) == [b"abc"]
+
+
+def test_two_spooled_files_written_at_once_are_refused(monkeypatch):
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    render = Spools()
+    first, second = Spool(render), Spool(render)
+    first.write(b"x" * 20)
+    second.write(b"y" * 20)
+    with pytest.raises(RuntimeError, match="at once"):
+        first.write(b"x")
 
 
 def test_a_temporary_file_that_cannot_be_written_is_a_clear_error(monkeypatch):
@@ -42,9 +58,9 @@ def test_a_temporary_file_that_cannot_be_written_is_a_clear_error(monkeypatch):
         Spool().write(b"x" * 11)
 
 
-@pytest.mark.parametrize("package", ["winbooks", "exact-globe"])
+@pytest.mark.parametrize("package", ["winbooks", "exact-globe", "peppol-bis3"])
 def test_spooled_files_are_the_golden_bytes_with_their_hashes_and_zip(demo, tmp_path, monkeypatch, package):
-    monkeypatch.setattr(spool, "SPOOL_BYTES", 1000)  # every file of the demo passes it
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 1000)  # every file of the demo goes to the temporary file
     monkeypatch.setattr(wellformed, "IN_PROCESS", 2000)  # the XML's check starts after it moved to the file
     result = run_export(ExportRequest(demo, package, out_dir=tmp_path / "out", zip=True))
     assert result.status == "written", result.message

@@ -10,7 +10,7 @@ Modules, each depending only on those listed before it:
   load      find, read, schema-validate and compile specs; list the shipped ones
   settings  parameters from the Settings sheet; the period rule
   cells     the runtime of one file (a FileRun per render): fields -> cells, findings
-  spool     where a rendered file's bytes wait: in memory, or past 8 MB in a temporary file
+  spool     where rendered files' bytes wait: in memory, or past 8 MB in a temporary file
   wellformed  whether an XML file is well-formed, checked as it is written (a big one by a child process)
   sink      where a writer's lines go: joined and encoded a chunk at a time into the file's bytes
   columns   a hot record's lines for a chunk of documents, a column at a time (no findings)

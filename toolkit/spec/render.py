@@ -21,7 +21,7 @@ from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
 from toolkit.spec.plans import FilePlan
 from toolkit.spec.sink import Sink
-from toolkit.spec.spool import Spooled
+from toolkit.spec.spool import Spooled, Spools
 from toolkit.spec.xml import write_xml
 
 
@@ -46,9 +46,10 @@ def render(spec: Spec, batch: Batch) -> Rendered:
     findings: list[Finding] = []
     files = []
     names = set()
+    spools = Spools()  # where the files' bytes wait (spool.py)
     for plan in spec.plans.files:
         for run in _runs(spec, batch, params, plan, findings):
-            for name, content in _file(run):
+            for name, content in _file(run, spools):
                 if name.casefold() in names:
                     run.error("file.name", None, run.ctx, f"{spec.name}: two files would be named {name!r}")
                 names.add(name.casefold())
@@ -81,7 +82,7 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(dict.fromkeys(findings))
 
 
-def _file(run: FileRun) -> list[tuple[str, bytes | Spooled]]:
+def _file(run: FileRun, spools: Spools) -> list[tuple[str, bytes | Spooled]]:
     """The file's (name, bytes), or its parts when it has more records than `max_records`; none
     when its condition does not hold or it is empty and may be omitted."""
     plan = run.plan
@@ -89,7 +90,7 @@ def _file(run: FileRun) -> list[tuple[str, bytes | Spooled]]:
         return []
     name = run.file_name = _name(run, plan.name_parts, plan.name)
     eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
-    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml")
+    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml", spools=spools)
     count = write_xml(run, sink) if plan.layout.kind == "xml" else write_lines(run, sink)
     parts = sink.close(plan.trailing_newline)
     if count == 0 and plan.omit_when_empty:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import codecs
 
-from toolkit.spec.spool import Spool, Spooled
+from toolkit.spec.spool import Spool, Spooled, Spools
 from toolkit.spec.wellformed import Checker
 
 CHUNK_LINES = 20_000  # lines joined and encoded at a time: a few MB of text
@@ -20,8 +20,10 @@ CHUNK_LINES = 20_000  # lines joined and encoded at a time: a few MB of text
 class Sink:
     """The lines of one file (and of its parts, when it has more records than `max_records`)."""
 
-    def __init__(self, eol: str, encoding: str, max_records: int | None, xml: bool = False):
+    def __init__(self, eol: str, encoding: str, max_records: int | None, xml: bool = False,
+                 spools: Spools | None = None):
         self.eol, self.encoding, self.max_records = eol, encoding, max_records
+        self.spools = spools  # the render's files' (spool.py)
         self.xml = xml  # each part is checked to be well-formed as it is written
         self.lines: list[str] = []  # not encoded yet
         self.append = self.lines.append
@@ -78,7 +80,7 @@ class _Part:
 
     def __init__(self, sink: Sink):
         self.eol, self.encoding = sink.eol, sink.encoding
-        self.buffer = Spool()  # in memory, or for a big file in a temporary file
+        self.buffer = Spool(sink.spools)  # in memory, or in the render's temporary file
         self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
         self.ascii = _ascii_compatible(sink.encoding)
         self.records = 0

@@ -1,11 +1,13 @@
-"""Where a rendered file's bytes wait until the export is committed: in memory, or, for a big
-file, in an anonymous temporary file.
+"""Where rendered files' bytes wait until the export is committed: in memory, or once a render's
+files pass SPOOL_BYTES, in an anonymous temporary file.
 
-At 100,000 invoices a package's file is 150-300 MB. Held in memory beside the documents and the
-workbook it is what takes an export past 1 GB; in a temporary file it sits in the system's file
-cache instead, and the commit copies it into the export folder. So a file's bytes stay in memory
-(as `bytes`, as always) up to SPOOL_BYTES, and past that move to a temporary file (`Spooled`).
-Whoever reads a rendered file's bytes reads them with `pieces`, which takes either.
+At 100,000 invoices a bookkeeping package's file is 150-300 MB, and Peppol's 70,000 e-invoices
+some 500 MB together. Held in memory beside the documents and the workbook, they are what takes
+an export past 1 GB; in a temporary file they sit in the system's file cache instead, and the
+commit copies them into the export folder. So a render's files stay in memory (as `bytes`, as
+always) up to SPOOL_BYTES together; past that, the file being written and every later one go to
+one temporary file the render's files share (`Spooled`: a stretch of it). Whoever reads a
+rendered file's bytes reads them with `pieces`, which takes either.
 """
 
 from __future__ import annotations
@@ -15,55 +17,82 @@ from typing import Iterator
 
 from toolkit.errors import UserError
 
-SPOOL_BYTES = 8 << 20  # a file up to this size stays in memory (every test, every usual export)
+SPOOL_BYTES = 8 << 20  # a render's files up to this size together stay in memory (every test, every usual export)
 PIECE = 4 << 20  # bytes read back at a time
+
+
+class Spools:
+    """What the files of one render share: the bytes they hold in memory, and their temporary
+    file once they passed SPOOL_BYTES (deleted when closed, or with the process: nothing is left
+    behind). The files are written one after the other, each at the end of the file."""
+
+    def __init__(self) -> None:
+        self.in_memory = 0
+        self.file = None
 
 
 class Spool:
     """The bytes of one file as they are written: the encoded chunks in a list (joined once at the
-    end: a buffer grown as it goes is copied at each growth, and holds up to twice its bytes),
-    then past SPOOL_BYTES in a temporary file (deleted when closed, or with the process: nothing
-    is left behind)."""
+    end: a buffer grown as it goes is copied at each growth, and holds up to twice its bytes), or
+    in the render's temporary file once the render's bytes in memory pass SPOOL_BYTES."""
 
-    def __init__(self) -> None:
+    def __init__(self, spools: Spools | None = None) -> None:
+        self.spools = spools or Spools()
         self.chunks: list[bytes] | None = []
-        self.file = None
+        self.start = 0  # where the file's bytes begin in the temporary file, once there
         self.size = 0
 
     def write(self, data: bytes) -> None:
-        self.size += len(data)
+        shared = self.spools
         try:
             if self.chunks is None:
-                self.file.write(data)
-                return
-            self.chunks.append(data)
-            if self.size > SPOOL_BYTES:
-                self.file = tempfile.TemporaryFile()
-                self.file.writelines(self.chunks)
-                self.chunks = None
+                self._append(data)
+            else:
+                self.chunks.append(data)
+                shared.in_memory += len(data)
+                if shared.in_memory > SPOOL_BYTES:
+                    self._move()
         except OSError as exc:
             raise UserError(f"An export's big files wait in a temporary file in {tempfile.gettempdir()} until they are "
                             f"written, and writing it failed ({exc}). Free some disk space there (or point TMP/TEMP "
                             f"elsewhere), then try again; nothing was written.") from None
+        self.size += len(data)
+
+    def _move(self) -> None:
+        """The chunks so far (the one just written too) to the end of the temporary file."""
+        shared = self.spools
+        if shared.file is None:
+            shared.file = tempfile.TemporaryFile()
+        self.start = shared.file.seek(0, 2)
+        shared.file.writelines(self.chunks)
+        shared.in_memory -= sum(map(len, self.chunks))
+        self.chunks = None
+
+    def _append(self, data: bytes) -> None:
+        end = self.spools.file.seek(0, 2)  # (a reader may have moved the position)
+        if end != self.start + self.size:
+            raise RuntimeError("two spooled files were written at once")
+        self.spools.file.write(data)
 
     def getbuffer(self) -> memoryview:
         """The bytes so far (for the XML check's child, when it starts)."""
         if self.chunks is not None:
             return memoryview(b"".join(self.chunks))
-        self.file.seek(0)
-        return memoryview(self.file.read())  # and the next write goes on at the end
+        return memoryview(b"".join(pieces(Spooled(self.spools.file, self.start, self.size))))
 
     def value(self) -> bytes | Spooled:
-        """The file's bytes: `bytes`, or `Spooled` once they passed SPOOL_BYTES."""
-        return b"".join(self.chunks) if self.chunks is not None else Spooled(self.file, self.size)
+        """The file's bytes: `bytes`, or `Spooled` once they went to the temporary file."""
+        if self.chunks is not None:
+            return b"".join(self.chunks)
+        return Spooled(self.spools.file, self.start, self.size)
 
 
 class Spooled:
-    """A big rendered file's bytes, in an anonymous temporary file; `len` is their size. Read
-    them with `pieces`."""
+    """A rendered file's bytes in a render's temporary file: `size` bytes from `start`; `len` is
+    their size. Read them with `pieces`."""
 
-    def __init__(self, file, size: int):
-        self.file, self.size = file, size
+    def __init__(self, file, start: int, size: int):
+        self.file, self.start, self.size = file, start, size
 
     def __len__(self) -> int:
         return self.size
@@ -77,6 +106,11 @@ def pieces(data: bytes | Spooled) -> Iterator[bytes]:
     if not isinstance(data, Spooled):
         yield data
         return
-    data.file.seek(0)
-    while piece := data.file.read(PIECE):
+    done = 0
+    while done < data.size:
+        data.file.seek(data.start + done)  # each piece from its place: readers and the writer move the position
+        piece = data.file.read(min(data.size - done, PIECE))
+        if not piece:
+            raise OSError("the export's temporary file is shorter than what was written to it")
+        done += len(piece)
         yield piece
