@@ -2,9 +2,9 @@
 
 A big export never holds its lines, its whole text and its encoded bytes at once: the writers
 append lines and call `flush_if_full` between documents; each chunk of lines is joined, encoded
-and appended to the file's bytes (`spool.py`: in memory, or for a big file in a temporary file),
-then dropped. A file with `max_records` is cut into parts as its records come (each part starts
-with the file's header lines).
+and appended to the file's bytes (`spool.py`: in memory, or once the render's files pass 8 MB in
+a temporary file), then dropped. A file with `max_records` is cut into parts as its records come
+(each part starts with the file's header lines).
 """
 
 from __future__ import annotations
