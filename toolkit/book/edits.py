@@ -138,11 +138,15 @@ class Edits:
         names = ({e.sheet for e in self.cells} | set(self.deleted) | set(self.appended) | set(self.replaced))
         return sorted(names, key=lambda n: (n != layout.CHECK.name, list(SHEETS).index(n)))
 
-    def of_sheet(self, name: str) -> SheetEdits:
-        cells: dict[int, dict[str, object]] = {}
+    def of_sheets(self) -> dict[str, SheetEdits]:
+        """The edits of each sheet of `sheets()`, in that order; one pass over the cells (100,000 of
+        them after an export) for all sheets."""
+        cells: dict[str, dict[int, dict[str, object]]] = {name: {} for name in self.sheets()}
         for e in self.cells:
-            if e.sheet == name:
-                cells.setdefault(e.row, {})[e.key] = e.value
+            cells[e.sheet].setdefault(e.row, {})[e.key] = e.value
+        return {name: self._sheet_edits(name, rows) for name, rows in cells.items()}
+
+    def _sheet_edits(self, name: str, cells: dict[int, dict[str, object]]) -> SheetEdits:
         rows, links, link_key = self.replaced.get(name, (None, None, "cell"))
         return SheetEdits(SHEETS[name], cells, set(self.deleted.get(name, ())), rows, links, link_key,
                           self.appended.get(name, []))

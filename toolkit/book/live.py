@@ -30,9 +30,9 @@ def apply(book, edits: Edits) -> None:
     if edits.deleted:
         raise ValueError("deleting rows is done on the file, not in the open workbook")
     old_targets: list[tuple[str, str]] = []
-    for name in edits.sheets():
+    for name, changes in edits.of_sheets().items():
         sheet = _sheet(book, name)
-        old_targets += _apply_sheet(sheet, edits.of_sheet(name), name == layout.CHECK.name and edits.highlight is not None)
+        old_targets += _apply_sheet(sheet, changes, name == layout.CHECK.name and edits.highlight is not None)
     if edits.settings:
         _apply_settings(book, edits.settings)
     if edits.highlight is not None:

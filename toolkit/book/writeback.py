@@ -107,14 +107,18 @@ class _SheetPatch:
         self.min_last = 0  # the last data row is at least this one
         self.header_row = 1
         self.links: list[tuple[int, int, str, str]] = []  # (index in new_rows, col, location, display)
-        self._value_cells: dict[tuple[bytes, _Op], bytes] = {}  # (old attributes, op) -> the new cell after its reference
+        self._value_cells: dict[_Op, dict[bytes, bytes]] = {}  # op -> old attributes -> the new cell after its reference
+        self._last_cols: dict[bytes, int] = {}  # `_quick_block`: 3 bytes of a reference -> its column
         self.dropped: list[Row] = []
         self.keep_dropped = False
         self.last_row = 0  # the last data row, once written (rows as written)
         self.max_col = 0
 
     def op(self, row: int, col: int, op: _Op) -> None:
-        cells = self.ops.setdefault(row, {})
+        cells = self.ops.get(row)
+        if cells is None:  # the first op of its row: most are (one "Exported in" per invoice row)
+            self.ops[row] = {col: op}
+            return
         old = cells.get(col)
         if old is not None and op.kind == "highlight" and old.kind == "value":
             cells[col] = old.marked(op.value)  # a value written into a cell that is (un)highlighted too
@@ -269,8 +273,8 @@ class _SheetPatch:
         for key in keys[i:]:  # rows past the part's end
             self._emit(key, None)
 
-    # A block goes the quick way when it has at least this many changed rows: its check (three
-    # counts over the block) costs what `_emit` of a hundred rows costs.
+    # A block goes the quick way when it has at least this many changed rows: its check (one
+    # regular expression over the block) costs what `_emit` of a hundred rows costs.
     QUICK_ROWS = 100
 
     def _quick_block(self, block: bytes, keys: list[int], i: int, last: int) -> tuple[bytes, int] | None:
@@ -278,22 +282,26 @@ class _SheetPatch:
         (keys[i:] up to the block's last row, `last`) gets a new text in a cell it has: the common
         case by far, the "Exported in" of each exported invoice, and most of an export's
         write-back at 100,000 invoices. The bytes `_emit` makes, with a few bytes operations per
-        row and the new cell's bytes made once per old style and text; `_emit` (Row: parse, apply,
-        render) costs several times more. None, and nothing done, when the block has few changed
-        rows or one of them is anything else (the caller then goes row by row)."""
+        row and the new cell's bytes made once per old attributes and text; `_emit` (Row: parse,
+        apply, render) costs several times more. None, and nothing done, when the block has few
+        changed rows or one of them is anything else (the caller then goes row by row)."""
         stop = bisect.bisect_right(keys, last, i)
         if stop - i < self.QUICK_ROWS or self.prefix or not sheetxml.referenced(block):
             return None  # every cell `<c r="`: a cell is found by its reference, as `Row._fast` does
         out, pos = [], 0
         max_col = self.max_col
+        op = col = None
         for number in keys[i:stop]:
             ops = self.ops[number]
             if len(ops) != 1:
                 return None
-            (col, op), = ops.items()
-            if op.kind != "value" or op.mark is not None or type(op.value) is not str:
-                return None
-            ref = b'<c r="' + sheetxml._letters(col) + b'%d"' % number
+            if op is None or ops.get(col) is not op:  # checked once for the rows sharing an op (`_Op.marked`)
+                (col, op), = ops.items()
+                if op.kind != "value" or op.mark is not None or type(op.value) is not str:
+                    return None
+                cell_ref = b'<c r="' + sheetxml._letters(col)
+                made = self._value_cells.setdefault(op, {})
+            ref = cell_ref + b'%d"' % number
             at = block.find(ref, pos)
             row = block.rfind(b"<row", pos, at) if at >= 0 else -1
             end = block.find(b"</row>", at)
@@ -307,18 +315,25 @@ class _SheetPatch:
                 if cell is None or (cell.group(2) and sheetxml.Cell(col, cell.group(1), cell.group(2), b"").formula_master()):
                     return None  # `_emit` refuses to overwrite a shared formula
                 attrs, cell_end = cell.group(1)[len(ref) - 2:], cell.end()
-            new = self._value_cells.get((attrs, op))  # the new cell after its reference, per old attributes
+            new = made.get(attrs)  # the new cell after its reference, by the old cell's attributes
             if new is None:
                 style = _S_ATTR.search(attrs)
-                new = self._value_cells[attrs, op] = sheetxml.cell_rest(b"", self._style(int(style.group(1)) if style else 0, op),
-                                                                        op.value)
+                new = made[attrs] = sheetxml.cell_rest(b"", self._style(int(style.group(1)) if style else 0, op), op.value)
             tag_end = block.find(b">", row) + 1
             if block.find(b"spans=", row, tag_end) >= 0:  # fitted to the row's first and last cell, as Row.render does
                 out += (block[pos:row], sheetxml.fit_spans(block[row:tag_end], block, tag_end, end))
                 pos = tag_end
             out += (block[pos:at], ref, new)
             pos = cell_end
-            max_col = max(max_col, sheetxml.edge_col(block, block.rfind(b"<c ", at, end)))
+            # the row's last column, for the dimension: looked up by the 3 bytes after the last `<c r="`
+            # (letters, then digits or a quote: a few hundred different ones on a sheet)
+            last_ref = block.rfind(b'<c r="', at, end) + 6
+            window = block[last_ref:last_ref + 3]
+            last_col = self._last_cols.get(window)
+            if last_col is None:
+                last_col = self._last_cols[window] = sheetxml.edge_col(block, last_ref - 6)
+            if last_col > max_col:
+                max_col = last_col
         out.append(block[pos:])
         self.max_col = max_col
         return b"".join(out), stop
@@ -636,14 +651,15 @@ class _Patcher:
         self.book.add_sheet(sheet.name, sheet_xml, table_xml)
 
     def apply(self, edits: Edits) -> None:
-        names = edits.sheets()
+        changes = edits.of_sheets()
+        names = list(changes)
         parts = {name: self.sheet_part(name, create=True) for name in names}
         old_targets: list[tuple[str, str]] = []
         done: set[str] = set()
         highlight: dict[str, dict[tuple[int, int], bool]] = {}
         if layout.CHECK.name in names:
             old_targets = self._table_sheet(parts[layout.CHECK.name], SHEETS[layout.CHECK.name],
-                                            edits.of_sheet(layout.CHECK.name), {}, edits.highlight is not None)
+                                            changes[layout.CHECK.name], {}, edits.highlight is not None)
             done.add(layout.CHECK.name)
         if edits.highlight is not None:
             for on, targets in ((False, old_targets), (True, edits.highlight)):
@@ -655,7 +671,7 @@ class _Patcher:
         for name in names:
             if name not in done:
                 actual, part = parts[name]
-                self._table_sheet((actual, part), SHEETS[name], edits.of_sheet(name), highlight.pop(actual, {}), False)
+                self._table_sheet((actual, part), SHEETS[name], changes[name], highlight.pop(actual, {}), False)
         settings = address.find_sheet(self.book.sheets, layout.SETTINGS_SHEET)
         if edits.settings:
             if settings is None:
