@@ -137,7 +137,7 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | 
             group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", ZERO, ZERO, ZERO, ZERO)
             accounts.setdefault((rate, regime), []).append(group)
         if rows is not None:
-            discount = gross - net
+            discount = gross - net if line_pct else ZERO  # the one 0.00: an e-invoice keeps each line's
             rows.append([group, gross, discount, net, line, quantity, discount, net])
             continue
         group.gross += gross
