@@ -13,6 +13,7 @@ import pytest
 from test_render import batch, invoice_doc, spec_of, text_file
 from toolkit import spec as specs
 from toolkit.model import RevenueGroup
+from toolkit.spec import spool
 from toolkit.spec.spool import pieces
 
 DATEV = {"berater": 1001, "mandant": 1, "fiscal_year_start": dt.date(2024, 1, 1), "account_length": 6, "skr": ""}
@@ -36,6 +37,19 @@ def test_more_records_than_the_maximum_are_split_into_numbered_parts(tmp_path):
 def test_a_file_within_the_maximum_keeps_its_name(tmp_path, count):
     result = specs.render(spec_of(tmp_path, split_file()), batch(numbered(count)))
     assert result.files == [("out.txt", ("HEAD\n" + "\n".join(f"F{n}" for n in range(1, count + 1))).encode())]
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig"])  # utf-8-sig: a BOM and an encoder per part
+def test_parts_in_the_temporary_file_are_the_same_bytes(tmp_path, monkeypatch, encoding):
+    """Parts that wait in the render's temporary file (spool.py) are each written whole before the
+    next starts, trailing newline included: the same bytes as in memory."""
+    file = split_file(trailing_newline=True, encoding=encoding)
+    in_memory = specs.render(spec_of(tmp_path, file), batch(numbered(7))).files
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 4)  # every part to the temporary file
+    spooled = specs.render(spec_of(tmp_path, file), batch(numbered(7))).files
+    assert [(name, b"".join(pieces(data))) for name, data in spooled] == in_memory
+    assert [name for name, _ in in_memory] == ["out_001.txt", "out_002.txt", "out_003.txt", "out_004.txt"]
+    assert in_memory[0][1].decode(encoding) == "HEAD\nF1\nF2\n"
 
 
 @pytest.mark.parametrize("change, expected", [

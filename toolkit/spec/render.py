@@ -90,9 +90,10 @@ def _file(run: FileRun, spools: Spools) -> list[tuple[str, bytes | Spooled]]:
         return []
     name = run.file_name = _name(run, plan.name_parts, plan.name)
     eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
-    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml", spools=spools)
+    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml", spools=spools,
+                trailing_newline=plan.trailing_newline)
     count = write_xml(run, sink) if plan.layout.kind == "xml" else write_lines(run, sink)
-    parts = sink.close(plan.trailing_newline)
+    parts = sink.close()
     if count == 0 and plan.omit_when_empty:
         return []
     if len(parts) == 1:  # the usual case: one file, named as always

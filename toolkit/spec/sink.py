@@ -21,8 +21,9 @@ class Sink:
     """The lines of one file (and of its parts, when it has more records than `max_records`)."""
 
     def __init__(self, eol: str, encoding: str, max_records: int | None, xml: bool = False,
-                 spools: Spools | None = None):
+                 spools: Spools | None = None, trailing_newline: bool = False):
         self.eol, self.encoding, self.max_records = eol, encoding, max_records
+        self.trailing_newline = trailing_newline
         self.spools = spools  # the render's files' (spool.py)
         self.xml = xml  # each part is checked to be well-formed as it is written
         self.lines: list[str] = []  # not encoded yet
@@ -54,6 +55,9 @@ class Sink:
         while start < len(lines):
             part = self.parts[-1]
             if self.max_records and part.records == self.max_records:
+                # finished before the next part starts: spooled parts follow each other in the
+                # render's temporary file, each written whole (spool.py)
+                part.close(self.trailing_newline)
                 part = _Part(self)
                 part.write(self.header)
                 self.parts.append(part)
@@ -64,13 +68,12 @@ class Sink:
             start += room
         del lines[:]
 
-    def close(self, trailing_newline: bool) -> list[_Part]:
+    def close(self) -> list[_Part]:
         """The parts (one unless the records did not fit `max_records`), finished."""
         if self.header is None:
             self.mark_header()
         self.flush()
-        for part in self.parts:
-            part.close(trailing_newline)
+        self.parts[-1].close(self.trailing_newline)  # the others were closed as the next one started
         return self.parts
 
 
