@@ -96,3 +96,50 @@ def test_a_big_rendered_file_with_a_writer_bug_is_refused(tmp_path, monkeypatch)
         specs.render(spec_of(tmp_path, XML_FILE), batch(docs))
     [finding] = caught.value.findings
     assert finding.code == "xml.malformed" and "out.xml" in finding.message and "not well-formed" in finding.message
+
+
+# ---- many small files (an e-invoice per document) -----------------------------------------------
+
+SMALL = [GOOD[:30_000] + b"</Root>", BAD, b"<a>\xc3\xa9</a>", b"<a>", GOOD]
+
+
+@pytest.mark.parametrize("threshold", [10 ** 9, 40_000, 0], ids=["all-here", "some-here", "all-in-child"])
+def test_many_small_files_get_the_verdicts_of_the_process(threshold, monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", threshold)
+    many = wellformed.Many()
+    positions = [many.add(data) for data in SMALL]
+    assert positions == list(range(len(SMALL)))
+    assert (many.child is not None) == (threshold < 10 ** 9)
+    expected = {n: problem([data]) for n, data in enumerate(SMALL) if problem([data])}
+    assert set(expected) == {0, 1, 3}  # cut inside an element, unescaped "<", no end tag
+    assert many.problems() == expected
+
+
+def test_many_whose_child_dies_are_parsed_here(monkeypatch):
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 0)
+    many = wellformed.Many()
+    many.add(SMALL[0])
+    many.child.kill()
+    many.child.wait()
+    for data in SMALL[1:]:
+        many.add(data)  # the pipe is broken now: no exception
+    assert many.problems() == {n: problem([data]) for n, data in enumerate(SMALL) if problem([data])}
+
+
+def test_a_broken_e_invoice_among_many_is_named(tmp_path, monkeypatch):
+    """Per-document XML files past IN_PROCESS together go to one child; a file a writer bug broke
+    is an error naming that file, reported after the render like the others."""
+    from tests.test_hostile_content import batch, invoice_doc, spec_of
+    from toolkit.spec import text
+
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 200)
+    per_document = {"name": "{document.number}.xml", "per_document": True, "encoding": "utf-8", "line_ending": "lf",
+                    "trailing_newline": True, "layout": {"kind": "xml", "root": "Doc"},
+                    "records": [{"element": "Text", "fields": [{"name": "Value", "source": "document.description"}]}]}
+    docs = [invoice_doc(number=f"F{n:03d}", description="a < b" if n in (7, 12) else "plain") for n in range(20)]
+    monkeypatch.setattr(text, "xml_text", lambda s: s)  # a writer bug: text no longer escaped
+    with pytest.raises(specs.RenderError) as caught:
+        specs.render(spec_of(tmp_path, per_document), batch(docs))
+    findings = caught.value.findings
+    assert [f.code for f in findings] == ["xml.malformed"] * 2
+    assert "F007.xml" in findings[0].message and "F012.xml" in findings[1].message

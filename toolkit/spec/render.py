@@ -22,6 +22,7 @@ from toolkit.spec.load import Spec
 from toolkit.spec.plans import FilePlan
 from toolkit.spec.sink import Sink
 from toolkit.spec.spool import Spooled, Spools
+from toolkit.spec.wellformed import Many
 from toolkit.spec.xml import write_xml
 
 
@@ -47,13 +48,19 @@ def render(spec: Spec, batch: Batch) -> Rendered:
     files = []
     names = set()
     spools = Spools()  # where the files' bytes wait (spool.py)
+    small = Many()  # the small XML files' well-formedness, known at the end (wellformed.py)
+    checked: dict[int, tuple[FileRun, str]] = {}  # their position there -> (run, file name)
     for plan in spec.plans.files:
         for run in _runs(spec, batch, params, plan, findings):
-            for name, content in _file(run, spools):
+            for name, content in _file(run, spools, small, checked):
                 if name.casefold() in names:
                     run.error("file.name", None, run.ctx, f"{spec.name}: two files would be named {name!r}")
                 names.add(name.casefold())
                 files.append((name, content))
+    for position, problem in sorted(small.problems().items()):
+        run, name = checked[position]
+        run.file_name = name
+        _malformed(run, problem)
     errors = [f for f in _unique(findings) if f.is_error]
     if errors:
         raise RenderError(errors)
@@ -82,7 +89,7 @@ def _unique(findings: list[Finding]) -> list[Finding]:
     return list(dict.fromkeys(findings))
 
 
-def _file(run: FileRun, spools: Spools) -> list[tuple[str, bytes | Spooled]]:
+def _file(run: FileRun, spools: Spools, small: Many, checked: dict) -> list[tuple[str, bytes | Spooled]]:
     """The file's (name, bytes), or its parts when it has more records than `max_records`; none
     when its condition does not hold or it is empty and may be omitted."""
     plan = run.plan
@@ -97,15 +104,15 @@ def _file(run: FileRun, spools: Spools) -> list[tuple[str, bytes | Spooled]]:
     if count == 0 and plan.omit_when_empty:
         return []
     if len(parts) == 1:  # the usual case: one file, named as always
-        return [(name, _content(run, parts[0]))]
+        return [(name, _content(run, parts[0], small, checked))]
     files = []
     for number, part in enumerate(parts, 1):
         run.file_name = _name(run, plan.part_name_parts, plan.name, number)
-        files.append((run.file_name, _content(run, part)))
+        files.append((run.file_name, _content(run, part, small, checked)))
     return files
 
 
-def _content(run: FileRun, part) -> bytes | Spooled:
+def _content(run: FileRun, part, small: Many, checked: dict) -> bytes | Spooled:
     plan = run.plan
     if part.failure is not None:  # a value that escaped the per-field checks: still no bad file
         exc = part.failure
@@ -113,9 +120,16 @@ def _content(run: FileRun, part) -> bytes | Spooled:
             run.error("text.unrepresentable", None, None, f"holds {exc.object[exc.start:exc.end]!r}, which {plan.encoding} cannot encode")
         return b""
     data = part.data()
-    if plan.layout.kind == "xml" and (problem := part.xml_problem(data)):  # never an export with a broken file
-        run.error("xml.malformed", None, None, f"is not well-formed XML ({problem}); nothing is written")
+    if plan.layout.kind == "xml":  # never an export with a broken file
+        if not part.checker.big:  # `render` reports it with the other small files'
+            checked[small.add(data)] = (run, run.file_name)
+        elif problem := part.xml_problem(data):
+            _malformed(run, problem)
     return data
+
+
+def _malformed(run: FileRun, problem: str) -> None:
+    run.error("xml.malformed", None, None, f"is not well-formed XML ({problem}); nothing is written")
 
 
 def _name(run: FileRun, parts: tuple, pattern: str, number: int = 0) -> str:
