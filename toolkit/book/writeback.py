@@ -108,7 +108,6 @@ class _SheetPatch:
         self.header_row = 1
         self.links: list[tuple[int, int, str, str]] = []  # (index in new_rows, col, location, display)
         self._value_cells: dict[_Op, dict[bytes, bytes]] = {}  # op -> old attributes -> the new cell after its reference
-        self._last_cols: dict[bytes, int] = {}  # `_quick_block`: 3 bytes of a reference -> its column
         self.dropped: list[Row] = []
         self.keep_dropped = False
         self.last_row = 0  # the last data row, once written (rows as written)
@@ -248,7 +247,7 @@ class _SheetPatch:
                     i += 1
                 last_number = int(last.group(1))
                 quick = self._quick_block(block, keys, i, last_number)
-                if quick is not None:
+                if quick is not None:  # its changed rows made: copied below as a block without changes
                     block, i = quick
                 while i < len(keys) and keys[i] <= last_number:
                     at = block.find(numbered + str(keys[i]).encode() + b'"', pos)
@@ -325,13 +324,7 @@ class _SheetPatch:
                 pos = tag_end
             out += (block[pos:at], ref, new)
             pos = cell_end
-            # the row's last column, for the dimension: looked up by the 3 bytes after the last `<c r="`
-            # (letters, then digits or a quote: a few hundred different ones on a sheet)
-            last_ref = block.rfind(b'<c r="', at, end) + 6
-            window = block[last_ref:last_ref + 3]
-            last_col = self._last_cols.get(window)
-            if last_col is None:
-                last_col = self._last_cols[window] = sheetxml.edge_col(block, last_ref - 6)
+            last_col = sheetxml.edge_col(block, block.rfind(b"<c ", at, end))  # for the dimension, as Row.last_col
             if last_col > max_col:
                 max_col = last_col
         out.append(block[pos:])
