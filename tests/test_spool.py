@@ -48,8 +48,31 @@ def test_two_spooled_files_written_at_once_are_refused(monkeypatch):
         first.write(b"x")
 
 
+@pytest.mark.parametrize("positional", [True, False], ids=["pread-pwrite", "seek (Windows)"])
+def test_many_small_files_in_the_temporary_file_read_back_in_any_order(positional, monkeypatch):
+    """An e-invoice export puts thousands of small files one after the other in the temporary file
+    and reads them back (hash, commit) while later ones are written; Windows has no pread/pwrite."""
+    if not positional:
+        monkeypatch.delattr(spool.os, "pread", raising=False)
+        monkeypatch.delattr(spool.os, "pwrite", raising=False)
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 0)
+    monkeypatch.setattr(spool, "PIECE", 7)  # several pieces a file
+    render = Spools()
+    files = []
+    for n in range(200):
+        part = Spool(render)
+        for k in range(n % 5 + 1):
+            part.write(b"<f%d.%d/>" % (n, k))
+        files.append(part.value())
+        if n % 17 == 0:  # a reader between the writes
+            assert b"".join(pieces(files[n // 2])) == b"".join(b"<f%d.%d/>" % (n // 2, k) for k in range(n // 2 % 5 + 1))
+    assert all(isinstance(f, Spooled) for f in files)
+    for n in reversed(range(200)):
+        assert b"".join(pieces(files[n])) == b"".join(b"<f%d.%d/>" % (n, k) for k in range(n % 5 + 1))
+
+
 def test_a_temporary_file_that_cannot_be_written_is_a_clear_error(monkeypatch):
-    def full():
+    def full(**options):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(spool, "SPOOL_BYTES", 10)

@@ -143,3 +143,14 @@ def test_a_broken_e_invoice_among_many_is_named(tmp_path, monkeypatch):
     findings = caught.value.findings
     assert [f.code for f in findings] == ["xml.malformed"] * 2
     assert "F007.xml" in findings[0].message and "F012.xml" in findings[1].message
+
+
+def test_many_checks_the_pieces_the_writer_kept_without_reading_the_file_back(monkeypatch):
+    from toolkit.spec import spool
+
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 0)
+    monkeypatch.setattr(spool, "pieces", lambda data: pytest.fail("read back from the temporary file"))
+    many = wellformed.Many()
+    for data in SMALL:
+        many.add(spool.Spooled(None, 0, len(data)), [data[:100], data[100:]])
+    assert many.problems() == {n: problem([data]) for n, data in enumerate(SMALL) if problem([data])}

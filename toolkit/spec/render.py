@@ -122,7 +122,7 @@ def _content(run: FileRun, part, small: Many, checked: dict) -> bytes | Spooled:
     data = part.data()
     if plan.layout.kind == "xml":  # never an export with a broken file
         if not part.checker.big:  # `render` reports it with the other small files'
-            checked[small.add(data)] = (run, run.file_name)
+            checked[small.add(data, part.checker.kept)] = (run, run.file_name)
         elif problem := part.xml_problem(data):
             _malformed(run, problem)
     return data

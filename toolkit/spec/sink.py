@@ -122,9 +122,14 @@ class _Part:
 
     def _encode_final(self) -> None:
         try:
-            self.buffer.write(self.encoder.encode("", final=True))
+            data = self.encoder.encode("", final=True)
         except UnicodeEncodeError as exc:
             self.failure = exc
+            return
+        if data:
+            self.buffer.write(data)
+            if self.checker is not None:
+                self.checker.written(self.buffer, data)
 
     def data(self) -> bytes | Spooled:
         """The bytes (b"" after a failure to encode): `bytes`, or `Spooled` for a big file."""

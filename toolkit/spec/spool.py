@@ -12,6 +12,7 @@ rendered file's bytes reads them with `pieces`, which takes either.
 
 from __future__ import annotations
 
+import os
 import tempfile
 from typing import Iterator
 
@@ -29,6 +30,16 @@ class Spools:
     def __init__(self) -> None:
         self.in_memory = 0
         self.file = None
+        self.end = 0  # the temporary file's size: where the next file's bytes go
+
+    def put(self, data, at: int) -> None:
+        """Write `data` at `at`, the end of the temporary file (made on first use)."""
+        if self.file is None:
+            self.file = tempfile.TemporaryFile(buffering=0)  # unbuffered: written where told, at once
+        if at != self.end:
+            raise RuntimeError("two spooled files were written at once")
+        _write_at(self.file, data, at)
+        self.end = at + len(data)
 
 
 class Spool:
@@ -61,18 +72,13 @@ class Spool:
     def _move(self) -> None:
         """The chunks so far (the one just written too) to the end of the temporary file."""
         shared = self.spools
-        if shared.file is None:
-            shared.file = tempfile.TemporaryFile()
-        self.start = shared.file.seek(0, 2)
-        shared.file.writelines(self.chunks)
+        self.start = shared.end
+        shared.put(b"".join(self.chunks), self.start)
         shared.in_memory -= sum(map(len, self.chunks))
         self.chunks = None
 
     def _append(self, data: bytes) -> None:
-        end = self.spools.file.seek(0, 2)  # (a reader may have moved the position)
-        if end != self.start + self.size:
-            raise RuntimeError("two spooled files were written at once")
-        self.spools.file.write(data)
+        self.spools.put(data, self.start + self.size)
 
     def getbuffer(self) -> memoryview:
         """The bytes so far (for the XML check's child, when it starts)."""
@@ -108,9 +114,29 @@ def pieces(data: bytes | Spooled) -> Iterator[bytes]:
         return
     done = 0
     while done < data.size:
-        data.file.seek(data.start + done)  # each piece from its place: readers and the writer move the position
-        piece = data.file.read(min(data.size - done, PIECE))
+        piece = _read_at(data.file, min(data.size - done, PIECE), data.start + done)
         if not piece:
             raise OSError("the export's temporary file is shorter than what was written to it")
         done += len(piece)
         yield piece
+
+
+# Positional reads and writes: a file's bytes are read while later ones are written, and an e-invoice
+# export writes 70,000 small files: no seek before each (Windows has no pread/pwrite: seek there).
+
+def _write_at(file, data, at: int) -> None:
+    view = memoryview(data)
+    while view:
+        if hasattr(os, "pwrite"):
+            written = os.pwrite(file.fileno(), view, at)
+        else:
+            file.seek(at)
+            written = file.write(view)
+        view, at = view[written:], at + written
+
+
+def _read_at(file, size: int, at: int) -> bytes:
+    if hasattr(os, "pread"):
+        return os.pread(file.fileno(), size, at)
+    file.seek(at)
+    return file.read(size)

@@ -49,13 +49,17 @@ class Checker:
     def __init__(self) -> None:
         self.size = 0
         self.child: subprocess.Popen | None = None
+        self.kept: list[bytes] | None = []  # the pieces of a small file, for `Many` (none read back)
 
     def written(self, so_far, piece: bytes) -> None:
         """`piece` was just added to the file; `so_far` (its `getbuffer()`) holds all of it."""
         self.size += len(piece)
         if self.child is not None:
             self._send(piece)
-        elif self.size > IN_PROCESS:
+        elif self.size <= IN_PROCESS:
+            self.kept.append(piece)
+        else:
+            self.kept = None
             self.child = _start()
             if self.child is not None:
                 with so_far.getbuffer() as everything:
@@ -108,8 +112,9 @@ class Many:
         self.tried = False  # to start the child
         self.first_sent: int | None = None  # the position of the first file the child has
 
-    def add(self, data) -> int:
-        """Check `data` (a whole file); returns its position."""
+    def add(self, data, kept: list[bytes] | None = None) -> int:
+        """Check `data` (a whole file; `kept`: its bytes in pieces, when the writer still has them:
+        then nothing is read back from a temporary file); returns its position."""
         from toolkit.spec.spool import pieces  # here, not at the top: the child imports nothing of the toolkit
 
         position = len(self.files)
@@ -119,13 +124,14 @@ class Many:
             self.tried = True
             self.child = _start("--many")
             self.first_sent = position
+        parts = kept if kept is not None else pieces(data)
         if self.child is None:
-            if verdict := problem(pieces(data)):
+            if verdict := problem(parts):
                 self.found[position] = verdict
             return position
         try:
             self.child.stdin.write(FRAME.pack(position, len(data)))
-            for piece in pieces(data):
+            for piece in parts:
                 self.child.stdin.write(piece)
         except OSError:  # the child is gone: `problems` parses its files here
             self.child.kill()
