@@ -47,8 +47,11 @@ def test_a_small_file_is_parsed_in_the_process():
 def test_without_an_interpreter_the_process_decides(monkeypatch):
     monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
     monkeypatch.setattr(wellformed.sys, "executable", "/no/such/python")
+    starts = []
+    start = wellformed._start
+    monkeypatch.setattr(wellformed, "_start", lambda *options: starts.append(options) or start(*options))
     checker = fed(BAD)
-    assert checker.child is None
+    assert checker.child is None and len(starts) == 1  # tried once, not once per piece after
     assert checker.verdict(BAD) == problem([BAD]) != ""
 
 

@@ -58,7 +58,7 @@ class Checker:
             self._send(piece)
         elif self.size <= IN_PROCESS:
             self.kept.append(piece)
-        else:
+        elif self.kept is not None:  # it just passed IN_PROCESS: a child is tried once
             self.kept = None
             self.child = _start()
             if self.child is not None:
