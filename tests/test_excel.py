@@ -6,13 +6,12 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import openpyxl
-
 from toolkit.book import edits
 from toolkit import excel, layout
 from toolkit.app import export
 from toolkit.app.check import check
 from toolkit.book.read import read_workbook
+from toolkit.book.writeback import write_back
 from xlwings_engine import mock_caller
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -115,9 +114,7 @@ def test_blocked_export_shows_its_errors(tmp_path):
 
 
 def test_suggest_accounts_in_the_book(demo):
-    xl = openpyxl.load_workbook(demo)
-    xl[layout.INVOICE_LINES.name]["I2"] = None
-    xl.save(demo)
+    write_back(demo, edits.Edits().set(layout.INVOICE_LINES.name, 2, "ledger_account", None), keep_backups=0)
     with mock_caller(demo) as book:
         excel.suggest_accounts()
         assert book.sheets[layout.INVOICE_LINES.name].range("I2:J2").value == ["700000", "suggested"]

@@ -15,7 +15,7 @@ import datetime as dt
 import html
 import re
 from decimal import Decimal
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from toolkit import layout
 from toolkit.errors import UserError
@@ -91,8 +91,8 @@ def cell_rest(prefix: bytes, style: int, value) -> bytes:
 
 # ---- cells --------------------------------------------------------------------------------------
 
-_CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
-_ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
+CELL = re.compile(rb"<(?:\w+:)?c\b([^>]*?)(?:/>|>(.*?)</(?:\w+:)?c>)", re.S)
+ATTR = re.compile(rb'([\w:]+)\s*=\s*"([^"]*)"')
 _REF = re.compile(rb"([A-Z]{1,3})([0-9]+)")
 _FORMULA = re.compile(rb"<(?:\w+:)?f\b([^>]*)")
 _V = re.compile(rb"<(?:\w+:)?v>(.*?)</(?:\w+:)?v>", re.S)
@@ -112,7 +112,7 @@ def letters(col: int) -> str:
 
 
 _R_LETTERS = re.compile(rb'\sr="([A-Z]{1,3})')
-_S_ATTR = re.compile(rb'\ss="(\d+)"')
+STYLE_ATTR = re.compile(rb'\ss="(\d+)"')
 _COLS: dict[bytes, int] = {}
 
 
@@ -133,11 +133,11 @@ class Cell:
 
     @property
     def attrs(self) -> dict[bytes, bytes]:
-        return dict(_ATTR.findall(self.head))
+        return dict(ATTR.findall(self.head))
 
     @property
     def style(self) -> int:
-        match = _S_ATTR.search(self.head)
+        match = STYLE_ATTR.search(self.head)
         return int(match.group(1)) if match else 0
 
     def has_value(self) -> bool:
@@ -174,7 +174,7 @@ class Cell:
         match = _FORMULA.search(self.body)
         if match is None:
             return False
-        attrs = dict(_ATTR.findall(match.group(1)))
+        attrs = dict(ATTR.findall(match.group(1)))
         return attrs.get(b"t") in (b"shared", b"array") and b":" in attrs.get(b"ref", b"")
 
     def with_style(self, style: int) -> bytes:
@@ -183,7 +183,7 @@ class Cell:
             end -= 1
         tag = self.raw[:end]
         new = f' s="{style}"'.encode() if style else b""
-        tag = _S_ATTR.sub(b"", tag) + new
+        tag = STYLE_ATTR.sub(b"", tag) + new
         return tag + self.raw[end:]
 
 
@@ -193,7 +193,7 @@ def parse_cells(body: bytes) -> tuple[list[Cell], bytes]:
     col = 0
     rest = []
     last = 0
-    for match in _CELL.finditer(body):
+    for match in CELL.finditer(body):
         if match.start() != last:
             rest.append(body[last:match.start()])
         last = match.end()
@@ -246,8 +246,8 @@ class Row:
     def _find(self, col: int) -> re.Match | None:
         if self._found is not None and self._found[0] == col:
             return self._found[1]
-        at = self.body.find(b'<c r="' + _letters(col) + str(self.number).encode() + b'"')
-        match = None if at < 0 else _CELL.match(self.body, at)
+        at = self.body.find(b'<c r="' + letter_bytes(col) + str(self.number).encode() + b'"')
+        match = None if at < 0 else CELL.match(self.body, at)
         self._found = (col, match)
         return match
 
@@ -342,7 +342,8 @@ def referenced(data: bytes) -> bool:
 _LETTERS: dict[int, bytes] = {}
 
 
-def _letters(col: int) -> bytes:
+def letter_bytes(col: int) -> bytes:
+    """`letters` as bytes (1 -> b"A"), remembered: asked for every changed cell."""
     found = _LETTERS.get(col)
     if found is None:
         found = _LETTERS[col] = letters(col).encode()
@@ -358,7 +359,7 @@ def cell_style(element: bytes, ref: bytes) -> int | None:
     if at < 0:
         return None
     start, end = element.rfind(b"<", 0, at), element.find(b">", at)
-    match = _S_ATTR.search(element, start, end)
+    match = STYLE_ATTR.search(element, start, end)
     return int(match.group(1)) if match else 0
 
 
@@ -528,13 +529,13 @@ def rows_in(block: bytes, prefix: bytes, name: str, number: int) -> Iterator[tup
         if end < 0:
             raise SheetXmlError(f"The sheet part {name} ends inside a row: the file is damaged.")
         element = block[pos:end]
-        match = _ROW_R.match(element)
+        match = ROW_NUMBER.match(element)
         number = int(match.group(1)) if match else number + 1
         yield number, element
         pos = end
 
 
-_ROW_R = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
+ROW_NUMBER = re.compile(rb'<(?:\w+:)?row\b[^>]*?\sr="(\d+)"')
 
 
 def top_rows(stream, name: str, limit: int | None, strings: SharedStrings) -> tuple[bytes, dict[int, dict[int, object]]]:
@@ -567,7 +568,7 @@ def col_styles(head: bytes) -> list[tuple[int, int, int]]:
     """(first, last, style) of the <col> elements that give a column a style."""
     found = []
     for attrs in re.findall(rb"<(?:\w+:)?col\b([^>]*?)/?>", head):
-        a = dict(_ATTR.findall(attrs))
+        a = dict(ATTR.findall(attrs))
         if b"style" in a and b"min" in a and b"max" in a:
             found.append((int(a[b"min"]), int(a[b"max"]), int(a[b"style"])))
     return found
@@ -619,7 +620,7 @@ def edit_hyperlinks(tail: bytes, prefix: bytes, keep: Callable[[int, int], int |
     links: list[bytes] = []
     if current is not None:
         for link in _LINK.findall(tail[current[0]:current[1]]):
-            ref = dict(_ATTR.findall(link[:link.index(b">")])).get(b"ref", b"")
+            ref = dict(ATTR.findall(link[:link.index(b">")])).get(b"ref", b"")
             m = _REF.fullmatch(ref)
             if m is None:
                 links.append(link)  # a range link: not one the toolkit makes, kept

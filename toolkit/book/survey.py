@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterator
 from xml.etree import ElementTree
 
+from toolkit import layout
 from toolkit.book import limits as _limits
 from toolkit.errors import UserError
 
@@ -511,15 +512,7 @@ class _SheetScan:
         facts.rows, facts.columns = rows, cols
         if rows > MAX_ROWS or cols > MAX_COLUMNS or rows * cols > limits.sheet_cells:
             raise WorkbookError(
-                f"{path}: the sheet '{facts.name}' reaches cell {_letters(cols)}{rows}, and reading it would take "
+                f"{path}: the sheet '{facts.name}' reaches cell {layout.column_letter(max(cols, 1) - 1)}{rows}, and reading it would take "
                 f"{rows * cols:,} cells ({_limits.how_to_raise('sheet_cells', limits)}). Something was typed far "
                 f"outside the table: in Excel, press Ctrl+End on that sheet to jump to it, delete the rows and "
                 f"columns beyond the table, save, and try again.")
-
-
-def _letters(number: int) -> str:
-    letters = ""
-    while number > 0:
-        number, rest = divmod(number - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters or "A"

@@ -42,7 +42,7 @@ from toolkit.book.edits import (  # noqa: F401 - Edits and friends are the publi
     HIGHLIGHT_RGB, OUTPUT_RGB, SHEETS, CellEdit, CheckRow, Edits, SheetEdits, cell_value, check_rows, is_date,
 )
 from toolkit.book.package import STRINGS_REL, STYLES_REL, Deflated, Package
-from toolkit.book.sheetxml import _CELL, _ROW_R, _S_ATTR, Row, SheetXmlError, cell_xml, letters
+from toolkit.book.sheetxml import CELL, ROW_NUMBER, STYLE_ATTR, Row, SheetXmlError, cell_xml, letters
 from toolkit.book.styles import NO_FILL, Styles
 from toolkit.errors import UserError
 
@@ -239,8 +239,8 @@ class _SheetPatch:
         numbered, close_row = open_row + b' r="', b"</" + p + b"row>"
         for block in sheet.blocks():
             pos = 0
-            first = _ROW_R.match(block, max(block.find(open_row), 0))
-            last = _ROW_R.match(block, max(block.rfind(open_row), 0))
+            first = ROW_NUMBER.match(block, max(block.find(open_row), 0))
+            last = ROW_NUMBER.match(block, max(block.rfind(open_row), 0))
             if first is not None and last is not None:
                 while i < len(keys) and keys[i] < int(first.group(1)):  # rows to create before the block
                     self._emit(keys[i], None)
@@ -298,7 +298,7 @@ class _SheetPatch:
                 (col, op), = ops.items()
                 if op.kind != "value" or op.mark is not None or type(op.value) is not str:
                     return None
-                cell_ref = b'<c r="' + sheetxml._letters(col)
+                cell_ref = b'<c r="' + sheetxml.letter_bytes(col)
                 made = self._value_cells.setdefault(op, {})
             ref = cell_ref + b'%d"' % number
             at = block.find(ref, pos)
@@ -307,16 +307,16 @@ class _SheetPatch:
             if row < 0 or end < 0 or not block.startswith(b'<row r="%d"' % number, row):
                 return None  # no such cell in its row: one to insert
             gt = block.find(b">", at, end)
-            if gt > 0 and block[gt - 1] == 47:  # an empty cell, `<c r="M5" s="9"/>`: what _CELL would match
+            if gt > 0 and block[gt - 1] == 47:  # an empty cell, `<c r="M5" s="9"/>`: what CELL would match
                 attrs, cell_end = block[at + len(ref):gt - 1], gt + 1
             else:
-                cell = _CELL.match(block, at, end)
+                cell = CELL.match(block, at, end)
                 if cell is None or (cell.group(2) and sheetxml.Cell(col, cell.group(1), cell.group(2), b"").formula_master()):
                     return None  # `_emit` refuses to overwrite a shared formula
                 attrs, cell_end = cell.group(1)[len(ref) - 2:], cell.end()
             new = made.get(attrs)  # the new cell after its reference, by the old cell's attributes
             if new is None:
-                style = _S_ATTR.search(attrs)
+                style = STYLE_ATTR.search(attrs)
                 new = made[attrs] = sheetxml.cell_rest(b"", self._style(int(style.group(1)) if style else 0, op), op.value)
             tag_end = block.find(b">", row) + 1
             if block.find(b"spans=", row, tag_end) >= 0:  # fitted to the row's first and last cell, as Row.render does
@@ -337,7 +337,7 @@ class _SheetPatch:
             return
         self._out.write(block[start:end])
         at = block.rfind(b"<" + self.prefix + b"row", start, end)
-        found = _ROW_R.match(block, at) if at >= 0 else None
+        found = ROW_NUMBER.match(block, at) if at >= 0 else None
         if found is not None:
             number = int(found.group(1))
             if number > self.header_row:
@@ -377,7 +377,7 @@ class _SheetPatch:
 
     def _apply(self, row: Row, col: int, op: _Op, number: int) -> None:
         cell = row.cell(col)
-        ref = f"{sheetxml._letters(col).decode()}{number}"
+        ref = f"{letters(col)}{number}"
         if op.kind == "value":
             if cell is not None and cell.formula_master():
                 raise SheetXmlError(f"cell {ref} holds a formula other cells share")
@@ -424,7 +424,7 @@ class _SheetPatch:
     def _base_style(self, col: int) -> int:
         """A new cell's style: the cell above it (a data row), else its column's, else none."""
         if self._prev is not None:
-            style = sheetxml.cell_style(self._prev, sheetxml._letters(col) + str(self._prev_number).encode())
+            style = sheetxml.cell_style(self._prev, sheetxml.letter_bytes(col) + str(self._prev_number).encode())
             if style is not None:
                 return style
         for first, last, style in self.col_styles:
@@ -554,7 +554,7 @@ class _Table:
         if root is None:
             raise SheetXmlError(f"{part} is not a table part")
         self.prefix = root.group(1) or b""
-        attrs = dict(sheetxml._ATTR.findall(root.group(0)))
+        attrs = dict(sheetxml.ATTR.findall(root.group(0)))
         self.name = sheetxml.unescape(attrs.get(b"displayName", attrs.get(b"name", b"")))
         self.has_header = attrs.get(b"headerRowCount", b"1") != b"0"
         self.totals = int(attrs.get(b"totalsRowCount", b"0") or 0)
@@ -564,7 +564,7 @@ class _Table:
         self.columns = []
         if block is not None:
             for element in re.findall(rb"<(?:\w+:)?tableColumn\b(?:[^>]*?/>|[^>]*?>.*?</(?:\w+:)?tableColumn>)", block.group(1), re.S):
-                a = dict(sheetxml._ATTR.findall(element[:element.index(b">")]))
+                a = dict(sheetxml.ATTR.findall(element[:element.index(b">")]))
                 self.columns.append((sheetxml.unescape(a.get(b"name", b"")), int(a.get(b"id", b"0")), element))
 
     def fitted(self, bottom: int, names: list[str]) -> bytes | None:
@@ -583,7 +583,7 @@ class _Table:
         p = self.prefix.decode()
         for name in names:
             element = old.pop(name.casefold(), None)
-            if element is None or sheetxml.unescape(dict(sheetxml._ATTR.findall(element[:element.index(b">")]))[b"name"]) != name:
+            if element is None or sheetxml.unescape(dict(sheetxml.ATTR.findall(element[:element.index(b">")]))[b"name"]) != name:
                 if element is not None:  # same name but other case: keep its formulas, rename it
                     element = re.sub(rb'(\sname=")[^"]*(")', rb"\g<1>" + sheetxml.escape_attr(name).encode() + rb"\2", element, count=1)
                 else:
