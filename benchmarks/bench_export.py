@@ -136,10 +136,15 @@ def bare_read(path: Path) -> float:
 
 
 # The child's own peak: VmHWM belongs to the process image (ru_maxrss would count the benchmark
-# it was forked from); read at exit, so interpreter start, imports and the whole command count.
-_PEAK_AT_EXIT = ("import atexit, re, runpy, sys\n"
-                 "atexit.register(lambda: print('BENCH-PEAK', re.search(r'VmHWM:\\s*(\\d+)', "
-                 "open('/proc/self/status').read())[1], file=sys.__stderr__))\n"
+# it was forked from); read as the process ends (the command ends it with os._exit), so interpreter
+# start, imports and the whole command count.
+_PEAK_AT_EXIT = ("import os, re, runpy, sys\n"
+                 "end = os._exit\n"
+                 "def peak_then_end(code):\n"
+                 "    print('BENCH-PEAK', re.search(r'VmHWM:\\s*(\\d+)', open('/proc/self/status').read())[1], "
+                 "file=sys.__stderr__, flush=True)\n"
+                 "    end(code)\n"
+                 "os._exit = peak_then_end\n"
                  "sys.argv = ['ledger-export', *{argv!r}]\n"
                  "runpy.run_module('toolkit', run_name='__main__', alter_sys=True)\n")
 

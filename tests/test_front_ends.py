@@ -71,3 +71,35 @@ def test_a_bad_source_date_epoch_is_a_message(monkeypatch, capsys):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "abc")
     assert cli.main(["export", str(SAMPLES / "demo.xlsx"), "--dry-run"]) == 2
     assert "SOURCE_DATE_EPOCH='abc' must be seconds since 1970-01-01 UTC" in capsys.readouterr().err
+
+
+def test_the_command_as_a_process_says_everything_and_exits_with_its_code(tmp_path, capsys):
+    """`ledger-export` ends its process without freeing the command's objects (toolkit.cli.script):
+    what it printed is all there, the exit code is the command's, and an export's files, register
+    line and workbook update are all written."""
+    import subprocess
+    import sys
+
+    from toolkit.app.register import Register
+    from toolkit.book.read import read_workbook
+
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # output waits in buffers, as usual
+    mistakes = tmp_path / "mistakes.xlsx"
+    shutil.copy(SAMPLES / "mistakes.xlsx", mistakes)
+    code = cli.main(["check", str(mistakes)])
+    said = capsys.readouterr().out
+    done = subprocess.run([sys.executable, "-m", "toolkit", "check", str(mistakes)], cwd=SAMPLES.parent, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert (done.returncode, done.stdout) == (code, said) and code == 1 and said.count("\n") > 10
+
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    done = subprocess.run([sys.executable, "-m", "toolkit", "export", str(book), "--out", str(tmp_path / "out")],
+                          cwd=SAMPLES.parent, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip().endswith("Workbook updated: Exported in, Export log, customer numbers.")
+    (entry,) = Register(tmp_path / "out").entries()  # the committed exports
+    assert all((tmp_path / "out" / entry["id"] / f).is_file() for f in entry["files"])
+    assert all(invoice.exported_in == entry["id"] for invoice in read_workbook(book).invoices if invoice.number in entry["documents"])
