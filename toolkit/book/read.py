@@ -23,7 +23,7 @@ from toolkit import collector, layout
 from toolkit.book.limits import Limits
 from toolkit.book.survey import DAMAGED, WorkbookError, survey
 from toolkit.layout import Sheet
-from toolkit.book import address
+from toolkit.book import address, halves
 from toolkit.book import limits as _limits
 from toolkit.model import (
     Customer,
@@ -79,7 +79,8 @@ class Grid:
         holding the GIL, so the biggest sheet is parsed on the second core while the others are
         read and made into records. `rows(sheet)` then takes its rows."""
         if sheet not in self._ahead:
-            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet)
+            facts = self.survey.sheets.get(sheet)
+            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet, facts.part if facts else None)
 
     def drop_ahead(self) -> None:
         """Let go of the sheets read ahead and not taken."""
@@ -114,17 +115,19 @@ class _ReadAhead(threading.Thread):
     """One sheet's rows read by a thread of its own, from a calamine workbook of its own (one
     calamine workbook parses one sheet at a time: a second caller gets 'Already borrowed')."""
 
-    def __init__(self, data: bytes, sheet: str):
+    def __init__(self, data: bytes, sheet: str, part: str | None):
         super().__init__(name=f"read {sheet}", daemon=True)  # never keeps a stopped command alive
-        self.data, self.sheet = data, sheet
+        self.data, self.sheet, self.part = data, sheet, part
         self.rows: list[list] | None = None
         self.failure: BaseException | None = None
         self.start()
 
     def run(self) -> None:
         try:
-            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
-            self.rows = book.get_sheet_by_name(self.sheet).to_python(skip_empty_area=False)
+            self.rows = halves.rows(self.data, self.sheet, self.part)  # a big sheet: two halves at once
+            if self.rows is None:
+                book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+                self.rows = book.get_sheet_by_name(self.sheet).to_python(skip_empty_area=False)
         except BaseException as exc:  # handed to the reader, which words it
             self.failure = exc
         finally:

@@ -1,0 +1,136 @@
+"""A big sheet parsed as two halves at once (toolkit.book.halves) gives exactly the rows one parse of
+the whole sheet gives, or nothing (the reader then parses it whole): compared here with calamine's
+own parse of the same bytes, on sheets built to put odd things where the cut falls."""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from pathlib import Path
+
+import pytest
+import python_calamine
+
+from toolkit.book import halves
+from toolkit.book.read import read_workbook
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SHEET = "Invoice lines"
+
+
+@pytest.fixture(autouse=True)
+def split_everything(monkeypatch, tmp_path):
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)  # the samples are small: split them all the same
+    monkeypatch.setattr(halves.tempfile, "tempdir", str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    yield
+    assert list((tmp_path / "temp").iterdir()) == []  # the halves' files are gone
+
+
+def _whole(data: bytes, sheet: str = SHEET) -> list[list]:
+    return python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(data)).get_sheet_by_name(sheet).to_python(
+        skip_empty_area=False)
+
+
+def _with_rows(rows_xml: bytes, tail: bytes = b"", parts: dict | None = None) -> bytes:
+    """demo.xlsx with the Invoice lines sheet's rows replaced by `rows_xml` (and `tail` after them),
+    and `parts` changed: {name: function of the part's bytes (b"" when new)}."""
+    source = zipfile.ZipFile(SAMPLES / "demo.xlsx")
+    lines = "xl/worksheets/sheet7.xml"
+    xml = source.read(lines)
+    head = xml[:xml.index(b"<sheetData>") + len(b"<sheetData>")]
+    rest = xml[xml.index(b"</sheetData>"):]
+    changes = {lines: lambda _: head + rows_xml + tail + rest, **(parts or {})}
+    names = source.namelist() + [name for name in changes if name not in source.namelist()]
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for name in names:
+            content = source.read(name) if name in source.namelist() else b""
+            target.writestr(name, changes[name](content) if name in changes else content)
+    return out.getvalue()
+
+
+def _row(number: int, *cells: tuple[str, object]) -> bytes:
+    xml = []
+    for column, value in cells:
+        if isinstance(value, str):
+            xml.append(f'<c r="{column}{number}" t="inlineStr"><is><t>{value}</t></is></c>')
+        else:
+            xml.append(f'<c r="{column}{number}"><v>{value}</v></c>')
+    return f'<row r="{number}">{"".join(xml)}</row>'.encode()
+
+
+def _halves(data: bytes) -> list[list] | None:
+    return halves.rows(data, SHEET, "xl/worksheets/sheet7.xml")
+
+
+def test_the_samples_lines_are_the_same_read_in_halves():
+    for name in ("demo.xlsx", "mistakes.xlsx"):
+        data = (SAMPLES / name).read_bytes()
+        part = zipfile.ZipFile(io.BytesIO(data))
+        assert "xl/worksheets/sheet7.xml" in part.namelist()
+        rows = _halves(data)
+        assert rows is not None and rows == _whole(data), name
+
+
+def test_a_second_half_narrower_further_right_and_after_blank_rows_is_placed_as_the_whole_sheet_has_it():
+    # Odd rows only (every row follows a blank one); past the first few, nothing in columns A and
+    # E: the cut falls among those, so the second half starts after a blank row, at column B.
+    top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n), ("C", "text"), ("E", 1.5)) for n in range(1, 40, 2))
+    bottom = b"".join(_row(n, ("B", n), ("C", "later")) for n in range(41, 400, 2))
+    data = _with_rows(top + bottom)
+    rows = _halves(data)
+    whole = _whole(data)
+    assert rows == whole and len(rows) == 399 and rows[1] == [""] * 5 and rows[300] == ["", 301.0, "later", "", ""]
+
+
+def test_shared_strings_dates_and_the_1904_date_system_survive_the_cut():
+    """The parts calamine reads on opening go with each half: cells pointing into the shared
+    strings, dates (a number with a date style) in the workbook's date system."""
+    strings = [f"INV-{n}" for n in range(37)]
+    sst = ('<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{0}" uniqueCount="{0}">'
+           .format(len(strings)) + "".join(f"<si><t>{s}</t></si>" for s in strings) + "</sst>").encode()
+    rows = b"".join(f'<row r="{n}"><c r="A{n}" t="s"><v>{n % 37}</v></c><c r="B{n}" s="4"><v>{45000 + n % 60}</v></c>'
+                    f'<c r="C{n}"><v>{n * 1.25}</v></c></row>'.encode() for n in range(1, 400))
+    changes = {
+        "xl/sharedStrings.xml": lambda _: sst,
+        "xl/workbook.xml": lambda xml: xml.replace(b"<workbookPr />", b'<workbookPr date1904="1" />'),
+        "xl/_rels/workbook.xml.rels": lambda xml: xml.replace(b"</Relationships>", (
+            b'<Relationship Id="rIdStrings" Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/'
+            b'officeDocument/2006/relationships/sharedStrings" /></Relationships>'))}
+    data = _with_rows(rows, parts=changes)
+    split, whole = _halves(data), _whole(data)
+    assert split == whole and whole[4][0] == "INV-5" and isinstance(whole[4][1], dt.date)
+    plain = _with_rows(rows, parts={name: change for name, change in changes.items() if name != "xl/workbook.xml"})
+    assert _whole(plain)[4][1] != whole[4][1]  # the workbook's date system reached both halves
+
+
+@pytest.mark.parametrize("opener, closer", [(b"<!-- ", b" -->"), (b"<![CDATA[", b"]]>"), (b"<?note ", b"?>")])
+def test_a_cut_inside_a_comment_cdata_or_instruction_reads_the_sheet_whole(opener, closer):
+    """The cut falls on a row inside the construct: the first half is left unclosed, calamine refuses it."""
+    top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 30))
+    hidden = b"".join(_row(n, ("A", f"HIDDEN-{n}"), ("B", n)) for n in range(30, 60))
+    bottom = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(60, 65))
+    data = _with_rows(top + opener + hidden + closer + bottom)
+    assert _halves(data) is None
+
+
+def test_rows_ending_before_the_middle_read_the_sheet_whole():
+    """A row after the rows' end (in a hostile file's extension data) is never where the cut goes."""
+    rows = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 5))
+    stray = b"<extLst><ext>" + b"".join(_row(n, ("A", "STRAY")) for n in range(5, 80)) + b"</ext></extLst>"
+    data = _with_rows(rows, b"</sheetData>" + stray + b"<sheetData>")
+    assert _halves(data) is None
+
+
+def test_a_sheet_without_numbered_rows_is_read_whole():
+    top = b"".join(_row(n, ("A", f"INV-{n}")) for n in range(1, 50)).replace(b'<row r="', b'<row spans="1:1" x="')
+    assert _halves(_with_rows(top)) is None
+
+
+def test_the_reader_reads_the_same_workbook_with_and_without_halves(monkeypatch):
+    split = read_workbook(SAMPLES / "mistakes.xlsx")
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
+    whole = read_workbook(SAMPLES / "mistakes.xlsx")
+    assert split.lines == whole.lines and split.invoices == whole.invoices and split.findings == whole.findings
