@@ -52,7 +52,7 @@ def test_columns_render_what_lines_render(package, monkeypatch):
         monkeypatch.setattr(module, "CHUNK_DOCUMENTS", 2)  # several chunks, dirty and clean documents in each
     by_columns = outcome(spec, batch)
     monkeypatch.setattr(lines, "columnar", lambda *args: None)
-    monkeypatch.setattr(xml._Writer, "from_columns", lambda *args: False)
+    monkeypatch.setattr(xml._Writer, "hot_inside", lambda *args: False)  # documents walked one by one
     line_by_line = outcome(spec, batch)
     assert by_columns == line_by_line
     assert by_columns[1], "the batch raises findings"
@@ -66,6 +66,26 @@ def test_a_document_without_findings_comes_by_columns(monkeypatch):
     spec = specs.load_spec("winbooks")
     files, _ = outcome(spec, mixed_batch(spec))
     assert calls and files
+
+
+def test_xml_documents_come_by_columns_around_the_ones_with_findings(monkeypatch):
+    """Exact Globe: the clean documents of a chunk come from the documents' columns (their
+    postings' elements as blocks), the ones with findings are walked, and both are what walking
+    every document gives (the test above)."""
+    monkeypatch.setattr(xml, "CHUNK_DOCUMENTS", 3)
+    came: list[int] = []
+    render = xml.XmlColumns.render
+
+    def counted(self, docs, shared, first_index=0):
+        chunk = render(self, docs, shared, first_index)
+        if self.collection == "documents":
+            came.append(len(docs) - len(chunk.dirty))
+        return chunk
+    monkeypatch.setattr(xml.XmlColumns, "render", counted)
+    spec = specs.load_spec("exact-globe")
+    batch = mixed_batch(spec)
+    outcome(spec, batch)
+    assert 0 < sum(came) < len(batch.documents)
 
 
 TEXTS = ["abc", "2026-000001", "Invoice 2026-000001", "x" * 45, "", " lead", "=1+1", "-2", "@a", "x;y", "a,b", 'q"uote',

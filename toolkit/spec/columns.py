@@ -76,7 +76,7 @@ class ColumnBase:
     def __init__(self, run: FileRun, record: RecordPlan):
         self.run, self.ok = run, True
         self.collection = record.collection
-        self.slot = ITEM_SLOTS[record.collection]
+        self.slot = ITEM_SLOTS.get(record.collection)  # None for the documents themselves
         self.einvoice = record.collection in EINVOICE_COLLECTIONS
         self.nested = record.nested_in_document
         self.sources: dict[str, Source] = {}
@@ -149,6 +149,8 @@ class ColumnBase:
         """(the items of the documents' collection, each one's document (position in `docs`), its
         `index`)."""
         collection = self.collection
+        if collection == "documents":
+            return list(docs), list(range(len(docs))), list(range(first_index + 1, first_index + 1 + len(docs)))
         if self.einvoice:
             items_of = [getattr(d.einvoice, collection) if d.einvoice is not None else () for d in docs]
         else:

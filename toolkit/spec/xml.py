@@ -5,8 +5,9 @@ An element with nothing in it is left out, so optional elements stay absent.
 
 from __future__ import annotations
 
-from collections import Counter
-from operator import itemgetter
+import operator
+from collections import Counter, deque
+from itertools import accumulate, compress, repeat
 from typing import Callable, NamedTuple
 
 import toolkit.spec.text as text
@@ -124,40 +125,64 @@ class _Writer:
         return any(c.record.collection in NESTED_COLLECTIONS or self.hot_inside(c) for c in bound.children)
 
     def walk_documents(self, bound: _Bound, ctx: Ctx, depth: int) -> None:
-        """`walk` of the documents, a chunk at a time: the elements of their postings (VAT groups,
-        ...) are rendered by columns for the whole chunk (`XmlColumns`) when first asked for."""
+        """`walk` of the documents, a chunk at a time. A chunk's documents are rendered by columns
+        (`XmlColumns` over the documents, their postings' elements ... as blocks inside); a
+        document whose texts would raise a finding, or all of them when the record cannot be
+        rendered so, are walked element by element, their postings' elements still by columns
+        (`from_columns`)."""
         when = bound.record.when
         documents = self.run.batch.documents
+        columns = self.columns_of(bound, depth)
         for start in range(0, len(documents), CHUNK_DOCUMENTS):
             docs = documents[start:start + CHUNK_DOCUMENTS]
             self.chunk = ({id(doc): k for k, doc in enumerate(docs)}, list(docs), {})
-            for i, doc in enumerate(docs, start + 1):
-                ctx.document, ctx.customer, ctx.index = doc, doc.customer, i
-                if when is None or when(ctx):
-                    self.element(bound, ctx, depth)
+            rendered = columns.render(docs, self.chunk[2], start) if columns.ok else None
+            if rendered is not None and not rendered.dirty:  # the usual chunk: no finding in it
+                self.lines(rendered.lines)
+            else:
+                for k, doc in enumerate(docs):
+                    ctx.document, ctx.customer, ctx.index = doc, doc.customer, start + k + 1
+                    if rendered is not None and k not in rendered.dirty:
+                        self.lines(rendered.lines[rendered.start[k]:rendered.start[k + 1]])
+                    elif when is None or when(ctx):
+                        self.element(bound, ctx, depth)
+            ctx.index = start + len(docs)
             self.chunk = None
-            self.out.flush_if_full()
+            self.out.flush()  # a chunk's elements are a few MB of text
         ctx.document = ctx.customer = None
+
+    def lines(self, lines: list[str]) -> None:
+        """Elements rendered by columns (a text each, its lines joined; "" for none), in order."""
+        lines = [line for line in lines if line] if "" in lines else lines
+        if lines:
+            self.emit(lines[0])
+            self.out.lines.extend(lines[1:])
+
+    def columns_of(self, bound: _Bound, depth: int) -> XmlColumns:
+        key = (id(bound), depth)
+        columns = self.columns.get(key)
+        if columns is None:
+            columns = self.columns[key] = XmlColumns(self, bound, depth)
+        return columns
+
+    def chunk_rendered(self, bound: _Bound, depth: int) -> XmlChunk | None:
+        """The elements of a record nested in the documents, for the chunk's documents; None when
+        the record cannot be rendered by columns."""
+        _, docs, rendered = self.chunk
+        key = (id(bound), depth)
+        if key not in rendered:
+            columns = self.columns_of(bound, depth)
+            rendered[key] = columns.render(docs, rendered) if columns.ok else None
+        return rendered[key]
 
     def from_columns(self, bound: _Bound, ctx: Ctx, depth: int) -> bool:
         """The record's elements for the document being walked, from its chunk's columns; False
         when they cannot come from there (then they are walked as usual)."""
-        position, docs, rendered = self.chunk
-        key = (id(bound), depth)
-        if key not in rendered:
-            columns = self.columns.get(key)
-            if columns is None:
-                columns = self.columns[key] = XmlColumns(self, bound, depth)
-            rendered[key] = columns.render(docs, rendered) if columns.ok else None
-        lines = rendered[key]
-        k = position[id(ctx.document)]
+        lines = self.chunk_rendered(bound, depth)
+        k = self.chunk[0][id(ctx.document)]
         if lines is None or k in lines.dirty:
             return False
-        count = lines.counts[k]
-        if count:
-            at = lines.start[k]
-            self.emit(lines.lines[at])
-            self.out.lines.extend(lines.lines[at + 1:at + count])
+        self.lines(lines.lines[lines.start[k]:lines.start[k + 1]])
         items = lines.items[k]
         if items:  # where `iterate` leaves the scope
             ctx.index = items
@@ -213,48 +238,57 @@ class _Writer:
 
 class XmlChunk(NamedTuple):
     lines: list[str]  # an element per row (its lines joined), rows in document order
-    counts: Counter  # document position -> how many
-    start: dict  # document position -> its first row
+    start: list[int]  # document position -> its first row (and the end of the last: one more)
     items: list[int]  # document position -> how many items its collection has
     dirty: set[int]  # documents to walk element by element (a text would raise a finding)
 
 
 class _Node(NamedTuple):
     """An element of a hot record's subtree, as data: its name, its condition, its cells (by
-    their column number) and its children."""
+    their column number) and its children; or a record nested in the documents (`block`: its
+    elements per document, a column too)."""
     element: str
     tests: tuple
     attributes: tuple  # (name, column)
     leaves: tuple  # (name, column)
     text: int | None  # column of its text
     children: tuple
+    block: tuple | None = None  # (its bound record, its depth): a column of its elements per document
 
 
 class XmlColumns(ColumnBase):
-    """The elements of a record over a document's collection (one per posting ...), for a chunk
-    of documents, a column at a time. Which of an element's parts are there (conditions held,
-    texts not empty) is its *shape*; each shape's lines are built once as a %-template by the same
-    rules as `_Writer.element`, and every row is its shape's template filled with its texts."""
+    """The elements of a record over a chunk of documents, a column at a time: of the documents
+    themselves (one per document), or of a collection nested in them (one per posting ...), whose
+    elements are then a column of the documents' elements (a *block* per document).
+
+    Which of an element's parts are there (conditions held, texts not empty) is its *shape*; each
+    shape's lines are built once as a %-template by the same rules as `_Writer.element`, and the
+    rows of a shape are its template filled with their texts. No Python code runs per row: the
+    columns are mapped, compressed and spread by C loops (map, zip, compress)."""
 
     def __init__(self, writer: _Writer, bound: _Bound, depth: int):
         super().__init__(writer.run, bound.record)
         self.writer, self.depth = writer, depth
-        self.fields: list[Field] = []
-        self.root = self.node(bound, top=True)
+        self.fields: list[Field | None] = []  # None: a block's column
+        self.root = self.node(bound, depth, top=True)
         self.conditional = self.conditional_nodes()
         self.eol = writer.out.eol
-        self.shapes: dict[tuple, tuple[str, Callable]] = {}
+        self.shapes: dict[tuple, tuple[str, list[int]]] = {}
 
-    def node(self, bound: _Bound, top: bool = False) -> _Node:
+    def node(self, bound: _Bound, depth: int, top: bool = False) -> _Node:
         record = bound.record
-        if not top and record.collection is not None:  # a collection inside: not by columns
-            self.ok = False
+        if not top and record.collection is not None:
+            if self.collection == "documents" and record.collection in NESTED_COLLECTIONS and record.nested_in_document:
+                self.fields.append(None)
+                return _Node("", (), (), (), len(self.fields) - 1, (), (bound, depth))
+            self.ok = False  # another collection inside: not by columns
         tests = () if top else self.conditions(record.when)
+        inner = depth + 1 if record.element else depth
         return _Node(self.writer.renamed.get(record.element, record.element) if record.element else "", tests,
                      tuple((name, self.column(cell)) for name, cell in bound.attributes),
                      tuple((name, self.column(cell)) for name, cell in bound.leaves),
                      self.column(bound.text) if bound.text else None,
-                     tuple(self.node(c) for c in bound.children))
+                     tuple(self.node(c, inner) for c in bound.children))
 
     def column(self, cell: Callable) -> int:
         text = getattr(cell, "text", None)
@@ -264,56 +298,98 @@ class XmlColumns(ColumnBase):
             self.fields.append(self.field(cell))
         return len(self.fields) - 1
 
-    def render(self, docs: list, shared: dict) -> XmlChunk:
+    def source(self, path: str) -> Source:
+        if self.collection == "documents" and path == "index":
+            # a document's element sees the index its postings' walk leaves behind: walked, not by columns
+            self.ok = False
+        return super().source(path)
+
+    def render(self, docs: list, shared: dict, first_index: int = 0) -> XmlChunk:
+        """The record's elements for these documents (`shared`: what the records over the same
+        documents have in common, the chunk's items and first tests' columns, and the blocks)."""
         rows = shared.get(self.collection)
         if rows is None:
-            rows = shared[self.collection] = self.rows(docs, 0)
+            rows = shared[self.collection] = self.rows(docs, first_index)
         every = rows
         if self.tests:
             rows, _ = self.select(self.tests, rows, docs, shared)
         count = len(rows[0])
-        texts: list = [[""] * count for _ in self.fields]
+        texts: list = [None] * len(self.fields)  # each cell's texts over the rows ("" where its element is not)
         present: dict[int, list] = {}  # id(node) -> whether it is there, per row
-        self.fill(self.root, rows, list(range(count)), docs, texts, present)
-        dirty = set()
+        dirty: set[int] = set()
+        self.fill(self.root, rows, None, count, docs, texts, present, dirty)
         for column in texts:
-            if None in column:
-                dirty.update(rows[1][r] for r, text in enumerate(column) if text is None)
-        flags = [present[id(n)] for n in self.conditional] + [list(map(bool, column)) for column in texts]
-        signatures = list(zip(*flags)) if flags else [()] * count
-        for signature in set(signatures):
-            if signature not in self.shapes:
-                self.shapes[signature] = self.shape(signature)
-        shapes = self.shapes
-        lines = [template % pick(values) for (template, pick), values
-                 in zip(map(shapes.__getitem__, signatures), zip(*texts) if texts else [()] * count)]
+            if None in column:  # a text that would raise a finding: its document is walked
+                dirty.update(compress(rows[1], map(operator.is_, column, repeat(None))))
+        lines = self.fill_shapes([present[id(n)] for n in self.conditional], texts, count)
         counts = Counter(rows[1])
-        start, at = {}, 0
-        for k in sorted(counts):
-            start[k] = at
-            at += counts[k]
+        start = list(accumulate(map(counts.get, range(len(docs)), repeat(0)), initial=0))
         items = Counter(every[1])
-        return XmlChunk(lines, counts, start, [items[k] for k in range(len(docs))], dirty)
+        return XmlChunk(lines, start, list(map(items.get, range(len(docs)), repeat(0))), dirty)
 
-    def fill(self, node: _Node, rows: tuple, at: list, docs: list, texts: list, present: dict) -> None:
-        """The texts of the node's cells on the rows where it is (`at`: their positions)."""
+    def fill(self, node: _Node, rows: tuple, at: list | None, count: int, docs: list, texts: list, present: dict,
+             dirty: set) -> None:
+        """The texts of the node's cells on the rows where it is (`rows`; `at`: their positions
+        among the record's rows, None for all of them)."""
         if node.tests:
             rows, where = self.select(node.tests, rows, docs)
-            at = [at[r] for r in where]
-            there = [False] * len(texts[0]) if texts else []
-            for r in at:
-                there[r] = True
-            present[id(node)] = there
+            at = where if at is None else list(map(at.__getitem__, where))
+            present[id(node)] = _spread(count, at, repeat(True), False)
+        if node.block is not None:  # the elements of a record nested in the documents, per document
+            nested = self.writer.chunk_rendered(*node.block)
+            dirty.update(nested.dirty)
+            starts = nested.start
+            blocks = list(map(self.eol.join, map(filter, repeat(None), map(nested.lines.__getitem__, map(slice, starts, starts[1:])))))
+            found = list(map(blocks.__getitem__, rows[1]))
+            texts[node.text] = found if at is None else _spread(count, at, found, "")
+            return
         columns = [c for _, c in node.attributes] + [c for _, c in node.leaves]
         if node.text is not None:
             columns.append(node.text)
         for c in columns:
             found = self.texts(self.fields[c], rows, docs)
-            column = texts[c]
-            for r, text in zip(at, found):
-                column[r] = text
+            texts[c] = found if at is None else _spread(count, at, found, "")
         for child in node.children:
-            self.fill(child, rows, at, docs, texts, present)
+            self.fill(child, rows, at, count, docs, texts, present, dirty)
+
+    def fill_shapes(self, conditions: list[list], texts: list, count: int) -> list[str]:
+        """Each row's element: its shape's template filled with its texts. A flag that is the same
+        on every row of the chunk (a condition that always holds, a text never empty ...) is left
+        out of the rows' keys: they hold only the flags that differ from row to row."""
+        flags = conditions + texts  # whether each condition holds, each text is there (not empty)
+        fixed: list = [None] * len(flags)
+        varying = []
+        for n, column in enumerate(flags):
+            if all(column):
+                fixed[n] = True
+            elif not any(column):
+                fixed[n] = False
+            else:
+                varying.append(n)
+        if not varying:
+            keys, distinct = None, [()]
+        else:
+            keys = list(zip(*[map(bool, flags[n]) for n in varying]))
+            distinct = list(set(keys))
+        filled = []  # per distinct key: its rows' elements
+        for key in distinct:
+            signature = list(fixed)
+            for n, flag in zip(varying, key):
+                signature[n] = flag
+            template, used = self.shape(tuple(signature))
+            columns = [texts[c] for c in used]
+            if len(distinct) > 1:
+                mask = list(map(operator.eq, keys, repeat(key)))
+                columns = [list(compress(column, mask)) for column in columns]
+            if columns:
+                filled.append(list(map(template.__mod__, zip(*columns))))
+            else:
+                filled.append([template % ()] * (count if len(distinct) == 1 else keys.count(key)))
+        if len(filled) == 1:
+            return filled[0]
+        # back in row order: each row takes the next element of its key's list
+        rows_of = dict(zip(distinct, map(iter, filled)))
+        return list(map(next, map(rows_of.__getitem__, keys)))
 
     def conditional_nodes(self) -> list[_Node]:
         """The elements of the subtree that have a condition, in a fixed order."""
@@ -325,24 +401,28 @@ class XmlColumns(ColumnBase):
             todo.extend(node.children)
         return out
 
-    def shape(self, signature: tuple) -> tuple[str, Callable]:
-        """(the %-template of the rows of this shape, row texts -> the ones it takes, in order)."""
-        conditional = self.conditional
-        there = {id(n): flag for n, flag in zip(conditional, signature)}
-        filled = signature[len(conditional):]
-        used: list[int] = []
-        lines = self.lines(self.root, self.depth, there, filled, used)
-        template = self.eol.replace("%", "%%").join(lines)
-        if len(used) == 1:
-            only = used[0]
-            return template, lambda values: (values[only],)
-        return template, (itemgetter(*used) if used else (lambda values: ()))
+    def shape(self, signature: tuple) -> tuple[str, list[int]]:
+        """(the %-template of the rows of this shape, the columns whose texts it takes, in order)."""
+        found = self.shapes.get(signature)
+        if found is None:
+            conditional = self.conditional
+            there = {id(n): flag for n, flag in zip(conditional, signature)}
+            filled = signature[len(conditional):]
+            used: list[int] = []
+            lines = self.lines(self.root, self.depth, there, filled, used)
+            found = self.shapes[signature] = (self.eol.replace("%", "%%").join(lines), used)
+        return found
 
     def lines(self, node: _Node, depth: int, there: dict, filled: tuple, used: list) -> list[str]:
         """`_Writer.element` for one shape: the lines, a %s for each text (its column in `used`)."""
         indent = self.writer.indent.replace("%", "%%")
         inner: list[str] = []
         inner_used: list[int] = []
+        if node.block is not None:  # the nested record's elements, when the document has some
+            if filled[node.text]:
+                used.append(node.text)
+                return ["%s"]
+            return []
         if not node.element:  # a group: its children at this level
             for child in node.children:
                 if there.get(id(child), True):
@@ -368,3 +448,11 @@ class XmlColumns(ColumnBase):
             used += attrs_used
             return [f"{pad}<{node.element}{attrs}/>"]
         return []
+
+
+def _spread(count: int, at: list[int], values, empty) -> list:
+    """A column of `count` rows: `values` at the positions `at`, `empty` elsewhere (a C loop:
+    list.__setitem__ mapped over the positions, consumed by a zero-length deque)."""
+    column = [empty] * count
+    deque(map(column.__setitem__, at, values), 0)
+    return column
