@@ -98,3 +98,52 @@ def test_spooled_files_are_the_golden_bytes_with_their_hashes_and_zip(demo, tmp_
             assert data == (golden / name).read_bytes(), name
             assert entry["files"][name] == hashlib.sha256(data).hexdigest()
             assert z.read(name) == data
+
+
+def spooled_file(content: bytes, monkeypatch) -> Spooled:
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    render = Spools()
+    Spool(render).write(b"an earlier file")  # the file starts past the temporary file's start
+    part = Spool(render)
+    for k in range(0, len(content), 1000):
+        part.write(content[k:k + 1000])
+    data = part.value()
+    assert isinstance(data, Spooled) and data.start > 0
+    return data
+
+
+CONTENT = b"".join(b"<line n='%d'/>\r\n" % n for n in range(20_000))
+
+
+@pytest.mark.parametrize("kernel", ["copy_file_range", "stops half way (EXDEV)", "none (Windows)"])
+def test_a_spooled_file_is_copied_whole_and_hashed_as_written(kernel, tmp_path, monkeypatch):
+    data = spooled_file(CONTENT, monkeypatch)
+    assert data.sha256 == spool.sha256(data) == hashlib.sha256(CONTENT).hexdigest()
+    if kernel == "none (Windows)":
+        monkeypatch.delattr(spool.os, "copy_file_range", raising=False)
+    elif kernel.startswith("stops"):
+        real, calls = spool.os.copy_file_range, []
+
+        def half(src, dst, count, offset_src=None):
+            calls.append(count)
+            if len(calls) > 1:
+                raise OSError(spool.errno.EXDEV, "Invalid cross-device link")
+            return real(src, dst, 1234, offset_src)
+        monkeypatch.setattr(spool.os, "copy_file_range", half, raising=False)
+    with open(tmp_path / "out.xml", "xb") as handle:
+        spool.write_to(data, handle)
+    assert (tmp_path / "out.xml").read_bytes() == CONTENT
+    assert spool.sha256(b"abc") == hashlib.sha256(b"abc").hexdigest()
+
+
+def test_the_commit_discards_the_temporary_file_before_the_sync(tmp_path, monkeypatch):
+    """Once copied, the temporary file is closed (deleted): the sync of the file system does not
+    write its pages to the disk too."""
+    from toolkit.app import transaction
+    data = spooled_file(CONTENT, monkeypatch)
+    closed_at_sync = []
+    sync = transaction._sync_files
+    monkeypatch.setattr(transaction, "_sync_files", lambda folder, names: closed_at_sync.append(data.file.closed) or sync(folder, names))
+    folder = transaction.commit(tmp_path, [("big.xml", data), ("small.txt", b"abc")], {"id": "E1", "files": {}})
+    assert closed_at_sync == [True]
+    assert (folder / "big.xml").read_bytes() == CONTENT and (folder / "small.txt").read_bytes() == b"abc"

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
-import hashlib
 import io
 import zipfile
 from dataclasses import dataclass, field, replace
@@ -32,6 +31,7 @@ from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
 from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
 from toolkit.spec import RenderError, SpecError, list_specs, load_spec, period_findings, render, resolve_params
+from toolkit.spec import spool
 from toolkit.spec.spool import Spooled, pieces
 from toolkit.resources import specs_dir
 from toolkit.vatrules import RuleBook, package_vat_codes, unknown_packages
@@ -302,10 +302,7 @@ def _pdfs(spec, documents: list[Document], wb: Workbook, workbook: Path) -> list
 
 
 def _sha256(data: bytes | Spooled) -> str:
-    digest = hashlib.sha256()
-    for piece in pieces(data):
-        digest.update(piece)
-    return digest.hexdigest()
+    return spool.sha256(data)  # a big file's was taken as it was written
 
 
 def _bundle(files: list[tuple[str, bytes | Spooled]], extra: list[tuple[str, bytes]], created: dt.datetime) -> bytes:

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from toolkit.app.register import ID_PATTERN, Register
 from toolkit.errors import UserError
-from toolkit.spec.spool import Spooled, pieces
+from toolkit.spec import spool
+from toolkit.spec.spool import Spooled
 
 STEPS = ("pending", "file", "staged", "visible", "committed")
 
@@ -52,7 +53,8 @@ def _exists(root: Path, export_id: str) -> bool:
 
 
 def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) -> Path:
-    """Write `files` as export `entry['id']` and record it; returns the visible folder."""
+    """Write `files` as export `entry['id']` and record it; returns the visible folder. A file
+    that waits in a temporary file (spool.py) is read once, here: that file is discarded."""
     root = Path(root)
     export_id = entry["id"]
     if not ID_PATTERN.fullmatch(export_id):
@@ -72,9 +74,9 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
         staging.mkdir()
         for name, data in files:
             with open(staging / name, "xb") as handle:
-                for piece in pieces(data):  # a big file from its temporary file, a few MB at a time
-                    handle.write(piece)
+                spool.write_to(data, handle)
             reached("file")
+        spool.discard(data for _, data in files)  # copied: the sync need not write the temporary file too
         _sync_files(staging, [name for name, _ in files])
         _sync_dir(staging)
         reached("staged")

@@ -8,10 +8,17 @@ commit copies them into the export folder. So a render's files stay in memory (a
 always) up to SPOOL_BYTES together; past that, the file being written and every later one go to
 one temporary file the render's files share (`Spooled`: a stretch of it). Whoever reads a
 rendered file's bytes reads them with `pieces`, which takes either.
+
+A spooled file is hashed as it is written (`Spooled.sha256`) and copied into the export folder by
+the kernel (`write_to`: copy_file_range where there is one): its bytes are never read back into
+the process. Once the commit has copied them, `discard` closes the temporary file: deleted, its
+pages never go to the disk (the commit's sync of the file system would write them too).
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
 import tempfile
 from typing import Iterator
@@ -52,6 +59,7 @@ class Spool:
         self.chunks: list[bytes] | None = []
         self.start = 0  # where the file's bytes begin in the temporary file, once there
         self.size = 0
+        self.digest = hashlib.sha256()  # of the bytes so far
 
     def write(self, data: bytes) -> None:
         shared = self.spools
@@ -68,6 +76,7 @@ class Spool:
                             f"written, and writing it failed ({exc}). Free some disk space there (or point TMP/TEMP "
                             f"elsewhere), then try again; nothing was written.") from None
         self.size += len(data)
+        self.digest.update(data)
 
     def _move(self) -> None:
         """The chunks so far (the one just written too) to the end of the temporary file."""
@@ -90,15 +99,15 @@ class Spool:
         """The file's bytes: `bytes`, or `Spooled` once they went to the temporary file."""
         if self.chunks is not None:
             return b"".join(self.chunks)
-        return Spooled(self.spools.file, self.start, self.size)
+        return Spooled(self.spools.file, self.start, self.size, self.digest.hexdigest())
 
 
 class Spooled:
     """A rendered file's bytes in a render's temporary file: `size` bytes from `start`; `len` is
-    their size. Read them with `pieces`."""
+    their size; `sha256` their hash, when known. Read them with `pieces`, copy them with `write_to`."""
 
-    def __init__(self, file, start: int, size: int):
-        self.file, self.start, self.size = file, start, size
+    def __init__(self, file, start: int, size: int, sha256: str | None = None):
+        self.file, self.start, self.size, self.sha256 = file, start, size, sha256
 
     def __len__(self) -> int:
         return self.size
@@ -119,6 +128,54 @@ def pieces(data: bytes | Spooled) -> Iterator[bytes]:
             raise OSError("the export's temporary file is shorter than what was written to it")
         done += len(piece)
         yield piece
+
+
+def sha256(data: bytes | Spooled) -> str:
+    """The SHA-256 of a rendered file's bytes (a spooled file's was taken as it was written)."""
+    if isinstance(data, Spooled) and data.sha256 is not None:
+        return data.sha256
+    digest = hashlib.sha256()
+    for piece in pieces(data):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+# copy_file_range cannot copy between these two files (another file system, an old kernel ...)
+_NO_KERNEL_COPY = {errno.EXDEV, errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.EBADF, errno.EPERM, errno.ETXTBSY}
+
+
+def write_to(data: bytes | Spooled, handle) -> None:
+    """A rendered file's bytes into `handle` (a new file opened for writing, nothing written yet).
+    A spooled file is copied by the kernel, file to file, where it can (Linux: copy_file_range):
+    300 MB are not read into the process and written out again."""
+    if not isinstance(data, Spooled) or not hasattr(os, "copy_file_range"):
+        for piece in pieces(data):  # a big file from its temporary file, a few MB at a time
+            handle.write(piece)
+        return
+    handle.flush()
+    done = 0
+    try:
+        while done < data.size:
+            copied = os.copy_file_range(data.file.fileno(), handle.fileno(), data.size - done, data.start + done)
+            if copied == 0:
+                raise OSError("the export's temporary file is shorter than what was written to it")
+            done += copied
+    except OSError as exc:
+        if exc.errno not in _NO_KERNEL_COPY:
+            raise
+        rest = Spooled(data.file, data.start + done, data.size - done)
+        for piece in pieces(rest):  # through the process after all, from where the kernel stopped
+            view = memoryview(piece)
+            while view:
+                view = view[os.write(handle.fileno(), view):]
+
+
+def discard(files) -> None:
+    """Close the temporary files of these rendered files (bytes or Spooled) once they are copied:
+    deleted, their pages are dropped instead of written to the disk. They cannot be read after."""
+    for data in files:
+        if isinstance(data, Spooled) and not data.file.closed:
+            data.file.close()
 
 
 # Positional reads and writes: a file's bytes are read while later ones are written, and an e-invoice
