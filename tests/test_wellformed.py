@@ -157,3 +157,20 @@ def test_many_checks_the_pieces_the_writer_kept_without_reading_the_file_back(mo
     for data in SMALL:
         many.add(spool.Spooled(None, 0, len(data)), [data[:100], data[100:]])
     assert many.problems() == {n: problem([data]) for n, data in enumerate(SMALL) if problem([data])}
+
+
+def test_the_writer_goes_on_while_the_child_parses(monkeypatch):
+    """The child is fed from a thread: handing it megabytes does not wait for it to read them (a
+    pipe holds 64 KB; the render used to wait at each chunk for the child to parse it)."""
+    import time
+    monkeypatch.setattr(wellformed, "IN_PROCESS", 5000)
+    sleepy = [wellformed.sys.executable, "-c", "import sys, time; time.sleep(3); sys.stdin.buffer.read()"]
+    monkeypatch.setattr(wellformed, "_start", lambda *options: wellformed.subprocess.Popen(
+        sleepy, stdin=wellformed.subprocess.PIPE, stdout=wellformed.subprocess.PIPE))
+    checker, buffer = Checker(), io.BytesIO()
+    started = time.monotonic()
+    for piece in (GOOD[:6000], b"<!-- x -->" * 200_000):  # the child starts, then 2 MB
+        buffer.write(piece)
+        checker.written(buffer, piece)
+    assert time.monotonic() - started < 2
+    checker.abandon()
