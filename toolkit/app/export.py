@@ -467,8 +467,7 @@ def _jsonable(params: dict) -> dict:
 def _edits(wb: Workbook, documents: list[Document], generated: dict[str, str], entry: dict) -> Edits:
     edits = Edits()
     column = STREAM_COLUMNS[entry["stream"]]
-    for document in documents:
-        edits.set(layout.INVOICES.name, document.invoice.where.row, column, entry["id"])
+    edits.set_rows(layout.INVOICES.name, [document.invoice.where.row for document in documents], column, entry["id"])
     number_edits(edits, wb, generated)
     edits.append_rows(layout.EXPORT_LOG.name, [export_log_row(entry)])
     return edits

@@ -92,6 +92,13 @@ class Edits:
         self.cells.append(CellEdit(sheet, row, key, value))
         return self
 
+    def set_rows(self, sheet: str, rows: Iterable[int], key: str, value) -> Edits:
+        """`set` of one value on many rows of one column (an export marks each document's row),
+        the column checked once."""
+        sheet_of(sheet).column(key)  # fail early on a typo
+        self.cells.extend([CellEdit(sheet, row, key, value) for row in rows])
+        return self
+
     def set_setting(self, key: str, value) -> Edits:
         if key not in layout.SETTINGS_BY_KEY:
             raise KeyError(f"unknown setting {key!r}")
