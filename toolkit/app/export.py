@@ -329,6 +329,8 @@ def _not_einvoices(wb: Workbook, invoices: list[Invoice]) -> dict[str, str]:
 
 
 def _skipped_findings(wb: Workbook, skipped: dict[str, str]) -> list[Finding]:
+    if not skipped:
+        return []
     by_number = {i.number: i for i in wb.invoices}
     return [warning("export.not_written", by_number[number].where, "customer_id", f"{number} is not written: {reason}.")
             for number, reason in skipped.items()]
@@ -435,13 +437,16 @@ def _with_number(customer: Customer, number: str | None) -> Customer:
 
 def _blocking(findings: list[Finding], wb: Workbook, selected: list[Invoice]) -> list[Finding]:
     """Errors block, except those on invoices (and their lines) that this export does not carry."""
+    errors = [f for f in findings if f.is_error]
+    if not errors:  # the usual export: no need to find the rows it leaves out
+        return errors
     chosen = {id(i) for i in selected}
     outside = set()
     for invoice in wb.invoices:
         if id(invoice) not in chosen:
             outside.add((layout.INVOICES.name, invoice.where.row))
             outside.update((layout.INVOICE_LINES.name, line.where.row) for line in invoice.lines)
-    return [f for f in findings if f.is_error and (f.sheet, f.row) not in outside]
+    return [f for f in errors if (f.sheet, f.row) not in outside]
 
 
 def _sequenced(documents: list[Document]) -> list[Document]:

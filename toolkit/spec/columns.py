@@ -166,7 +166,7 @@ class ColumnBase:
     def document_texts(self, field: Field, docs: list) -> tuple[list[str], list[int]]:
         """(a document field's text per document, escaped for the %-template; the positions of
         the documents whose text would raise a finding)."""
-        texts = list(map(field.remembered, self.values(field.source, (docs, range(len(docs)), None), docs, True)))
+        texts = field.texts(self.values(field.source, (docs, range(len(docs)), None), docs, True))  # amounts by column
         bad = [k for k, text in enumerate(texts) if text is None] if None in texts else []
         if bad or "%" in "".join(texts):
             texts = ["" if text is None else text.replace("%", "%%") for text in texts]
