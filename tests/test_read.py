@@ -198,3 +198,33 @@ def test_settings_model_follows_the_layout():
 
     fields = [f.name for f in dataclasses.fields(Settings) if f.name not in ("extra", "where")]
     assert fields == [s.key for s in layout.SETTINGS]
+
+
+@pytest.mark.parametrize("flag", [b'date1904="1"', b'date1904="true"'])
+def test_a_workbook_counting_dates_from_1904_is_refused_with_what_to_do(tmp_path, flag, capsys):
+    """calamine reads a 1904 workbook's dates a day late (and a serial typed as a number would be
+    four years early): the file is refused, by the reader and so by every command."""
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from toolkit import cli
+
+    source = zipfile.ZipFile(Path(__file__).resolve().parents[1] / "samples" / "demo.xlsx")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info in source.infolist():
+            content = source.read(info)
+            if info.filename == "xl/workbook.xml":
+                assert b"<workbookPr />" in content
+                content = content.replace(b"<workbookPr />", b"<workbookPr " + flag + b" />")
+            target.writestr(info.filename, content)
+    book = tmp_path / "mac.xlsx"
+    book.write_bytes(out.getvalue())
+    with pytest.raises(WorkbookError, match="uses the 1904 date system") as refused:
+        read_workbook(book)
+    assert "clear 'Use 1904 date system'" in str(refused.value)
+    assert cli.main(["check", str(book)]) == 2
+    assert capsys.readouterr().err.strip() == f"ledger-export: {refused.value}"
+    assert cli.main(["export", str(book), "--out", str(tmp_path / "out")]) == 2
+    assert not (tmp_path / "out").exists()

@@ -44,6 +44,14 @@ from toolkit.values import Invalid, clean_text, fold_header, parsed_in_bulk, par
 HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
 
+# python-calamine reads the dates of a 1904 workbook a day late, and a date typed as a serial
+# number would be four years early: none of its dates can be trusted, so the file is refused.
+DATE_1904 = ("{path} uses the 1904 date system (an option of Excel for Mac), whose dates the toolkit cannot read "
+             "reliably. In Excel, open File > Options > Advanced and, under 'When calculating this workbook', clear "
+             "'Use 1904 date system'; Excel then shows every date four years and one day earlier, so correct the "
+             "dates (or paste them again), save, and try again.")
+
+
 class Grid:
     """The cells of one workbook file: calamine's fast values plus the cells holding Excel errors.
 
@@ -56,6 +64,8 @@ class Grid:
     def __init__(self, path: str | Path, limits: Limits | None = None):
         self.path = Path(path)
         self.survey = survey(self.path, limits)
+        if self.survey.date1904:
+            raise WorkbookError(DATE_1904.format(path=self.path))
         try:
             self.book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.survey.data))
             self.sheet_names = list(self.book.sheet_names)

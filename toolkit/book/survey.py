@@ -68,6 +68,7 @@ class Survey:
     data: bytes  # the file's bytes, for calamine to read
     sheets: dict[str, SheetFacts]  # by sheet name; empty for a file that is not a zip workbook
     is_zip: bool = True
+    date1904: bool = False  # dates count from 1904 (an Excel for Mac option), not from 1900
 
 
 def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_only: bool = False) -> Survey:
@@ -91,14 +92,14 @@ def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_o
             return Survey(data, {}, is_zip=False)
         raise WorkbookError(_not_a_workbook(path, archive, names))
     parts = {i.filename: i for i in infos}
-    sheets = _sheet_parts(path, data, parts)
+    sheets, date1904 = _sheet_parts(path, data, parts)
     percent_styles = _percent_styles(path, data, parts, sheets)
     facts = {part: SheetFacts(name, part) for name, part in sheets.items() if part in parts}
     scanners = {part: _SheetScan(fact, percent_styles, limits) for part, fact in facts.items()}
     _inflate_all(path, data, infos, scanners)
     for part, scan in scanners.items():
         scan.finish(path, data, parts[part])
-    return Survey(data, {f.name: f for f in facts.values()})
+    return Survey(data, {f.name: f for f in facts.values()}, date1904=date1904)
 
 
 # ---- what the file is ---------------------------------------------------------------------------
@@ -297,9 +298,12 @@ def _xml(path: Path, data: bytes, info: zipfile.ZipInfo):
         raise WorkbookError(_damaged(path, info.filename, f"its XML is malformed: {exc}")) from None
 
 
-def _sheet_parts(path: Path, data: bytes, parts: dict[str, zipfile.ZipInfo]) -> dict[str, str]:
-    """{sheet name: part name} from the workbook and its relationships."""
+def _sheet_parts(path: Path, data: bytes, parts: dict[str, zipfile.ZipInfo]) -> tuple[dict[str, str], bool]:
+    """{sheet name: part name} from the workbook and its relationships; and whether the workbook
+    counts its dates from 1904."""
     workbook = _xml(path, data, parts["xl/workbook.xml"])
+    properties = workbook.find("m:workbookPr", _NS)
+    date1904 = properties is not None and (properties.get("date1904") or "").strip().lower() in ("1", "true")
     rels_info = parts.get("xl/_rels/workbook.xml.rels")
     if rels_info is None:
         raise WorkbookError(_damaged(path, "xl/_rels/workbook.xml.rels", "it is missing"))
@@ -313,7 +317,7 @@ def _sheet_parts(path: Path, data: bytes, parts: dict[str, zipfile.ZipInfo]) -> 
         if ref and part not in parts:
             raise WorkbookError(_damaged(path, part, f"the sheet '{name}' points at it, but it is missing"))
         sheets[name] = part
-    return sheets
+    return sheets, date1904
 
 
 # Excel's built-in percent formats: 9 = 0%, 10 = 0.00%.
