@@ -134,3 +134,18 @@ def test_the_reader_reads_the_same_workbook_with_and_without_halves(monkeypatch)
     monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
     whole = read_workbook(SAMPLES / "mistakes.xlsx")
     assert split.lines == whole.lines and split.invoices == whole.invoices and split.findings == whole.findings
+
+
+def test_halves_left_by_a_stopped_command_are_swept_once_an_hour_old(tmp_path):
+    import os
+    import time
+
+    old, recent = tmp_path / "temp" / "ledger-export-half-old.xlsx", tmp_path / "temp" / "ledger-export-half-new.xlsx"
+    mine = tmp_path / "temp" / "someone-else.xlsx"
+    for path in (old, recent, mine):
+        path.write_bytes(b"PK")
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    os.utime(mine, (time.time() - 7200, time.time() - 7200))
+    assert _halves((SAMPLES / "demo.xlsx").read_bytes()) is not None
+    assert not old.exists() and recent.exists() and mine.exists()
+    recent.unlink(), mine.unlink()  # the fixture checks the halves' own files are gone

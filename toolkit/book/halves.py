@@ -21,12 +21,14 @@ import os
 import re
 import tempfile
 import threading
+import time
 import zipfile
 
 import python_calamine
 
 SPLIT_BYTES = 16 << 20  # a sheet part smaller than this (about 30,000 lines) is parsed whole
 _PIECE = 1 << 20
+_PREFIX = "ledger-export-half-"  # the temporary files' names begin so
 _HEAD_LIMIT = 4 << 20  # `<sheetData>` comes after a few columns' widths, never megabytes in
 _CUT = b'<row r="'  # the row the second half starts at: an explicit number keeps calamine's count
 _END = b"</sheetData></worksheet>"
@@ -48,6 +50,7 @@ def rows(data: bytes, sheet: str, part: str | None) -> list[list] | None:
         return None
     if info.file_size < SPLIT_BYTES:
         return None
+    _sweep()
     paths: list[str] = []
     try:
         if not _write_halves(archive, info, paths):
@@ -64,17 +67,34 @@ def rows(data: bytes, sheet: str, part: str | None) -> list[list] | None:
         return None
     finally:
         for path in paths:
-            try:
-                os.unlink(path)
-            except OSError:
-                pass
+            _remove(path)
+
+
+def _remove(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:  # gone already, or still open (Windows): `_sweep` takes it next time
+        pass
+
+
+def _sweep() -> None:
+    """Halves left behind by a command that was stopped while writing them (an hour old or more)."""
+    folder = tempfile.gettempdir()
+    try:
+        names = [n for n in os.listdir(folder) if n.startswith(_PREFIX) and n.endswith(".xlsx")]
+        for name in names:
+            path = os.path.join(folder, name)
+            if time.time() - os.stat(path).st_mtime > 3600:
+                _remove(path)
+    except OSError:
+        pass
 
 
 def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[str]) -> bool:
     """Two workbooks, each with one half of the sheet's rows; False when no safe cut is found."""
     outs = []
     for _ in range(2):
-        fd, path = tempfile.mkstemp(prefix="ledger-export-half-", suffix=".xlsx")
+        fd, path = tempfile.mkstemp(prefix=_PREFIX, suffix=".xlsx")
         paths.append(path)
         outs.append(zipfile.ZipFile(os.fdopen(fd, "wb"), "w", zipfile.ZIP_STORED))
     with outs[0] as first, outs[1] as second, archive.open(info) as source:
@@ -126,6 +146,7 @@ class _Half(threading.Thread):
     def run(self) -> None:
         try:
             book = python_calamine.CalamineWorkbook.from_path(self.path)
+            _remove(self.path)  # calamine holds it open: on Linux and macOS it is gone whatever happens next
             sheet = book.get_sheet_by_name(self.sheet)
             self.rows = sheet.to_python(skip_empty_area=self.skip)
             self.origin = sheet.start
