@@ -149,3 +149,30 @@ def test_halves_left_by_a_stopped_command_are_swept_once_an_hour_old(tmp_path):
     assert _halves((SAMPLES / "demo.xlsx").read_bytes()) is not None
     assert not old.exists() and recent.exists() and mine.exists()
     recent.unlink(), mine.unlink()  # the fixture checks the halves' own files are gone
+
+
+def test_the_reader_writes_the_halves_while_the_survey_looks_the_file_over(monkeypatch):
+    from toolkit.book import survey as survey_module
+
+    events = []
+    start, inflate = halves.Writer.start, survey_module._inflate_all
+    monkeypatch.setattr(halves.Writer, "start", lambda self: (events.append("halves"), start(self)))
+    monkeypatch.setattr(survey_module, "_inflate_all", lambda *a: (events.append("survey inflates"), inflate(*a)))
+    parsed = []
+    monkeypatch.setattr(halves, "_joined", lambda *a: parsed.append(a) or _real_joined(*a))
+    workbook = read_workbook(SAMPLES / "demo.xlsx")
+    assert events == ["halves", "survey inflates"] and len(parsed) == 1 and workbook.lines
+
+
+_real_joined = halves._joined
+
+
+def test_a_file_refused_by_the_survey_leaves_no_halves(tmp_path):
+    """A value far outside a table is found after the halves were begun: they go with the refusal."""
+    far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
+    data = _with_rows(b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 200)) + far)
+    book = tmp_path / "far.xlsx"
+    book.write_bytes(data)
+    from toolkit.book.read import WorkbookError
+    with pytest.raises(WorkbookError, match="XFD1048576"):
+        read_workbook(book)

@@ -38,36 +38,73 @@ _OVERLAP = 16  # bytes kept back from each piece, so a tag split between two pie
 _OPENING = re.compile(r"\[Content_Types\]\.xml|_rels/\.rels|xl/[^/]+\.xml|xl/_rels/[^/]+\.rels", re.I)
 
 
-def rows(data: bytes, sheet: str, part: str | None) -> list[list] | None:
+class Writer(threading.Thread):
+    """The sheet's two halves written to temporary files, by a thread of its own when started (the
+    reader starts it while the survey looks the rest of the file over: it writes no more than the
+    part's declared size, which the survey has checked against the limits; calamine parses the
+    halves only once the survey has passed the whole file)."""
+
+    def __init__(self, data: bytes, part: str | None):
+        super().__init__(name="write halves", daemon=True)
+        self.paths: list[str] = []
+        self.ok = False  # both halves written
+        self.stopped = False
+        self.info = None
+        if part is not None:
+            try:
+                self.archive = zipfile.ZipFile(io.BytesIO(data))  # shares `data`, no copy
+                self.info = self.archive.getinfo(part)
+            except (KeyError, zipfile.BadZipFile, OSError):
+                pass
+        self.wanted = self.info is not None and self.info.file_size >= SPLIT_BYTES
+
+    def run(self) -> None:
+        try:
+            _sweep()
+            self.ok = _write_halves(self.archive, self.info, self.paths, self)
+        except Exception:  # stopped, no room for the temporary files, a damaged part: parsed whole (or refused)
+            self.ok = False
+        finally:
+            self.archive = None
+
+    def discard(self) -> None:
+        """Stop writing (the file was refused, or the halves are not needed) and remove them."""
+        self.stopped = True
+        if self.is_alive():
+            self.join()
+        self.remove()
+
+    def remove(self) -> None:
+        for path in self.paths:
+            _remove(path)
+
+
+def rows(data: bytes, sheet: str, part: str | None, written: Writer | None = None) -> list[list] | None:
     """The sheet's rows from A1 as calamine's `to_python(skip_empty_area=False)` gives them,
-    parsed in two halves at once; None when the sheet is small or unusual (see the module)."""
-    if part is None:
+    parsed in two halves at once; None when the sheet is small or unusual (see the module).
+    `written`: the halves' writer, started earlier; without it they are written here."""
+    writer = written or Writer(data, part)
+    if not writer.wanted:
         return None
     try:
-        archive = zipfile.ZipFile(io.BytesIO(data))  # shares `data`, no copy
-        info = archive.getinfo(part)
-    except (KeyError, zipfile.BadZipFile, OSError):
-        return None
-    if info.file_size < SPLIT_BYTES:
-        return None
-    _sweep()
-    paths: list[str] = []
-    try:
-        if not _write_halves(archive, info, paths):
+        if written is None:
+            writer.run()
+        else:
+            writer.join()
+        if not writer.ok:
             return None
-        second = _Half(paths[1], sheet, skip_empty_area=True)
+        second = _Half(writer.paths[1], sheet, skip_empty_area=True)
         second.start()
-        first = _Half(paths[0], sheet, skip_empty_area=False)
+        first = _Half(writer.paths[0], sheet, skip_empty_area=False)
         first.run()  # this thread parses the first half while `second` parses the other
         second.join()
         if first.failed or second.failed:
             return None
         return _joined(first.rows, second.rows, second.origin)
-    except (OSError, RuntimeError):  # no room for the temporary files, no thread to be had: parsed whole
+    except RuntimeError:  # no thread to be had: parsed whole
         return None
     finally:
-        for path in paths:
-            _remove(path)
+        writer.remove()
 
 
 def _remove(path: str) -> None:
@@ -90,8 +127,18 @@ def _sweep() -> None:
         pass
 
 
-def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[str]) -> bool:
-    """Two workbooks, each with one half of the sheet's rows; False when no safe cut is found."""
+def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[str], writer: Writer) -> bool:
+    """Two workbooks, each with one half of the sheet's rows; False when no safe cut is found, when
+    the part inflates past its declared size or when the writer is stopped."""
+    def read() -> bytes:  # the next piece of the part; stops the writing when asked or past the declared size
+        nonlocal left
+        piece = source.read(_PIECE)
+        left -= len(piece)
+        if writer.stopped or left < 0:
+            raise _Stopped
+        return piece
+
+    left = info.file_size
     outs = []
     for _ in range(2):
         fd, path = tempfile.mkstemp(prefix=_PREFIX, suffix=".xlsx")
@@ -100,12 +147,15 @@ def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[s
     with outs[0] as first, outs[1] as second, archive.open(info) as source:
         for other in archive.infolist():
             if other.filename != info.filename and _OPENING.fullmatch(other.filename):
-                content = archive.read(other)
+                with archive.open(other) as part:
+                    content = part.read(other.file_size + 1)  # no more than declared: the survey may be under way
+                if len(content) > other.file_size:
+                    raise _Stopped
                 first.writestr(other.filename, content)
                 second.writestr(other.filename, content)
         text = b""
         while (at := text.find(b"<sheetData>")) < 0:
-            piece = source.read(_PIECE)
+            piece = read()
             if not piece or len(text) > _HEAD_LIMIT:
                 return False
             text += piece
@@ -115,7 +165,7 @@ def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[s
         with first.open(info.filename, "w", force_zip64=True) as out:
             out.write(head)
             while (cut := text.find(_CUT, max(0, half - written))) < 0:
-                if b"</sheetData>" in text or not (piece := source.read(_PIECE)):
+                if b"</sheetData>" in text or not (piece := read()):
                     return False  # the rows end before their middle's row: a sheet of another shape
                 keep = max(len(text) - _OVERLAP, 0)
                 out.write(memoryview(text)[:keep])
@@ -128,9 +178,13 @@ def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[s
         with second.open(info.filename, "w", force_zip64=True) as out:
             out.write(head)
             out.write(memoryview(text)[cut:])
-            while piece := source.read(_PIECE):  # the rest of the rows, their end and what follows, as they are
+            while piece := read():  # the rest of the rows, their end and what follows, as they are
                 out.write(piece)
     return True
+
+
+class _Stopped(Exception):
+    """The writer was stopped, or the part inflated past its declared size."""
 
 
 class _Half(threading.Thread):

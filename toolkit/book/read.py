@@ -61,20 +61,36 @@ class Grid:
     an error must be a finding, not a blank.
     """
 
-    def __init__(self, path: str | Path, limits: Limits | None = None):
+    def __init__(self, path: str | Path, limits: Limits | None = None, halve: str | None = None):
+        """`halve`: a sheet to write as two halves while the rest of the file is surveyed, for
+        `read_ahead` to parse (toolkit.book.halves): the reader's Invoice lines."""
         self.path = Path(path)
-        self.survey = survey(self.path, limits)
-        if self.survey.date1904:
-            raise WorkbookError(DATE_1904.format(path=self.path))
-        try:
-            self.book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.survey.data))
-            self.sheet_names = list(self.book.sheet_names)
-        except BaseException as exc:  # calamine raises several unrelated types (a panic, too) for a bad file
-            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
-                raise
-            raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
         self._errors: dict[str, dict[tuple[int, int], str]] = {}  # by sheet, looked up on first use
         self._ahead: dict[str, _ReadAhead] = {}
+        self._halves: tuple[str, halves.Writer] | None = None  # (sheet, its halves' writer)
+        try:
+            self.survey = survey(self.path, limits, ahead=self._halving(halve) if halve else None)
+            if self.survey.date1904:
+                raise WorkbookError(DATE_1904.format(path=self.path))
+            try:
+                self.book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.survey.data))
+                self.sheet_names = list(self.book.sheet_names)
+            except BaseException as exc:  # calamine raises several unrelated types (a panic, too) for a bad file
+                if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                    raise
+                raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
+        except BaseException:
+            self.drop_ahead()  # a refused file: its halves are not written on, nor kept
+            raise
+
+    def _halving(self, wanted: str):
+        def start(data: bytes, sheets: dict[str, str]) -> None:
+            name = next((n for n in sheets if fold_header(n) == fold_header(wanted)), None)
+            writer = halves.Writer(data, sheets.get(name))
+            if writer.wanted:
+                writer.start()
+                self._halves = (name, writer)
+        return start
 
     def find_sheet(self, name: str) -> str | None:
         """The sheet's actual name, matched without case and surrounding spaces."""
@@ -90,11 +106,16 @@ class Grid:
         read and made into records. `rows(sheet)` then takes its rows."""
         if sheet not in self._ahead:
             facts = self.survey.sheets.get(sheet)
-            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet, facts.part if facts else None)
+            written = self._halves[1] if self._halves and self._halves[0] == sheet else None
+            self._halves = None if written else self._halves
+            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet, facts.part if facts else None, written)
 
     def drop_ahead(self) -> None:
-        """Let go of the sheets read ahead and not taken."""
+        """Let go of the sheets read ahead and not taken, and of halves written and not parsed."""
         self._ahead.clear()
+        if self._halves:
+            self._halves[1].discard()
+            self._halves = None
 
     def rows(self, sheet: str, nrows: int | None = None) -> list[list]:
         """The sheet's rows from A1, as a rectangle (at most `nrows` of them)."""
@@ -125,23 +146,23 @@ class _ReadAhead(threading.Thread):
     """One sheet's rows read by a thread of its own, from a calamine workbook of its own (one
     calamine workbook parses one sheet at a time: a second caller gets 'Already borrowed')."""
 
-    def __init__(self, data: bytes, sheet: str, part: str | None):
+    def __init__(self, data: bytes, sheet: str, part: str | None, written: halves.Writer | None = None):
         super().__init__(name=f"read {sheet}", daemon=True)  # never keeps a stopped command alive
-        self.data, self.sheet, self.part = data, sheet, part
+        self.data, self.sheet, self.part, self.written = data, sheet, part, written
         self.rows: list[list] | None = None
         self.failure: BaseException | None = None
         self.start()
 
     def run(self) -> None:
         try:
-            self.rows = halves.rows(self.data, self.sheet, self.part)  # a big sheet: two halves at once
+            self.rows = halves.rows(self.data, self.sheet, self.part, self.written)  # a big sheet: two halves at once
             if self.rows is None:
                 book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
                 self.rows = book.get_sheet_by_name(self.sheet).to_python(skip_empty_area=False)
         except BaseException as exc:  # handed to the reader, which words it
             self.failure = exc
         finally:
-            self.data = None
+            self.data = self.written = None
 
     def result(self) -> list[list]:
         self.join()
@@ -457,10 +478,10 @@ def _or(column: list, default) -> list:
 _opened: tuple[Path, object, Grid] | None = None  # (resolved path, limits, Grid): the last file opened
 
 
-def open_grid(path: str | Path) -> Grid:
+def open_grid(path: str | Path, halve: str | None = None) -> Grid:
     """The workbook at `path`, surveyed and opened once per command: recovery, the plan and the
     customer steps that follow read it through one Grid. The Grid is reused only while the file
-    holds exactly the bytes it was opened from, under the same limits."""
+    holds exactly the bytes it was opened from, under the same limits. `halve`: see Grid."""
     global _opened
     where, rules = Path(path).resolve(), _limits.current()
     if _opened is not None and _opened[:2] == (where, rules):
@@ -470,7 +491,8 @@ def open_grid(path: str | Path) -> Grid:
                 return grid
         except OSError:
             pass  # gone or unreadable now: Grid() says so
-    grid = Grid(path, rules)
+    forget_grid()
+    grid = Grid(path, rules, halve)
     _opened = (where, rules, grid)
     return grid
 
@@ -479,6 +501,8 @@ def forget_grid() -> None:
     """Let the last opened file go (its bytes and calamine's copy: 50-75 MB at 100,000 invoices):
     an export, once it has read the workbook, does not read the file again."""
     global _opened
+    if _opened is not None:
+        _opened[2].drop_ahead()
     _opened = None
 
 
@@ -490,7 +514,7 @@ def read_workbook(path: str | Path) -> Workbook:
 
 
 def _read_workbook(path: str | Path) -> Workbook:
-    grid = open_grid(path)
+    grid = open_grid(path, halve=layout.INVOICE_LINES.name)
     lines_sheet = grid.find_sheet(layout.INVOICE_LINES.name)
     if lines_sheet is not None:  # the biggest sheet, and read last
         grid.read_ahead(lines_sheet)

@@ -23,7 +23,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from xml.etree import ElementTree
 
 from toolkit import layout
@@ -71,10 +71,14 @@ class Survey:
     date1904: bool = False  # dates count from 1904 (an Excel for Mac option), not from 1900
 
 
-def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_only: bool = False) -> Survey:
+def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_only: bool = False,
+           ahead: Callable[[bytes, dict[str, str]], None] | None = None) -> Survey:
     """The file read and checked; raises `WorkbookError` for anything calamine should not see.
     `spreadsheet_only`: also let through the formats calamine reads besides .xlsx/.xlsm (an .xls
-    or .ods customer list), checked only for size."""
+    or .ods customer list), checked only for size. `ahead(data, {sheet name: part})` is called
+    once the zip directory has passed the limits and the sheets are known, before the parts are
+    inflated: the reader starts work on a big sheet there (toolkit.book.halves), never handing
+    calamine anything before the survey has passed the whole file."""
     limits = limits or _limits.current()
     path = Path(path)
     data = _read(path, limits)
@@ -93,6 +97,8 @@ def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_o
         raise WorkbookError(_not_a_workbook(path, archive, names))
     parts = {i.filename: i for i in infos}
     sheets, date1904 = _sheet_parts(path, data, parts)
+    if ahead is not None and not date1904:
+        ahead(data, sheets)
     percent_styles = _percent_styles(path, data, parts, sheets)
     facts = {part: SheetFacts(name, part) for name, part in sheets.items() if part in parts}
     scanners = {part: _SheetScan(fact, percent_styles, limits) for part, fact in facts.items()}
