@@ -144,3 +144,36 @@ def test_rendering_leaves_no_reference_cycle_behind(package):
         assert gc.collect() == 0
     finally:
         gc.enable()
+
+
+def test_xml_shapes_with_percent_signs_and_parts_left_out(tmp_path, monkeypatch):
+    """The column templates (texts a shape leaves out taken by "%.0s", constants written in) give
+    what walking gives: "%" in texts, constants and indentation, optional attributes, fields and
+    elements that come and go from row to row and from document to document."""
+    from test_render import batch, credit_doc, invoice_doc, rendered
+    file = {
+        "name": "out.xml", "encoding": "utf-8", "line_ending": "crlf", "trailing_newline": True,
+        "layout": {"kind": "xml", "root": "R", "indent": " %"},
+        "records": [{"element": "Docs", "children": [{"collection": "documents", "element": "Doc",
+            "attributes": [{"name": "n", "source": "document.number"}, {"name": "pct", "constant": "100%s"}],
+            "fields": [{"name": "Ref", "source": "document.payment_reference"}],
+            "children": [{"collection": "postings", "element": "Line",
+                          "attributes": [{"name": "k", "constant": "%d"}, {"name": "code", "source": "posting.vat_code"}],
+                          "fields": [{"name": "Text", "source": "posting.description"},
+                                     {"name": "Rate", "source": "posting.vat_rate", "format": {"type": "decimal"}}],
+                          "children": [
+                              {"element": "Who", "when": [{"path": "posting.kind", "op": "eq", "value": "receivable"}],
+                               "attributes": [{"name": "c", "source": "customer.accounting_number"}]},
+                              {"element": "Amount", "children": [
+                                  {"element": "D", "text": {"name": "D", "source": "posting.amount",
+                                                            "format": {"type": "decimal", "places": 2, "side": "debit"}}},
+                                  {"element": "C", "text": {"name": "C", "source": "posting.amount",
+                                                            "format": {"type": "decimal", "places": 2, "side": "credit"}}}]}]},
+                         {"element": "End", "text": {"name": "End", "source": "document.journal"}}]}]}],
+    }
+    docs = [invoice_doc(f"F-{n}", description=["50% off", "%s%%", "plain", "%(x)s"][n % 4]) for n in range(7)] + [credit_doc()]
+    monkeypatch.setattr(xml, "CHUNK_DOCUMENTS", 3)
+    by_columns = rendered(tmp_path, file, b=batch(docs))
+    monkeypatch.setattr(xml._Writer, "hot_inside", lambda *args: False)
+    assert by_columns == rendered(tmp_path, file, b=batch(docs))
+    assert "50% off" in by_columns and 'pct="100%s"' in by_columns and 'k="%d"' in by_columns and "\r\n %<Docs>" in by_columns

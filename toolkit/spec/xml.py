@@ -273,7 +273,13 @@ class XmlColumns(ColumnBase):
         self.root = self.node(bound, depth, top=True)
         self.conditional = self.conditional_nodes()
         self.eol = writer.out.eol
-        self.shapes: dict[tuple, tuple[str, list[int]]] = {}
+        if _TEXT in self.eol + writer.indent:
+            self.ok = False
+        # the columns whose texts every row passes to its template: all but the constants
+        self.passed = [c for c in self.tree_order(self.root) if self.fields[c] is None or self.fields[c].constant is None
+                       or self.fields[c].tests]
+        self.position = {c: n for n, c in enumerate(self.passed)}
+        self.shapes: dict[tuple, str] = {}
 
     def node(self, bound: _Bound, depth: int, top: bool = False) -> _Node:
         record = bound.record
@@ -366,30 +372,26 @@ class XmlColumns(ColumnBase):
                 fixed[n] = False
             else:
                 varying.append(n)
+        rows = zip(*[texts[c] for c in self.passed]) if self.passed else repeat((), count)
         if not varying:
-            keys, distinct = None, [()]
-        else:
-            keys = list(zip(*[map(bool, flags[n]) for n in varying]))
-            distinct = list(set(keys))
-        filled = []  # per distinct key: its rows' elements
-        for key in distinct:
+            return list(map(self.shape(tuple(fixed)).__mod__, rows))
+        keys = list(zip(*[map(bool, flags[n]) for n in varying]))
+        templates = {}
+        for key in set(keys):
             signature = list(fixed)
             for n, flag in zip(varying, key):
                 signature[n] = flag
-            template, used = self.shape(tuple(signature))
-            columns = [texts[c] for c in used]
-            if len(distinct) > 1:
-                mask = list(map(operator.eq, keys, repeat(key)))
-                columns = [list(compress(column, mask)) for column in columns]
-            if columns:
-                filled.append(list(map(template.__mod__, zip(*columns))))
-            else:
-                filled.append([template % ()] * (count if len(distinct) == 1 else keys.count(key)))
-        if len(filled) == 1:
-            return filled[0]
-        # back in row order: each row takes the next element of its key's list
-        rows_of = dict(zip(distinct, map(iter, filled)))
-        return list(map(next, map(rows_of.__getitem__, keys)))
+            templates[key] = self.shape(tuple(signature))
+        return list(map(operator.mod, map(templates.__getitem__, keys), rows))
+
+    def tree_order(self, node: _Node) -> list[int]:
+        """The node's columns in the order a shape's template takes them."""
+        if node.block is not None:
+            return [node.text]
+        order = [c for _, c in node.attributes] + [c for _, c in node.leaves]
+        for child in node.children:
+            order += self.tree_order(child)
+        return order + ([node.text] if node.text is not None else [])
 
     def conditional_nodes(self) -> list[_Node]:
         """The elements of the subtree that have a condition, in a fixed order."""
@@ -401,27 +403,41 @@ class XmlColumns(ColumnBase):
             todo.extend(node.children)
         return out
 
-    def shape(self, signature: tuple) -> tuple[str, list[int]]:
-        """(the %-template of the rows of this shape, the columns whose texts it takes, in order)."""
-        found = self.shapes.get(signature)
-        if found is None:
+    def shape(self, signature: tuple) -> str:
+        """The %-template of the rows of this shape. Every row passes the texts of all the columns
+        in `passed` (their order in the tree: attributes, fields, children, text), so that one
+        map() fills rows of every shape: a text the shape leaves out is taken by a "%.0s", which
+        writes nothing. A constant is written into the template. (`used`, the columns of the
+        shape's texts, comes in the same order: a part of `passed` and of the constants.)"""
+        template = self.shapes.get(signature)
+        if template is None:
             conditional = self.conditional
             there = {id(n): flag for n, flag in zip(conditional, signature)}
             filled = signature[len(conditional):]
             used: list[int] = []
-            lines = self.lines(self.root, self.depth, there, filled, used)
-            found = self.shapes[signature] = (self.eol.replace("%", "%%").join(lines), used)
-        return found
+            pieces = self.eol.join(self.lines(self.root, self.depth, there, filled, used)).replace("%", "%%").split(_TEXT)
+            parts, at = [pieces[0]], 0  # at: the next column of `passed`
+            for c, after in zip(used, pieces[1:]):
+                n = self.position.get(c)
+                if n is None:  # a constant
+                    parts.append(self.fields[c].constant.replace("%", "%%"))
+                else:
+                    parts.append("%.0s" * (n - at) + "%s")  # the texts it leaves out before this one
+                    at = n + 1
+                parts.append(after)
+            parts.append("%.0s" * (len(self.passed) - at))
+            template = self.shapes[signature] = "".join(parts)
+        return template
 
     def lines(self, node: _Node, depth: int, there: dict, filled: tuple, used: list) -> list[str]:
-        """`_Writer.element` for one shape: the lines, a %s for each text (its column in `used`)."""
-        indent = self.writer.indent.replace("%", "%%")
+        """`_Writer.element` for one shape: the lines, a _TEXT for each text (its column in `used`)."""
+        indent = self.writer.indent
         inner: list[str] = []
         inner_used: list[int] = []
         if node.block is not None:  # the nested record's elements, when the document has some
             if filled[node.text]:
                 used.append(node.text)
-                return ["%s"]
+                return [_TEXT]
             return []
         if not node.element:  # a group: its children at this level
             for child in node.children:
@@ -429,11 +445,11 @@ class XmlColumns(ColumnBase):
                     inner += self.lines(child, depth, there, filled, used)
             return inner
         pad = indent * depth
-        attrs = "".join(f' {name}="%s"' for name, c in node.attributes if filled[c])
+        attrs = "".join(f' {name}="{_TEXT}"' for name, c in node.attributes if filled[c])
         attrs_used = [c for _, c in node.attributes if filled[c]]
         for name, c in node.leaves:
             if filled[c]:
-                inner.append(f"{indent * (depth + 1)}<{name}>%s</{name}>")
+                inner.append(f"{indent * (depth + 1)}<{name}>{_TEXT}</{name}>")
                 inner_used.append(c)
         for child in node.children:
             if there.get(id(child), True):
@@ -443,11 +459,14 @@ class XmlColumns(ColumnBase):
             return [f"{pad}<{node.element}{attrs}>", *inner, f"{pad}</{node.element}>"]
         if node.text is not None and filled[node.text]:
             used += attrs_used + [node.text]
-            return [f"{pad}<{node.element}{attrs}>%s</{node.element}>"]
+            return [f"{pad}<{node.element}{attrs}>{_TEXT}</{node.element}>"]
         if attrs:
             used += attrs_used
             return [f"{pad}<{node.element}{attrs}/>"]
         return []
+
+
+_TEXT = "\x00"  # where a text goes in a shape's lines (no name, indent or line ending holds it)
 
 
 def _spread(count: int, at: list[int], values, empty) -> list:
