@@ -323,7 +323,7 @@ class XmlColumns(ColumnBase):
         texts: list = [None] * len(self.fields)  # each cell's texts over the rows ("" where its element is not)
         present: dict[int, list] = {}  # id(node) -> whether it is there, per row
         dirty: set[int] = set()
-        self.fill(self.root, rows, None, count, docs, texts, present, dirty)
+        self.fill(self.root, rows, None, count, docs, texts, present, dirty, {})
         for column in texts:
             if None in column:  # a text that would raise a finding: its document is walked
                 dirty.update(compress(rows[1], map(operator.is_, column, repeat(None))))
@@ -334,13 +334,18 @@ class XmlColumns(ColumnBase):
         return XmlChunk(lines, start, list(map(items.get, range(len(docs)), repeat(0))), dirty)
 
     def fill(self, node: _Node, rows: tuple, at: list | None, count: int, docs: list, texts: list, present: dict,
-             dirty: set) -> None:
+             dirty: set, selected: dict) -> None:
         """The texts of the node's cells on the rows where it is (`rows`; `at`: their positions
-        among the record's rows, None for all of them)."""
+        among the record's rows, None for all of them). `selected`: the rows of the conditions
+        tested so far, by their parent's rows (siblings often share one: a Debtor and a Payment
+        element on the customer's line)."""
         if node.tests:
-            rows, where = self.select(node.tests, rows, docs)
-            at = where if at is None else list(map(at.__getitem__, where))
-            present[id(node)] = _spread(count, at, repeat(True), False)
+            key = (id(rows), tuple((path, op, type(value), value) for path, op, value in node.tests))
+            if key not in selected:
+                inner, where = self.select(node.tests, rows, docs)
+                where = where if at is None else list(map(at.__getitem__, where))
+                selected[key] = (inner, where, _spread(count, where, repeat(True), False), rows)  # rows: its id stays taken
+            rows, at, present[id(node)], _ = selected[key]
         if node.block is not None:  # the elements of a record nested in the documents, per document
             nested = self.writer.chunk_rendered(*node.block)
             dirty.update(nested.dirty)
@@ -356,7 +361,7 @@ class XmlColumns(ColumnBase):
             found = self.texts(self.fields[c], rows, docs)
             texts[c] = found if at is None else _spread(count, at, found, "")
         for child in node.children:
-            self.fill(child, rows, at, count, docs, texts, present, dirty)
+            self.fill(child, rows, at, count, docs, texts, present, dirty, selected)
 
     def fill_shapes(self, conditions: list[list], texts: list, count: int) -> list[str]:
         """Each row's element: its shape's template filled with its texts. A flag that is the same
