@@ -228,3 +228,23 @@ def test_a_workbook_counting_dates_from_1904_is_refused_with_what_to_do(tmp_path
     assert capsys.readouterr().err.strip() == f"ledger-export: {refused.value}"
     assert cli.main(["export", str(book), "--out", str(tmp_path / "out")]) == 2
     assert not (tmp_path / "out").exists()
+
+
+def test_a_workbook_holding_a_part_twice_is_refused_as_damaged(tmp_path):
+    """Two copies of one sheet: the survey would check one and a reader might read the other."""
+    import io
+    import warnings
+    import zipfile
+    from pathlib import Path
+
+    source = zipfile.ZipFile(Path(__file__).resolve().parents[1] / "samples" / "demo.xlsx")
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns of the duplicate it is asked to write
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info))
+        target.writestr("xl/worksheets/sheet7.xml", source.read("xl/worksheets/sheet7.xml").replace(b"Web", b"Wob"))
+    book = tmp_path / "twice.xlsx"
+    book.write_bytes(out.getvalue())
+    with pytest.raises(WorkbookError, match=r"is damaged: the part xl/worksheets/sheet7.xml .*holds it twice"):
+        read_workbook(book)

@@ -176,3 +176,13 @@ def test_a_file_refused_by_the_survey_leaves_no_halves(tmp_path):
     from toolkit.book.read import WorkbookError
     with pytest.raises(WorkbookError, match="XFD1048576"):
         read_workbook(book)
+
+
+def test_rows_out_of_order_across_the_cut_read_the_sheet_whole():
+    """A row numbered among the first half's comes after the cut: calamine merges it into its row
+    when it parses the whole sheet, so the halves are not used."""
+    top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 60))
+    late = _row(5, ("C", "late")) + b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(60, 62))
+    data = _with_rows(top + late)
+    assert _halves(data) is None
+    assert _whole(data)[4][:3] == ["INV-5", 5.0, "late"]

@@ -102,7 +102,7 @@ def rows(data: bytes, sheet: str, part: str | None, written: Writer | None = Non
         second.join()
         if first.failed or second.failed:
             return None
-        return _joined(first.rows, second.rows, second.origin)
+        return _joined(first.rows, second.rows, second.origin)  # None when they overlap
     except RuntimeError:  # no thread to be had: parsed whole
         return None
     finally:
@@ -214,12 +214,16 @@ class _Half(threading.Thread):
         memory.give_back()
 
 
-def _joined(first: list[list], second: list[list], start: tuple[int, int] | None) -> list[list]:
+def _joined(first: list[list], second: list[list], start: tuple[int, int] | None) -> list[list] | None:
     """The halves as one rectangle from A1: the second half placed at its first row and column,
-    the empty rows between them and every row padded to the widest, with "" as calamine pads."""
+    the empty rows between them and every row padded to the widest, with "" as calamine pads.
+    None when a row of one half is numbered among the other's (rows out of order, which no
+    spreadsheet program writes): calamine would have merged them, so the sheet is read whole."""
     if not second or start is None:
         return first
     top, left = start
+    if top < len(first):
+        return None
     width = max(len(first[0]) if first else 0, left + len(second[0]))
     if first and len(first[0]) < width:
         pad = [""] * (width - len(first[0]))

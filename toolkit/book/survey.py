@@ -205,8 +205,11 @@ def _check_directory(path: Path, infos: list[zipfile.ZipInfo], limits: _limits.L
     if len(infos) > limits.members:
         raise WorkbookError(f"{path} holds {len(infos):,} parts, more than any workbook "
                             f"({_limits.how_to_raise('members', limits)}).")
-    declared = 0
+    declared, seen = 0, set()
     for info in infos:
+        if info.filename in seen:  # which copy would calamine read? Excel never writes a part twice
+            raise WorkbookError(_damaged(path, info.filename, "the file holds it twice"))
+        seen.add(info.filename)
         if info.flag_bits & 1:
             raise WorkbookError(f"{path} is an encrypted zip file, not a workbook Excel saved: {SAVE_AS}.")
         if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
