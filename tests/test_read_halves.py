@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 import python_calamine
 
+from external import soffice_convert
 from toolkit.book import halves
-from toolkit.book.read import read_workbook
+from toolkit.book.read import forget_grid, read_workbook
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SHEET = "Invoice lines"
@@ -186,3 +187,18 @@ def test_rows_out_of_order_across_the_cut_read_the_sheet_whole():
     data = _with_rows(top + late)
     assert _halves(data) is None
     assert _whole(data)[4][:3] == ["INV-5", 5.0, "late"]
+
+
+@pytest.mark.needs("soffice")
+def test_a_workbook_saved_by_another_spreadsheet_program_reads_the_same_in_halves(tmp_path, monkeypatch):
+    """LibreOffice writes shared strings, styles and rows its own way."""
+    saved = soffice_convert(SAMPLES / "demo.xlsx", "xlsx", tmp_path / "calc")
+    assert "xl/sharedStrings.xml" in zipfile.ZipFile(saved).namelist()
+    joined = []
+    monkeypatch.setattr(halves, "_joined", lambda *a: joined.append(1) or _real_joined(*a))
+    split = read_workbook(saved)
+    forget_grid()
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
+    whole = read_workbook(saved)
+    assert joined == [1] and split.lines and split.findings == whole.findings
+    assert split.lines == whole.lines and split.invoices == whole.invoices and split.customers == whole.customers
