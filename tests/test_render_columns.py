@@ -177,3 +177,18 @@ def test_xml_shapes_with_percent_signs_and_parts_left_out(tmp_path, monkeypatch)
     monkeypatch.setattr(xml._Writer, "hot_inside", lambda *args: False)
     assert by_columns == rendered(tmp_path, file, b=batch(docs))
     assert "50% off" in by_columns and 'pct="100%s"' in by_columns and 'k="%d"' in by_columns and "\r\n %<Docs>" in by_columns
+
+
+@pytest.mark.parametrize("side", [None, "debit", "credit"])
+@pytest.mark.parametrize("zero_empty", [False, True])
+def test_a_column_of_amounts_is_each_amount_s_text_zeros_too(side, zero_empty):
+    """The decimal format's column path (text._fixed_column) gives the texts the formatter gives one
+    by one, a zero and a negative zero among them (the VAT base of a revenue posting is 0.00)."""
+    from decimal import Decimal as D
+
+    from toolkit.spec import text
+
+    fmt = text.decimal_formatter(2, "signed", side, "zero" if side else None, ",", "", zero_empty)
+    values = [D("12.30"), D("0.00"), D("-4.05"), D("-0.00"), D("1000000.01"), D("0.00"), D("-0.01")]
+    assert fmt.column(values) == [fmt(v) for v in values]
+    assert fmt.column([D("1.5")]) is None  # not at the format's places: one by one

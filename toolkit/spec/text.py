@@ -11,6 +11,7 @@ import operator
 import re
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
+from itertools import compress, count
 from typing import Any, Callable, Mapping
 
 # Transliterations NFKD cannot find (it only strips accents).
@@ -130,6 +131,12 @@ def decimal_formatter(places: int | None, sign: str, side: str | None, other_sid
             v = v.quantize(exponent, ROUND_HALF_UP)
         if not v:
             v = abs(v)  # no "-0.00"
+        if not thousands and type(v) is Decimal:
+            # str() is format(v, "f") unless it writes an exponent, at a third of the cost (a VAT
+            # rate, without places, is formatted on every line)
+            text = str(v)
+            if "E" not in text:
+                return text.translate(table) if table else text
         text = format(v, grouping)
         return text.translate(table) if table else text
 
@@ -185,18 +192,21 @@ def _fixed_column(places: int, sign: str, side: str | None, sep: str, zero: str,
         if type(values[0]) is not Decimal:
             return None
         joined = "\n".join(map(str, values))
-        # A zero takes its own text ("-0.00" never): one such value sends the column one by one.
-        # Once the texts are proved fixed-point, all() finds a zero several times faster than a
-        # regular expression over the texts.
-        if not fixed.fullmatch(joined) or not all(values):
+        if not fixed.fullmatch(joined):
             return None
         if sep != ".":
             joined = joined.replace(".", sep)
         texts = joined.split("\n")
         if side == "debit":
-            return [other if t[0] == "-" else t for t in texts]
-        if side == "credit":
-            return [t[1:] if t[0] == "-" else other for t in texts]
+            texts = [other if t[0] == "-" else t for t in texts]
+        elif side == "credit":
+            texts = [t[1:] if t[0] == "-" else other for t in texts]
+        if not all(values):
+            # A zero takes the text render() gives it ("-0.00" never; on the credit side the other
+            # side's), put in place afterwards: a column with some zeros (the VAT base of a
+            # revenue posting) stays a column instead of going one value at a time.
+            for at in compress(count(), map(operator.not_, values)):
+                texts[at] = other if side == "credit" else zero
         return texts
     return column
 
