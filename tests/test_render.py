@@ -438,3 +438,39 @@ def test_characters_outside_the_allowed_set(tmp_path):
     with pytest.raises(specs.RenderError) as caught:
         specs.render(spec_of(tmp_path, strict), batch([doc]))
     assert [f.code for f in caught.value.findings] == ["text.disallowed"]
+
+
+@pytest.mark.parametrize("encoding", ["cp437", "cp850"])
+def test_a_dos_code_page_by_its_table_is_the_codec_byte_for_byte(encoding):
+    """SIE's cp437 (and the other DOS code pages) are encoded by a C table built from the codec's
+    own decoding table (text.charmap_table): every character of the BMP gives the codec's bytes,
+    or fails as the codec fails; a sink holding a line it cannot encode keeps the codec's error."""
+    import codecs
+
+    from toolkit.spec import text
+    from toolkit.spec.sink import Sink
+
+    table = text.charmap_table(encoding)
+    assert table is not None and text.charmap_table("cp1252") is None  # cp1252 has a C table already
+    for code in range(0x10000):
+        ch = chr(code)
+        try:
+            expected = ch.encode(encoding)
+        except UnicodeEncodeError:
+            expected = None
+        try:
+            got = codecs.charmap_encode(ch, "strict", table)[0]
+        except UnicodeEncodeError:
+            got = None
+        assert got == expected, hex(code)
+    sink = Sink("\r\n", encoding, None)
+    sink.mark_header()
+    sink.append("#FNAMN \"Försäljning AB\"")
+    sink.append("#TEXT \"☃\"")
+    [part] = sink.close()
+    assert part.data() == b"" and part.failure.object[part.failure.start:part.failure.end] == "☃"
+    sink = Sink("\r\n", encoding, None)
+    sink.mark_header()
+    sink.append("#FNAMN \"Försäljning AB\"")
+    [part] = sink.close()
+    assert part.data() == "#FNAMN \"Försäljning AB\"".encode(encoding)

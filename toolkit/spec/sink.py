@@ -86,6 +86,7 @@ class _Part:
         self.buffer = Spool(sink.spools)  # in memory, or in the render's temporary file
         self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
         self.ascii = _ascii_compatible(sink.encoding)
+        self.charmap = _charmap_table(sink.encoding)
         self.records = 0
         self.empty = True  # no line written yet
         self.failure: UnicodeEncodeError | None = None
@@ -103,8 +104,13 @@ class _Part:
         self._encode(text)
 
     def _encode(self, text: str) -> None:
-        try:  # pure ASCII through the ASCII codec: several times faster than the charmap codecs
-            data = text.encode("ascii") if self.ascii and text.isascii() else self.encoder.encode(text)
+        try:
+            if self.ascii and text.isascii():  # through the ASCII codec: several times faster than the charmap codecs
+                data = text.encode("ascii")
+            elif self.charmap is not None:  # a DOS code page by its C table (text.charmap_table): the same bytes, the same error
+                data = codecs.charmap_encode(text, "strict", self.charmap)[0]
+            else:
+                data = self.encoder.encode(text)
         except UnicodeEncodeError as exc:
             self.failure = exc
             return
@@ -143,3 +149,8 @@ class _Part:
 def _ascii_compatible(encoding: str) -> bool:
     from toolkit.spec.text import _ascii_compatible as compatible
     return compatible(encoding)
+
+
+def _charmap_table(encoding: str):
+    from toolkit.spec.text import charmap_table
+    return charmap_table(encoding)

@@ -5,10 +5,12 @@ Nothing here holds state or knows about specs; the plans (`plans.py`) and the ru
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import functools
 import operator
 import re
+import sys
 import unicodedata
 from decimal import ROUND_HALF_UP, Decimal
 from itertools import compress, count
@@ -303,6 +305,21 @@ _ASCII = bytes(range(128))
 def _ascii_compatible(encoding: str) -> bool:
     """Whether the encoding writes ASCII text byte for byte as ASCII (no byte order mark)."""
     return _ASCII.decode("ascii").encode(encoding) == _ASCII
+
+
+@functools.cache
+def charmap_table(encoding: str):
+    """For a code page whose codec looks every character up in a Python dict (cp437, cp850 and
+    the other DOS code pages; cp1252 and iso-8859-x have a C table already): the same mapping as
+    a C table (codecs.charmap_build), for `codecs.charmap_encode(text, "strict", table)`, several
+    times faster and the same bytes. None for any other codec, or when the two mappings differ."""
+    module = sys.modules.get(getattr(codecs.lookup(encoding).incrementalencoder, "__module__", ""))
+    mapping, table = getattr(module, "encoding_map", None), getattr(module, "decoding_table", None)
+    if type(mapping) is not dict or type(table) is not str:
+        return None
+    if {ord(ch): byte for byte, ch in enumerate(table) if ch != "\ufffe"} != mapping:
+        return None  # e.g. a character two bytes decode to: the dict refuses it, a table would not
+    return codecs.charmap_build(table)
 
 
 def encode(text: str, encoding: str) -> bytes:
