@@ -474,3 +474,26 @@ def test_a_dos_code_page_by_its_table_is_the_codec_byte_for_byte(encoding):
     sink.append("#FNAMN \"Försäljning AB\"")
     [part] = sink.close()
     assert part.data() == "#FNAMN \"Försäljning AB\"".encode(encoding)
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "iso-8859-15", "cp437", "utf-8"])
+def test_a_sink_writes_the_codec_s_bytes_whatever_quicker_codec_it_takes(encoding):
+    """The sink takes the ASCII codec for ASCII text, a DOS code page's C table, or the Latin-1 codec
+    for cp1252 / iso-8859-15 text of the Latin-1 characters they write alike (text.latin1_exceptions):
+    every Latin-1 character and a few beyond, beside accented ones, gives the codec's bytes, or the
+    codec's failure on that character."""
+    from toolkit.spec.sink import Sink
+
+    for code in [*range(0x100), 0x152, 0x153, 0x160, 0x17D, 0x20AC, 0x2603]:
+        line = f"Société {chr(code)} ¤"
+        sink = Sink("\r\n", encoding, None)
+        sink.mark_header()
+        sink.append("plain")
+        sink.append(line)
+        [part] = sink.close()
+        try:
+            expected = f"plain\r\n{line}".encode(encoding)
+        except UnicodeEncodeError as exc:
+            assert part.data() == b"" and (part.failure.start, part.failure.end) == (exc.start, exc.end), hex(code)
+        else:
+            assert part.failure is None and part.data() == expected, hex(code)

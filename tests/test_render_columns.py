@@ -192,3 +192,23 @@ def test_a_column_of_amounts_is_each_amount_s_text_zeros_too(side, zero_empty):
     values = [D("12.30"), D("0.00"), D("-4.05"), D("-0.00"), D("1000000.01"), D("0.00"), D("-0.01")]
     assert fmt.column(values) == [fmt(v) for v in values]
     assert fmt.column([D("1.5")]) is None  # not at the format's places: one by one
+
+
+def test_the_credit_side_reuses_the_debit_side_s_texts_only_for_the_very_same_amounts():
+    """Debit and Credit render the same amounts one after the other: the second column takes the
+    first one's texts (text._signed_texts), but only for the very same objects, never for equal
+    amounts written otherwise (1.5 is not 1.50)."""
+    from decimal import Decimal as D
+
+    from toolkit.spec import text
+
+    debit = text.decimal_formatter(2, "signed", "debit", "zero", ",", "", False)
+    credit = text.decimal_formatter(2, "signed", "credit", "zero", ",", "", False)
+    signed = text.decimal_formatter(2, "signed", None, None, ",", "", False)
+    amounts = [D("12.30"), D("-4.05"), D("0.00"), D("7.00")]
+    assert debit.column(list(amounts)) == ["12,30", "0,00", "0,00", "7,00"]
+    assert credit.column(list(amounts)) == ["0,00", "4,05", "0,00", "0,00"]
+    assert signed.column(list(amounts)) == ["12,30", "-4,05", "0,00", "7,00"]
+    assert signed.column(list(amounts)) == ["12,30", "-4,05", "0,00", "7,00"]  # the kept texts are not changed
+    assert signed.column([D("12.3"), D("-4.05"), D("0.00"), D("7.00")]) is None  # equal, not the same: 12.3 is one by one
+    assert signed.column([D("12.30"), D("-4.05"), D("0.00"), D("7.00")]) == ["12,30", "-4,05", "0,00", "7,00"]

@@ -87,6 +87,7 @@ class _Part:
         self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
         self.ascii = _ascii_compatible(sink.encoding)
         self.charmap = _charmap_table(sink.encoding)
+        self.latin1 = _latin1_exceptions(sink.encoding)
         self.records = 0
         self.empty = True  # no line written yet
         self.failure: UnicodeEncodeError | None = None
@@ -105,11 +106,8 @@ class _Part:
 
     def _encode(self, text: str) -> None:
         try:
-            if self.ascii and text.isascii():  # through the ASCII codec: several times faster than the charmap codecs
-                data = text.encode("ascii")
-            elif self.charmap is not None:  # a DOS code page by its C table (text.charmap_table): the same bytes, the same error
-                data = codecs.charmap_encode(text, "strict", self.charmap)[0]
-            else:
+            data = self._quick(text)
+            if data is None:
                 data = self.encoder.encode(text)
         except UnicodeEncodeError as exc:
             self.failure = exc
@@ -117,6 +115,20 @@ class _Part:
         self.buffer.write(data)
         if self.checker is not None:
             self.checker.written(self.buffer, data)
+
+    def _quick(self, text: str) -> bytes | None:
+        """The text's bytes through a codec several times faster than the file's own that gives
+        the same bytes for this text (and the same error), or None: then the file's codec."""
+        if self.ascii and text.isascii():  # ASCII through the ASCII codec
+            return text.encode("ascii")
+        if self.charmap is not None:  # a DOS code page by its C table (text.charmap_table)
+            return codecs.charmap_encode(text, "strict", self.charmap)[0]
+        if self.latin1 is not None and not any(ch in text for ch in self.latin1):
+            try:  # cp1252, iso-8859-15: Latin-1 characters they write as Latin-1 does (text.latin1_exceptions)
+                return text.encode("latin-1")
+            except UnicodeEncodeError:
+                return None  # a character beyond Latin-1: the file's codec decides
+        return None
 
     def close(self, trailing_newline: bool) -> None:
         if trailing_newline and not self.empty and self.failure is None:
@@ -154,3 +166,8 @@ def _ascii_compatible(encoding: str) -> bool:
 def _charmap_table(encoding: str):
     from toolkit.spec.text import charmap_table
     return charmap_table(encoding)
+
+
+def _latin1_exceptions(encoding: str) -> str | None:
+    from toolkit.spec.text import latin1_exceptions
+    return latin1_exceptions(encoding)

@@ -193,16 +193,15 @@ def _fixed_column(places: int, sign: str, side: str | None, sep: str, zero: str,
             return []
         if type(values[0]) is not Decimal:
             return None
-        joined = "\n".join(map(str, values))
-        if not fixed.fullmatch(joined):
+        texts = _signed_texts(values, places, sep, fixed)
+        if texts is None:
             return None
-        if sep != ".":
-            joined = joined.replace(".", sep)
-        texts = joined.split("\n")
         if side == "debit":
             texts = [other if t[0] == "-" else t for t in texts]
         elif side == "credit":
             texts = [t[1:] if t[0] == "-" else other for t in texts]
+        else:
+            texts = list(texts)  # the shared list stays as it is
         if not all(values):
             # A zero takes the text render() gives it ("-0.00" never; on the credit side the other
             # side's), put in place afterwards: a column with some zeros (the VAT base of a
@@ -211,6 +210,26 @@ def _fixed_column(places: int, sign: str, side: str | None, sep: str, zero: str,
                 texts[at] = other if side == "credit" else zero
         return texts
     return column
+
+
+def _signed_texts(values: list, places: int, sep: str, fixed: re.Pattern) -> list[str] | None:
+    """The signed fixed-point texts of a column of Decimals (None unless every one is at `places`).
+    A journal's Debit and Credit render the same amounts (posting.amount) one after the other: the
+    texts of the last column are kept per (places, separator), and a column of the very same
+    objects takes them instead of turning every amount into text again."""
+    last = _LAST_TEXTS.get((places, sep))
+    if last is not None and len(last[0]) == len(values) and all(map(operator.is_, last[0], values)):
+        return last[1]
+    joined = "\n".join(map(str, values))
+    if not fixed.fullmatch(joined):
+        texts = None
+    else:
+        texts = (joined.replace(".", sep) if sep != "." else joined).split("\n")
+    _LAST_TEXTS[(places, sep)] = (values, texts)
+    return texts
+
+
+_LAST_TEXTS: dict[tuple, tuple[list, list | None]] = {}
 
 
 DATE_DIRECTIVES = {
@@ -320,6 +339,25 @@ def charmap_table(encoding: str):
     if {ord(ch): byte for byte, ch in enumerate(table) if ch != "\ufffe"} != mapping:
         return None  # e.g. a character two bytes decode to: the dict refuses it, a table would not
     return codecs.charmap_build(table)
+
+
+@functools.cache
+def latin1_exceptions(encoding: str) -> str | None:
+    """For an 8-bit code page that writes most of Latin-1 as Latin-1 does (cp1252, iso-8859-15):
+    the characters below U+0100 it writes otherwise, or cannot write. A text of Latin-1 characters
+    without any of them is the same bytes through the Latin-1 codec, a copy in C where the code
+    page's codec looks each character up. None for any other codec (UTF-8, the DOS code pages)."""
+    if not _ascii_compatible(encoding):
+        return None
+    differ = ""
+    for code in range(128, 256):
+        try:
+            same = chr(code).encode(encoding) == bytes([code])
+        except UnicodeEncodeError:
+            same = False
+        if not same:
+            differ += chr(code)
+    return differ if len(differ) <= 32 else None
 
 
 def encode(text: str, encoding: str) -> bytes:
