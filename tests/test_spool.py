@@ -84,6 +84,7 @@ def test_a_temporary_file_that_cannot_be_written_is_a_clear_error(monkeypatch):
 @pytest.mark.parametrize("package", ["winbooks", "exact-globe", "peppol-bis3"])
 def test_spooled_files_are_the_golden_bytes_with_their_hashes_and_zip(demo, tmp_path, monkeypatch, package):
     monkeypatch.setattr(spool, "SPOOL_BYTES", 1000)  # every file of the demo goes to the temporary file
+    monkeypatch.setattr(spool, "BACKGROUND", 500)  # its pieces hashed and written by the thread, most of them
     monkeypatch.setattr(wellformed, "IN_PROCESS", 2000)  # the XML's check starts after it moved to the file
     result = run_export(ExportRequest(demo, package, out_dir=tmp_path / "out", zip=True))
     assert result.status == "written", result.message
@@ -102,6 +103,7 @@ def test_spooled_files_are_the_golden_bytes_with_their_hashes_and_zip(demo, tmp_
 
 def spooled_file(content: bytes, monkeypatch) -> Spooled:
     monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    monkeypatch.setattr(spool, "BACKGROUND", 1000)  # the file's pieces by the thread, the earlier file's at once
     render = Spools()
     Spool(render).write(b"an earlier file")  # the file starts past the temporary file's start
     part = Spool(render)
@@ -147,3 +149,43 @@ def test_the_commit_discards_the_temporary_file_before_the_sync(tmp_path, monkey
     folder = transaction.commit(tmp_path, [("big.xml", data), ("small.txt", b"abc")], {"id": "E1", "files": {}})
     assert closed_at_sync == [True]
     assert (folder / "big.xml").read_bytes() == CONTENT and (folder / "small.txt").read_bytes() == b"abc"
+
+
+def test_big_pieces_are_written_by_a_thread_in_order_and_read_back_after_it(monkeypatch):
+    """Pieces of BACKGROUND bytes and more are hashed and written by a thread while the render goes
+    on; smaller ones wait for them (hashed in order); reading the bytes back waits too."""
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    monkeypatch.setattr(spool, "BACKGROUND", 100)
+    render = Spools()
+    part = Spool(render)
+    pieces_ = [bytes([65 + n % 26]) * (n * 37 % 300 + 1) for n in range(300)]  # big and small, mixed
+    for n, piece in enumerate(pieces_):
+        part.write(piece)
+        if n == 150:
+            assert bytes(part.getbuffer()) == b"".join(pieces_[:151])
+    data = part.value()
+    assert b"".join(pieces(data)) == b"".join(pieces_) and data.sha256 == hashlib.sha256(b"".join(pieces_)).hexdigest()
+    assert render.background is None  # settled
+
+
+@pytest.mark.parametrize("at", ["write", "value"])
+def test_a_background_write_that_fails_is_the_clear_error(monkeypatch, at):
+    monkeypatch.setattr(spool, "SPOOL_BYTES", 10)
+    monkeypatch.setattr(spool, "BACKGROUND", 100)
+    write_at = spool._write_at
+
+    def full(file, data, offset):
+        if len(data) >= 100:
+            raise OSError(28, "No space left on device")
+        write_at(file, data, offset)
+    monkeypatch.setattr(spool, "_write_at", full)
+    part = Spool()
+    part.write(b"x" * 20)  # moved to the file at once (small)
+    with pytest.raises(spool.UserError, match="temporary file.*No space left on device.*nothing was written"):
+        part.write(b"y" * 200)  # handed to the thread
+        if at == "write":  # the next big piece, once the thread has failed
+            while part.spools.background.failure is None:
+                part.spools.background.thread.join(0.01)
+            part.write(b"z" * 200)
+        else:
+            part.value()

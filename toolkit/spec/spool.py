@@ -9,8 +9,9 @@ always) up to SPOOL_BYTES together; past that, the file being written and every 
 one temporary file the render's files share (`Spooled`: a stretch of it). Whoever reads a
 rendered file's bytes reads them with `pieces`, which takes either.
 
-A spooled file is hashed as it is written (`Spooled.sha256`) and copied into the export folder by
-the kernel (`write_to`: copy_file_range where there is one): its bytes are never read back into
+A spooled file is hashed as it is written (`Spooled.sha256`); its big pieces are hashed and
+written by a thread (`_Background`: hashlib and pwrite release the GIL), on the core the XML check
+leaves idle, while the render goes on. It is copied into the export folder by the kernel (`write_to`: copy_file_range where there is one): its bytes are never read back into
 the process. Once the commit has copied them, `discard` closes the temporary file: deleted, its
 pages never go to the disk (the commit's sync of the file system would write them too).
 """
@@ -20,13 +21,17 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+import queue
 import tempfile
+import threading
 from typing import Iterator
 
 from toolkit.errors import UserError
 
 SPOOL_BYTES = 8 << 20  # a render's files up to this size together stay in memory (every test, every usual export)
 PIECE = 4 << 20  # bytes read back at a time
+BACKGROUND = 1 << 20  # a piece this big is hashed and written by a thread
+QUEUED = 4  # pieces handed to the thread and not written yet: then the render waits
 
 
 class Spools:
@@ -38,15 +43,65 @@ class Spools:
         self.in_memory = 0
         self.file = None
         self.end = 0  # the temporary file's size: where the next file's bytes go
+        self.background: _Background | None = None
 
-    def put(self, data, at: int) -> None:
-        """Write `data` at `at`, the end of the temporary file (made on first use)."""
+    def put(self, data, at: int, digest=None) -> None:
+        """Write `data` at `at`, the end of the temporary file (made on first use), and add it to
+        `digest`: a big piece by the background thread, a small one at once (after the pieces
+        before it: hashed in order)."""
         if self.file is None:
             self.file = tempfile.TemporaryFile(buffering=0)  # unbuffered: written where told, at once
         if at != self.end:
             raise RuntimeError("two spooled files were written at once")
-        _write_at(self.file, data, at)
         self.end = at + len(data)
+        if len(data) >= BACKGROUND:
+            if self.background is None:
+                self.background = _Background(self.file)
+            self.background.put(data, at, digest)
+            return
+        self.settle()
+        if digest is not None:
+            digest.update(data)
+        _write_at(self.file, data, at)
+
+    def settle(self) -> None:
+        """Wait for the background thread's writes; raise the OSError of one that failed."""
+        if self.background is not None:
+            background, self.background = self.background, None
+            background.close()
+
+
+class _Background:
+    """Hashes and writes big pieces of the temporary file from a thread, in the order given."""
+
+    def __init__(self, file) -> None:
+        self.file = file
+        self.pieces: queue.Queue = queue.Queue(QUEUED)
+        self.failure: OSError | None = None
+        self.thread = threading.Thread(target=self._write, name="spool-writer", daemon=True)
+        self.thread.start()
+
+    def put(self, data, at: int, digest) -> None:
+        if self.failure is not None:
+            raise self.failure
+        self.pieces.put((data, at, digest))
+
+    def close(self) -> None:
+        self.pieces.put(None)
+        self.thread.join()
+        if self.failure is not None:
+            raise self.failure
+
+    def _write(self) -> None:
+        while (piece := self.pieces.get()) is not None:
+            data, at, digest = piece
+            if self.failure is None:  # after a failure the rest is dropped: the render fails
+                try:
+                    if digest is not None:
+                        digest.update(data)
+                    _write_at(self.file, data, at)
+                except OSError as exc:
+                    self.failure = exc
 
 
 class Spool:
@@ -65,41 +120,51 @@ class Spool:
         shared = self.spools
         try:
             if self.chunks is None:
-                self._append(data)
+                shared.put(data, self.start + self.size, self.digest)
             else:
                 self.chunks.append(data)
+                self.digest.update(data)
                 shared.in_memory += len(data)
                 if shared.in_memory > SPOOL_BYTES:
                     self._move()
         except OSError as exc:
-            raise UserError(f"An export's big files wait in a temporary file in {tempfile.gettempdir()} until they are "
-                            f"written, and writing it failed ({exc}). Free some disk space there (or point TMP/TEMP "
-                            f"elsewhere), then try again; nothing was written.") from None
+            raise _failed(exc) from None
         self.size += len(data)
-        self.digest.update(data)
 
     def _move(self) -> None:
-        """The chunks so far (the one just written too) to the end of the temporary file."""
+        """The chunks so far (the one just written too, all hashed) to the end of the temporary file."""
         shared = self.spools
         self.start = shared.end
         shared.put(b"".join(self.chunks), self.start)
         shared.in_memory -= sum(map(len, self.chunks))
         self.chunks = None
 
-    def _append(self, data: bytes) -> None:
-        self.spools.put(data, self.start + self.size)
+    def _settled(self) -> None:
+        """Every byte written so far is in the temporary file."""
+        try:
+            self.spools.settle()
+        except OSError as exc:
+            raise _failed(exc) from None
 
     def getbuffer(self) -> memoryview:
         """The bytes so far (for the XML check's child, when it starts)."""
         if self.chunks is not None:
             return memoryview(b"".join(self.chunks))
+        self._settled()
         return memoryview(b"".join(pieces(Spooled(self.spools.file, self.start, self.size))))
 
     def value(self) -> bytes | Spooled:
         """The file's bytes: `bytes`, or `Spooled` once they went to the temporary file."""
         if self.chunks is not None:
             return b"".join(self.chunks)
+        self._settled()
         return Spooled(self.spools.file, self.start, self.size, self.digest.hexdigest())
+
+
+def _failed(exc: OSError) -> UserError:
+    return UserError(f"An export's big files wait in a temporary file in {tempfile.gettempdir()} until they are "
+                     f"written, and writing it failed ({exc}). Free some disk space there (or point TMP/TEMP "
+                     f"elsewhere), then try again; nothing was written.")
 
 
 class Spooled:
