@@ -83,6 +83,7 @@ class _Background:
 
     def put(self, data, at: int, digest) -> None:
         if self.failure is not None:
+            self.pieces.put(None)  # the thread ends: the render fails
             raise self.failure
         self.pieces.put((data, at, digest))
 
