@@ -5,12 +5,13 @@
 The workbook is built from the real template (`workbook new`: every sheet, table, style and
 validation), then 100,000 invoices x 5 lines are added through the toolkit's own write-back. In
 one run it measures, as medians of --repeat runs:
-  - a bare python-calamine read of every sheet (the baseline the ratios are against),
   - `ledger-export export COPY` as a user runs it: a fresh process timed from start to end
     (interpreter start and imports included), write-back included; the same with
-    `--no-write-back`; and `ledger-export check`; each with its peak memory (VmHWM),
+    `--no-write-back`; and `ledger-export check`; each with its peak memory (VmHWM), and each run
+    as a ratio to a bare python-calamine read of every sheet of the same file made just before it,
   - and once, in a fresh process, each stage with its time and its own peak memory: imports,
-    read, validate, plan (select, number, account, render), commit (files + register), write-back.
+    read, validate, plan (select, number, account, render), commit (files + register), write-back
+    (as ratios to a bare read made at the start).
 `--package all` runs every shipped package (PACKAGES); DATEV on a copy with its customer numbers.
 Targets (issue 14): export with write-back <= 2.5x the bare read and <= 1 GB; check <= 1.5x.
 The generated workbooks are cached in benchmarks/.cache/.
@@ -248,9 +249,19 @@ def main() -> None:
               "bare calamine read s": round(baseline, 2), "commands": {}}
 
     def measured(label: str, book: Path, argv: list[str]) -> None:
-        seconds, peak = median(lambda: command(book, argv))
-        report["commands"][label] = {"s": round(seconds, 2), "x bare read": round(seconds / baseline, 2), "peak MB": round(peak)}
-        print(f"{label}: {seconds:.1f} s = {seconds / baseline:.2f}x, {peak:.0f} MB", file=sys.stderr, flush=True)
+        # Each run is paired with a bare read of the same file just before it: this machine's speed
+        # drifts by a third within a long run, and a ratio to a read made minutes earlier drifts too.
+        runs = []
+        for _ in range(args.repeat):
+            bare = bare_read(book)
+            runs.append((*command(book, argv), bare))
+        seconds = statistics.median(s for s, _, _ in runs)
+        ratio = statistics.median(s / bare for s, _, bare in runs)
+        peak = max(p for _, p, _ in runs)
+        bare = statistics.median(b for _, _, b in runs)
+        report["commands"][label] = {"s": round(seconds, 2), "x bare read": round(ratio, 2), "bare read s": round(bare, 2),
+                                     "peak MB": round(peak)}
+        print(f"{label}: {seconds:.1f} s = {ratio:.2f}x (bare read {bare:.1f} s), {peak:.0f} MB", file=sys.stderr, flush=True)
 
     for package in packages:
         argv = ["export", "{book}", "--package", package]  # the export folder as a user gets it: beside the workbook
