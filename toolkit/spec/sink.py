@@ -12,6 +12,7 @@ from __future__ import annotations
 import codecs
 
 from toolkit.spec.spool import Spool, Spooled, Spools
+from toolkit.spec.text import ascii_compatible, charmap_table, latin1_exceptions
 from toolkit.spec.wellformed import Checker
 
 CHUNK_LINES = 20_000  # lines joined and encoded at a time: a few MB of text
@@ -85,9 +86,9 @@ class _Part:
         self.eol, self.encoding = sink.eol, sink.encoding
         self.buffer = Spool(sink.spools)  # in memory, or in the render's temporary file
         self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
-        self.ascii = _ascii_compatible(sink.encoding)
-        self.charmap = _charmap_table(sink.encoding)
-        self.latin1 = _latin1_exceptions(sink.encoding)
+        self.ascii = ascii_compatible(sink.encoding)
+        self.charmap = charmap_table(sink.encoding)
+        self.latin1 = latin1_exceptions(sink.encoding)
         self.records = 0
         self.empty = True  # no line written yet
         self.failure: UnicodeEncodeError | None = None
@@ -157,17 +158,3 @@ class _Part:
         """Why the part's bytes (`data`) are not well-formed XML; "" when they are."""
         return self.checker.verdict(data)
 
-
-def _ascii_compatible(encoding: str) -> bool:
-    from toolkit.spec.text import _ascii_compatible as compatible
-    return compatible(encoding)
-
-
-def _charmap_table(encoding: str):
-    from toolkit.spec.text import charmap_table
-    return charmap_table(encoding)
-
-
-def _latin1_exceptions(encoding: str) -> str | None:
-    from toolkit.spec.text import latin1_exceptions
-    return latin1_exceptions(encoding)

@@ -321,7 +321,7 @@ _ASCII = bytes(range(128))
 
 
 @functools.cache
-def _ascii_compatible(encoding: str) -> bool:
+def ascii_compatible(encoding: str) -> bool:
     """Whether the encoding writes ASCII text byte for byte as ASCII (no byte order mark)."""
     return _ASCII.decode("ascii").encode(encoding) == _ASCII
 
@@ -347,7 +347,7 @@ def latin1_exceptions(encoding: str) -> str | None:
     the characters below U+0100 it writes otherwise, or cannot write. A text of Latin-1 characters
     without any of them is the same bytes through the Latin-1 codec, a copy in C where the code
     page's codec looks each character up. None for any other codec (UTF-8, the DOS code pages)."""
-    if not _ascii_compatible(encoding):
+    if not ascii_compatible(encoding):
         return None
     differ = ""
     for code in range(128, 256):
@@ -358,14 +358,6 @@ def latin1_exceptions(encoding: str) -> str | None:
         if not same:
             differ += chr(code)
     return differ if len(differ) <= 32 else None
-
-
-def encode(text: str, encoding: str) -> bytes:
-    """text.encode(encoding); pure ASCII text through the ASCII codec, which is several times faster
-    than the charmap codecs (cp1252, cp437, ...) and gives the same bytes."""
-    if text.isascii() and _ascii_compatible(encoding):
-        return text.encode("ascii")
-    return text.encode(encoding)
 
 
 def can_encode(ch: str, encoding: str) -> bool:
