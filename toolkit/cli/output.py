@@ -18,13 +18,15 @@ def print_findings(findings: list[Finding], as_json: bool = False, out=None) -> 
         out.write("\n")
         return
     sheet = None
+    lines = []  # written at once: an e-invoice export can name 30,000 documents it leaves out
     for f in sorted(findings, key=report_order):
         if f.sheet != sheet:
             sheet = f.sheet
-            print(sheet or "Workbook", file=out)
-        print(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}", file=out)
+            lines.append(sheet or "Workbook")
+        lines.append(f"  {f.severity:<7} {f.cell or '-':<6} {f.code:<34} {f.message}")
     errors = sum(f.is_error for f in findings)
-    print(f"{errors} error(s), {len(findings) - errors} warning(s).", file=out)
+    lines.append(f"{errors} error(s), {len(findings) - errors} warning(s).")
+    out.write("\n".join(lines) + "\n")
 
 
 def progress(stage: str) -> None:

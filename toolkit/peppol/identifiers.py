@@ -133,9 +133,13 @@ _ZERO_CATEGORIES = {
 }
 
 
+_STANDARD, _DOMESTIC_ZERO = VatCategory("S"), VatCategory("Z")  # made once: this runs for every line
+
+
 def vat_category(regime: str, rate: Decimal) -> VatCategory:
     """The category of a line: S (standard, any rate above 0), Z (domestic 0 %), or the category
     of a regime that carries no VAT (K, AE, G, E, O), which then must be at 0 %."""
-    if regime in _ZERO_CATEGORIES:
-        return _ZERO_CATEGORIES[regime]
-    return VatCategory("S") if rate else VatCategory("Z")
+    category = _ZERO_CATEGORIES.get(regime)
+    if category is not None:
+        return category
+    return _STANDARD if rate else _DOMESTIC_ZERO
