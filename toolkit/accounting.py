@@ -210,11 +210,13 @@ def build_document(
     settings: Settings,
     rules: RuleBook,
     vat_code: VatCodeLookup,
+    lines_out: list | None = None,
 ) -> Document:
     """The balanced booking of `invoice`; raises Unbalanced if its postings do not add up to 0.
-    (`rules` is not consulted: the lines carry their accounts.)"""
+    (`rules` is not consulted: the lines carry their accounts.) `lines_out`, when given, receives
+    each line's amounts as `line_amounts` gives them (an e-invoice shows them: not computed twice)."""
     booked_gross = bool(settings.discount_account)
-    revenue_groups, groups = _amounts(invoice, settings.rounding, settings.vat_booking == "on total")
+    revenue_groups, groups = _amounts(invoice, settings.rounding, settings.vat_booking == "on total", lines_out)
     doc_type = invoice.doc_type
     vat_groups = []
     for group, members in groups:

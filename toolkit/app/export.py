@@ -234,11 +234,13 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         return plan
 
     numbered = {c.customer_id: _with_number(c, plan.generated.get(c.customer_id)) for c in chosen}
-    documents, problems = _account(selected, numbered, wb, spec, progress)
+    # An e-invoice is prepared as its document is booked, from the line amounts the booking computed.
+    preparation = einvoice.Preparation(wb.settings, workbook) if spec.stream == "einvoice" else None
+    documents, problems = _account(selected, numbered, wb, spec, progress, preparation)
     if problems:
         return _blocked(plan, problems, "Some documents cannot be booked; nothing was written.")
-    if spec.stream == "einvoice":
-        prepared = einvoice.prepare(documents, wb.settings, workbook)
+    if preparation is not None:
+        prepared = preparation.done()
         if any(f.is_error for f in prepared.findings):
             return _blocked(plan, prepared.findings, "Some documents cannot be valid e-invoices; nothing was written.")
         plan.findings += prepared.findings
@@ -352,8 +354,10 @@ def _blocked(plan: ExportPlan, problems: list[Finding], message: str) -> ExportP
     return plan
 
 
-def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workbook, spec, progress: Progress):
-    """Balanced documents in date order, numbered per journal; or the findings that stop them."""
+def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workbook, spec, progress: Progress,
+             preparation: einvoice.Preparation | None = None):
+    """Balanced documents in date order, numbered per journal; or the findings that stop them.
+    `preparation`: each document's e-invoice prepared as it is booked."""
     rules = RuleBook(wb.vat_rules)
     # a handful of combinations, asked per VAT group
     vat_code = functools.cache(package_vat_codes(spec.id, spec.vat_code, wb.vat_codes))
@@ -365,8 +369,9 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
         for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
             if n % step == 0:
                 progress(f"Accounting: {n:,} of {len(selected):,} documents")
+            lines = [] if preparation is not None else None
             try:
-                document = build_document(invoice, numbered[invoice.customer_id], wb.settings, rules, vat_code)
+                document = build_document(invoice, numbered[invoice.customer_id], wb.settings, rules, vat_code, lines)
             except Unbalanced as exc:
                 problems.append(exc.finding)
                 continue
@@ -375,6 +380,8 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
                                       f"{invoice.number} comes to 0.00: packages drop or refuse an empty booking. "
                                       f"Correct its lines, or move it out of the period."))
             documents.append(document)
+            if preparation is not None and not problems:  # a booking problem blocks: no e-invoice is made
+                preparation.add(document, lines)
         collector.exempt()
     return _sequenced(documents), problems
 

@@ -21,7 +21,7 @@ from stdnum import iban as iban_number
 from toolkit import layout
 from toolkit.accounting import line_amounts
 from toolkit.customers.normalize import vat_key
-from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, Settings, error, warning
+from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, LineAmount, Settings, error, warning
 from toolkit.peppol.identifiers import ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, seller_enterprise_number, vat_category
 
 ZERO = Decimal("0.00")
@@ -40,31 +40,49 @@ def is_peppol_customer(customer) -> bool:
 
 
 def prepare(documents: list[Document], settings: Settings, workbook: Path | None) -> Prepared:
-    out = Prepared()
-    seller = _seller(settings, out.findings)
-    pdfs = _pdf_folder(settings, workbook)
-    without_pdf = []
+    preparation = Preparation(settings, workbook)
     for document in documents:
+        preparation.add(document)
+    return preparation.done()
+
+
+class Preparation:
+    """`prepare`, a document at a time: the export prepares each document as the accounting books
+    it, from the line amounts the booking computed (`add(document, amounts)`)."""
+
+    def __init__(self, settings: Settings, workbook: Path | None):
+        self.out = Prepared()
+        self.settings = settings
+        self.seller = _seller(settings, self.out.findings)
+        self.pdfs = _pdf_folder(settings, workbook)
+        self.without_pdf: list[str] = []
+
+    def add(self, document: Document, amounts: list[LineAmount] | None = None) -> None:
+        """`amounts`: the document's `line_amounts`, when the accounting already has them."""
+        out = self.out
         if not is_peppol_customer(document.customer):
             out.skipped[document.number] = NOT_PEPPOL
-            continue
-        einvoice = _einvoice(document, settings, seller, out.findings)
+            return
+        einvoice = _einvoice(document, self.settings, self.seller, out.findings, amounts)
         if einvoice is None:
-            continue
-        if pdfs is not None:
-            pdf = pdfs / f"{document.number}.pdf"
+            return
+        if self.pdfs is not None:
+            pdf = self.pdfs / f"{document.number}.pdf"
             if pdf.is_file():
                 einvoice.pdf_name = pdf.name
                 einvoice.pdf_base64 = base64.b64encode(pdf.read_bytes()).decode("ascii")
             else:
-                without_pdf.append(document.number)
+                self.without_pdf.append(document.number)
         document.einvoice = einvoice
         out.documents.append(document)
-    if without_pdf:
-        out.findings.append(warning("einvoice.pdf.missing", settings.cell("pdf_folder"), "value",
-                                    f"No PDF in {pdfs} for {len(without_pdf)} document(s): {', '.join(without_pdf)}. "
-                                    "Their e-invoices are written without one (name a PDF <document number>.pdf)."))
-    return out
+
+    def done(self) -> Prepared:
+        if self.without_pdf:
+            self.out.findings.append(warning(
+                "einvoice.pdf.missing", self.settings.cell("pdf_folder"), "value",
+                f"No PDF in {self.pdfs} for {len(self.without_pdf)} document(s): {', '.join(self.without_pdf)}. "
+                "Their e-invoices are written without one (name a PDF <document number>.pdf)."))
+        return self.out
 
 
 def pdf_path(settings: Settings, workbook: Path | None, number: str) -> Path | None:
@@ -121,7 +139,8 @@ def _seller(settings: Settings, findings: list[Finding]) -> dict:
     return seller
 
 
-def _einvoice(document: Document, settings: Settings, seller: dict, findings: list[Finding]) -> EInvoice | None:
+def _einvoice(document: Document, settings: Settings, seller: dict, findings: list[Finding],
+              amounts: list[LineAmount] | None) -> EInvoice | None:
     customer, invoice = document.customer, document.invoice
     before = len(findings)
     country = (customer.country or settings.company_country or "").upper()
@@ -138,7 +157,7 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
     buyer_vat = vat_key(customer.vat_number, country)
 
     lines, groups = [], {}
-    for n, amount in enumerate(line_amounts(invoice, settings), 1):
+    for n, amount in enumerate(line_amounts(invoice, settings) if amounts is None else amounts, 1):
         line = amount.line
         category = vat_category(line.vat_regime, line.vat_rate)
         if category.code not in ("S", "Z") and line.vat_rate:
