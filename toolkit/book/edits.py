@@ -29,10 +29,21 @@ HIGHLIGHT_RGB = "FFC7CE"
 OUTPUT_RGB = "F2F2F2"  # the grey of output columns in the template
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CellEdit:
     sheet: str
     row: int  # 1-based Excel row, as in the file before this write-back
+    key: str  # layout column key
+    value: object
+
+
+@dataclass(frozen=True, slots=True)
+class ColumnEdit:
+    """One value set in one column of many rows (`Edits.set_rows`): an export marks each of its
+    100,000 documents' rows with one export id, as one object rather than one CellEdit per row."""
+
+    sheet: str
+    rows: tuple[int, ...]  # 1-based Excel rows, as in the file before this write-back
     key: str  # layout column key
     value: object
 
@@ -78,7 +89,7 @@ class Edits:
     """What to change in a workbook; fill it with the methods, then apply it to the file
     (`writeback.write_back`) or to the open workbook (`live.apply`)."""
 
-    cells: list[CellEdit] = field(default_factory=list)
+    cells: list[CellEdit | ColumnEdit] = field(default_factory=list)  # in the order given: a later one wins
     settings: dict[str, object] = field(default_factory=dict)
     deleted: dict[str, set[int]] = field(default_factory=dict)
     appended: dict[str, list[list]] = field(default_factory=dict)
@@ -96,7 +107,9 @@ class Edits:
         """`set` of one value on many rows of one column (an export marks each document's row),
         the column checked once."""
         sheet_of(sheet).column(key)  # fail early on a typo
-        self.cells.extend([CellEdit(sheet, row, key, value) for row in rows])
+        rows = tuple(rows)
+        if rows:
+            self.cells.append(ColumnEdit(sheet, rows, key, value))
         return self
 
     def set_setting(self, key: str, value) -> Edits:
@@ -146,11 +159,20 @@ class Edits:
         return sorted(names, key=lambda n: (n != layout.CHECK.name, list(SHEETS).index(n)))
 
     def of_sheets(self) -> dict[str, SheetEdits]:
-        """The edits of each sheet of `sheets()`, in that order; one pass over the cells (100,000 of
-        them after an export) for all sheets."""
+        """The edits of each sheet of `sheets()`, in that order; one pass over the cells for all
+        sheets. The rows a ColumnEdit alone changes share one {key: value} (100,000 rows after an
+        export: one dict, not 100,000), so a row's dict is replaced, never changed in place."""
         cells: dict[str, dict[int, dict[str, object]]] = {name: {} for name in self.sheets()}
         for e in self.cells:
-            cells[e.sheet].setdefault(e.row, {})[e.key] = e.value
+            rows = cells[e.sheet]
+            if type(e) is ColumnEdit:
+                shared = {e.key: e.value}
+                for row in e.rows:
+                    old = rows.get(row)
+                    rows[row] = shared if old is None else {**old, e.key: e.value}
+            else:
+                old = rows.get(e.row)
+                rows[e.row] = {e.key: e.value} if old is None else {**old, e.key: e.value}
         return {name: self._sheet_edits(name, rows) for name, rows in cells.items()}
 
     def _sheet_edits(self, name: str, cells: dict[int, dict[str, object]]) -> SheetEdits:
@@ -164,7 +186,7 @@ class SheetEdits:
     """The edits of one sheet, in the order they apply."""
 
     sheet: layout.Sheet
-    cells: dict[int, dict[str, object]]  # row as read -> key -> value
+    cells: dict[int, dict[str, object]]  # row as read -> key -> value; rows may share a dict: read, never change
     deleted: set[int]
     replaced: list[list] | None
     links: list[str | None] | None
