@@ -20,9 +20,10 @@ from toolkit.spec.cells import Ctx, FileRun
 from toolkit.spec.lines import write_lines
 from toolkit.spec.load import Spec
 from toolkit.spec.plans import FilePlan
-from toolkit.spec.sink import Sink
+from toolkit.spec.sink import Codec, Sink
 from toolkit.spec.spool import Spooled, Spools
-from toolkit.spec.wellformed import Many
+from toolkit.spec.wellformed import IN_PROCESS, Many
+import toolkit.spec.xml as xml
 from toolkit.spec.xml import write_xml
 
 
@@ -45,26 +46,64 @@ def render(spec: Spec, batch: Batch) -> Rendered:
     for p in spec.parameters:
         params.setdefault(p.name, None)
     findings: list[Finding] = []
-    files = []
-    names = set()
-    spools = Spools()  # where the files' bytes wait (spool.py)
-    small = Many()  # the small XML files' well-formedness, known at the end (wellformed.py)
-    checked: dict[int, tuple[FileRun, str]] = {}  # their position there -> (run, file name)
+    out = _Files(spec)
     for plan in spec.plans.files:
+        if plan.per_document and plan.layout.kind == "xml":
+            _xml_documents(spec, batch, params, plan, findings, out)
+            continue
         for run in _runs(spec, batch, params, plan, findings):
-            for name, content in _file(run, spools, small, checked):
-                if name.casefold() in names:
-                    run.error("file.name", None, run.ctx, f"{spec.name}: two files would be named {name!r}")
-                names.add(name.casefold())
-                files.append((name, content))
-    for position, problem in sorted(small.problems().items()):
-        run, name = checked[position]
+            for name, content in _file(run, out):
+                out.add(run, name, content)
+    out.spools.finish()  # the files spooled together are written and hashed
+    for position, problem in sorted(out.small.problems().items()):
+        run, name = out.checked[position]
         run.file_name = name
         _malformed(run, problem)
     errors = [f for f in _unique(findings) if f.is_error]
     if errors:
         raise RenderError(errors)
-    return Rendered(files, [f for f in _unique(findings) if not f.is_error])
+    return Rendered(out.files, [f for f in _unique(findings) if not f.is_error])
+
+
+class _Files:
+    """The render's files as they come: their names (two the same are an error), their bytes
+    (where they wait: `spools`) and their XML check (`small`: the small files', whose verdicts
+    come at the end)."""
+
+    def __init__(self, spec: Spec):
+        self.spec = spec
+        self.files: list[tuple[str, bytes | Spooled]] = []
+        self.names: set[str] = set()
+        self.spools = Spools()  # where the files' bytes wait (spool.py)
+        self.small = Many()  # the small XML files' well-formedness, known at the end (wellformed.py)
+        self.checked: dict[int, tuple[FileRun, str]] = {}  # their position there -> (run, file name)
+        self.waiting: list[tuple[int, FileRun, bytes]] = []  # (place in `files`, run, bytes): see `wait`
+
+    def add(self, run: FileRun, name: str, content: bytes | Spooled | None) -> None:
+        if name.casefold() in self.names:
+            run.error("file.name", None, run.ctx, f"{self.spec.name}: two files would be named {name!r}")
+        self.names.add(name.casefold())
+        self.files.append((name, content))
+
+    def wait(self, run: FileRun, name: str, data: bytes) -> None:
+        """A small XML file (a whole per-document file), its name reported now as `add` does; its
+        bytes are kept and checked with the others waiting (`flush`): once per chunk of documents,
+        not once per file."""
+        self.add(run, name, None)
+        self.waiting.append((len(self.files) - 1, run, data))
+
+    def flush(self) -> None:
+        """The waiting files, kept and sent to their XML check together, in their order."""
+        if not self.waiting:
+            return
+        datas = [data for _, _, data in self.waiting]
+        contents = self.spools.keep(datas)
+        first = self.small.add_many(contents, datas)
+        for n, ((at, run, _), content) in enumerate(zip(self.waiting, contents)):
+            name = self.files[at][0]
+            self.files[at] = (name, content)
+            self.checked[first + n] = (run, name)
+        self.waiting.clear()
 
 
 def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list[Finding]):
@@ -85,11 +124,44 @@ def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list
     run.release()
 
 
+def _xml_documents(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list[Finding], out: _Files) -> None:
+    """A per_document XML file's files, a chunk of documents at a time: a document's text by
+    columns (xml.PerDocument), encoded, then kept and checked with the chunk's others (`_Files.wait`);
+    a document it does not give (a finding to report, a text its encoding cannot write, a big
+    file) is walked and written as `_runs` and `_file` do, after the ones before it (their order
+    in the temporary file and in the XML check is the documents'). Findings come in the
+    documents' order, as they would document by document."""
+    run = FileRun(spec, batch, params, plan, findings)
+    eol = "" if plan.layout.indent == "" else plan.eol
+    documents = xml.PerDocument(run, eol)
+    codec = Codec(plan.encoding)
+    try:
+        for docs in documents.chunks(batch.documents):
+            for position, document in enumerate(docs):
+                if spec.stream == "einvoice" and document.einvoice is None:
+                    raise ValueError(f"{document.number}: an e-invoice package renders documents prepared by toolkit.peppol.einvoice")
+                run.ctx = Ctx(batch, params)
+                run.ctx.document, run.ctx.customer = document, document.customer
+                text = documents.text(position)
+                data = codec.whole(text) if text is not None else None
+                if data is None or len(data) > IN_PROCESS:  # a big one is checked on its own (wellformed.Checker)
+                    out.flush()
+                    for name, content in _file(run, out):
+                        out.add(run, name, content)
+                elif plan.when is None or plan.when(run.ctx):
+                    run.file_name = _name(run, plan.name_parts, plan.name)
+                    out.wait(run, run.file_name, data)
+            out.flush()
+    finally:
+        documents.close()
+        run.release()
+
+
 def _unique(findings: list[Finding]) -> list[Finding]:
     return list(dict.fromkeys(findings))
 
 
-def _file(run: FileRun, spools: Spools, small: Many, checked: dict) -> list[tuple[str, bytes | Spooled]]:
+def _file(run: FileRun, out: _Files) -> list[tuple[str, bytes | Spooled]]:
     """The file's (name, bytes), or its parts when it has more records than `max_records`; none
     when its condition does not hold or it is empty and may be omitted."""
     plan = run.plan
@@ -97,22 +169,22 @@ def _file(run: FileRun, spools: Spools, small: Many, checked: dict) -> list[tupl
         return []
     name = run.file_name = _name(run, plan.name_parts, plan.name)
     eol = "" if plan.layout.kind == "xml" and plan.layout.indent == "" else plan.eol
-    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml", spools=spools,
+    sink = Sink(eol, plan.encoding, plan.max_records, xml=plan.layout.kind == "xml", spools=out.spools,
                 trailing_newline=plan.trailing_newline)
     count = write_xml(run, sink) if plan.layout.kind == "xml" else write_lines(run, sink)
     parts = sink.close()
     if count == 0 and plan.omit_when_empty:
         return []
     if len(parts) == 1:  # the usual case: one file, named as always
-        return [(name, _content(run, parts[0], small, checked))]
+        return [(name, _content(run, parts[0], out))]
     files = []
     for number, part in enumerate(parts, 1):
         run.file_name = _name(run, plan.part_name_parts, plan.name, number)
-        files.append((run.file_name, _content(run, part, small, checked)))
+        files.append((run.file_name, _content(run, part, out)))
     return files
 
 
-def _content(run: FileRun, part, small: Many, checked: dict) -> bytes | Spooled:
+def _content(run: FileRun, part, out: _Files) -> bytes | Spooled:
     plan = run.plan
     if part.failure is not None:  # a value that escaped the per-field checks: still no bad file
         exc = part.failure
@@ -122,7 +194,7 @@ def _content(run: FileRun, part, small: Many, checked: dict) -> bytes | Spooled:
     data = part.data()
     if plan.layout.kind == "xml":  # never an export with a broken file
         if not part.checker.big:  # `render` reports it with the other small files'
-            checked[small.add(data, part.checker.kept)] = (run, run.file_name)
+            out.checked[out.small.add(data, part.checker.kept)] = (run, run.file_name)
         elif problem := part.xml_problem(data):
             _malformed(run, problem)
     return data

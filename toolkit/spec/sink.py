@@ -78,6 +78,40 @@ class Sink:
         return self.parts
 
 
+class Codec:
+    """A file's encoding, with quicker codecs that give the same bytes for a text where they can."""
+
+    def __init__(self, encoding: str):
+        self.encoding = encoding
+        self.ascii = ascii_compatible(encoding)
+        self.charmap = charmap_table(encoding)
+        self.latin1 = latin1_exceptions(encoding)
+
+    def quick(self, text: str) -> bytes | None:
+        """The text's bytes through a codec several times faster than the file's own that gives
+        the same bytes for this text (and the same error), or None: then the file's codec."""
+        if self.ascii and text.isascii():  # ASCII through the ASCII codec
+            return text.encode("ascii")
+        if self.charmap is not None:  # a DOS code page by its C table (text.charmap_table)
+            return codecs.charmap_encode(text, "strict", self.charmap)[0]
+        if self.latin1 is not None and not any(ch in text for ch in self.latin1):
+            try:  # cp1252, iso-8859-15: Latin-1 characters they write as Latin-1 does (text.latin1_exceptions)
+                return text.encode("latin-1")
+            except UnicodeEncodeError:
+                return None  # a character beyond Latin-1: the file's codec decides
+        return None
+
+    def whole(self, text: str) -> bytes | None:
+        """A whole file's bytes, the same as a Sink writes (the file's encodings keep no state
+        from one piece to the next, a BOM aside: at the start); None when the text cannot be
+        encoded (then the file goes through a Sink, which reports it)."""
+        try:
+            data = self.quick(text)
+            return data if data is not None else text.encode(self.encoding)
+        except UnicodeEncodeError:
+            return None
+
+
 class _Part:
     """One output file's bytes, encoded as lines come; the first failure to encode is kept (and
     nothing more encoded) for the renderer to report."""
@@ -86,9 +120,8 @@ class _Part:
         self.eol, self.encoding = sink.eol, sink.encoding
         self.buffer = Spool(sink.spools)  # in memory, or in the render's temporary file
         self.encoder = codecs.getincrementalencoder(sink.encoding)()  # a BOM (utf-8-sig) once, at the start
-        self.ascii = ascii_compatible(sink.encoding)
-        self.charmap = charmap_table(sink.encoding)
-        self.latin1 = latin1_exceptions(sink.encoding)
+        self.codec = Codec(sink.encoding)
+        self.ascii = self.codec.ascii
         self.records = 0
         self.empty = True  # no line written yet
         self.failure: UnicodeEncodeError | None = None
@@ -107,7 +140,7 @@ class _Part:
 
     def _encode(self, text: str) -> None:
         try:
-            data = self._quick(text)
+            data = self.codec.quick(text)
             if data is None:
                 data = self.encoder.encode(text)
         except UnicodeEncodeError as exc:
@@ -116,20 +149,6 @@ class _Part:
         self.buffer.write(data)
         if self.checker is not None:
             self.checker.written(self.buffer, data)
-
-    def _quick(self, text: str) -> bytes | None:
-        """The text's bytes through a codec several times faster than the file's own that gives
-        the same bytes for this text (and the same error), or None: then the file's codec."""
-        if self.ascii and text.isascii():  # ASCII through the ASCII codec
-            return text.encode("ascii")
-        if self.charmap is not None:  # a DOS code page by its C table (text.charmap_table)
-            return codecs.charmap_encode(text, "strict", self.charmap)[0]
-        if self.latin1 is not None and not any(ch in text for ch in self.latin1):
-            try:  # cp1252, iso-8859-15: Latin-1 characters they write as Latin-1 does (text.latin1_exceptions)
-                return text.encode("latin-1")
-            except UnicodeEncodeError:
-                return None  # a character beyond Latin-1: the file's codec decides
-        return None
 
     def close(self, trailing_newline: bool) -> None:
         if trailing_newline and not self.empty and self.failure is None:

@@ -70,6 +70,54 @@ class Spools:
             background, self.background = self.background, None
             background.close()
 
+    def keep(self, files: list[bytes]) -> list[bytes | Spooled]:
+        """Many whole small files at once (a chunk of per-document e-invoices), each kept where
+        its `Spool` would keep it: in memory while the render's bytes there fit SPOOL_BYTES, else
+        in the temporary file. The ones that go there are written together, in one piece (a big
+        one: by the background thread, which hashes each file's stretch of it too); the `Spooled`
+        of each is returned at once, its hash known once the writes are settled (`finish`)."""
+        kept: list = []
+        spooled: list[Spooled] = []
+        piece: list[bytes] = []
+        start = self.end
+        for data in files:
+            if self.in_memory + len(data) <= SPOOL_BYTES:
+                self.in_memory += len(data)
+                kept.append(data)
+                continue
+            if self.file is None:
+                self.file = tempfile.TemporaryFile(buffering=0)
+            spooled.append(Spooled(self.file, start, len(data)))
+            piece.append(data)
+            start += len(data)
+            kept.append(spooled[-1])
+        if spooled:
+            try:
+                self.put(b"".join(piece), self.end, _Hashes(spooled))
+            except OSError as exc:
+                raise _failed(exc) from None
+        return kept
+
+    def finish(self) -> None:
+        """Every file's bytes are in place and hashed (`keep`): wait for the background writes."""
+        try:
+            self.settle()
+        except OSError as exc:
+            raise _failed(exc) from None
+
+
+class _Hashes:
+    """The "digest" of a piece holding whole files (`Spools.keep`): each file's hash, noted on its
+    `Spooled`, as the piece is hashed."""
+
+    def __init__(self, files: list[Spooled]):
+        self.files = files
+
+    def update(self, data: bytes) -> None:
+        view, first = memoryview(data), self.files[0].start
+        for file in self.files:
+            file.sha256 = hashlib.sha256(view[file.start - first:file.start - first + file.size]).hexdigest()
+
 
 class _Background:
     """Hashes and writes big pieces of the temporary file from a thread, in the order given."""

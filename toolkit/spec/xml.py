@@ -8,7 +8,7 @@ from __future__ import annotations
 import operator
 from collections import Counter, deque
 from itertools import accumulate, compress, repeat
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import toolkit.spec.text as text
 from toolkit.spec.cells import Ctx, FileRun, compose, identity
@@ -25,9 +25,9 @@ def write_xml(run: FileRun, out: Sink) -> int:
     renamed = dict(dict(layout.element_names).get(document.doc_type, ())) if document is not None else {}
     writer = _Writer(run, layout.indent, renamed, out)
     if layout.declaration:
-        out.append(f'<?xml version="1.0" encoding="{XML_ENCODING_NAMES[plan.encoding]}"?>')
+        out.append(_declaration(plan))
     root = renamed.get(layout.root, layout.root)
-    bound = run.cells.setdefault(("xml", tuple(sorted(renamed.items()))), {})  # bound once per run and naming
+    bound = run.cells.setdefault(_naming(renamed), {})  # bound once per run and naming
     if "root" not in bound:
         bound["root"] = [writer.cell(f, True) for f in layout.root_attributes]
     root_attrs = _attributes(bound["root"], run.ctx)
@@ -41,6 +41,102 @@ def write_xml(run: FileRun, out: Sink) -> int:
     out.append(f"</{root}>")
     writer.columns.clear()  # they refer back to the writer
     return count
+
+
+def _declaration(plan: FilePlan) -> str:
+    return f'<?xml version="1.0" encoding="{XML_ENCODING_NAMES[plan.encoding]}"?>'
+
+
+def _naming(renamed: dict[str, str]) -> tuple:
+    """The key of a file's cells bound under this renaming of elements."""
+    return "xml", tuple(sorted(renamed.items()))
+
+
+class PerDocument:
+    """The files of a per_document XML file, a chunk of documents at a time, by columns.
+
+    A document's file is its root element over the file's records: the root is rendered as a
+    documents-record (`XmlColumns` over the chunk's documents; the root always written, as
+    `write_xml` writes it), and the file's text is the declaration, that element and the last line
+    ending. Element names depend on the document type (a credit note's CreditNote ...): each
+    naming has its own writer and columns, over its documents of the chunk.
+
+    A naming's cells are the ones `write_xml` bound for its first document, walked as always:
+    binding a constant may report a finding (too long ...), which then comes where it always came.
+    `text` is None for a document to walk: its naming is not bound yet, a text of it would raise a
+    finding, or the file's records cannot be rendered by columns."""
+
+    def __init__(self, run: FileRun, eol: str):
+        plan = run.plan
+        self.run, self.eol = run, eol
+        self.head = _declaration(plan) + eol if plan.layout.declaration else ""
+        self.tail = eol if plan.trailing_newline else ""
+        self.names = dict(plan.layout.element_names)
+        self.namings: dict[str, tuple] = {}  # document type -> its naming
+        self.kinds: dict[tuple, XmlColumns | None] = {}  # naming -> its columns (None: not by columns)
+        self.docs: list = []
+        self.texts: dict[tuple, dict[int, str]] = {}  # naming -> {position in the chunk: the document's text}
+
+    def chunks(self, documents) -> Iterator[list]:
+        for start in range(0, len(documents), CHUNK_DOCUMENTS):
+            self.docs, self.texts = list(documents[start:start + CHUNK_DOCUMENTS]), {}
+            yield self.docs
+        self.docs, self.texts = [], {}
+
+    def text(self, position: int) -> str | None:
+        """The file text of the chunk's document at `position`, or None: walk it (`write_xml`).
+        A naming's documents of the chunk are rendered when the first of them is asked for."""
+        naming = self.naming(self.docs[position])
+        texts = self.texts.get(naming)
+        if texts is None:
+            columns = self.columns(naming)
+            if columns is None:
+                return None
+            group = [k for k in range(position, len(self.docs)) if self.naming(self.docs[k]) == naming]
+            texts = self.texts[naming] = self.render(columns, group)
+        return texts.get(position)
+
+    def naming(self, document) -> tuple:
+        naming = self.namings.get(document.doc_type)
+        if naming is None:
+            naming = self.namings[document.doc_type] = _naming(dict(self.names.get(document.doc_type, ())))
+        return naming
+
+    def columns(self, naming: tuple) -> XmlColumns | None:
+        if naming in self.kinds:
+            return self.kinds[naming]
+        run, plan = self.run, self.run.plan
+        if plan.max_records or plan.omit_when_empty:  # parts, or a file left out when empty: walked
+            self.kinds[naming] = None
+            return None
+        bound = run.cells.get(naming)
+        if bound is None or "root" not in bound or any(id(r) not in bound for r in plan.records):
+            return None  # bound by its first document's walk: asked again at the next one
+        layout = plan.layout
+        writer = _Writer(run, layout.indent, dict(naming[1]), Sink(self.eol, plan.encoding, None))
+        record = RecordPlan(layout.root, "documents", False, None, None, plan.records, None, False,
+                            layout.root, layout.root_attributes)
+        root = _Bound(record, [bound[id(r)] for r in plan.records], bound["root"], [], None)
+        columns = XmlColumns(writer, root, 0, whole=True)
+        self.kinds[naming] = columns if columns.ok else None
+        return self.kinds[naming]
+
+    def render(self, columns: XmlColumns, group: list[int]) -> dict[int, str]:
+        docs = [self.docs[k] for k in group]
+        writer = columns.writer
+        writer.chunk = ({id(doc): n for n, doc in enumerate(docs)}, docs, {})
+        try:
+            rendered = columns.render(docs, writer.chunk[2])
+        finally:
+            writer.chunk = None
+        head, tail, lines, dirty = self.head, self.tail, rendered.lines, rendered.dirty
+        return {k: head + lines[n] + tail for n, k in enumerate(group) if n not in dirty}
+
+    def close(self) -> None:
+        for columns in self.kinds.values():
+            if columns is not None:
+                columns.writer.columns.clear()  # they refer back to the writer
+        self.kinds.clear()
 
 
 class _Bound:
@@ -266,9 +362,10 @@ class XmlColumns(ColumnBase):
     rows of a shape are its template filled with their texts. No Python code runs per row: the
     columns are mapped, compressed and spread by C loops (map, zip, compress)."""
 
-    def __init__(self, writer: _Writer, bound: _Bound, depth: int):
+    def __init__(self, writer: _Writer, bound: _Bound, depth: int, whole: bool = False):
         super().__init__(writer.run, bound.record)
         self.writer, self.depth = writer, depth
+        self.whole = whole  # the root of a per-document file: written even when empty, as write_xml does
         self.fields: list[Field | None] = []  # None: a block's column
         self.root = self.node(bound, depth, top=True)
         self.conditional = self.conditional_nodes()
@@ -459,7 +556,7 @@ class XmlColumns(ColumnBase):
         for child in node.children:
             if there.get(id(child), True):
                 inner += self.lines(child, depth + 1, there, filled, inner_used)
-        if inner:
+        if inner or (self.whole and node is self.root):
             used += attrs_used + inner_used
             return [f"{pad}<{node.element}{attrs}>", *inner, f"{pad}</{node.element}>"]
         if node.text is not None and filled[node.text]:
