@@ -103,3 +103,20 @@ def test_the_command_as_a_process_says_everything_and_exits_with_its_code(tmp_pa
     (entry,) = Register(tmp_path / "out").entries()  # the committed exports
     assert all((tmp_path / "out" / entry["id"] / f).is_file() for f in entry["files"])
     assert all(invoice.exported_in == entry["id"] for invoice in read_workbook(book).invoices if invoice.number in entry["documents"])
+
+
+def test_an_export_that_writes_back_leaves_its_plan_to_the_process_end(tmp_path, capsys):
+    """Given `keep` (the process ends after the command), the export hands it its plan and writes
+    the workbook back with the plan still there (freeing it first cost ~0.5 s at 100,000 invoices)."""
+    from toolkit.app.export import ExportPlan
+    from toolkit.book.read import read_workbook
+
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    kept: list = []
+    assert cli.main(["export", str(book), "--out", str(tmp_path / "out")], keep=kept.append) == 0
+    assert capsys.readouterr().out.rstrip().endswith("Workbook updated: Exported in, Export log, customer numbers.")
+    (plan,) = kept
+    assert isinstance(plan, ExportPlan) and plan.documents
+    exported = {invoice.number: invoice.exported_in for invoice in read_workbook(book).invoices}
+    assert all(exported[d.invoice.number] == plan.entry["id"] for d in plan.documents)

@@ -510,6 +510,11 @@ class _SheetMember(Deflated):
 
     front = b""
 
+    def __init__(self):
+        super().__init__()
+        # deflated, Invoices is ~6.5 MB at 100,000 invoices: beyond 1 MB it waits on disk, not in memory
+        self.file = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+
     def finish_after(self, head: bytes) -> Deflated:
         """The member, `head` before everything written so far."""
         z = zlib.compressobj(LEVEL, zlib.DEFLATED, -15)
@@ -690,7 +695,7 @@ class _Patcher:
         highlight: dict[str, dict[tuple[int, int], bool]] = {}
         if layout.CHECK.name in names:
             old_targets = self._table_sheet(parts[layout.CHECK.name], SHEETS[layout.CHECK.name],
-                                            changes[layout.CHECK.name], {}, edits.highlight is not None)
+                                            changes.pop(layout.CHECK.name), {}, edits.highlight is not None)
             done.add(layout.CHECK.name)
         if edits.highlight is not None:
             for on, targets in ((False, old_targets), (True, edits.highlight)):
@@ -702,7 +707,7 @@ class _Patcher:
         for name in names:
             if name not in done:
                 actual, part = parts[name]
-                self._table_sheet((actual, part), SHEETS[name], changes[name], highlight.pop(actual, {}), False)
+                self._table_sheet((actual, part), SHEETS[name], changes.pop(name), highlight.pop(actual, {}), False)
         settings = address.find_sheet(self.book.sheets, layout.SETTINGS_SHEET)
         if edits.settings:
             if settings is None:
@@ -734,16 +739,22 @@ class _Patcher:
         patch.header_row = header
         # cell edits
         shared: dict[tuple[str, str], _Op] = {}  # one op per column and text (`_Op.marked` copies)
+        values_of = ops_of = None  # the rows of a ColumnEdit share their values: their ops are made once
         for row, values in changes.cells.items():
-            for key, value in values.items():
-                if type(value) is str:
-                    op = shared.get((key, value))
-                    if op is None:
-                        op = shared[key, value] = _value_op(value, sheet.column(key))
-                else:
-                    op = _value_op(value, sheet.column(key))
-                patch.op(row, columns[key], op)
+            if values is not values_of:
+                values_of, ops_of = values, []
+                for key, value in values.items():
+                    if type(value) is str:
+                        op = shared.get((key, value))
+                        if op is None:
+                            op = shared[key, value] = _value_op(value, sheet.column(key))
+                    else:
+                        op = _value_op(value, sheet.column(key))
+                    ops_of.append((columns[key], op))
+            for col, op in ops_of:
+                patch.op(row, col, op)
         patch.min_last = max(changes.cells, default=0)
+        changes.cells = {}  # now the patch's ops (100,000 rows after an export): not kept through the rewrite
         patch.deleted = sorted(r for r in changes.deleted if r > header)
         rows_out = changes.rows_in_order()
         if changes.replaced is not None:

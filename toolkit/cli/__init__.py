@@ -258,7 +258,7 @@ def _export(args) -> int:
             request = export.ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
                                            args.include_exported, zip=args.zip)
             plan = export.plan_export(request, progress=progress)
-        if args.keep and (args.no_write_back or args.dry_run or plan.status != "ready"):
+        if args.keep:
             args.keep(plan)  # the process ends after the command: its end frees the plan at once
         if plan.entry and args.no_write_back:
             plan.entry["write_back"] = False  # recovery is not to write it back later either
@@ -280,9 +280,9 @@ def _export(args) -> int:
         column = layout.INVOICES.column(STREAM_COLUMNS[result.entry.get("stream", "bookkeeping")]).header
         updated = f"{column}, Export log{', customer numbers' if plan.generated else ''}"
         edits = result.edits
-        # The plan's workbook, documents and files are most of the command's memory (800-950 MB at
-        # 100,000 invoices) and the write-back needs none of them: they go first, though freeing
-        # them takes ~0.5 s, or the write-back's ~110 MB would take an e-invoice export past 1 GB.
+        # Kept (`keep`), the plan stays to the process's end: the write-back adds ~30 MB at 100,000
+        # invoices (every package stays under 1 GB) and freeing it first would cost ~0.5 s. Not
+        # kept (a batch worker, a test), it goes before the write-back, which needs none of it.
         plan = result = None
         try:
             write_back(args.workbook, edits)
