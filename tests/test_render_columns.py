@@ -50,6 +50,7 @@ def test_columns_render_what_lines_render(package, monkeypatch):
     batch = mixed_batch(spec)
     for module in (lines, xml):
         monkeypatch.setattr(module, "CHUNK_DOCUMENTS", 2)  # several chunks, dirty and clean documents in each
+    monkeypatch.setattr(xml, "FILES_CHUNK", 2)  # of per-document files too
     by_columns = outcome(spec, batch)
     monkeypatch.setattr(lines, "columnar", lambda *args: None)
     monkeypatch.setattr(xml._Writer, "hot_inside", lambda *args: False)  # documents walked one by one

@@ -7,6 +7,7 @@ file a writer bug breaks is still refused, with or without the checking child.""
 from __future__ import annotations
 
 import hashlib
+import sys
 from dataclasses import replace
 
 import pytest
@@ -18,6 +19,7 @@ from toolkit.spec import spool, text, wellformed
 from toolkit.spec.spool import Spooled, Spools, pieces
 import toolkit.spec.xml as xml
 
+render = sys.modules["toolkit.spec.render"]  # the module: toolkit.spec.render is the function
 
 def walked(monkeypatch):
     """Every document walked element by element and written through its own Sink, as before."""
@@ -43,7 +45,7 @@ def test_peppol_files_by_columns_are_the_walk_s(chunk, monkeypatch):
     the chunk size: the same files, bytes and findings."""
     spec = specs.load_spec("peppol-bis3")
     batch_ = mixed_batch(spec)
-    monkeypatch.setattr(xml, "CHUNK_DOCUMENTS", chunk)
+    monkeypatch.setattr(xml, "FILES_CHUNK", chunk)
     with monkeypatch.context() as m:
         came = counting(m)
         by_columns = outcome(spec, batch_)
@@ -120,7 +122,7 @@ def varied_documents() -> list:
 def test_per_document_files_by_columns_are_the_walk_s(options, chunk, tmp_path, monkeypatch):
     spec = spec_of(tmp_path, per_document_file(**options))
     batch_ = batch(varied_documents(), customers=(ACME, JAN))
-    monkeypatch.setattr(xml, "CHUNK_DOCUMENTS", chunk)
+    monkeypatch.setattr(xml, "FILES_CHUNK", chunk)
     with monkeypatch.context() as m:
         came = counting(m)
         by_columns = outcome(spec, batch_)
@@ -158,12 +160,15 @@ def test_the_files_by_columns_hold_what_the_spec_says(tmp_path):
     assert [f.code for f in rendered.warnings] == ["text.control"] * 3  # the credit note's description, each time
 
 
+@pytest.mark.parametrize("waiting", [1, 1000, 1 << 20], ids=["each", "some", "chunk"])
 @pytest.mark.parametrize("child", [True, False], ids=["child", "in-process"])
-def test_a_broken_file_by_columns_is_refused(child, tmp_path, monkeypatch):
+def test_a_broken_file_by_columns_is_refused(child, waiting, tmp_path, monkeypatch):
     """A writer bug (texts no longer escaped) in files rendered by columns: each broken file is an
-    xml.malformed error naming it, whether a child checks them or, none starting, the process."""
+    xml.malformed error naming it, whether a child checks them or, none starting, the process; the
+    files kept and checked one by one, a few together, or a chunk's together."""
     monkeypatch.setattr(wellformed, "IN_PROCESS", 300)
-    monkeypatch.setattr(xml, "CHUNK_DOCUMENTS", 4)
+    monkeypatch.setattr(xml, "FILES_CHUNK", 4)
+    monkeypatch.setattr(render, "WAITING_BYTES", waiting)
     if not child:
         monkeypatch.setattr(wellformed, "_start", lambda *options: None)
     monkeypatch.setattr(text, "xml_text", lambda s: s)  # the writer bug
@@ -210,3 +215,25 @@ def test_many_files_checked_at_once_get_each_one_s_verdict(threshold, monkeypatc
     expected = {n: wellformed.problem([data]) for n, data in enumerate(files) if n % 7 == 0}
     assert len(expected) == 5 and all(expected.values())
     assert many.problems() == expected
+
+
+def test_a_document_with_nothing_in_its_root_is_written_as_the_walk_writes_it(tmp_path, monkeypatch):
+    """The root is written even when none of its elements is there (`<Doc>` and `</Doc>`, or with
+    no indent one line), not left out or closed at once as an empty element would be."""
+    monkeypatch.setattr(xml, "FILES_CHUNK", 3)
+    for indent in ("  ", ""):
+        file = {"name": "{document.number}.xml", "per_document": True, "encoding": "utf-8", "line_ending": "lf",
+                "trailing_newline": True, "layout": {"kind": "xml", "root": "Doc", "indent": indent},
+                "records": [{"element": "Refund", "when": [{"path": "document.doc_type", "op": "eq", "value": "credit note"}],
+                             "text": {"name": "Refund", "source": "document.description"}}]}
+        docs = [invoice_doc(f"F-{n}") for n in range(5)] + [credit_doc()]
+        with monkeypatch.context() as m:
+            came = counting(m)
+            files = dict(specs.render(spec_of(tmp_path, file), batch(docs)).files)
+        assert came == [False] + [True] * 5  # the first walked (it binds the cells), the others by columns
+        eol = "\n" if indent else ""  # no indent: no line endings, the last one too
+        assert files["F-3.xml"] == f'<?xml version="1.0" encoding="UTF-8"?>{eol}<Doc>{eol}</Doc>{eol}'.encode()
+        assert files["CN-7.xml"] == f'<?xml version="1.0" encoding="UTF-8"?>{eol}<Doc>{eol}{indent}<Refund>Refund</Refund>{eol}</Doc>{eol}'.encode()
+        with monkeypatch.context() as m:
+            walked(m)
+            assert files == dict(specs.render(spec_of(tmp_path, file), batch(docs)).files)

@@ -11,7 +11,9 @@ Warnings (`text.truncated`, ...) go into `Rendered.warnings`; errors (`text.too_
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass
+from operator import itemgetter
 
 from toolkit.errors import UserError
 from toolkit.model import Batch, Finding
@@ -25,6 +27,9 @@ from toolkit.spec.spool import Spooled, Spools
 from toolkit.spec.wellformed import IN_PROCESS, Many
 import toolkit.spec.xml as xml
 from toolkit.spec.xml import write_xml
+
+
+WAITING_BYTES = 1 << 20  # small XML files kept and checked together (`_Files.wait`): some 130 e-invoices
 
 
 @dataclass
@@ -56,7 +61,7 @@ def render(spec: Spec, batch: Batch) -> Rendered:
                 out.add(run, name, content)
     out.spools.finish()  # the files spooled together are written and hashed
     for position, problem in sorted(out.small.problems().items()):
-        run, name = out.checked[position]
+        run, name = out.checked_file(position)
         run.file_name = name
         _malformed(run, problem)
     errors = [f for f in _unique(findings) if f.is_error]
@@ -77,33 +82,58 @@ class _Files:
         self.spools = Spools()  # where the files' bytes wait (spool.py)
         self.small = Many()  # the small XML files' well-formedness, known at the end (wellformed.py)
         self.checked: dict[int, tuple[FileRun, str]] = {}  # their position there -> (run, file name)
-        self.waiting: list[tuple[int, FileRun, bytes]] = []  # (place in `files`, run, bytes): see `wait`
+        # ... and of the files checked together (`flush`), by runs of positions: (first position, first
+        # file's place in `files`, run); no entry per file for 70,000 e-invoices
+        self.checked_together: list[tuple[int, int, FileRun]] = []
+        self.waiting: list[bytes] = []  # files' bytes waiting to be kept and checked: see `wait`
+        self.waiting_at, self.waiting_run, self.waiting_bytes = 0, None, 0  # the first one's place in `files` ...
 
-    def add(self, run: FileRun, name: str, content: bytes | Spooled | None) -> None:
+    def add(self, run: FileRun, name: str, content: bytes | Spooled) -> None:
+        self.flush()  # (a file's bytes are kept and checked as it is made: flush before that, too)
+        self.claim(run, name)
+        self.files.append((name, content))
+
+    def claim(self, run: FileRun, name: str) -> None:
         if name.casefold() in self.names:
             run.error("file.name", None, run.ctx, f"{self.spec.name}: two files would be named {name!r}")
         self.names.add(name.casefold())
-        self.files.append((name, content))
 
     def wait(self, run: FileRun, name: str, data: bytes) -> None:
         """A small XML file (a whole per-document file), its name reported now as `add` does; its
-        bytes are kept and checked with the others waiting (`flush`): once per chunk of documents,
-        not once per file."""
-        self.add(run, name, None)
-        self.waiting.append((len(self.files) - 1, run, data))
+        bytes are kept and checked with the others waiting (`flush`), WAITING_BYTES at a time: a
+        spool write and a piece for the check's child per hundred files, not per file, and only a
+        few such pieces in memory (queued for the spool's thread and the child)."""
+        if self.waiting and run is not self.waiting_run:
+            self.flush()
+        self.claim(run, name)
+        self.files.append((name, None))
+        if not self.waiting:
+            self.waiting_at, self.waiting_run = len(self.files) - 1, run
+        self.waiting.append(data)
+        self.waiting_bytes += len(data)
+        if self.waiting_bytes >= WAITING_BYTES:
+            self.flush()
 
     def flush(self) -> None:
-        """The waiting files, kept and sent to their XML check together, in their order."""
+        """The waiting files, kept and sent to their XML check together, in their order (they
+        follow each other in `files`: a file added otherwise flushes them first)."""
         if not self.waiting:
             return
-        datas = [data for _, _, data in self.waiting]
-        contents = self.spools.keep(datas)
-        first = self.small.add_many(contents, datas)
-        for n, ((at, run, _), content) in enumerate(zip(self.waiting, contents)):
-            name = self.files[at][0]
-            self.files[at] = (name, content)
-            self.checked[first + n] = (run, name)
+        contents = self.spools.keep(self.waiting)
+        first = self.small.add_many(contents, self.waiting)
+        files, at = self.files, self.waiting_at
+        for n, content in enumerate(contents, at):
+            files[n] = (files[n][0], content)
+        self.checked_together.append((first, at, self.waiting_run))
         self.waiting.clear()
+        self.waiting_run, self.waiting_bytes = None, 0
+
+    def checked_file(self, position: int) -> tuple[FileRun, str]:
+        """The run and name of the file at this position in the XML check (`small`)."""
+        if position in self.checked:
+            return self.checked[position]
+        first, at, run = self.checked_together[bisect.bisect_right(self.checked_together, position, key=itemgetter(0)) - 1]
+        return run, self.files[at + position - first][0]
 
 
 def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list[Finding]):

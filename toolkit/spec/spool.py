@@ -220,6 +220,8 @@ class Spooled:
     """A rendered file's bytes in a render's temporary file: `size` bytes from `start`; `len` is
     their size; `sha256` their hash, when known. Read them with `pieces`, copy them with `write_to`."""
 
+    __slots__ = ("file", "start", "size", "sha256")  # one per e-invoice: 70,000 at 100,000 invoices
+
     def __init__(self, file, start: int, size: int, sha256: str | None = None):
         self.file, self.start, self.size, self.sha256 = file, start, size, sha256
 
