@@ -7,8 +7,9 @@ validation), then 100,000 invoices x 5 lines are added through the toolkit's own
 one run it measures, as medians of --repeat runs:
   - `ledger-export export COPY` as a user runs it: a fresh process timed from start to end
     (interpreter start and imports included), write-back included; the same with
-    `--no-write-back`; and `ledger-export check`; each with its peak memory (VmHWM), and each run
-    as a ratio to a bare python-calamine read of every sheet of the same file made just before it,
+    `--no-write-back`; and `ledger-export check`; each with its peak memory (VmHWM, plus the most
+    its child processes held together, sampled every 50 ms), and each run as a ratio to a bare
+    python-calamine read of every sheet of the same file made just before it,
   - and once, in a fresh process, each stage with its time and its own peak memory: imports,
     read, validate, plan (select, number, account, render), commit (files + register), write-back
     (as ratios to a bare read made at the start).
@@ -20,9 +21,11 @@ The generated workbooks are cached in benchmarks/.cache/.
 from __future__ import annotations
 
 import argparse
+import collections
 import datetime as dt
 import json
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -138,7 +141,9 @@ def bare_read(path: Path) -> float:
 
 # The child's own peak: VmHWM belongs to the process image (ru_maxrss would count the benchmark
 # it was forked from); read as the process ends (the command ends it with os._exit), so interpreter
-# start, imports and the whole command count.
+# start, imports and the whole command count. The command's own child processes (the XML check of
+# a big XML file or of many e-invoices) are sampled while it runs (`_children_rss`): ru_maxrss of
+# RUSAGE_CHILDREN would not do, Linux keeps a forked child's pre-exec peak (the parent's size).
 _PEAK_AT_EXIT = ("import os, re, runpy, sys\n"
                  "end = os._exit\n"
                  "def peak_then_end(code):\n"
@@ -150,22 +155,53 @@ _PEAK_AT_EXIT = ("import os, re, runpy, sys\n"
                  "runpy.run_module('toolkit', run_name='__main__', alter_sys=True)\n")
 
 
+def _children_rss(pid: int) -> int:
+    """The resident memory (kB) of the process's descendants, now."""
+    children = collections.defaultdict(list)
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            parent = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):  # ended meanwhile
+            continue
+        children[parent].append(int(stat.parent.name))
+    family, todo, total = [], [pid], 0
+    while todo:
+        found = children.get(todo.pop(), [])
+        family += found
+        todo += found
+    for member in family:
+        try:
+            total += int(re.search(r"VmRSS:\s*(\d+)", Path(f"/proc/{member}/status").read_text())[1])
+        except (OSError, TypeError):  # ended meanwhile
+            pass
+    return total
+
+
 def command(path: Path, args: list[str]) -> tuple[float, float]:
     """`ledger-export ARGS` on a fresh copy of the workbook as a user runs it: a fresh process,
-    timed from its start to its end (interpreter start and imports included). (seconds, peak MB)"""
+    timed from its start to its end (interpreter start and imports included). (seconds, peak MB:
+    the command's own, and the most its child processes held together at a time)"""
     with tempfile.TemporaryDirectory() as work:
         copy = Path(work) / path.name
         shutil.copy(path, copy)
         argv = [a.replace("{book}", str(copy)) for a in args]
-        t0 = time.perf_counter()
-        done = subprocess.run([sys.executable, "-c", _PEAK_AT_EXIT.format(argv=argv)], capture_output=True, text=True,
-                              cwd=HERE.parent)
-        seconds = time.perf_counter() - t0
-        peak = next((l.split()[1] for l in done.stderr.splitlines() if l.startswith("BENCH-PEAK ")), None)
-        if done.returncode != 0 or peak is None:  # a blocked export (1) would time nothing worth knowing
-            raise SystemExit(f"ledger-export {' '.join(args)} failed ({done.returncode}):\n{done.stdout[-2000:]}\n"
-                             f"{done.stderr[-2000:]}")
-        return seconds, int(peak) / 1024
+        with open(Path(work) / "out.txt", "w+") as out, open(Path(work) / "err.txt", "w+") as err:
+            t0 = time.perf_counter()
+            process = subprocess.Popen([sys.executable, "-c", _PEAK_AT_EXIT.format(argv=argv)], stdout=out, stderr=err,
+                                       text=True, cwd=HERE.parent)
+            children = 0
+            while process.poll() is None:
+                children = max(children, _children_rss(process.pid))
+                time.sleep(0.05)
+            seconds = time.perf_counter() - t0
+            out.seek(0)
+            err.seek(0)
+            stdout, stderr = out.read(), err.read()
+        peak = next((l.split()[1] for l in stderr.splitlines() if l.startswith("BENCH-PEAK ")), None)
+        if process.returncode != 0 or peak is None:  # a blocked export (1) would time nothing worth knowing
+            raise SystemExit(f"ledger-export {' '.join(args)} failed ({process.returncode}):\n{stdout[-2000:]}\n"
+                             f"{stderr[-2000:]}")
+        return seconds, (int(peak) + children) / 1024
 
 
 def stages(path: Path, package: str) -> dict:
