@@ -290,27 +290,33 @@ class _SheetPatch:
         if stop - i < self.QUICK_ROWS or self.prefix or not sheetxml.referenced(block):
             return None  # every cell `<c r="`: a cell is found by its reference, as `Row._fast` does
         out, pos = [], 0
+        find, rfind, starts = block.find, block.rfind, block.startswith
         max_col = self.max_col
-        op = col = None
+        widest = b'<c r="' + sheetxml.letter_bytes(max_col) if max_col else b"<"  # a cell in column max_col
+        all_ops = self.ops
+        ops_of = None
         for number in keys[i:stop]:
-            ops = self.ops[number]
-            if len(ops) != 1:
-                return None
-            if op is None or ops.get(col) is not op:  # checked once for the rows sharing an op (`_Op.marked`)
+            ops = all_ops[number]
+            if ops is not ops_of:  # checked once for the rows sharing their ops (`op`)
+                if len(ops) != 1:
+                    return None
                 (col, op), = ops.items()
                 if op.kind != "value" or op.mark is not None or type(op.value) is not str:
                     return None
-                cell_ref = b'<c r="' + sheetxml.letter_bytes(col)
+                ops_of, cell_ref = ops, b'<c r="' + sheetxml.letter_bytes(col)
                 made = self._value_cells.setdefault(op, {})
-            ref = cell_ref + b'%d"' % number
-            at = block.find(ref, pos)
-            row = block.rfind(b"<row", pos, at) if at >= 0 else -1
-            end = block.find(b"</row>", at)
-            if row < 0 or end < 0 or not block.startswith(b'<row r="%d"' % number, row):
-                return None  # no such cell in its row: one to insert
-            gt = block.find(b">", at, end)
+            digits = b'%d"' % number
+            ref = cell_ref + digits
+            at = find(ref, pos)
+            if at < 0:
+                return None  # no such cell: one to insert
+            row, end = rfind(b"<row", pos, at), find(b"</row>", at)
+            if row < 0 or end < 0 or not starts(b'<row r="' + digits, row):
+                return None  # the cell is not in its row's element here
+            after_ref = at + len(ref)
+            gt = find(b">", after_ref, end)
             if gt > 0 and block[gt - 1] == 47:  # an empty cell, `<c r="M5" s="9"/>`: what CELL would match
-                attrs, cell_end = block[at + len(ref):gt - 1], gt + 1
+                attrs, cell_end = block[after_ref:gt - 1], gt + 1
             else:
                 cell = CELL.match(block, at, end)
                 if cell is None or (cell.group(2) and sheetxml.Cell(col, cell.group(1), cell.group(2), b"").formula_master()):
@@ -320,15 +326,19 @@ class _SheetPatch:
             if new is None:
                 style = STYLE_ATTR.search(attrs)
                 new = made[attrs] = sheetxml.cell_rest(b"", self._style(int(style.group(1)) if style else 0, op), op.value)
-            tag_end = block.find(b">", row) + 1
-            if block.find(b"spans=", row, tag_end) >= 0:  # fitted to the row's first and last cell, as Row.render does
-                out += (block[pos:row], sheetxml.fit_spans(block[row:tag_end], block, tag_end, end))
-                pos = tag_end
-            out += (block[pos:at], ref, new)
+            tag_end = row + 8 + len(digits)  # `<row r="5"` ends here: a `>` after it, or more attributes
+            if block[tag_end] != 62:
+                tag_end = find(b">", row) + 1
+                if find(b"spans=", row, tag_end) >= 0:  # fitted to the row's first and last cell, as Row.render does
+                    out += (block[pos:row], sheetxml.fit_spans(block[row:tag_end], block, tag_end, end))
+                    pos = tag_end
+            out += (block[pos:after_ref], new)
             pos = cell_end
-            last_col = sheetxml.edge_col(block, block.rfind(b"<c ", at, end))  # for the dimension, as Row.last_col
-            if last_col > max_col:
-                max_col = last_col
+            last_cell = rfind(b"<c ", at, end)  # its column widens the dimension, as Row.last_col does
+            if not starts(widest + digits, last_cell):  # (most rows end in the same column)
+                last_col = sheetxml.edge_col(block, last_cell)
+                if last_col > max_col:
+                    max_col, widest = last_col, b'<c r="' + sheetxml.letter_bytes(last_col)
         out.append(block[pos:])
         self.max_col = max_col
         return b"".join(out), stop
