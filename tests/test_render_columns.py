@@ -214,3 +214,21 @@ def test_the_credit_side_reuses_the_debit_side_s_texts_only_for_the_very_same_am
     assert signed.column(list(amounts)) == ["12,30", "-4,05", "0,00", "7,00"]  # the kept texts are not changed
     assert signed.column([D("12.3"), D("-4.05"), D("0.00"), D("7.00")]) is None  # equal, not the same: 12.3 is one by one
     assert signed.column([D("12.30"), D("-4.05"), D("0.00"), D("7.00")]) == ["12,30", "-4,05", "0,00", "7,00"]
+
+
+@pytest.mark.parametrize("sep", [".", ","])
+@pytest.mark.parametrize("zero_empty", [False, True])
+def test_a_column_of_numbers_without_fixed_places_is_each_one_s_text(sep, zero_empty):
+    """A decimal format without places (a VAT rate, a quantity, a unit price as typed) renders a
+    column at once (text._plain_column) as it renders each value: zeros, negative zeros, trailing
+    zeros kept; a value str() writes with an exponent, or not a Decimal, sends the column one by one."""
+    from decimal import Decimal as D
+
+    from toolkit.spec import text
+
+    fmt = text.decimal_formatter(None, "signed", None, None, sep, "", zero_empty)
+    values = [D("21"), D("0"), D("6.0"), D("-0"), D("12.500"), D("0.00"), D("-3.25"), D("1000000"), D("-0.000"), D("0.001")]
+    assert fmt.column(values) == [fmt(v) for v in values]
+    assert fmt.column([D("21"), D("1E+2")]) is None and fmt.column([D("1"), 2]) is None and fmt.column([D("1"), None]) is None
+    assert text.decimal_formatter(None, "absolute", None, None, sep, "", zero_empty).column is None
+    assert text.decimal_formatter(None, "signed", None, None, sep, ".", zero_empty).column is None  # thousands: one by one

@@ -181,7 +181,7 @@ def _xml_documents(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findi
                 elif plan.when is None or plan.when(run.ctx):
                     run.file_name = _name(run, plan.name_parts, plan.name)
                     out.wait(run, run.file_name, data)
-            out.flush()
+        out.flush()
     finally:
         documents.close()
         run.release()

@@ -47,19 +47,19 @@ class Spools:
 
     def put(self, data, at: int, digest=None) -> None:
         """Write `data` at `at`, the end of the temporary file (made on first use), and add it to
-        `digest`: a big piece by the background thread, a small one at once (after the pieces
-        before it: hashed in order)."""
+        `digest`: a big piece by the background thread, a small one at once, or by the thread
+        while it runs (after the pieces before it: hashed and written in order; the thread is not
+        stopped and started again for each small piece between big ones)."""
         if self.file is None:
             self.file = tempfile.TemporaryFile(buffering=0)  # unbuffered: written where told, at once
         if at != self.end:
             raise RuntimeError("two spooled files were written at once")
         self.end = at + len(data)
-        if len(data) >= BACKGROUND:
+        if len(data) >= BACKGROUND or self.background is not None:
             if self.background is None:
                 self.background = _Background(self.file)
             self.background.put(data, at, digest)
             return
-        self.settle()
         if digest is not None:
             digest.update(data)
         _write_at(self.file, data, at)

@@ -145,6 +145,8 @@ def decimal_formatter(places: int | None, sign: str, side: str | None, other_sid
     zero = "" if zero_empty else number(Decimal(0))
     other = number(Decimal(0)) if other_side == "zero" else ""
     column = _fixed_column(places, sign, side, sep, zero, other) if point else None
+    if places is None and not thousands and sign == "signed" and side is None:
+        column = _plain_column(sep, zero)
 
     if side == "debit":
         def render(v):
@@ -208,6 +210,26 @@ def _fixed_column(places: int, sign: str, side: str | None, sep: str, zero: str,
             # revenue posting) stays a column instead of going one value at a time.
             for at in compress(count(), map(operator.not_, values)):
                 texts[at] = other if side == "credit" else zero
+        return texts
+    return column
+
+
+def _plain_column(sep: str, zero: str) -> Callable:
+    """values -> the texts of a decimal format without fixed places (a VAT rate, a quantity, a
+    unit price as typed: render() writes str() of the Decimal) for a whole column, or None where
+    the column is not all Decimals or one writes an exponent (then one by one). A zero is `zero`."""
+    def column(values: list) -> list[str] | None:
+        if not values:
+            return []
+        if set(map(type, values)) != {Decimal}:
+            return None
+        joined = "\n".join(map(str, values))
+        if "E" in joined:
+            return None
+        texts = (joined.replace(".", sep) if sep != "." else joined).split("\n")
+        if not all(values):
+            for at in compress(count(), map(operator.not_, values)):
+                texts[at] = zero
         return texts
     return column
 

@@ -63,8 +63,7 @@ class PerDocument:
 
     A document's file is its root element over the file's records: the root is rendered as a
     documents-record (`XmlColumns` over the chunk's documents; the root always written, as
-    `write_xml` writes it), and the file's text is the declaration, that element and the last line
-    ending. Element names depend on the document type (a credit note's CreditNote ...): each
+    `write_xml` writes it, after the declaration and before the last line ending). Element names depend on the document type (a credit note's CreditNote ...): each
     naming has its own writer and columns, over its documents of the chunk.
 
     A naming's cells are the ones `write_xml` bound for its first document, walked as always:
@@ -123,7 +122,7 @@ class PerDocument:
         record = RecordPlan(layout.root, "documents", False, None, None, plan.records, None, False,
                             layout.root, layout.root_attributes)
         root = _Bound(record, [bound[id(r)] for r in plan.records], bound["root"], [], None)
-        columns = XmlColumns(writer, root, 0, whole=True)
+        columns = XmlColumns(writer, root, 0, whole=(self.head, self.tail))
         self.kinds[naming] = columns if columns.ok else None
         return self.kinds[naming]
 
@@ -135,8 +134,8 @@ class PerDocument:
             rendered = columns.render(docs, writer.chunk[2])
         finally:
             writer.chunk = None
-        head, tail, lines, dirty = self.head, self.tail, rendered.lines, rendered.dirty
-        return {k: head + lines[n] + tail for n, k in enumerate(group) if n not in dirty}
+        lines, dirty = rendered.lines, rendered.dirty
+        return {k: lines[n] for n, k in enumerate(group) if n not in dirty}
 
     def close(self) -> None:
         for columns in self.kinds.values():
@@ -368,10 +367,12 @@ class XmlColumns(ColumnBase):
     rows of a shape are its template filled with their texts. No Python code runs per row: the
     columns are mapped, compressed and spread by C loops (map, zip, compress)."""
 
-    def __init__(self, writer: _Writer, bound: _Bound, depth: int, whole: bool = False):
+    def __init__(self, writer: _Writer, bound: _Bound, depth: int, whole: tuple[str, str] | None = None):
         super().__init__(writer.run, bound.record)
         self.writer, self.depth = writer, depth
-        self.whole = whole  # the root of a per-document file: written even when empty, as write_xml does
+        # the root of a per-document file: written even when empty, as write_xml does, between
+        # these two texts (the declaration, the last line ending): a row is the file's text
+        self.whole = whole
         self.fields: list[Field | None] = []  # None: a block's column
         self.root = self.node(bound, depth, top=True)
         self.conditional = self.conditional_nodes()
@@ -534,6 +535,8 @@ class XmlColumns(ColumnBase):
                     at = n + 1
                 parts.append(after)
             parts.append("%.0s" * (len(self.passed) - at))
+            if self.whole:
+                parts = [self.whole[0].replace("%", "%%"), *parts, self.whole[1].replace("%", "%%")]
             template = self.shapes[signature] = "".join(parts)
         return template
 
