@@ -22,7 +22,7 @@ from toolkit.errors import UserError
 
 MAIN = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 EXCEL_EPOCH = dt.datetime(1899, 12, 30)
-CHUNK = 1 << 18  # a write-back holds a few blocks at once (read, cut, rewritten): 1 MB ones took ~4 MB more, for no speed
+CHUNK = 1 << 18  # a write-back holds a few blocks at once (read, cut, rewritten): 1 MB ones took 4 MB more
 
 
 class SheetXmlError(UserError):

@@ -489,8 +489,8 @@ def _contains(sorted_list: list[int], value: int) -> bool:
 
 
 class _Rows:
-    """The rewritten rows on their way into the member: small pieces (rows) joined and deflated
-    about 1 MB at a time, a block copied as it is (`_cells_only`'s 1 MB blocks) deflated at once."""
+    """The rewritten rows on their way into the member: the pieces they come in (rows, blocks of
+    rows copied as they are) joined and deflated about 1 MB at a time."""
 
     PIECE = 1 << 20
 
