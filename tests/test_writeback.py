@@ -351,3 +351,21 @@ def test_pasted_duplicate_blank_and_numeric_headers_still_make_a_valid_table(boo
 def test_table_column_names():
     assert writeback.table_column_names(["A", "a", "A", None, " ", 7.0, "Column4"]) == [
         "A", "a2", "A3", "Column4", "Column5", "7", "Column42"]
+
+
+def test_a_full_disk_is_a_clear_error_naming_both_places_and_leaves_the_workbook(book, monkeypatch):
+    """The rewritten sheet may wait in the temporary folder, the new workbook is made beside the
+    old one: a full disk in either says where to free space."""
+    import errno
+    import tempfile
+
+    before = book.read_bytes()
+
+    def full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(writeback.tempfile, "mkstemp", full)
+    with pytest.raises(WriteBackError) as caught:
+        write_back(book, Edits().set(layout.INVOICES.name, 2, "exported_in", "X"))
+    assert str(book) in str(caught.value) and tempfile.gettempdir() in str(caught.value)
+    assert "not changed" in str(caught.value) and book.read_bytes() == before

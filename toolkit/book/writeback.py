@@ -941,8 +941,9 @@ def _check_writable(path: Path) -> None:
 
 def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
     if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
-        return WriteBackError(f"The disk holding {path} is full, so {doing} failed. Free some space and run the "
-                              "command again; the workbook was not changed.")
+        # a rewritten sheet past 1 MB waits in the temporary folder (_SheetMember): either may be full
+        return WriteBackError(f"The disk holding {path} (or the temporary folder {tempfile.gettempdir()}) is full, "
+                              f"so {doing} failed. Free some space and run the command again; the workbook was not changed.")
     if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
         return WriteBackError(f"{path} cannot be saved: its folder is not writable ({exc.strerror}), so {doing} "
                               "failed. Make the folder writable (or copy the workbook somewhere you can write) and "
