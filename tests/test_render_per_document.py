@@ -133,6 +133,9 @@ def test_per_document_files_by_columns_are_the_walk_s(options, chunk, tmp_path, 
     assert kind == "error" and [f.code for f in findings] == ["text.too_long", "file.name", "file.name", "text.too_long"]
     assert findings[1].message.endswith("f-01.xml Test: two files would be named 'f-01.xml'")
     assert "'A/B.xml' contains a path separator" in findings[2].message
+    # named by the spec's file name, on the document's row: not the file made before it (F-11.xml)
+    assert findings[2].message.startswith("invoice A/B: {document.number}.xml cannot be written")
+    assert findings[2].cell == f"A{varied_documents()[12].invoice.where.row}"
     assert sum(came) >= len(came) - 6 - chunk, "after a naming's first document, the clean ones by columns"
 
 

@@ -253,6 +253,9 @@ def _name(run: FileRun, parts: tuple, pattern: str, number: int = 0) -> str:
     name = "".join(out)
     problem = text.unsafe_name(name)
     if problem:
-        run.error("file.name", None, None, f"cannot be written: the file name {problem}")
+        # named by its pattern (not the file made before it), and on its document's row when it has one
+        run.file_name = pattern
+        run.error("file.name", None, run.ctx if run.ctx.document is not None else None,
+                  f"cannot be written: the file name {problem}")
         return pattern
     return name
