@@ -192,10 +192,11 @@ class Package:
 class Deflated:
     """A member's new content, deflated as it is produced (into a spooled file)."""
 
-    def __init__(self, level: int = LEVEL):
+    def __init__(self, level: int = LEVEL, in_memory: int = 64 << 20):
+        """`in_memory`: the deflated bytes kept in memory up to this size, in a temporary file beyond."""
         import tempfile
 
-        self.file = tempfile.SpooledTemporaryFile(max_size=64 << 20)
+        self.file = tempfile.SpooledTemporaryFile(max_size=in_memory)
         self._z = zlib.compressobj(level, zlib.DEFLATED, -15)
         self.crc = 0
         self.usize = 0

@@ -521,9 +521,8 @@ class _SheetMember(Deflated):
     front = b""
 
     def __init__(self):
-        super().__init__()
         # deflated, Invoices is ~6.5 MB at 100,000 invoices: beyond 1 MB it waits on disk, not in memory
-        self.file = tempfile.SpooledTemporaryFile(max_size=1 << 20)
+        super().__init__(in_memory=1 << 20)
 
     def finish_after(self, head: bytes) -> Deflated:
         """The member, `head` before everything written so far."""

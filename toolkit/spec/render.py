@@ -146,12 +146,17 @@ def _runs(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list
         run.release()
         return
     for document in batch.documents:
-        if spec.stream == "einvoice" and document.einvoice is None:
-            raise ValueError(f"{document.number}: an e-invoice package renders documents prepared by toolkit.peppol.einvoice")
-        run.ctx = Ctx(batch, params)
-        run.ctx.document, run.ctx.customer = document, document.customer
+        _scope(run, document)
         yield run
     run.release()
+
+
+def _scope(run: FileRun, document) -> None:
+    """The run's scope set on one document of a per_document file."""
+    if run.spec.stream == "einvoice" and document.einvoice is None:
+        raise ValueError(f"{document.number}: an e-invoice package renders documents prepared by toolkit.peppol.einvoice")
+    run.ctx = Ctx(run.batch, run.params)
+    run.ctx.document, run.ctx.customer = document, document.customer
 
 
 def _xml_documents(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findings: list[Finding], out: _Files) -> None:
@@ -168,10 +173,7 @@ def _xml_documents(spec: Spec, batch: Batch, params: dict, plan: FilePlan, findi
     try:
         for docs in documents.chunks(batch.documents):
             for position, document in enumerate(docs):
-                if spec.stream == "einvoice" and document.einvoice is None:
-                    raise ValueError(f"{document.number}: an e-invoice package renders documents prepared by toolkit.peppol.einvoice")
-                run.ctx = Ctx(batch, params)
-                run.ctx.document, run.ctx.customer = document, document.customer
+                _scope(run, document)
                 text = documents.text(position)
                 data = codec.whole(text) if text is not None else None
                 if data is None or len(data) > IN_PROCESS:  # a big one is checked on its own (wellformed.Checker)

@@ -11,9 +11,10 @@ rendered file's bytes reads them with `pieces`, which takes either.
 
 A spooled file is hashed as it is written (`Spooled.sha256`); its big pieces are hashed and
 written by a thread (`_Background`: hashlib and pwrite release the GIL), on the core the XML check
-leaves idle, while the render goes on. It is copied into the export folder by the kernel (`write_to`: copy_file_range where there is one): its bytes are never read back into
-the process. Once the commit has copied them, `discard` closes the temporary file: deleted, its
-pages never go to the disk (the commit's sync of the file system would write them too).
+leaves idle, while the render goes on. It is copied into the export folder by the kernel
+(`write_to`: copy_file_range where there is one): its bytes are never read back into the process.
+Once the commit has copied them, `discard` closes the temporary file: deleted, its pages never go
+to the disk (the commit's sync of the file system would write them too).
 """
 
 from __future__ import annotations

@@ -204,13 +204,10 @@ def _fixed_column(places: int, sign: str, side: str | None, sep: str, zero: str,
             texts = [t[1:] if t[0] == "-" else other for t in texts]
         else:
             texts = list(texts)  # the shared list stays as it is
-        if not all(values):
-            # A zero takes the text render() gives it ("-0.00" never; on the credit side the other
-            # side's), put in place afterwards: a column with some zeros (the VAT base of a
-            # revenue posting) stays a column instead of going one value at a time.
-            for at in compress(count(), map(operator.not_, values)):
-                texts[at] = other if side == "credit" else zero
-        return texts
+        # A zero takes the text render() gives it ("-0.00" never; on the credit side the other
+        # side's), put in place afterwards: a column with some zeros (the VAT base of a revenue
+        # posting) stays a column instead of going one value at a time.
+        return _zeros_as(texts, values, other if side == "credit" else zero)
     return column
 
 
@@ -226,12 +223,21 @@ def _plain_column(sep: str, zero: str) -> Callable:
         joined = "\n".join(map(str, values))
         if "E" in joined:
             return None
-        texts = (joined.replace(".", sep) if sep != "." else joined).split("\n")
-        if not all(values):
-            for at in compress(count(), map(operator.not_, values)):
-                texts[at] = zero
-        return texts
+        return _zeros_as(_split(joined, sep), values, zero)
     return column
+
+
+def _split(joined: str, sep: str) -> list[str]:
+    """The texts of a column joined by line feeds, with `sep` for the decimal point."""
+    return (joined.replace(".", sep) if sep != "." else joined).split("\n")
+
+
+def _zeros_as(texts: list[str], values: list, zero: str) -> list[str]:
+    """`texts` with `zero` in the place of each zero value."""
+    if not all(values):
+        for at in compress(count(), map(operator.not_, values)):
+            texts[at] = zero
+    return texts
 
 
 def _signed_texts(values: list, places: int, sep: str, fixed: re.Pattern) -> list[str] | None:
@@ -246,7 +252,7 @@ def _signed_texts(values: list, places: int, sep: str, fixed: re.Pattern) -> lis
     if not fixed.fullmatch(joined):
         texts = None
     else:
-        texts = (joined.replace(".", sep) if sep != "." else joined).split("\n")
+        texts = _split(joined, sep)
     _LAST_TEXTS[(places, sep)] = (values, texts)
     return texts
 
