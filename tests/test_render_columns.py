@@ -181,6 +181,37 @@ def test_xml_shapes_with_percent_signs_and_parts_left_out(tmp_path, monkeypatch)
     assert "50% off" in by_columns and 'pct="100%s"' in by_columns and 'k="%d"' in by_columns and "\r\n %<Docs>" in by_columns
 
 
+def test_xml_shapes_of_elements_under_the_same_and_nested_conditions(tmp_path, monkeypatch):
+    """Elements under one condition (a Who and a Pay on the customer's line), an element with its
+    own condition inside a conditional one, and texts under a condition that are empty on some of
+    its rows and not on others: a shape's flags stand for one another only where they must."""
+    import dataclasses
+    from test_render import batch, credit_doc, invoice_doc, rendered
+    receivable = [{"path": "posting.kind", "op": "eq", "value": "receivable"}]
+    file = {
+        "name": "out.xml", "encoding": "utf-8", "line_ending": "lf", "trailing_newline": True,
+        "layout": {"kind": "xml", "root": "R", "indent": "  "},
+        "records": [{"collection": "documents", "element": "Doc", "children": [{"collection": "postings", "element": "Line",
+            "attributes": [{"name": "a", "source": "posting.account"}],
+            "children": [
+                {"element": "Who", "when": receivable, "attributes": [{"name": "c", "source": "customer.accounting_number"}]},
+                {"element": "Pay", "when": receivable,
+                 "fields": [{"name": "Ref", "source": "document.payment_reference"},
+                            {"name": "Text", "source": "posting.description"}],
+                 "children": [{"element": "Due", "when": [{"path": "document.doc_type", "op": "eq", "value": "invoice"}],
+                               "text": {"name": "Due", "source": "document.due_date", "format": {"type": "date", "pattern": "%Y-%m-%d"}}}]},
+                {"element": "Vat", "when": [{"path": "posting.kind", "op": "eq", "value": "vat"}],
+                 "fields": [{"name": "Code", "source": "posting.vat_code"}]}]}]}],
+    }
+    docs = [dataclasses.replace(invoice_doc(f"F-{n}", description="" if n % 3 == 0 else f"Job {n}"),
+                                payment_reference="" if n % 2 else f"REF{n}") for n in range(7)] + [credit_doc()]
+    monkeypatch.setattr(xml, "CHUNK_DOCUMENTS", 4)
+    by_columns = rendered(tmp_path, file, b=batch(docs))
+    monkeypatch.setattr(xml._Writer, "hot_inside", lambda *args: False)
+    assert by_columns == rendered(tmp_path, file, b=batch(docs))
+    assert "<Ref>REF0</Ref>" in by_columns and "<Pay>\n" in by_columns and "<Due>" in by_columns
+
+
 @pytest.mark.parametrize("side", [None, "debit", "credit"])
 @pytest.mark.parametrize("zero_empty", [False, True])
 def test_a_column_of_amounts_is_each_amount_s_text_zeros_too(side, zero_empty):

@@ -187,24 +187,37 @@ class ColumnBase:
             objects = map(attrgetter("customer"), objects)
         return map(source.get, objects)
 
-    def select(self, tests: tuple, rows: tuple, docs: list, shared: dict | None = None) -> tuple[tuple, list[int] | None]:
+    def select(self, tests: tuple, rows: tuple, docs: list, shared: dict | None = None,
+               known: dict | None = None) -> tuple[tuple, list[int] | None]:
         """(the rows where every test holds, their positions among `rows` (None with `shared`));
         a test is only made on the rows that passed the ones before it, as `first(ctx) and
         second(ctx)` does. With `shared` (the rows are all the chunk's), the first test's column
-        is shared by the records that start with the same test."""
+        is shared by the records that start with the same test. `known` keeps the values a test
+        fetched, by rows: the elements of one record test the same path (a posting's kind) again."""
         at = None if shared is not None else list(range(len(rows[0])))
         for n, (path, op, value) in enumerate(tests):
             if n == 0 and shared is not None:
                 key = ("mask", path, op, type(value), value)
                 if key not in shared:
-                    shared[key] = list(_holds(op, value, self.values(self.sources[path], rows, docs)))
+                    shared[key] = list(_holds(op, value, self.tested(path, rows, docs, shared)))
                 mask = shared[key]
             else:
-                mask = list(_holds(op, value, self.values(self.sources[path], rows, docs)))
+                mask = list(_holds(op, value, self.tested(path, rows, docs, known)))
             rows = tuple(list(compress(column, mask)) for column in rows)
             if at is not None:
                 at = list(compress(at, mask))
         return rows, at
+
+    def tested(self, path: str, rows: tuple, docs: list, known: dict | None):
+        """A condition's values over the rows: fetched once per rows and path with `known` (which
+        holds the rows too, so that their id is not reused while it is a key)."""
+        if known is None:
+            return self.values(self.sources[path], rows, docs)
+        key = ("values", id(rows[0]), path)
+        got = known.get(key)
+        if got is None:
+            got = known[key] = (rows[0], list(self.values(self.sources[path], rows, docs)))
+        return got[1]
 
 
 class Columns(ColumnBase):

@@ -427,54 +427,72 @@ class XmlColumns(ColumnBase):
         texts: list = [None] * len(self.fields)  # each cell's texts over the rows ("" where its element is not)
         present: dict[int, list] = {}  # id(node) -> whether it is there, per row
         dirty: set[int] = set()
-        self.fill(self.root, rows, None, count, docs, texts, present, dirty, {})
+        follows: dict[int, list] = {}  # column -> the presence of its element, where its text is never empty
+        self.fill(self.root, rows, None, count, docs, texts, present, dirty, {}, follows)
         for column in texts:
             if None in column:  # a text that would raise a finding: its document is walked
                 dirty.update(compress(rows[1], map(operator.is_, column, repeat(None))))
-        lines = self.fill_shapes([present[id(n)] for n in self.conditional], texts, count)
+        lines = self.fill_shapes([present[id(n)] for n in self.conditional], texts, count, follows)
         counts = Counter(rows[1])
         start = list(accumulate(map(counts.get, range(len(docs)), repeat(0)), initial=0))
         items = Counter(every[1])
         return XmlChunk(lines, start, list(map(items.get, range(len(docs)), repeat(0))), dirty)
 
     def fill(self, node: _Node, rows: tuple, at: list | None, count: int, docs: list, texts: list, present: dict,
-             dirty: set, selected: dict) -> None:
+             dirty: set, selected: dict, follows: dict, there: list | None = None) -> None:
         """The texts of the node's cells on the rows where it is (`rows`; `at`: their positions
-        among the record's rows, None for all of them). `selected`: the rows of the conditions
-        tested so far, by their parent's rows (siblings often share one: a Debtor and a Payment
-        element on the customer's line)."""
+        among the record's rows, None for all of them; `there`: whether it is, per record's row).
+        `selected`: the rows of the conditions tested so far, by their parent's rows (siblings
+        often share one: a Debtor and a Payment element on the customer's line). `follows` learns
+        the columns whose text is there exactly where their element is."""
         if node.tests:
             key = (id(rows), tuple((path, op, type(value), value) for path, op, value in node.tests))
             if key not in selected:
-                inner, where = self.select(node.tests, rows, docs)
+                inner, where = self.select(node.tests, rows, docs, known=selected)
                 where = where if at is None else list(map(at.__getitem__, where))
                 selected[key] = (inner, where, _spread(count, where, repeat(True), False), rows)  # rows: its id stays taken
-            rows, at, present[id(node)], _ = selected[key]
+            rows, at, there, _ = selected[key]
+            present[id(node)] = there
         if node.block is not None:  # the elements of a record nested in the documents, per document
             nested = self.writer.chunk_rendered(*node.block)
             dirty.update(nested.dirty)
             starts = nested.start
             blocks = list(map(self.eol.join, map(filter, repeat(None), map(nested.lines.__getitem__, map(slice, starts, starts[1:])))))
             found = list(map(blocks.__getitem__, rows[1]))
-            texts[node.text] = found if at is None else _spread(count, at, found, "")
+            self.put(node.text, found, at, count, texts, follows, there)
             return
         columns = [c for _, c in node.attributes] + [c for _, c in node.leaves]
         if node.text is not None:
             columns.append(node.text)
         for c in columns:
-            found = self.texts(self.fields[c], rows, docs)
-            texts[c] = found if at is None else _spread(count, at, found, "")
+            self.put(c, self.texts(self.fields[c], rows, docs), at, count, texts, follows, there)
         for child in node.children:
-            self.fill(child, rows, at, count, docs, texts, present, dirty, selected)
+            self.fill(child, rows, at, count, docs, texts, present, dirty, selected, follows, there)
 
-    def fill_shapes(self, conditions: list[list], texts: list, count: int) -> list[str]:
-        """Each row's element: its shape's template filled with its texts. A flag that is the same
-        on every row of the chunk (a condition that always holds, a text never empty ...) is left
-        out of the rows' keys: they hold only the flags that differ from row to row."""
+    @staticmethod
+    def put(c: int, found: list, at: list | None, count: int, texts: list, follows: dict, there: list | None) -> None:
+        """Column c's texts `found` on the rows `at` (all: None), spread over the record's rows."""
+        if at is None:
+            texts[c] = found
+            return
+        texts[c] = _spread(count, at, found, "")
+        if "" not in found and None not in found:
+            follows[c] = there
+
+    def fill_shapes(self, conditions: list[list], texts: list, count: int, follows: dict) -> list[str]:
+        """Each row's element: its shape's template filled with its texts. Only the flags that
+        differ from row to row make the rows' keys: not one that is the same on every row of the
+        chunk (a condition that always holds, a text never empty ...), nor one that is another's
+        (two elements under the same condition; a text there wherever its element is)."""
         flags = conditions + texts  # whether each condition holds, each text is there (not empty)
+        first: dict[int, int] = {}  # id(a condition's column) -> its first flag
+        same = [first.setdefault(id(column), n) for n, column in enumerate(conditions)]
+        same += [first[id(follows[c])] if c in follows else len(conditions) + c for c in range(len(texts))]
         fixed: list = [None] * len(flags)
         varying = []
         for n, column in enumerate(flags):
+            if same[n] != n:
+                continue
             if all(column):
                 fixed[n] = True
             elif not any(column):
@@ -483,14 +501,14 @@ class XmlColumns(ColumnBase):
                 varying.append(n)
         rows = zip(*[texts[c] for c in self.passed]) if self.passed else repeat((), count)
         if not varying:
-            return list(map(self.shape(tuple(fixed)).__mod__, rows))
+            return list(map(self.shape(tuple(map(fixed.__getitem__, same))).__mod__, rows))
         keys = list(zip(*[map(bool, flags[n]) for n in varying]))
         templates = {}
         for key in set(keys):
             signature = list(fixed)
             for n, flag in zip(varying, key):
                 signature[n] = flag
-            templates[key] = self.shape(tuple(signature))
+            templates[key] = self.shape(tuple(map(signature.__getitem__, same)))
         return list(map(operator.mod, map(templates.__getitem__, keys), rows))
 
     def tree_order(self, node: _Node) -> list[int]:
