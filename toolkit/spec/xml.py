@@ -429,9 +429,6 @@ class XmlColumns(ColumnBase):
         dirty: set[int] = set()
         follows: dict[int, list] = {}  # column -> the presence of its element, where its text is never empty
         self.fill(self.root, rows, None, count, docs, texts, present, dirty, {}, follows)
-        for column in texts:
-            if None in column:  # a text that would raise a finding: its document is walked
-                dirty.update(compress(rows[1], map(operator.is_, column, repeat(None))))
         lines = self.fill_shapes([present[id(n)] for n in self.conditional], texts, count, follows)
         counts = Counter(rows[1])
         start = list(accumulate(map(counts.get, range(len(docs)), repeat(0)), initial=0))
@@ -459,24 +456,30 @@ class XmlColumns(ColumnBase):
             starts = nested.start
             blocks = list(map(self.eol.join, map(filter, repeat(None), map(nested.lines.__getitem__, map(slice, starts, starts[1:])))))
             found = list(map(blocks.__getitem__, rows[1]))
-            self.put(node.text, found, at, count, texts, follows, there)
+            self.put(node.text, found, at, count, texts, follows, there, True)
             return
         columns = [c for _, c in node.attributes] + [c for _, c in node.leaves]
         if node.text is not None:
             columns.append(node.text)
         for c in columns:
-            self.put(c, self.texts(self.fields[c], rows, docs), at, count, texts, follows, there)
+            found = self.texts(self.fields[c], rows, docs)
+            clean = None not in found
+            if not clean:  # a text that would raise a finding: its document is walked
+                dirty.update(compress(rows[1], map(operator.is_, found, repeat(None))))
+            self.put(c, found, at, count, texts, follows, there, clean)
         for child in node.children:
             self.fill(child, rows, at, count, docs, texts, present, dirty, selected, follows, there)
 
     @staticmethod
-    def put(c: int, found: list, at: list | None, count: int, texts: list, follows: dict, there: list | None) -> None:
-        """Column c's texts `found` on the rows `at` (all: None), spread over the record's rows."""
+    def put(c: int, found: list, at: list | None, count: int, texts: list, follows: dict, there: list | None,
+            clean: bool) -> None:
+        """Column c's texts `found` on the rows `at` (all: None), spread over the record's rows
+        (`clean`: no None among them; a None's document is walked, not these texts)."""
         if at is None:
             texts[c] = found
             return
         texts[c] = _spread(count, at, found, "")
-        if "" not in found and None not in found:
+        if clean and "" not in found:
             follows[c] = there
 
     def fill_shapes(self, conditions: list[list], texts: list, count: int, follows: dict) -> list[str]:
