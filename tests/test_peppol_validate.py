@@ -64,6 +64,20 @@ def test_validate_ubl_on_junk_is_a_message(tmp_path, capsys):
     assert "Cannot read" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("doctype", [b'<!DOCTYPE x SYSTEM "file:///etc/passwd">',
+                                     b'<!DOCTYPE x [<!ENTITY a "aaaa"><!ENTITY b "&a;&a;&a;&a;">]>'])
+def test_a_doctype_is_refused_before_the_validator_reads_it(tmp_path, capsys, doctype):
+    """Saxon fetched an external DTD (here /etc/passwd, failing with a traceback) and expanded
+    entities: a UBL file never declares a DOCTYPE, so one is refused with a message."""
+    text = (EXAMPLES[0].parent / "base-example.xml").read_bytes()
+    start = text.index(b"<Invoice")
+    hostile = tmp_path / "hostile.xml"
+    hostile.write_bytes(text[:start] + doctype + text[start:])
+    assert main(["validate-ubl", str(hostile)]) == 2
+    err = capsys.readouterr().err
+    assert "declares a DOCTYPE" in err and "Traceback" not in err
+
+
 def test_without_saxonche_the_command_says_how_to_install_it(monkeypatch, capsys):
     real_import = builtins.__import__
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import re
 import xml.etree.ElementTree as ET
+from xml.parsers import expat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,10 +61,7 @@ def _executables():
 
 def validate_bytes(data: bytes, name: str = "the document") -> list[Assert]:
     """Every failed assert of both rule sets over one UBL document, fatal and warnings."""
-    try:
-        ET.fromstring(data)
-    except ET.ParseError as exc:
-        raise NotXml(f"{name} is not well-formed XML ({exc}).") from None
+    _well_formed_without_doctype(data, name)
     processor, compiled = _executables()
     node = processor.parse_xml(xml_text=data.decode("utf-8"))
     failed = []
@@ -71,6 +69,28 @@ def validate_bytes(data: bytes, name: str = "the document") -> list[Assert]:
         report = executable.transform_to_string(xdm_node=node)
         failed += _failed_asserts(report, rules)
     return failed
+
+
+class _Doctype(Exception):
+    pass
+
+
+def _refuse_doctype(*_) -> None:
+    raise _Doctype
+
+
+def _well_formed_without_doctype(data: bytes, name: str) -> None:
+    """Parsed once by expat, which stops at a DOCTYPE: a UBL e-invoice never has one, and Saxon
+    would fetch its external DTD (a file of this machine, a web address) and expand its entities."""
+    parser = expat.ParserCreate()
+    parser.StartDoctypeDeclHandler = _refuse_doctype
+    try:
+        parser.Parse(data, True)
+    except _Doctype:
+        raise NotXml(f"{name} was refused: it declares a DOCTYPE, which a UBL e-invoice never has (it could make "
+                     f"the validator read other files). Validate the file as your invoicing software made it.") from None
+    except expat.ExpatError as exc:
+        raise NotXml(f"{name} is not well-formed XML ({exc}).") from None
 
 
 def validate_file(path: Path) -> list[Assert]:
