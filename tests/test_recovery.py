@@ -106,6 +106,25 @@ def test_register_check_verifies_every_recorded_file(demo, capsys):
                    f"3 problem(s) in {root / FILE_NAME}."]
 
 
+@pytest.mark.parametrize("loss", ["deleted", "emptied"])
+def test_a_lost_register_never_costs_an_export_folder(demo, capsys, loss):
+    """Recovery used to remove a finished export's folder (files perhaps already sent to the
+    accountant) when the register had lost its lines, saying its documents were not exported."""
+    from toolkit import cli
+
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo)]) == 0
+    (folder,) = [p for p in root.iterdir() if p.is_dir()]
+    files = {p.name: p.read_bytes() for p in folder.iterdir()}
+    register = root / "export-register.jsonl"
+    register.unlink() if loss == "deleted" else register.write_bytes(b"")
+    capsys.readouterr()
+    assert cli.main(["export", str(demo)]) == 0
+    said = capsys.readouterr()
+    assert {p.name: p.read_bytes() for p in folder.iterdir()} == files
+    assert f"{folder.name} is not in the export register" in said.err and "Nothing new to export" in said.out
+
+
 @pytest.mark.parametrize("junk", [b"garbage\n", b"\x00\x00\x00\n", b'{"company": "x"}\n', b"\xff\xfe{}\n"])
 def test_a_damaged_register_stops_every_command_with_a_message(demo, capsys, junk):
     root = demo.parent / "demo-exports"

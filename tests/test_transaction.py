@@ -144,15 +144,20 @@ def test_a_visible_folder_whose_files_differ_from_the_pending_entry_is_rolled_ba
     assert loaded.status["20260402-090000-winbooks"] == "failed" and visible(tmp_path) == []
 
 
-def test_unrecorded_export_folders_go_and_other_folders_stay(tmp_path):
+def test_failed_export_folders_go_unknown_ones_and_other_folders_stay(tmp_path):
     commit(tmp_path, FILES, entry("20260402-090000-winbooks"))
-    (tmp_path / "20260402-100000-winbooks").mkdir()  # an older version crashed before recording it
+    Register(tmp_path).record_pending(entry("20260402-093000-winbooks"))
+    Register(tmp_path).record_failed("20260402-093000-winbooks", "test")
+    (tmp_path / "20260402-093000-winbooks").mkdir()  # its rollback was interrupted after the record
+    (tmp_path / "20260402-100000-winbooks").mkdir()  # the register lost its lines: maybe sent to the accountant
     (tmp_path / "20260402-100000-winbooks" / "ACT.txt").write_bytes(b"x")
     (tmp_path / ".20260402-110000-winbooks.partial").mkdir()
     (tmp_path / "my notes").mkdir()  # the user's own folder
     loaded, notes = recovery.recover_folder(tmp_path)
-    assert visible(tmp_path) == ["20260402-090000-winbooks", "my notes"]
-    assert len(notes) == 2 and any("no finished export" in n for n in notes)
+    assert visible(tmp_path) == ["20260402-090000-winbooks", "20260402-100000-winbooks", "my notes"]
+    assert (tmp_path / "20260402-100000-winbooks" / "ACT.txt").read_bytes() == b"x"
+    assert len(notes) == 3 and any("no finished export" in n for n in notes)
+    assert any("20260402-100000-winbooks is not in the export register" in n and "left as it is" in n for n in notes)
 
 
 def test_stray_temporary_files_of_a_write_back_are_removed(tmp_path):

@@ -9,8 +9,8 @@ In the export folder (the register is the source of truth, see toolkit.app.trans
   - a *pending* export whose folder is in place with every file matching its SHA-256 is
     recorded as committed (the crash came between the rename and the register's line);
   - any other pending export is rolled back: its folders are removed, it is marked failed;
-  - a leftover `.ID.partial` folder is removed, and so is a visible export folder that no
-    committed export accounts for.
+  - a leftover `.ID.partial` folder is removed, and so is the visible folder of a failed export;
+    a folder the register does not know at all (it lost lines) is left in place, and said.
 Beside the workbook: the temporary files of an interrupted write-back are removed. In the
 workbook: a committed export of this workbook without its Export log row gets its write-back
 again (Exported in, customer numbers, the Export log row), filling only empty cells, as `Edits`
@@ -118,10 +118,20 @@ def recover_folder(root: Path) -> tuple[Loaded, list[str]]:
         if path.name.startswith(".") and path.name.endswith(".partial"):
             _remove(path)
             notes.append(f"Recovered: removed the unfinished folder {path.name} that an interrupted export left.")
-        elif EXPORT_FOLDER.fullmatch(path.name) and ID_PATTERN.fullmatch(path.name) and path.name not in committed:
+        elif not (EXPORT_FOLDER.fullmatch(path.name) and ID_PATTERN.fullmatch(path.name)) or path.name in committed:
+            continue
+        elif path.name in loaded.status:  # its export failed: rolled back, or its rollback was interrupted
             _remove(path)
             notes.append(f"Recovered: removed the export folder {path.name}, which no finished export in the "
                          f"register accounts for (an interrupted or rolled-back export; its documents were not exported).")
+        else:
+            # The register records an export before its folder becomes visible, so a folder it does
+            # not know at all means the register lost lines (deleted, emptied, an older copy put back):
+            # the folder may be a finished export already sent to the accountant, and stays.
+            notes.append(f"Note: the export folder {path.name} is not in the export register {register.path} (was the "
+                         f"register deleted, emptied or replaced by an older copy?); it was left as it is. Restore the "
+                         f"register from a backup if you have one; otherwise move the folder away once you know what it "
+                         f"holds. Its documents count as exported where the Invoices sheet's 'Exported in' says so.")
     return loaded, notes
 
 
