@@ -51,6 +51,7 @@ CASES = {
     "invoice.due_date.early": lambda: workbook([invoice(due_date=dt.date(2026, 1, 1))]),
     "invoice.discount.account_missing": lambda: workbook(
         [invoice(discount_pct=D(5))], settings=replace(SETTINGS, discount_account="", require_discount_account=True)),
+    "discount.range": lambda: one_line(discount="150"),
     "credit_note.credited.unknown": lambda: workbook([invoice(doc_type="credit note", credited_invoice="F0")]),
     "invoice.number.gap": lambda: workbook([invoice("F1"), invoice("F3", row=3, lines=[line("F3", row=3)])]),
     "invoice.number.order": lambda: workbook([invoice("F1", day=dt.date(2026, 1, 10)),
@@ -87,6 +88,20 @@ def test_findings_name_sheet_and_cell():
     [finding] = checks.check_workbook(one_line(account="709999"))
     assert (finding.sheet, finding.cell, finding.severity) == ("Invoice lines", "I2", "error")
     assert "709999" in finding.message and "Ledger accounts" in finding.message
+
+
+@pytest.mark.parametrize("where, discount, flagged", [
+    ("line", "100", False), ("line", "0", False), ("line", "150", True), ("line", "-10", True), ("line", "100.01", True),
+    ("invoice", "100", False), ("invoice", "101", True), ("invoice", "-0.5", True)])
+def test_a_discount_outside_0_to_100_percent_is_an_error_on_its_cell(where, discount, flagged):
+    """150 % booked a negative line (a discount larger than the revenue), -10 % a surcharge as a
+    discount, with no word: both exported before."""
+    wb = one_line(discount=discount) if where == "line" else workbook([invoice(discount_pct=D(discount))])
+    found = [f for f in checks.check_workbook(wb) if f.code == "discount.range"]
+    assert bool(found) == flagged
+    if flagged:
+        [finding] = found
+        assert finding.cell == ("F2" if where == "line" else "K2") and f"Discount {discount} %" in finding.message
 
 
 def test_good_regimes_are_silent():

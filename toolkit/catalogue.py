@@ -72,6 +72,7 @@ CATALOGUE: dict[str, Kind] = {
     "invoice.payment_reference.invalid": Kind(E, "Structured communication invalid"),
     "invoice.due_date.early": Kind(W, "Due date before the invoice date"),
     "invoice.discount.account_missing": Kind(E, "Discount without a discount account"),
+    "discount.range": Kind(E, "Discount outside 0 to 100 %"),
     "credit_note.credited.unknown": Kind(W, "Credited invoice not found"),
     "credit_note.negative": Kind(W, "Credit note typed with negative amounts"),
     "credit_note.signs.mixed": Kind(E, "Credit note with positive and negative lines"),

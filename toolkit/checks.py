@@ -12,7 +12,7 @@ import operator
 import re
 from collections import Counter, defaultdict
 from decimal import Decimal
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Callable, Iterable, Mapping
 
 from stdnum.be import ogm_vcs
@@ -53,6 +53,7 @@ def check_workbook(wb: Workbook) -> list[Finding]:
     findings += _customers(wb)
     findings += _invoices(wb)
     findings += _lines(wb)
+    findings += _discounts(wb)
     findings += credit_note_signs(wb)
     findings += totals_as_issued(wb)
     findings += computed_findings(wb)
@@ -357,7 +358,20 @@ def _lines(wb: Workbook) -> list[Finding]:
     return findings
 
 
-_ZERO, _ONE = Decimal(0), Decimal(1)
+_ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
+
+
+def _discounts(wb: Workbook) -> list[Finding]:
+    """A discount takes 0 to 100 % off a line or an invoice; 150 would book a negative revenue and
+    -10 a surcharge as a discount. Only the distinct values are compared: one set per sheet."""
+    findings = []
+    for records in (wb.invoices, wb.lines):
+        bad = {v for v in set(map(attrgetter("discount_pct"), records)) if v is not None and not _ZERO <= v <= _HUNDRED}
+        for record in (r for r in records if r.discount_pct in bad) if bad else ():
+            findings.append(error("discount.range", record.where, "discount_pct",
+                                  f"Discount {record.discount_pct} %: a discount is 0 to 100 percent. Type the percentage "
+                                  f"(10 for 10 %); a surcharge is a line of its own."))
+    return findings
 
 
 def _line_account(line, accounts) -> list[Finding]:
