@@ -151,6 +151,29 @@ def test_missing_column_and_header(tmp_path):
     assert ("sheet.header.missing", "Ledger accounts") in found
 
 
+def test_a_column_twice_is_an_error_naming_both_cells(tmp_path):
+    """A second 'Quantity' column (typed corrections, say) was ignored without a word: the first won."""
+    def edit(book):
+        ws = book["Invoice lines"]
+        ws["N1"], ws["N2"] = "quantity ", 99
+    found = [f for f in _with(tmp_path, edit) if f.code == "sheet.column.duplicate"]
+    assert [(f.sheet, f.cell) for f in found] == [("Invoice lines", "N1")]
+    assert "'Quantity'" in found[0].message and "(D1, N1)" in found[0].message
+
+
+def test_a_setting_on_two_rows_with_two_values_is_an_error(tmp_path):
+    """The later 'Period to' row won, while the one the user saw said otherwise."""
+    added = []
+
+    def edit(book):
+        book["Settings"].append(["Period to", dt.datetime(2026, 12, 31)])
+        added.append(book["Settings"].max_row)
+        book["Settings"].append(["Output folder", None])  # an empty second row is no ambiguity
+    found = [f for f in _with(tmp_path, edit) if f.code.startswith("settings.")]
+    assert [(f.code, f.cell) for f in found] == [("settings.duplicate", f"B{added[0]}")]
+    assert "row 12 and again on row" in found[0].message
+
+
 def test_required_cell_and_invalid_choice(tmp_path):
     def edit(book):
         book["Invoices"]["E2"] = None

@@ -23,6 +23,7 @@ CATALOGUE: dict[str, Kind] = {
     "sheet.missing": Kind(E, "Sheet missing"),
     "sheet.header.missing": Kind(E, "Header row missing"),
     "sheet.column.missing": Kind(E, "Column missing"),
+    "sheet.column.duplicate": Kind(E, "Column on a sheet twice"),
     "cell.error": Kind(E, "Excel error in a cell"),
     "cell.required": Kind(E, "Required value missing"),
     "cell.invalid.text": Kind(E, "Unreadable text"),
@@ -36,6 +37,7 @@ CATALOGUE: dict[str, Kind] = {
     "cell.control_characters": Kind(W, "Invisible control characters removed"),
     # settings and the package's parameters
     "settings.missing": Kind(E, "Setting missing"),
+    "settings.duplicate": Kind(E, "Setting on two rows"),
     "settings.rounding.absent": Kind(W, "Rounding row missing: the earlier rule applies"),
     "settings.period.reversed": Kind(E, "Period reversed"),
     "settings.company_vat.invalid": Kind(E, "Company VAT number invalid"),

@@ -16,7 +16,7 @@ from toolkit.values import fold_header  # the fold itself lives with the other v
 
 __all__ = [
     "HEADER_SEARCH_ROWS", "fold_header", "same_name", "find_sheet", "header_positions", "find_header",
-    "header_search_rows", "setting_for", "missing_columns", "placed_columns", "cell_ref", "split_ref",
+    "duplicate_headers", "header_search_rows", "setting_for", "missing_columns", "placed_columns", "cell_ref", "split_ref",
 ]
 
 # The header row of a table sheet is the first of its first rows that names a layout column.
@@ -42,6 +42,17 @@ def header_positions(row: Sequence, sheet: layout.Sheet) -> dict[str, int]:
         if key and key not in positions:
             positions[key] = pos
     return positions
+
+
+def duplicate_headers(row: Sequence, sheet: layout.Sheet) -> dict[str, list[int]]:
+    """Layout key -> the 0-based positions of its header, for the columns `row` names more than once."""
+    wanted = {fold_header(c.header): c.key for c in sheet.columns}
+    places: dict[str, list[int]] = {}
+    for pos, value in enumerate(row):
+        key = wanted.get(fold_header(value)) if isinstance(value, str) else None
+        if key:
+            places.setdefault(key, []).append(pos)
+    return {key: found for key, found in places.items() if len(found) > 1}
 
 
 def header_search_rows(sheet: layout.Sheet) -> int:

@@ -269,6 +269,13 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
                 Finding("sheet.column.missing", "error", sheet.name, f"{layout.column_letter(len(rows[header_row]))}{header_row + 1}",
                         f"Column '{col.header}' is missing on '{sheet.name}': add it to the header row.")
             )
+    for key, places in address.duplicate_headers(rows[header_row], sheet).items():
+        cells = [f"{layout.column_letter(pos)}{header_row + 1}" for pos in places]
+        findings.append(
+            Finding("sheet.column.duplicate", "error", sheet.name, cells[1],
+                    f"Column '{sheet.column(key).header}' is on '{sheet.name}' {len(cells)} times ({', '.join(cells)}): "
+                    f"only {cells[0]} would be read. Delete the other one, or rename its header.")
+        )
     errors = grid.errors(actual)
     first = header_row + 1
     width = max(map(len, rows[header_row:]))
@@ -401,6 +408,7 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
                                                                      "its value in column B.")))
         return Settings()
     values, where, extra = {}, {}, {}
+    rows_of: dict[str, int] = {}  # folded label -> the 1-based row of its value
     errors = grid.errors(actual)
     for index, row in enumerate(grid.rows(actual)):
         if not row or not isinstance(row[0], str) or not row[0].strip():
@@ -410,6 +418,14 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
             continue
         raw = row[1] if len(row) > 1 else None
         cell = Where(layout.SETTINGS_SHEET, index + 1, {"value": "B"})
+        if raw is not None and raw != "":  # a label twice with two values: which one is meant?
+            folded = fold_header(label)
+            if folded in rows_of:
+                findings.append(error("settings.duplicate", cell, "value",
+                                      f"Setting '{label}' is on row {rows_of[folded]} and again on row {index + 1}, each "
+                                      f"with a value: only one can count. Delete one of the two rows."))
+                continue
+            rows_of[folded] = index + 1
         if isinstance(raw, str) and CONTROL.search(raw):
             findings.append(warning("cell.control_characters", cell, "value", control_message(label, raw)))
             raw = CONTROL.sub("", raw)
