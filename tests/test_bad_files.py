@@ -251,6 +251,21 @@ def test_control_characters_as_excel_escapes_them(demo, tmp_path):
     assert [(f.code, f.cell) for f in wb.findings] == [("cell.control_characters", "C2")]
 
 
+def test_invisible_marks_pasted_into_a_key_or_a_text_are_removed_and_named(demo, tmp_path):
+    """A right-to-left mark before an invoice number made its lines 'of an unknown invoice' whose
+    number the message showed exactly as the Invoices sheet did; an override reversed a text."""
+    path = tmp_path / "marks.xlsx"
+    data = badfiles.rezip(demo, badfiles.cell("A2", "<is><t>\u200f2026-0001</t></is>".encode()))
+    data = badfiles.rezip(data, badfiles.cell("C2", "<is><t>\ufeffGrafisch \u202eontwerp\u2069\u200b</t></is>".encode()))
+    path.write_bytes(data)
+    wb = read_workbook(path)
+    assert wb.lines[0].invoice_number == "2026-0001" and wb.lines[0].description == "Grafisch ontwerp"
+    found = {f.cell: f for f in wb.findings}
+    assert set(found) == {"A2", "C2"} and {f.code for f in wb.findings} == {"cell.control_characters"}
+    assert "U+200F" in found["A2"].message
+    assert all(code in found["C2"].message for code in ("U+FEFF", "U+202E", "U+2069", "U+200B"))
+
+
 # ---- files that read fine -----------------------------------------------------------------------
 
 
