@@ -45,6 +45,14 @@ def test_not_a_date(raw):
         parse_date(raw)
 
 
+@pytest.mark.parametrize("raw, shown", [(1e308, "1e+308"), (99999999.0, "99999999"), (float("inf"), "inf"), (-1e20, "-1e+20")])
+def test_a_number_far_from_any_date_is_shown_short(raw, shown):
+    """1e308 in a date cell was quoted with its 309 digits."""
+    with pytest.raises(Invalid) as caught:
+        parse_date(raw)
+    assert str(caught.value) == f"expected a date, found the number {shown}"
+
+
 def test_bools_and_ints():
     assert [parse_bool(v) for v in ("Yes", "nee", "0", True, None)] == [True, False, False, True, None]
     assert parse_int("30") == 30 and parse_int(30.0) == 30

@@ -162,7 +162,8 @@ def parse_date(value):
     if kind is float or kind is int:
         if 1 <= value < 2958466:  # Excel serials 1900-01-01 .. 9999-12-31
             return EXCEL_EPOCH + dt.timedelta(days=int(value))
-        raise Invalid(f"expected a date, found the number {_plain(value)}")
+        shown = _plain(value) if -TOO_LARGE < value < TOO_LARGE else f"{value:.6g}"  # not 1e308's 309 digits
+        raise Invalid(f"expected a date, found the number {shown}")
     if kind is str:
         text = clean_text(value)
         if not text:
