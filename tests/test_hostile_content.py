@@ -188,7 +188,7 @@ def test_spec_ids_have_a_strict_pattern(tmp_path, spec_id):
         spec_of(tmp_path, text_file([{"fields": []}]), id=spec_id)
 
 
-@pytest.mark.parametrize("siren", ["../etc", "a/b", "x\ny", "..", "c:x", "nul"])
+@pytest.mark.parametrize("siren", ["../etc", "a/b", "x\ny", "..", "c:x", "nul", "x" * 252, "é" * 126])
 def test_a_file_name_from_a_parameter_stays_in_the_export_folder(tmp_path, siren):
     file = {**text_file([{"fields": []}]), "name": "{param.siren}.txt"}
     with pytest.raises(specs.RenderError) as caught:

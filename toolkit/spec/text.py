@@ -49,6 +49,8 @@ def unsafe_name(name: str) -> str:
         return f"{name!r} contains a character that file names cannot hold"
     if name.endswith((".", " ")) or name.split(".")[0].strip().casefold() in RESERVED_NAMES:
         return f"{name!r} is not a usable file name on Windows"
+    if len(name.encode("utf-8")) > 255:  # every file system's limit (255 UTF-8 bytes fit 255 UTF-16 units)
+        return f"{name[:40]!r}... is too long: {len(name.encode('utf-8'))} bytes, file systems take 255"
     return ""
 
 
