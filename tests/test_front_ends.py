@@ -120,3 +120,17 @@ def test_an_export_that_writes_back_leaves_its_plan_to_the_process_end(tmp_path,
     assert isinstance(plan, ExportPlan) and plan.documents
     exported = {invoice.number: invoice.exported_in for invoice in read_workbook(book).invoices}
     assert all(exported[d.invoice.number] == plan.entry["id"] for d in plan.documents)
+
+
+@pytest.mark.parametrize("option", ["--again", "--package", "--out", "--from", "--to"])
+def test_an_option_given_empty_is_refused_not_taken_as_left_out(option, tmp_path, capsys):
+    """`--again ""` (a script's empty variable) ran a new export; `--package ""`, `--out ""` and
+    `--from ""` silently meant the Settings' package, the current folder, no first date."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    before = book.read_bytes()
+    with pytest.raises(SystemExit) as stopped:
+        cli.main(["export", str(book), option, " "])
+    assert stopped.value.code == 2
+    assert f"argument {option}: it is empty" in capsys.readouterr().err
+    assert book.read_bytes() == before and not (tmp_path / "demo-exports").exists()

@@ -21,11 +21,23 @@ from toolkit.errors import UserError
 from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, end_progress, print_findings, print_preview, progress, writing
 
 
+def _text_arg(text: str) -> str:
+    """An option's value that must be there: `--again ""` (a script's empty variable) ran a new
+    export, `--package ""` the Settings' package, as if the option had been left out."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("it is empty: give a value, or leave the option out")
+    return text.strip()
+
+
+def _folder_arg(text: str) -> Path:
+    return Path(_text_arg(text))  # Path("") is the current folder, wherever that is
+
+
 def _date_arg(text: str) -> dt.date:
     from toolkit.values import Invalid, parse_date
 
     try:
-        return parse_date(text)
+        return parse_date(_text_arg(text))
     except Invalid as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -68,7 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     check = sub.add_parser("check", help="list every problem in a workbook, by sheet and cell")
     check.add_argument("workbook", type=_workbook_arg)
-    check.add_argument("--package", help="also check against this package (default: the Settings' package)")
+    check.add_argument("--package", type=_text_arg, help="also check against this package (default: the Settings' package)")
     check.add_argument("--json", action="store_true", help="print findings as JSON")
     check.add_argument("--write", action="store_true", help="also write the findings into the workbook's Check sheet")
     check.set_defaults(handler=cmd_check)
@@ -77,11 +89,11 @@ def build_parser() -> argparse.ArgumentParser:
                             description="Export one workbook, or many (files and folders of workbooks), each in its own process.")
     export.add_argument("workbooks", nargs="+", type=_workbook_or_folder_arg, metavar="WORKBOOK",
                         help="a workbook, or several workbooks and folders of workbooks")
-    export.add_argument("--package", help="package id (default: the Settings' package; see `ledger-export packages`)")
+    export.add_argument("--package", type=_text_arg, help="package id (default: the Settings' package; see `ledger-export packages`)")
     export.add_argument("--from", dest="period_from", type=_date_arg, metavar="DATE", help="first invoice date (default: Settings)")
     export.add_argument("--to", dest="period_to", type=_date_arg, metavar="DATE", help="last invoice date (default: Settings)")
-    export.add_argument("--out", type=Path, metavar="DIR", help="output folder (default: Settings, else '<workbook>-exports')")
-    export.add_argument("--again", metavar="EXPORT_ID", help="re-create an earlier export byte for byte")
+    export.add_argument("--out", type=_folder_arg, metavar="DIR", help="output folder (default: Settings, else '<workbook>-exports')")
+    export.add_argument("--again", type=_text_arg, metavar="EXPORT_ID", help="re-create an earlier export byte for byte")
     export.add_argument("--include-exported", action="store_true", help="export documents that were exported before, on purpose")
     export.add_argument("--zip", action="store_true", help="also write <export id>.zip: the export's files flat (and the "
                         "e-invoices' PDFs), the one file to send the accountant; its SHA-256 is in the register")
@@ -92,10 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     preview = sub.add_parser("preview", help="show what the next export would carry: documents, customers, totals")
     preview.add_argument("workbook", type=_workbook_arg)
-    preview.add_argument("--package", help="package id (default: the Settings' package)")
+    preview.add_argument("--package", type=_text_arg, help="package id (default: the Settings' package)")
     preview.add_argument("--from", dest="period_from", type=_date_arg, metavar="DATE", help="first invoice date (default: Settings)")
     preview.add_argument("--to", dest="period_to", type=_date_arg, metavar="DATE", help="last invoice date (default: Settings)")
-    preview.add_argument("--out", type=Path, metavar="DIR", help="output folder whose register counts (default: as export)")
+    preview.add_argument("--out", type=_folder_arg, metavar="DIR", help="output folder whose register counts (default: as export)")
     preview.add_argument("--write", action="store_true", help="also write it into the workbook's Preview sheet")
     preview.set_defaults(handler=cmd_preview)
 
