@@ -157,3 +157,12 @@ def test_a_document_that_does_not_balance_is_refused(monkeypatch):
         post(invoice())
     assert refused.value.finding.code == "document.unbalanced"
     assert "F1" in refused.value.finding.message and refused.value.finding.cell == "A2"
+
+
+def test_an_invoice_dated_at_the_end_of_9999_gets_a_due_date_not_a_traceback():
+    """date + payment terms overflowed (OverflowError from check and export) for an invoice dated
+    31/12/9999 without a due date, in an open period."""
+    doc, _ = post(invoice(day=dt.date(9999, 12, 31)), customer=replace(CUSTOMERS[0], payment_terms=30))
+    assert doc.due_date == dt.date(9999, 12, 31)
+    doc, _ = post(invoice(day=dt.date(2026, 1, 10)), customer=replace(CUSTOMERS[0], payment_terms=30))
+    assert doc.due_date == dt.date(2026, 2, 9)

@@ -182,6 +182,21 @@ def test_a_setting_on_two_rows_with_two_values_is_an_error(tmp_path):
     assert "row 12 and again on row" in found[0].message
 
 
+def test_payment_terms_outside_0_to_3650_days_are_a_finding_and_dropped(tmp_path):
+    """1e9 days made the due date overflow (a traceback from check and export); -5 days put it
+    before the invoice, without a word."""
+    def edit(book):
+        book["Customers"]["L2"], book["Customers"]["L3"], book["Customers"]["L4"] = 1e9, -5, 3650
+    path = _demo(tmp_path)
+    book = openpyxl.load_workbook(path)
+    edit(book)
+    book.save(path)
+    wb = read_workbook(path)
+    assert [(f.code, f.cell) for f in wb.findings] == [("cell.invalid.int", "L2"), ("cell.invalid.int", "L3")]
+    assert "expected 0 to 3650 days, found 1000000000" in wb.findings[0].message
+    assert [c.payment_terms for c in wb.customers[:3]] == [None, None, 3650]
+
+
 def test_required_cell_and_invalid_choice(tmp_path):
     def edit(book):
         book["Invoices"]["E2"] = None

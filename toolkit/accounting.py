@@ -262,7 +262,7 @@ def build_document(
     # Positional, in the order of model.Document's fields: keywords cost more, once per document.
     return Document(
         invoice.number, doc_type, invoice.date,
-        invoice.due_date or invoice.date + _days(customer.payment_terms or 0),  # due_date
+        invoice.due_date or _due(invoice.date, customer.payment_terms or 0),  # due_date
         customer, settings.journal(doc_type), text, invoice.payment_reference, invoice.currency,
         base, tax, total, tuple(postings), tuple(vat_groups), tuple(revenue_groups),
         invoice.credited_invoice, 0, None, invoice,  # credited_invoice, sequence, einvoice, invoice
@@ -270,6 +270,13 @@ def build_document(
 
 
 _days = functools.cache(lambda days: dt.timedelta(days=days))  # payment terms: a handful of values
+
+
+def _due(day: dt.date, days: int) -> dt.date:
+    try:
+        return day + _days(days)
+    except OverflowError:  # an invoice dated late in 9999 (a typing accident): no later date exists
+        return dt.date.max
 
 
 _AMOUNT = attrgetter("amount")

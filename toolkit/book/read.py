@@ -536,6 +536,23 @@ def forget_grid() -> None:
     _opened = None
 
 
+MAX_PAYMENT_DAYS = 3650  # ten years: more is a typing accident (and 3,000,000 days is past any date)
+
+
+def _payment_terms(table: Table, findings: list[Finding]) -> None:
+    """Payment terms are 0 to MAX_PAYMENT_DAYS days; others are a finding on their cell and are
+    dropped (1e9 days made the due date overflow with a traceback; -5 made it precede the invoice)."""
+    terms = table.values.get("payment_terms")
+    if not terms or all(days is None or 0 <= days <= MAX_PAYMENT_DAYS for days in terms):
+        return
+    header = layout.CUSTOMERS.column("payment_terms").header
+    for n, days in enumerate(terms):
+        if days is not None and not 0 <= days <= MAX_PAYMENT_DAYS:
+            findings.append(error("cell.invalid.int", table.wheres[n], "payment_terms",
+                                  f"{header}: expected 0 to {MAX_PAYMENT_DAYS} days, found {days}."))
+            terms[n] = None
+
+
 def read_workbook(path: str | Path) -> Workbook:
     with collector.paused():  # the records live as long as the command (toolkit.collector says why)
         workbook = _read_workbook(path)
@@ -569,6 +586,7 @@ def _read_workbook(path: str | Path) -> Workbook:
         VatRule(rate, regime, start, end, account or "", where)
         for where, rate, regime, start, end, account in columns(layout.VAT_RULES, "rate", "regime", "valid_from", "valid_to", "revenue_account")
     )
+    _payment_terms(tables[layout.CUSTOMERS.name], findings)
     customers = tuple(
         Customer(cid or "", name or "", kind or "company", vat or "", street or "", postal or "", city or "",
                  (country or "").upper(), peppol or "", (language or "").upper(), email or "", phone or "", terms,
