@@ -104,6 +104,14 @@ def test_a_discount_outside_0_to_100_percent_is_an_error_on_its_cell(where, disc
         assert finding.cell == ("F2" if where == "line" else "K2") and f"Discount {discount} %" in finding.message
 
 
+def test_a_total_as_issued_past_the_cent_is_quoted_as_held():
+    """121.004 was shown rounded: 'Total as issued 121.00, but the booking comes to 121.00'."""
+    [finding] = [f for f in checks.check_workbook(workbook([invoice(total_as_issued=D("121.004"))]))
+                 if f.code == "invoice.total.mismatch"]
+    assert "holds 121.004" in finding.message and "comes to 121.00" in finding.message
+    assert checks.check_workbook(workbook([invoice(total_as_issued=D("121.00"))])) == []
+
+
 def test_good_regimes_are_silent():
     wb = workbook([
         invoice("F1", customer="C2", lines=[line("F1", rate="0", regime="intra-EU services", account="700300")]),

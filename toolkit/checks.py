@@ -358,7 +358,7 @@ def _lines(wb: Workbook) -> list[Finding]:
     return findings
 
 
-_ZERO, _ONE, _HUNDRED = Decimal(0), Decimal(1), Decimal(100)
+_ZERO, _ONE, _HUNDRED, _CENT = Decimal(0), Decimal(1), Decimal(100), Decimal("0.01")
 
 
 def _discounts(wb: Workbook) -> list[Finding]:
@@ -482,6 +482,11 @@ def totals_as_issued(wb: Workbook) -> list[Finding]:
             continue  # credit_note_signs reported it
         wanted = abs(issued) if invoice.is_credit_note else issued
         if computed == wanted:
+            continue
+        if issued != issued.quantize(_CENT):  # shown to the cent it could read "2,550.96, but ... 2,550.96"
+            findings.append(error("invoice.total.mismatch", invoice.where, "total_as_issued",
+                                  f"Total as issued holds {issued:,f} (Excel may show it rounded), but a total is in cents "
+                                  f"and the booking comes to {_amount(computed)}: type the total as the invoice shows it."))
             continue
         message = (f"Total as issued {_amount(issued)}, but the booking comes to {_amount(computed)} "
                    f"(Rounding '{s.rounding}', VAT booking '{s.vat_booking}'). ")
