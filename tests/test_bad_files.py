@@ -9,6 +9,7 @@ import os
 import resource
 import subprocess
 import sys
+from decimal import Decimal as D
 from pathlib import Path
 
 import pytest
@@ -264,6 +265,21 @@ def test_invisible_marks_pasted_into_a_key_or_a_text_are_removed_and_named(demo,
     assert set(found) == {"A2", "C2"} and {f.code for f in wb.findings} == {"cell.control_characters"}
     assert "U+200F" in found["A2"].message
     assert all(code in found["C2"].message for code in ("U+FEFF", "U+202E", "U+2069", "U+200B"))
+
+
+def test_formula_noise_past_excels_15_digits_is_no_finding(demo, tmp_path):
+    """Excel writes a formula's result with 17 digits: =SUM() of the lines as 2550.9600000000005
+    (a total as issued 'differing' from its booking of 2,550.96), =0.21*100 as 21.000000000000004
+    (a VAT rate without a rule). Read as Excel shows them, both are what the user sees."""
+    invoices = f"xl/worksheets/sheet{layout.ALL_SHEETS.index(layout.INVOICES.name) + 1}.xml"
+    data = badfiles.rezip(demo, badfiles.replace_in(invoices, b'<c r="O2" s="10" t="n" />',
+                                                    b'<c r="O2" s="10" t="n"><v>2550.9600000000005</v></c>'))
+    data = badfiles.rezip(data, badfiles.cell("G2", b"<v>21.000000000000004</v>"))
+    path = tmp_path / "noise.xlsx"
+    path.write_bytes(data)
+    wb = read_workbook(path)
+    assert (wb.invoices[0].total_as_issued, wb.lines[0].vat_rate) == (D("2550.96"), D("21"))
+    assert cli.main(["check", str(path)]) == 0
 
 
 # ---- files that read fine -----------------------------------------------------------------------

@@ -2,8 +2,9 @@
 
 Each parser takes what python-calamine returns for a cell (str, int, float, bool, date, datetime)
 and returns the typed value, None for an empty cell, or raises `Invalid` with a message that says
-what was expected. Numbers read from Excel are binary floats; they become `Decimal` through their
-shortest repr (12.1 -> Decimal('12.1')), never through float arithmetic.
+what was expected. Numbers read from Excel are binary floats; they become `Decimal` through the
+15 significant digits Excel keeps and shows (12.1 -> Decimal('12.1')), never through float
+arithmetic: a formula's result such as =0.1+0.2 is 0.30000000000000004 in the file, 0.3 on screen.
 """
 
 from __future__ import annotations
@@ -62,6 +63,10 @@ parse_code = parse_text
 # Larger numbers are no amount, quantity or rate but a typing accident or a hostile file; Excel
 # itself keeps only 15 significant digits. (Decimal would take 1E999999 and fail much later.)
 TOO_LARGE = 10**15
+# A float as Excel shows it: Excel keeps 15 significant digits, and the binary digits a formula
+# leaves past them (0.30000000000000004 for =0.1+0.2, 21.000000000000004 for =0.21*100) are noise
+# that made a total as issued differ from its booking, or a VAT rate miss its rule.
+EXCEL_DIGITS = ".15g"
 _FLOAT_LIMIT = float(TOO_LARGE)  # the same bound, exactly; a float compares faster with a float than with a large int
 
 
@@ -70,7 +75,7 @@ def parse_decimal(value):
     if kind is float:
         if value != value or not -TOO_LARGE < value < TOO_LARGE:  # NaN, infinity, 1E+300
             raise Invalid(_too_large(value))
-        return Decimal(int(value)) if value.is_integer() else Decimal(repr(value))
+        return Decimal(int(value)) if value.is_integer() else Decimal(format(value, EXCEL_DIGITS))
     if kind is int:
         if not -TOO_LARGE < value < TOO_LARGE:
             raise Invalid(_too_large(value))
@@ -236,12 +241,12 @@ def parsed_in_bulk(parse, values: set) -> dict:
     `parse_code`. The same results as `parse` one by one; the caller parses the rest that way."""
     if parse is parse_decimal or parse is parse_percent:
         # parse_decimal: a whole number stays whole (3.0 -> Decimal(3)), others go through their
-        # shortest repr (12.1 -> Decimal('12.1')). NaN fails the range test and is left out.
+        # 15 significant digits (12.1 -> Decimal('12.1')). NaN fails the range test and is left out.
         floats = [v for v in values if type(v) is float and -_FLOAT_LIMIT < v < _FLOAT_LIMIT]
         whole = list(filter(float.is_integer, floats))
         fractions = list(filterfalse(float.is_integer, floats))
         memo = dict(zip(whole, map(Decimal, map(int, whole))))
-        memo.update(zip(fractions, map(Decimal, map(repr, fractions))))
+        memo.update(zip(fractions, map(Decimal, map(format, fractions, repeat(EXCEL_DIGITS)))))
         return memo
     if parse is parse_text:  # parse_code too
         texts = [v for v in values if type(v) is str]

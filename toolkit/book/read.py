@@ -39,7 +39,7 @@ from toolkit.model import (
     error,
     warning,
 )
-from toolkit.values import Invalid, clean_text, fold_header, parsed_in_bulk, parser_for
+from toolkit.values import EXCEL_DIGITS, Invalid, clean_text, fold_header, parsed_in_bulk, parser_for
 
 HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
@@ -328,11 +328,11 @@ def _as_percents(raw: list, kept: list[int], pos: int, percent_cells: set[tuple[
 
 
 def percents(fraction: float | int) -> Decimal | float:
-    """0.1 shown as 10% -> Decimal(10); 0.055 -> Decimal('5.5') (through the float's shortest repr,
+    """0.1 shown as 10% -> Decimal(10); 0.055 -> Decimal('5.5') (through the float's 15 digits,
     never float arithmetic). NaN and infinity stay as they are, for the parser to refuse."""
     if fraction != fraction or fraction in (float("inf"), float("-inf")):
         return fraction
-    number = Decimal(repr(fraction)) * 100
+    number = Decimal(format(fraction, EXCEL_DIGITS)) * 100
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 
