@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import zipfile
 from pathlib import Path
 from typing import NamedTuple
 
@@ -70,6 +71,25 @@ def _move_vat_codes(grid: Grid, data: dict, dropped: list[str]) -> None:
     data[layout.VAT_CODES.name] = moved + list(data.get(layout.VAT_CODES.name) or [])
 
 
+# Parts a user adds in Excel that a rebuilt workbook does not have (the template makes none of them).
+_ADDED_PARTS = (("xl/comments", "comments (notes)"), ("xl/threadedComments/", "comments (notes)"),
+                ("xl/drawings/drawing", "pictures, shapes, text boxes or charts"), ("xl/charts/", "charts"),
+                ("xl/pivotTables/", "pivot tables"))
+
+
+def _not_rebuilt(path: Path, grid: Grid) -> list[str]:
+    """What the user made that the rebuilt workbook will not have: their own sheets, and comments,
+    pictures, shapes and charts anywhere (an upgrade used to drop them without a word)."""
+    from toolkit.book import formulas, xlsm
+
+    built = {address.fold_header(name) for name in layout.ALL_SHEETS + (formulas.LISTS_SHEET, xlsm.START_SHEET, xlsm.CONF_SHEET)}
+    lost = [f"sheet '{name}' (a sheet of your own)" for name in grid.sheet_names if address.fold_header(name) not in built]
+    with zipfile.ZipFile(path) as archive:
+        names = archive.namelist()
+    lost += list(dict.fromkeys(what for prefix, what in _ADDED_PARTS if any(n.startswith(prefix) for n in names)))
+    return lost
+
+
 class Upgraded(NamedTuple):
     path: Path
     backup: Path
@@ -95,6 +115,7 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> Upgraded:
                      f"came from, so its amounts stay as exported. '{layout.ROUNDINGS[0]}' (the default of new "
                      f"workbooks) is a choice for a new period.")
     _move_vat_codes(grid, data, dropped)
+    dropped += _not_rebuilt(path, grid)
     stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
     backup = path.with_name(f"{path.stem}.before-upgrade-{stamp}{path.suffix}")
     shutil.copy2(path, backup)

@@ -212,7 +212,7 @@ def cmd_workbook_upgrade(args) -> int:
     for note in done.notes:
         print(note)
     if done.dropped:
-        print("Not carried (no such column in this version; still in the backup):\n  " + "\n  ".join(done.dropped))
+        print("Not carried (the new workbook is built afresh; they are still in the backup):\n  " + "\n  ".join(done.dropped))
     return EXIT_OK
 
 
