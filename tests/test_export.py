@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import shutil
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from toolkit import cli, layout, sample
@@ -159,6 +161,34 @@ def test_again_uses_the_parameters_of_the_earlier_export(demo):
     assert run_export(ExportRequest(demo, include_exported=True)).entry["files"] != first.entry["files"]
     again = run_export(ExportRequest(demo, again=first.entry["id"]))
     assert again.entry["files"] == first.entry["files"] and "identical" in again.message
+
+
+@pytest.mark.parametrize("folder, says", [
+    ("x" * 300, "cannot be used (File name too long)"),  # a traceback from the stat of the folder
+    pytest.param("C:\\Users\\Anne\\Exports", "is a Windows path", marks=pytest.mark.skipif(os.name == "nt", reason="a path there")),
+    pytest.param("\\\\server\\share", "is a Windows path", marks=pytest.mark.skipif(os.name == "nt", reason="a path there")),
+])
+def test_an_output_folder_this_computer_cannot_use_is_a_message(tmp_path, capsys, folder, says):
+    """A Windows path on another system became a folder named 'C:\\Users\\...' beside the workbook."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    edited = openpyxl.load_workbook(book)
+    ws = edited[layout.SETTINGS_SHEET]
+    [row] = [r for r in ws.iter_rows(min_row=2) if r[0].value == "Output folder"]
+    row[1].value = folder
+    edited.save(book)
+    assert cli.main(["export", str(book)]) == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["demo.xlsx"]  # the lock stays
+
+
+def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    from toolkit.app.context import output_root
+    from toolkit.model import Settings
+
+    assert output_root(Settings(output_folder="~/Exports"), tmp_path / "demo.xlsx") == tmp_path / "home" / "Exports"
 
 
 def test_a_period_asked_for_backwards_or_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 from pathlib import Path
 
 from toolkit.app.register import Register
@@ -19,13 +20,25 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
     if out_dir:
         root = Path(out_dir)
     elif settings.output_folder:
-        root = book.parent / settings.output_folder
+        folder = settings.output_folder
+        if os.name != "nt" and _WINDOWS_PATH.match(folder):  # else a folder named 'C:\Users\...' beside the workbook
+            raise UserError(f"Output folder on Settings is a Windows path ({folder}), and this computer is not "
+                            f"Windows: type a folder of this computer there, or empty it to export beside the workbook.")
+        root = book.parent / Path(folder).expanduser()  # '~/Exports': the home folder, as a user means it
     else:
         root = book.parent / f"{book.stem}-exports"
-    if root.exists() and not root.is_dir():
+    try:
+        is_file = root.exists() and not root.is_dir()
+    except OSError as exc:  # a name too long for the file system, a folder that cannot be looked into
+        raise UserError(f"The export folder {root} cannot be used ({exc.strerror or exc}): choose another output "
+                        f"folder (--out, or Output folder on Settings).") from None
+    if is_file:
         raise UserError(f"The export folder {root} is a file, not a folder: choose another output folder "
                         f"(--out, or Output folder on Settings).")
     return root
+
+
+_WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # C:\... or \\server\share
 
 
 def company_key(wb: Workbook) -> str:
