@@ -285,6 +285,25 @@ def test_pdfs_are_embedded_and_the_missing_ones_listed(demo, tmp_path):
     assert "2026-0002" in missing.message and "2026-0001," not in missing.message
 
 
+def test_a_file_that_is_not_a_pdf_is_not_attached_and_said(demo, tmp_path):
+    """An empty file or a renamed document was embedded as the invoice's PDF without a word."""
+    from toolkit.book.writeback import Edits
+    pdfs = tmp_path / "pdfs"
+    pdfs.mkdir()
+    (pdfs / "2026-0001.pdf").write_bytes(b"")
+    (pdfs / "2026-0002.pdf").write_bytes(b"PK\x03\x04 a Word file renamed")
+    (pdfs / "2026-0003.pdf").write_bytes(b"%PDF-1.7\n%%EOF\n")
+    write_back(demo, Edits().set_setting("pdf_folder", "pdfs"))
+    result = export(demo, "peppol-bis3", tmp_path / "out")
+    attached = {name: _root((result.folder / f"{name}.xml").read_bytes()).find(
+        "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", NS) is not None
+        for name in ("2026-0001", "2026-0002", "2026-0003")}
+    assert attached == {"2026-0001": False, "2026-0002": False, "2026-0003": True}
+    (said,) = [f for f in result.findings if f.code == "einvoice.pdf.missing"]
+    assert "2026-0001.pdf, 2026-0002.pdf in" in said.message and "not a PDF" in said.message
+    assert "No PDF in" in said.message and "2026-0004" in said.message  # the missing ones, in the same finding
+
+
 # ---- the bundle for the accountant -------------------------------------------------------------
 
 

@@ -56,6 +56,7 @@ class Preparation:
         self.seller = _seller(settings, self.out.findings)
         self.pdfs = _pdf_folder(settings, workbook)
         self.without_pdf: list[str] = []
+        self.not_pdf: list[str] = []
 
     def add(self, document: Document, amounts: list[LineAmount] | None = None) -> None:
         """`amounts`: the document's `line_amounts`, when the accounting already has them."""
@@ -68,21 +69,36 @@ class Preparation:
             return
         if self.pdfs is not None:
             pdf = self.pdfs / f"{document.number}.pdf"
-            if pdf.is_file():
-                einvoice.pdf_name = pdf.name
-                einvoice.pdf_base64 = base64.b64encode(pdf.read_bytes()).decode("ascii")
-            else:
+            data = _pdf_bytes(pdf)
+            if data is None:
                 self.without_pdf.append(document.number)
+            elif b"%PDF-" not in data[:1024]:  # empty, or another file renamed: a customer could not open it
+                self.not_pdf.append(pdf.name)
+            else:
+                einvoice.pdf_name = pdf.name
+                einvoice.pdf_base64 = base64.b64encode(data).decode("ascii")
         document.einvoice = einvoice
         out.documents.append(document)
 
     def done(self) -> Prepared:
+        said = []  # one finding: the Settings cell takes one
         if self.without_pdf:
-            self.out.findings.append(warning(
-                "einvoice.pdf.missing", self.settings.cell("pdf_folder"), "value",
-                f"No PDF in {self.pdfs} for {len(self.without_pdf)} document(s): {', '.join(self.without_pdf)}. "
-                "Their e-invoices are written without one (name a PDF <document number>.pdf)."))
+            said.append(f"No PDF in {self.pdfs} for {len(self.without_pdf)} document(s): {', '.join(self.without_pdf)}. "
+                        "Their e-invoices are written without one (name a PDF <document number>.pdf).")
+        if self.not_pdf:
+            said.append(f"{', '.join(self.not_pdf)} in {self.pdfs}: not a PDF (empty, or another kind of file renamed), "
+                        "so not attached; their e-invoices are written without one. Save the invoice as PDF under that name.")
+        if said:
+            self.out.findings.append(warning("einvoice.pdf.missing", self.settings.cell("pdf_folder"), "value", " ".join(said)))
         return self.out
+
+
+def _pdf_bytes(pdf: Path) -> bytes | None:
+    """The file's bytes; None when there is none (or it cannot be read: a folder, no permission)."""
+    try:
+        return pdf.read_bytes() if pdf.is_file() else None
+    except OSError:
+        return None
 
 
 def pdf_path(settings: Settings, workbook: Path | None, number: str) -> Path | None:
