@@ -157,6 +157,22 @@ def test_append_rows_fills_the_empty_table_row_first(book):
     assert ws["A3"].value == "2026-Q1-001"
 
 
+def test_a_text_longer_than_a_cell_holds_is_cut_with_a_note(book):
+    """An e-invoice export of 500+ documents wrote 33,000+ characters of SHA-256 into one Export log
+    cell: past Excel's 32,767, the workbook opened as damaged ('repaired', the cell dropped)."""
+    hashes = ", ".join(f"{n:064x}" for n in range(600))  # 39,598 characters
+    row = ["2026-Q1-001", "2026-02-01 09:30", "peppol-bis3", "2026-01-01..2026-03-31", 600, 0, "a.xml", hashes]
+    write_back(book, Edits().append_rows("Export log", [row]), now=NOW)
+    written = openpyxl.load_workbook(book)["Export log"]["H2"].value
+    assert len(written) == 32767 and written.startswith(hashes[:1000])
+    assert written.endswith("... (cut: 39,598 characters; a cell holds 32,767)")
+    from toolkit.book.edits import cell_value
+
+    wide = cell_value("\U0001F600" * 20000)  # two UTF-16 units each, as Excel counts
+    assert 32700 < len(wide.encode("utf-16-le")) // 2 <= 32767
+    assert cell_value("x" * 32767) == "x" * 32767
+
+
 def test_delete_rows_shrinks_the_table(book):
     write_back(book, Edits().delete_rows("Customers", [3, 5]), now=NOW)
     ws = openpyxl.load_workbook(book)["Customers"]

@@ -215,14 +215,36 @@ def sheet_of(name: str) -> layout.Sheet:
 
 
 def cell_value(value):
-    """A value as the workbook stores it: booleans as the yes/no of the dropdowns, "" as empty."""
+    """A value as the workbook stores it: booleans as the yes/no of the dropdowns, "" as empty, a
+    text cut to what a cell holds."""
     if value is True:
         return "yes"
     if value is False:
         return "no"
     if value == "":
         return None
+    if type(value) is str and len(value) > EXCEL_TEXT_LIMIT // 2:
+        return _fitted(value)
     return value
+
+
+# Characters (UTF-16 units) one cell holds. Excel "repairs" a file with a longer text and may drop
+# the cell, or refuses it from the open book: an e-invoice export of 500 documents lists 33,000
+# characters of SHA-256 on its Export log row (the register keeps them all), a Check message
+# may name 70,000 documents.
+EXCEL_TEXT_LIMIT = 32767
+
+
+def _fitted(text: str) -> str:
+    units = len(text.encode("utf-16-le")) // 2
+    if units <= EXCEL_TEXT_LIMIT:
+        return text
+    note = f" ... (cut: {units:,} characters; a cell holds {EXCEL_TEXT_LIMIT:,})"
+    room = EXCEL_TEXT_LIMIT - len(note)
+    head = text[:room]
+    while (over := len(head.encode("utf-16-le")) // 2 - room) > 0:  # characters past U+FFFF take two units
+        head = head[:len(head) - (over + 1) // 2]
+    return head + note
 
 
 def is_date(value) -> bool:
