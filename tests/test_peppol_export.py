@@ -4,6 +4,7 @@ amounts, leaves consumers for another package, and is its own stream beside the 
 from __future__ import annotations
 
 import csv
+import json
 import datetime as dt
 import shutil
 import xml.etree.ElementTree as ET
@@ -19,6 +20,7 @@ from toolkit.app.register import Register
 from toolkit.book import template
 from toolkit.book.read import read_workbook
 from toolkit.book.writeback import write_back
+from toolkit.resources import specs_dir
 from toolkit.peppol.validate import validate_bytes
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -198,6 +200,27 @@ def test_demo_amounts_equal_the_bookings(demo, tmp_path):
     for path in ubl.folder.iterdir():
         amounts = _ubl_amounts(path.read_bytes())
         assert (amounts["total"], amounts["vat"]) == (bookings[path.stem]["total"], bookings[path.stem]["vat"]), path.stem
+
+
+def test_an_e_invoice_spec_that_walks_the_postings_gets_them(demo, tmp_path):
+    """The export lets go of a document's postings once its e-invoice is prepared only when no
+    record of the spec walks them: a spec whose record does still renders every posting."""
+    spec = json.loads((specs_dir() / "peppol-bis3.json").read_text(encoding="utf-8"))
+    spec["id"] = "peppol-postings"
+    spec["files"][0]["records"].insert(3, {"element": "cbc:AccountingCost", "collection": "postings",
+                                           "text": {"name": "cbc:AccountingCost", "source": "posting.account"}})
+    custom = tmp_path / "peppol-postings.json"
+    custom.write_text(json.dumps(spec), encoding="utf-8")
+    ubl = export(demo, str(custom), tmp_path / "out", write=False)
+    assert ubl.status == "written"
+    (journal,) = export(demo, "csv-journal", tmp_path / "out").folder.glob("journal-*.csv")
+    accounts = defaultdict(list)
+    for row in csv.DictReader(journal.read_text(encoding="utf-8-sig").splitlines(), delimiter=";"):
+        accounts[row["Document number"]].append(row["Account"])
+    files = sorted(ubl.folder.iterdir())
+    assert len(files) > 30
+    for path in files:
+        assert [note.text for note in _root(path.read_bytes()).iterfind("cbc:AccountingCost", NS)] == accounts[path.stem], path.stem
 
 
 # ---- two streams -------------------------------------------------------------------------------

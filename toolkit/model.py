@@ -261,7 +261,8 @@ class Workbook:
 # ---- accounting output (what specs render; the spec never computes money) ---------------------
 # Slotted, not frozen: a big export makes millions of these, and frozen construction costs five
 # times as much. Only `accounting.build_document` creates them; only the export sets
-# `Document.sequence`; nothing else changes them.
+# `Document.sequence` (and empties the postings and groups of an e-invoice's document when its spec
+# reads none of them: `app.export._account`); nothing else changes them.
 
 
 @dataclass(slots=True)

@@ -236,7 +236,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     numbered = {c.customer_id: _with_number(c, plan.generated.get(c.customer_id)) for c in chosen}
     # An e-invoice is prepared as its document is booked, from the line amounts the booking computed.
     preparation = einvoice.Preparation(wb.settings, workbook) if spec.stream == "einvoice" else None
-    documents, problems = _account(selected, numbered, wb, spec, progress, preparation)
+    documents, problems, used = _account(selected, numbered, wb, spec, progress, preparation)
     if problems:
         return _blocked(plan, problems, "Some documents cannot be booked; nothing was written.")
     if preparation is not None:
@@ -256,7 +256,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         params=params,
         documents=tuple(documents),
         customers=tuple(numbered[c] for c in sorted(numbered)) if wb.settings.export_customers else (),
-        accounts=_accounts_used(wb, documents),
+        accounts=_accounts_used(wb, used),
     )
     progress("Rendering files")
     try:
@@ -356,9 +356,15 @@ def _blocked(plan: ExportPlan, problems: list[Finding], message: str) -> ExportP
 
 def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workbook, spec, progress: Progress,
              preparation: einvoice.Preparation | None = None):
-    """Balanced documents in date order, numbered per journal; or the findings that stop them.
-    `preparation`: each document's e-invoice prepared as it is booked."""
+    """Balanced documents in date order, numbered per journal, and the accounts their postings
+    use; or the findings that stop them. `preparation`: each document's e-invoice prepared as it
+    is booked."""
     rules = RuleBook(wb.vat_rules)
+    used: set[str] = set()
+    # An e-invoice shows its lines and VAT categories, not the booking: when no record of the spec
+    # walks the postings or groups, a document lets go of them once prepared (at 100,000 invoices
+    # they are some 200 MB, kept until the render ends).
+    shed = preparation is not None and not _reads_bookings(spec)
     # a handful of combinations, asked per VAT group
     vat_code = functools.cache(package_vat_codes(spec.id, spec.vat_code, wb.vat_codes))
     documents, problems = [], []
@@ -380,10 +386,29 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
                                       f"{invoice.number} comes to 0.00: packages drop or refuse an empty booking. "
                                       f"Correct its lines, or move it out of the period."))
             documents.append(document)
+            used.update([posting.account for posting in document.postings])
             if preparation is not None and not problems:  # a booking problem blocks: no e-invoice is made
                 preparation.add(document, lines)
+                if shed:
+                    document.postings = document.vat_groups = document.revenue_groups = ()
         collector.exempt()
-    return _sequenced(documents), problems
+    return _sequenced(documents), problems, used
+
+
+_BOOKINGS = frozenset({"postings", "vat_groups", "revenue_groups"})
+
+
+def _reads_bookings(spec) -> bool:
+    """Whether a record of the spec walks a document's postings, VAT groups or revenue groups
+    (no source path reaches them: only a record's collection does)."""
+    todo = [record for file in spec.plans.files for record in file.records]
+    todo += [item for file in spec.plans.files for kind, item in file.header if kind == "record"]
+    while todo:
+        record = todo.pop()
+        if record.collection in _BOOKINGS:
+            return True
+        todo.extend(record.children)
+    return False
 
 
 # ---- committing --------------------------------------------------------------------------------
@@ -465,10 +490,9 @@ def _sequenced(documents: list[Document]) -> list[Document]:
     return documents
 
 
-def _accounts_used(wb: Workbook, documents: list[Document]):
+def _accounts_used(wb: Workbook, used: set[str]):
     names = {a.account: a for a in wb.accounts}
-    used = sorted({p.account for d in documents for p in d.postings})
-    return tuple(names.get(a) or LedgerAccount(a, "", "other") for a in used)
+    return tuple(names.get(a) or LedgerAccount(a, "", "other") for a in sorted(used))
 
 
 def _jsonable(params: dict) -> dict:
