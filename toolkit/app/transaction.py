@@ -72,10 +72,7 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
     reached("pending")
     try:
         staging.mkdir()
-        for name, data in files:
-            with open(staging / name, "xb") as handle:
-                spool.write_to(data, handle)
-            reached("file")
+        _write_files(staging, files)
         spool.discard(data for _, data in files)  # copied: the sync need not write the temporary file too
         _sync_files(staging, [name for name, _ in files])
         _sync_dir(staging)
@@ -94,6 +91,32 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
         raise ExportFailed(f"Writing the export to {root} failed ({exc}); nothing was kept.") from exc
     reached("committed")
     return folder
+
+
+# A new file, never one already there; bytes as they are (Windows would translate line ends).
+_NEW_FILE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def _write_files(folder: Path, files: list[tuple[str, bytes | Spooled]]) -> None:
+    """Each file created in `folder` and filled. An e-invoice export writes 70,000 small files: each
+    is written by its descriptor (no Path, no Python file object: they took half the time of
+    the commit); a big spooled file is copied by the kernel (`spool.write_to`)."""
+    base = os.fspath(folder)
+    for name, data in files:
+        path = os.path.join(base, name)
+        if isinstance(data, Spooled) and data.size > spool.PIECE:
+            with open(path, "xb") as handle:
+                spool.write_to(data, handle)
+        else:
+            fd = os.open(path, _NEW_FILE, 0o666)
+            try:
+                for piece in spool.pieces(data):
+                    view = memoryview(piece)
+                    while view:
+                        view = view[os.write(fd, view):]
+            finally:
+                os.close(fd)
+        reached("file")
 
 
 def _sync_files(folder: Path, names: list[str]) -> None:
