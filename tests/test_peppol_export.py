@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from toolkit import layout, sample
-from toolkit.app.export import ExportRequest, run_export
+from toolkit.app.export import ExportRequest, plan_export, run_export
 from toolkit.app.register import Register
 from toolkit.book import template
 from toolkit.book.read import read_workbook
@@ -200,6 +200,18 @@ def test_demo_amounts_equal_the_bookings(demo, tmp_path):
     for path in ubl.folder.iterdir():
         amounts = _ubl_amounts(path.read_bytes())
         assert (amounts["total"], amounts["vat"]) == (bookings[path.stem]["total"], bookings[path.stem]["vat"]), path.stem
+
+
+def test_a_plan_to_commit_writes_what_a_shown_plan_writes_without_the_bookings(demo, tmp_path):
+    """A plan made only to be committed lets go of the bookings its e-invoices do not show (memory);
+    a shown plan (check, preview) keeps them for the preview's totals. The files are the same."""
+    shown = plan_export(ExportRequest(demo, package="peppol-bis3", out_dir=tmp_path / "out"))
+    committed = plan_export(ExportRequest(demo, package="peppol-bis3", out_dir=tmp_path / "out"), to_commit=True)
+    assert shown.status == committed.status == "ready" and len(shown.files) > 30
+    assert [(name, bytes(data)) for name, data in committed.files] == [(name, bytes(data)) for name, data in shown.files]
+    assert all(d.postings and d.vat_groups and d.revenue_groups for d in shown.documents)
+    assert not any(d.postings or d.vat_groups or d.revenue_groups for d in committed.documents)
+    assert [d.einvoice for d in committed.documents] == [d.einvoice for d in shown.documents]
 
 
 def test_an_e_invoice_spec_that_walks_the_postings_gets_them(demo, tmp_path):

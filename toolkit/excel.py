@@ -142,9 +142,9 @@ def _export(s: _Session, again: str | None, package: str | None = None) -> str:
     from toolkit.app import export
 
     if again:
-        plan = export.plan_again(s.path, again, read_from=s.source, progress=s.status)
+        plan = export.plan_again(s.path, again, read_from=s.source, progress=s.status, to_commit=True)
     else:
-        plan = export.plan_export(export.ExportRequest(s.path, package, read_from=s.source), progress=s.status)
+        plan = export.plan_export(export.ExportRequest(s.path, package, read_from=s.source), progress=s.status, to_commit=True)
     show_findings(s.book, plan.findings)
     if plan.status == "blocked":
         return f"{plan.message}\n\n{len(plan.blocking)} error(s): see the Check sheet."

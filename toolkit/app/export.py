@@ -5,7 +5,9 @@ the workbook, validate, select, number customers, account and render — and wri
 plan holds every finding, the documents, the rendered files, the register entry and the workbook
 edits. `commit` writes the files and records the export; the front end then applies the edits to
 the workbook (the file, or the open book in Excel). `check` and `preview` are the same plan,
-shown: whatever the export would refuse, they report first.
+shown: whatever the export would refuse, they report first. A plan made only to be committed
+(`to_commit`: the export's front ends) may keep less of the documents than a shown one: what
+the files do not show (an e-invoice's bookings, see `_account`).
 """
 
 from __future__ import annotations
@@ -93,8 +95,9 @@ class ExportResult:
 # ---- the plans -------------------------------------------------------------------------------------
 
 
-def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPlan:
-    """The next export: the period's documents that no earlier export carried."""
+def plan_export(request: ExportRequest, progress: Progress = _quiet, to_commit: bool = False) -> ExportPlan:
+    """The next export: the period's documents that no earlier export carried. `to_commit`: the
+    plan is committed (or dropped), never shown (see the module docstring)."""
     progress("Reading the workbook")
     wb = read_workbook(request.read_from or request.workbook)
     forget_grid()
@@ -131,7 +134,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
     created = now()
     base_id = f"{created:%Y%m%d-%H%M%S}-{spec.id if spec else 'export'}"
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, unplaced, created,
-                   free_id(base_id, Register(root)), request.workbook, progress,
+                   free_id(base_id, Register(root)), request.workbook, progress, to_commit,
                    nothing=None if selected else
                    f"Nothing new to export for {_period(period_from, period_to)}: "
                    + (f"{len(in_period)} document(s) in it were exported before." if in_period and not skipped else
@@ -139,9 +142,10 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet) -> ExportPl
 
 
 def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read_from: Path | None = None,
-               progress: Progress = _quiet) -> ExportPlan:
+               progress: Progress = _quiet, to_commit: bool = False) -> ExportPlan:
     """An earlier export re-created: its documents, package, parameters and time, into a new
-    folder `<id>-again`. Identical bytes unless the workbook changed since."""
+    folder `<id>-again`. Identical bytes unless the workbook changed since. `to_commit`: as
+    `plan_export`'s."""
     progress("Reading the workbook")
     wb = read_workbook(read_from or workbook)
     forget_grid()
@@ -167,7 +171,7 @@ def plan_again(workbook: Path, export_id: str, out_dir: Path | None = None, read
                       zip=bool(earlier.get("zip")))
     return _finish(plan, spec, params, period_from, period_to, earlier_exports, [],
                    dt.datetime.fromisoformat(earlier["created_at"]),
-                   free_id(f"{earlier['id']}-again", Register(root)), workbook, progress)
+                   free_id(f"{earlier['id']}-again", Register(root)), workbook, progress, to_commit)
 
 
 def _booked_as(settings, earlier: dict):
@@ -216,7 +220,8 @@ def validate(wb: Workbook, package: str | None = None, period_from: dt.date | No
 
 
 def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_exports, unplaced,
-            created: dt.datetime, export_id: str, workbook: Path, progress: Progress, nothing: str | None = None) -> ExportPlan:
+            created: dt.datetime, export_id: str, workbook: Path, progress: Progress, to_commit: bool,
+            nothing: str | None = None) -> ExportPlan:
     """Number, account and render the selection; the verdict, the register entry and the edits."""
     wb, selected = plan.workbook, plan.selected
     customers = {c.customer_id: c for c in wb.customers}
@@ -236,7 +241,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     numbered = {c.customer_id: _with_number(c, plan.generated.get(c.customer_id)) for c in chosen}
     # An e-invoice is prepared as its document is booked, from the line amounts the booking computed.
     preparation = einvoice.Preparation(wb.settings, workbook) if spec.stream == "einvoice" else None
-    documents, problems, used = _account(selected, numbered, wb, spec, progress, preparation)
+    documents, problems, used = _account(selected, numbered, wb, spec, progress, preparation, to_commit)
     if problems:
         return _blocked(plan, problems, "Some documents cannot be booked; nothing was written.")
     if preparation is not None:
@@ -355,16 +360,17 @@ def _blocked(plan: ExportPlan, problems: list[Finding], message: str) -> ExportP
 
 
 def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workbook, spec, progress: Progress,
-             preparation: einvoice.Preparation | None = None):
+             preparation: einvoice.Preparation | None = None, to_commit: bool = False):
     """Balanced documents in date order, numbered per journal, and the accounts their postings
     use; or the findings that stop them. `preparation`: each document's e-invoice prepared as it
     is booked."""
     rules = RuleBook(wb.vat_rules)
     used: set[str] = set()
-    # An e-invoice shows its lines and VAT categories, not the booking: when no record of the spec
-    # walks the postings or groups, a document lets go of them once prepared (at 100,000 invoices
-    # they are some 200 MB, kept until the render ends).
-    shed = preparation is not None and not _reads_bookings(spec)
+    # An e-invoice shows its lines and VAT categories, not the booking: in a plan only committed,
+    # when no record of the spec walks the postings or groups, a document lets go of them once
+    # prepared (at 100,000 invoices some 230 MB, kept until the render ends). A shown plan keeps
+    # them: the preview totals the postings per account and VAT code.
+    shed = to_commit and preparation is not None and not _reads_bookings(spec)
     # a handful of combinations, asked per VAT group
     vat_code = functools.cache(package_vat_codes(spec.id, spec.vat_code, wb.vat_codes))
     documents, problems = [], []
@@ -435,9 +441,9 @@ def commit(plan: ExportPlan) -> ExportResult:
 def run_export(request: ExportRequest, progress: Progress = _quiet) -> ExportResult:
     """Plan and commit in one call (the workbook edits are left to the caller)."""
     if request.again:
-        plan = plan_again(request.workbook, request.again, request.out_dir, request.read_from, progress)
+        plan = plan_again(request.workbook, request.again, request.out_dir, request.read_from, progress, to_commit=True)
     else:
-        plan = plan_export(request, progress)
+        plan = plan_export(request, progress, to_commit=True)
     if plan.status != "ready":
         return ExportResult(plan.status, plan.message, plan.findings, workbook=plan.workbook)
     progress("Writing files")

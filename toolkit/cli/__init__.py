@@ -265,11 +265,11 @@ def _export(args) -> int:
 
     try:
         if args.again:
-            plan = export.plan_again(args.workbook, args.again, args.out, progress=progress)
+            plan = export.plan_again(args.workbook, args.again, args.out, progress=progress, to_commit=True)
         else:
             request = export.ExportRequest(args.workbook, args.package, args.period_from, args.period_to, args.out,
                                            args.include_exported, zip=args.zip)
-            plan = export.plan_export(request, progress=progress)
+            plan = export.plan_export(request, progress=progress, to_commit=True)
         if args.keep:
             args.keep(plan)  # the process ends after the command: its end frees the plan at once
         if plan.entry and args.no_write_back:
