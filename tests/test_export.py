@@ -183,6 +183,20 @@ def test_an_output_folder_this_computer_cannot_use_is_a_message(tmp_path, capsys
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["demo.xlsx"]  # the lock stays
 
 
+def test_a_backup_of_the_workbook_exports_into_the_workbooks_folder_and_books_nothing_twice(tmp_path, capsys):
+    """Opened and exported, the backup the export made (its rows without 'Exported in') got a folder
+    and a register of its own, and booked all 64 documents a second time."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book)]) == 0
+    [backup] = tmp_path.glob("demo.backup-*.xlsx")
+    assert not any(i.exported_in for i in read_workbook(backup).invoices)
+    capsys.readouterr()
+    assert cli.main(["export", str(backup)]) == 0
+    assert "Nothing new to export" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["demo-exports"]
+
+
 def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     from toolkit.app.context import output_root

@@ -14,8 +14,9 @@ from toolkit.model import Settings, Workbook
 
 def output_root(settings: Settings | None, book: Path, out_dir: Path | None = None) -> Path:
     """--out, else the Settings' output folder (relative to the workbook), else '<name>-exports'
-    beside the workbook (`settings` may be None when `out_dir` is given). `book` is the workbook's
-    own path (not the copy Excel saved to read). A file where the folder should be is refused."""
+    beside the workbook, a backup's name without its stamp (`settings` may be None when `out_dir`
+    is given). `book` is the workbook's own path (not the copy Excel saved to read). A file where
+    the folder should be is refused."""
     book = Path(book).resolve()
     if out_dir:
         root = Path(out_dir)
@@ -26,7 +27,7 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
                             f"Windows: type a folder of this computer there, or empty it to export beside the workbook.")
         root = book.parent / Path(folder).expanduser()  # '~/Exports': the home folder, as a user means it
     else:
-        root = book.parent / f"{book.stem}-exports"
+        root = book.parent / f"{_COPY_STAMP.sub('', book.stem)}-exports"
     try:
         is_file = root.exists() and not root.is_dir()
     except OSError as exc:  # a name too long for the file system, a folder that cannot be looked into
@@ -38,6 +39,10 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
     return root
 
 
+# A backup the toolkit made (NAME.backup-YYYYmmdd-HHMMSS[-n], NAME.before-upgrade-...) exports into
+# its workbook's folder, whose register knows what the workbook exported since: a folder of its own
+# let it book again every document exported after the backup was made.
+_COPY_STAMP = re.compile(r"\.(?:backup|before-upgrade)-\d{8}-\d{6}(?:-\d+)?$")
 _WINDOWS_PATH = re.compile(r"[A-Za-z]:[\\/]|\\\\")  # C:\... or \\server\share
 
 
