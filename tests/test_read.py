@@ -225,6 +225,14 @@ def test_settings_missing_value(tmp_path):
     assert [(f.sheet, f.cell) for f in found] == [("Settings", "B2")]
 
 
+def test_a_required_setting_without_its_row_says_to_add_the_row(tmp_path):
+    """Its label overwritten, 'Company name' was reported 'required' with no cell to fill."""
+    def edit(book):
+        book["Settings"]["A2"] = "Firm"
+    [found] = [f for f in _with(tmp_path, edit) if f.code == "settings.missing"]
+    assert found.cell == "" and "Settings has no row 'Company name'" in found.message and "column A" in found.message
+
+
 def test_not_a_workbook(tmp_path):
     bad = tmp_path / "notes.xlsx"
     bad.write_text("hello")

@@ -468,7 +468,9 @@ def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
         if setting.required and values.get(setting.key) in (None, ""):
             cell = where.get(setting.key)
             findings.append(Finding("settings.missing", "error", layout.SETTINGS_SHEET, cell.cell("value") if cell else "",
-                                    f"Setting '{setting.label}' is required: {setting.help}"))
+                                    f"Setting '{setting.label}' is required: {setting.help}" if cell else
+                                    f"Settings has no row '{setting.label}' (renamed or deleted?), which is required: add "
+                                    f"it, the label in column A and the value in column B. {setting.help}"))
     return Settings(**values, extra=extra, where=where)
 
 
