@@ -282,6 +282,33 @@ def test_formula_noise_past_excels_15_digits_is_no_finding(demo, tmp_path):
     assert cli.main(["check", str(path)]) == 0
 
 
+def test_the_total_row_of_an_excel_table_is_not_a_record(demo, tmp_path):
+    """Excel's Table Design > Total Row on Invoices or Invoice lines was read as one more invoice
+    ('Date is required', 'Customer id is required') and blocked the export; an upgrade carried it."""
+    invoices = f"xl/worksheets/sheet{layout.ALL_SHEETS.index(layout.INVOICES.name) + 1}.xml"
+    plain = read_workbook(_written(tmp_path / "plain.xlsx", demo))
+    data = badfiles.rezip(demo, badfiles.replace_in("xl/tables/table5.xml", b'ref="A1:S65" headerRowCount="1"',
+                                                    b'ref="A1:S66" headerRowCount="1" totalsRowCount="1"'))
+    data = badfiles.rezip(data, badfiles.append_rows(invoices, b'<row r="66"><c r="A66" t="inlineStr"><is><t>Total</t></is></c>'
+                                                               b'<c r="O66" t="e"><f>SUBTOTAL(109,Invoices[Total as issued])</f>'
+                                                               b'<v>#DIV/0!</v></c></row>'))
+    data = badfiles.rezip(data, badfiles.replace_in("xl/tables/table6.xml", b'ref="A1:M147" headerRowCount="1"',
+                                                    b'ref="A1:M148" headerRowCount="1" totalsRowCount="1"'))
+    data = badfiles.rezip(data, badfiles.append_rows(badfiles.LINES, b'<row r="148"><c r="A148" t="inlineStr"><is><t>Total</t></is></c>'
+                                                                     b'<c r="D148"><f>SUBTOTAL(109,InvoiceLines[Quantity])</f><v>300</v></c></row>'))
+    path = _written(tmp_path / "totals.xlsx", data)
+    wb = read_workbook(path)
+    assert wb.findings == () and (wb.invoices, wb.lines) == (plain.invoices, plain.lines)
+    assert cli.main(["workbook", "upgrade", str(path)]) == 0
+    upgraded = read_workbook(path)
+    assert upgraded.findings == () and len(upgraded.invoices) == len(plain.invoices)
+
+
+def _written(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
 # ---- files that read fine -----------------------------------------------------------------------
 
 

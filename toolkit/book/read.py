@@ -134,6 +134,12 @@ class Grid:
         facts = self.survey.sheets.get(sheet)
         return facts.percent if facts else set()
 
+    def totals_rows(self, sheet: str) -> set[int]:
+        """0-based rows of the sheet that are an Excel table's Total Row (Table Design > Total Row):
+        a SUBTOTAL line, not a record."""
+        facts = self.survey.sheets.get(sheet)
+        return _totals_rows(self.survey.data, facts.part) if facts else set()
+
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
         """{(row0, col0): '#N/A'} for the sheet's error cells."""
         if sheet not in self._errors:
@@ -190,6 +196,43 @@ def _error_cells(data: bytes, part: str) -> dict[tuple[int, int], str]:
         return {}
 
 
+def _totals_rows(data: bytes, part: str) -> set[int]:
+    folder, name = part.rsplit("/", 1)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = set(archive.namelist())
+            rels = f"{folder}/_rels/{name}.rels"
+            if rels not in names:
+                return set()
+            rows = set()
+            for target in _TABLE_REL.findall(archive.read(rels)):
+                target = target.decode()
+                table = target.lstrip("/") if target.startswith("/") else _joined(folder, target)
+                if table not in names:
+                    continue
+                head = archive.read(table)[:2000]
+                count, ref = _TOTALS.search(head), _REF.search(head)
+                if count and ref and int(count.group(1)) > 0:
+                    bottom = _cell_index(ref.group(1).decode().split(":")[-1].replace("$", ""))[0]
+                    rows.update(range(bottom - int(count.group(1)) + 1, bottom + 1))
+            return rows
+    except Exception:  # the survey passed the file; a table part it cannot make sense of hides no row
+        return set()
+
+
+def _joined(folder: str, target: str) -> str:
+    parts = folder.split("/")
+    for piece in target.split("/"):
+        if piece == "..":
+            parts = parts[:-1]
+        elif piece not in ("", "."):
+            parts.append(piece)
+    return "/".join(parts)
+
+
+_TABLE_REL = re.compile(rb'<Relationship\b(?=[^>]*Type="[^"]*/table")[^>]*Target="([^"]+)"')
+_TOTALS = re.compile(rb'<(?:\w+:)?table\b[^>]*?\stotalsRowCount="(\d+)"')
+_REF = re.compile(rb'<(?:\w+:)?table\b[^>]*?\sref="([A-Z$]+[0-9$]+:[A-Z$]+[0-9$]+)"')
 _ERROR_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?t="e"[^>]*>(?:<f[^>]*>.*?</f>|<f[^>]*/>)?<v>([^<]*)</v>', re.S)
 
 
@@ -282,10 +325,14 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
     body = rows[first:]
     del rows  # from here on only the table's own rows are held, and they go as soon as the columns are taken
     # Blank rows in the middle are normal: skip rows whose every cell is empty (calamine pads
-    # rows to the sheet's width, so one comparison per row finds them), unless they hold an error.
+    # rows to the sheet's width, so one comparison per row finds them), unless they hold an error
     blank = [""] * width
     kept = list(compress(range(first, first + len(body)), map(blank.__ne__, body)))
-    error_rows = {r for r, _ in errors if first <= r < first + len(body)}
+    # ... and the Total Row of an Excel table, which sums the records and is none of them
+    totals = grid.totals_rows(actual)
+    if totals:
+        kept = [r for r in kept if r not in totals]
+    error_rows = {r for r, _ in errors if first <= r < first + len(body) and r not in totals}
     if error_rows - set(kept):
         kept = sorted(error_rows.union(kept))
     data = body if len(kept) == len(body) else [body[i - first] for i in kept]

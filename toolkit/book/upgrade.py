@@ -32,7 +32,10 @@ def _raw_table(grid: Grid, sheet: layout.Sheet, dropped: list[str]) -> list[list
     known = set(positions.values())
     dropped += [f"{sheet.name}: column '{v}'" for i, v in enumerate(rows[header]) if v not in ("", None) and i not in known]
     carried = []
-    for row in rows[header + 1:]:
+    totals = grid.totals_rows(actual)  # a table's Total Row sums the records; the new table has none
+    for index, row in enumerate(rows[header + 1:], start=header + 1):
+        if index in totals:
+            continue
         values = [row[positions[key]] if key in positions and positions[key] < len(row) else None for key in sheet.keys]
         if any(v not in ("", None) for v in values):
             carried.append([None if v == "" else v for v in values])
