@@ -197,6 +197,21 @@ def test_a_backup_of_the_workbook_exports_into_the_workbooks_folder_and_books_no
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["demo-exports"]
 
 
+def test_a_document_dated_before_the_period_and_never_exported_is_said(tmp_path, capsys):
+    """An invoice typed 20/01/2025 in a 2026 workbook, or added after its quarter was exported, was
+    left out of this export and of every later one without a word."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book), "--from", "2026-02-01", "--to", "2026-02-28"]) == 0
+    said = capsys.readouterr().out
+    assert "export.before_period" in said and "dated before the period (from 01/02/2026) were never exported" in said
+    assert "2026-0001 (05/01/2026)" in said and "more." in said
+    assert cli.main(["export", str(book), "--to", "2026-01-31"]) == 0  # January exported: nothing left before March
+    capsys.readouterr()
+    assert cli.main(["export", str(book), "--from", "2026-03-01"]) == 0
+    assert "export.before_period" not in capsys.readouterr().out
+
+
 def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     from toolkit.app.context import output_root

@@ -123,6 +123,8 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet, to_commit: 
             exported.setdefault(invoice.number, getattr(invoice, column))
     in_period = [i for i in wb.invoices if i.number and i.date and _within(i.date, period_from, period_to)]
     selected = [i for i in in_period if request.include_exported or i.number not in exported]
+    if stream == "bookkeeping":
+        findings += _left_before(wb, period_from, exported)
     skipped = _not_einvoices(wb, selected) if stream == "einvoice" else {}
     selected = [i for i in selected if i.number not in skipped]
     # An invoice without a readable date or number cannot be placed in or out of the period: its
@@ -333,6 +335,22 @@ def _not_einvoices(wb: Workbook, invoices: list[Invoice]) -> dict[str, str]:
     customers = {c.customer_id: c for c in wb.customers}
     return {i.number: einvoice.NOT_PEPPOL for i in invoices
             if i.customer_id in customers and not einvoice.is_peppol_customer(customers[i.customer_id])}
+
+
+def _left_before(wb: Workbook, period_from: dt.date | None, exported: dict) -> list[Finding]:
+    """Documents dated before the period that no export carried: no later period will take them
+    either (an invoice dated 2025 for 2026, or one added after its quarter was exported), so they
+    would never be booked without a word. One warning, on the first one's date."""
+    if period_from is None:
+        return []
+    left = [i for i in wb.invoices if i.number and i.date and i.date < period_from and i.number not in exported]
+    if not left:
+        return []
+    named = ", ".join(f"{i.number} ({i.date:%d/%m/%Y})" for i in left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+    return [warning("export.before_period", left[0].where, "date",
+                    f"{len(left)} document(s) dated before the period (from {period_from:%d/%m/%Y}) were never exported: "
+                    f"{named}. No later export takes them: check the date, or export them with --from (or an earlier "
+                    f"'Period from'); if they were booked another way, type so (e.g. 'manual') in their 'Exported in'.")]
 
 
 def _skipped_findings(wb: Workbook, skipped: dict[str, str]) -> list[Finding]:
