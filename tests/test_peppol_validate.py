@@ -78,6 +78,17 @@ def test_a_doctype_is_refused_before_the_validator_reads_it(tmp_path, capsys, do
     assert "declares a DOCTYPE" in err and "Traceback" not in err
 
 
+def test_one_unreadable_file_among_several_does_not_stop_the_others(tmp_path, capsys):
+    """The first file that was not XML stopped the command: the files after it were not checked."""
+    junk = tmp_path / "junk.xml"
+    junk.write_bytes(b"<Invoice><unclosed></Invoice>")
+    good = EXAMPLES[0].parent / "base-example.xml"
+    assert main(["validate-ubl", str(junk), str(good)]) == 1
+    out = capsys.readouterr().out
+    assert f"{junk}: REJECTED, not checked: " in out and "is not well-formed XML" in out
+    assert f"{good}: valid" in out and "1 of 2 file(s) valid." in out
+
+
 def test_without_saxonche_the_command_says_how_to_install_it(monkeypatch, capsys):
     real_import = builtins.__import__
 

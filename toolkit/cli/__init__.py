@@ -379,11 +379,18 @@ def cmd_packages(args) -> int:
 
 def cmd_validate_ubl(args) -> int:
     """Exit 0 when every file passes (no fatal assert), 1 when one is rejected, 2 when saxonche is missing."""
-    from toolkit.peppol.validate import validate_file
+    from toolkit.peppol.validate import ValidatorMissing, validate_file
 
     rejected = 0
     for path in args.files:
-        failed = validate_file(path)
+        try:
+            failed = validate_file(path)
+        except UserError as exc:  # this file only: the others are still checked and reported
+            if len(args.files) == 1 or isinstance(exc, ValidatorMissing):
+                raise
+            rejected += 1
+            print(f"{path}: REJECTED, not checked: {exc}")
+            continue
         fatal = [a for a in failed if a.fatal]
         warnings = [a for a in failed if not a.fatal]
         rejected += bool(fatal)
