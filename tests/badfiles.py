@@ -141,6 +141,19 @@ def zip_of(parts: dict[str, bytes]) -> bytes:
     return out.getvalue()
 
 
+def xl4_macro_sheet(demo: bytes) -> bytes:
+    """An Excel 4.0 macro sheet beside the others (legacy macros): a sound file python-calamine cannot open."""
+    data = rezip(demo, replace_in("xl/workbook.xml", b"</sheets>", b'<sheet name="Macro1" sheetId="21" r:id="rId91"/></sheets>'))
+    data = rezip(data, replace_in("xl/_rels/workbook.xml.rels", b"</Relationships>",
+                                  b'<Relationship Type="http://schemas.microsoft.com/office/2006/relationships/xlMacrosheet" '
+                                  b'Target="macrosheets/sheet1.xml" Id="rId91" /></Relationships>'))
+    return rezip(data, replace_in("[Content_Types].xml", b"</Types>", b'<Override PartName="/xl/macrosheets/sheet1.xml" '
+                                  b'ContentType="application/vnd.ms-excel.macrosheet+xml"/></Types>'),
+                 add={"xl/macrosheets/sheet1.xml": b'<xm:macrosheet xmlns="' + NS_MAIN.encode() + b'" xmlns:xm='
+                      b'"http://schemas.microsoft.com/office/excel/2006/main"><sheetData><row r="1"><c r="A1"><f>HALT()</f>'
+                      b'</c></row></sheetData></xm:macrosheet>'})
+
+
 LAUGHS = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;'
           b'&lol;&lol;&lol;&lol;">]>')
 
@@ -220,6 +233,7 @@ REFUSED = [
     Bad("doctype_sheet", lambda d: rezip(d, edit(LINES, lambda p: LAUGHS + p)), "DOCTYPE"),
     Bad("encrypted_zip_part", lambda d: patch_member(d, LINES, flags=1), "encrypted zip"),
     Bad("bzip2_part", lambda d: rezip(d, method=zipfile.ZIP_BZIP2), "compressed in a way"),
+    Bad("xl4_macro_sheet", xl4_macro_sheet, "Excel 4.0 macro sheet"),
 ]
 
 

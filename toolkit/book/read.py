@@ -78,6 +78,9 @@ class Grid:
             except BaseException as exc:  # calamine raises several unrelated types (a panic, too) for a bad file
                 if isinstance(exc, (KeyboardInterrupt, SystemExit)):
                     raise
+                if _has_part(self.survey.data, "xl/macrosheets/"):  # a sound file calamine cannot open: repairing is no cure
+                    raise WorkbookError(f"{self.path} holds an Excel 4.0 macro sheet, which cannot be read: move that sheet "
+                                        f"to another workbook (or delete it), save, and try again.") from None
                 raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
         except BaseException:
             self.drop_ahead()  # a refused file: its halves are not written on, nor kept
@@ -176,6 +179,14 @@ class _ReadAhead(threading.Thread):
             raise self.failure
         rows, self.rows = self.rows, None
         return rows
+
+
+def _has_part(data: bytes, prefix: str) -> bool:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            return any(name.startswith(prefix) for name in archive.namelist())
+    except Exception:
+        return False
 
 
 def _first_line(exc: BaseException) -> str:
