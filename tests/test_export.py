@@ -212,6 +212,21 @@ def test_a_document_dated_before_the_period_and_never_exported_is_said(tmp_path,
     assert "export.before_period" not in capsys.readouterr().out
 
 
+def test_exporting_documents_again_on_purpose_says_how_many_were_exported_before(tmp_path, capsys):
+    """--include-exported wrote 21 documents booked a month earlier again without a word."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book), "--to", "2026-01-31"]) == 0
+    first = Register(tmp_path / "demo-exports").entries()[0]["id"]
+    capsys.readouterr()
+    for dry in (["--dry-run"], []):
+        assert cli.main(["export", str(book), "--include-exported", *dry]) == 0
+        out = capsys.readouterr().out
+        assert f"21 of them were exported before (2026-0001 in {first}, ...)" in out and "a second time" in out
+    assert cli.main(["export", str(book), "--from", "2026-02-01"]) in (0, 1)
+    assert "exported before (" not in capsys.readouterr().out
+
+
 def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     from toolkit.app.context import output_root

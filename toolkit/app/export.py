@@ -298,7 +298,8 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     else:
         plan.edits = _edits(wb, documents, plan.generated, plan.entry)
     plan.status = "ready"
-    plan.message = f"{len(documents)} document(s) to export: {_files(plan.entry['files'])}." + _not_written(plan.skipped)
+    plan.message = (f"{len(documents)} document(s) to export: {_files(plan.entry['files'])}."
+                    + _not_written(plan.skipped) + _exported_before(plan))
     return plan
 
 
@@ -363,6 +364,19 @@ def _skipped_findings(wb: Workbook, skipped: dict[str, str]) -> list[Finding]:
 
 def _not_written(skipped: dict[str, str]) -> str:
     return f" Not written: {len(skipped)} document(s) of private persons (not Peppol documents)." if skipped else ""
+
+
+def _exported_before(plan: ExportPlan) -> str:
+    """--include-exported: how many documents an earlier export carried, said with the result (they
+    were exported again without a word, to be booked twice by a package that does not replace them)."""
+    if plan.again_of is not None or not plan.exported:
+        return ""
+    again = [i.number for i in plan.selected if i.number in plan.exported]
+    if not again:
+        return ""
+    return (f" {len(again)} of them were exported before ({again[0]} in {plan.exported[again[0]]}"
+            f"{', ...' if len(again) > 1 else ''}): importing them books them a second time unless the package "
+            f"replaces a document of the same number.")
 
 
 def _files(names) -> str:
@@ -452,7 +466,8 @@ def commit(plan: ExportPlan) -> ExportResult:
         message = (f"Re-created export {earlier['id']} in {folder}: "
                    + ("identical to the original, byte for byte." if same else "the files DIFFER from the original (the workbook changed since)."))
     else:
-        message = f"Exported {len(plan.documents)} document(s) to {folder}: {_files(entry['files'])}." + _not_written(plan.skipped)
+        message = (f"Exported {len(plan.documents)} document(s) to {folder}: {_files(entry['files'])}."
+                   + _not_written(plan.skipped) + _exported_before(plan))
     return ExportResult("written", message, plan.findings, folder, entry, plan.edits, plan.workbook)
 
 
