@@ -225,3 +225,13 @@ def test_a_bad_lock_wait_in_the_environment_is_a_message(tmp_path, monkeypatch, 
     monkeypatch.setenv("LEDGER_EXPORT_LOCK_WAIT", "abc")
     assert cli.main(["export", str(book)]) == 2
     assert "LEDGER_EXPORT_LOCK_WAIT='abc' must be a number of seconds" in capsys.readouterr().err
+
+
+def test_a_workbook_name_too_long_for_its_lock_says_so(tmp_path):
+    """'Cannot take the lock ... (File name too long): check that its folder can be written' sent
+    the user to the folder's permissions."""
+    book = tmp_path / ("x" * 240 + ".xlsx")
+    with pytest.raises(Busy) as caught:
+        with locked(book, wait=0):
+            pass
+    assert "too long for the file system" in str(caught.value) and "shorter name" in str(caught.value)

@@ -18,6 +18,7 @@ month-end batch with one --out) queue for it: they wait up to `FOLDER_WAIT_SECON
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from pathlib import Path
 from typing import Iterator
@@ -82,6 +83,9 @@ def _hold(path: Path, wait: float, busy: str) -> Iterator[None]:
         raise Busy(f"{busy}: it did not finish within {wait:g} seconds. Wait until it has finished, "
                    f"then try again. Nothing was changed.") from None
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # a workbook name near the file system's 255 bytes
+            raise Busy(f"The name {path.name[:60]}... is too long for the file system to hold the lock beside it: "
+                       f"give the workbook (or the export folder) a shorter name. Nothing was changed.") from None
         raise Busy(f"Cannot take the lock {path} ({exc}): check that its folder can be written. "
                    f"Nothing was changed.") from None
     try:
