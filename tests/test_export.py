@@ -227,6 +227,23 @@ def test_exporting_documents_again_on_purpose_says_how_many_were_exported_before
     assert "exported before (" not in capsys.readouterr().out
 
 
+def test_a_number_another_workbook_exported_is_said_on_its_row(tmp_path, capsys):
+    """Two workbooks of one company sharing an export folder (a workbook per year whose numbers start
+    again): the second one's invoices counted as 'exported before' without a word of why."""
+    shared = tmp_path / "shared"
+    for name in ("2026.xlsx", "2027.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    assert cli.main(["export", str(tmp_path / "2026.xlsx"), "--out", str(shared)]) == 0
+    first = Register(shared).entries()[0]["id"]
+    capsys.readouterr()
+    assert cli.main(["export", str(tmp_path / "2027.xlsx"), "--out", str(shared)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("export.number_taken") == 64
+    assert f"2026-0001 counts as exported: export {first} of the workbook 2026.xlsx" in out
+    assert cli.main(["export", str(tmp_path / "2026.xlsx"), "--out", str(shared)]) == 0
+    assert "export.number_taken" not in capsys.readouterr().out  # its own export
+
+
 def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     from toolkit.app.context import output_root

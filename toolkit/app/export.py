@@ -125,6 +125,8 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet, to_commit: 
     selected = [i for i in in_period if request.include_exported or i.number not in exported]
     if stream == "bookkeeping":
         findings += _left_before(wb, period_from, exported)
+    if not request.include_exported:
+        findings += _taken_elsewhere(in_period, column, exported, earlier_exports, request.workbook)
     skipped = _not_einvoices(wb, selected) if stream == "einvoice" else {}
     selected = [i for i in selected if i.number not in skipped]
     # An invoice without a readable date or number cannot be placed in or out of the period: its
@@ -352,6 +354,29 @@ def _left_before(wb: Workbook, period_from: dt.date | None, exported: dict) -> l
                     f"{len(left)} document(s) dated before the period (from {period_from:%d/%m/%Y}) were never exported: "
                     f"{named}. No later export takes them: check the date, or export them with --from (or an earlier "
                     f"'Period from'); if they were booked another way, type so (e.g. 'manual') in their 'Exported in'.")]
+
+
+def _taken_elsewhere(in_period: list[Invoice], column: str, exported: dict, entries: list[dict],
+                     workbook: Path) -> list[Finding]:
+    """A row without its stream's mark whose number another workbook's export carried (same company,
+    same export folder: a workbook per year whose numbers start again, a copy): it counts as
+    exported and is not exported, which "N document(s) were exported before" alone left unexplained."""
+    unmarked = [i for i in in_period if not getattr(i, column) and i.number in exported]
+    if not unmarked:
+        return []
+    mine = str(Path(workbook).resolve())
+    by_id = {e["id"]: e for e in entries}
+    findings = []
+    for invoice in unmarked:
+        entry = by_id.get(exported[invoice.number])
+        if entry is None or entry.get("workbook") in (None, mine):
+            continue
+        findings.append(warning(
+            "export.number_taken", invoice.where, column,
+            f"{invoice.number} counts as exported: export {entry['id']} of the workbook {Path(entry['workbook']).name} "
+            f"(same company, same export folder) carried a document of that number. If this is another invoice, it is "
+            f"not exported: give this workbook an Output folder of its own, or the invoice a number of its own."))
+    return findings
 
 
 def _skipped_findings(wb: Workbook, skipped: dict[str, str]) -> list[Finding]:
