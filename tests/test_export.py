@@ -250,6 +250,8 @@ def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
     from toolkit.model import Settings
 
     assert output_root(Settings(output_folder="~/Exports"), tmp_path / "demo.xlsx") == tmp_path / "home" / "Exports"
+    monkeypatch.setenv("LEDGER_TEST_DIR", str(tmp_path / "elsewhere"))
+    assert output_root(Settings(output_folder="$LEDGER_TEST_DIR/x"), tmp_path / "demo.xlsx") == tmp_path / "elsewhere" / "x"
 
 
 def test_a_period_asked_for_backwards_or_an_output_folder_that_is_a_file_is_a_clear_error(tmp_path, capsys):

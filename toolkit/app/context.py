@@ -25,7 +25,8 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
         if os.name != "nt" and _WINDOWS_PATH.match(folder):  # else a folder named 'C:\Users\...' beside the workbook
             raise UserError(f"Output folder on Settings is a Windows path ({folder}), and this computer is not "
                             f"Windows: type a folder of this computer there, or empty it to export beside the workbook.")
-        root = book.parent / Path(folder).expanduser()  # '~/Exports': the home folder, as a user means it
+        # '~/Exports', '%USERPROFILE%\\Exports' (Windows), '$HOME/Exports': as the user means them
+        root = book.parent / Path(os.path.expandvars(folder)).expanduser()
     else:
         root = book.parent / f"{_COPY_STAMP.sub('', book.stem)}-exports"
     try:
