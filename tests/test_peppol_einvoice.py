@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from decimal import Decimal as D
 
+from hypothesis import given, settings, strategies as st
+
 from factory import CUSTOMERS, RULES, SETTINGS, invoice, line
-from toolkit.accounting import build_document
+from toolkit.accounting import build_document, line_amounts
 from toolkit.model import Customer
 from toolkit.peppol.einvoice import prepare
 from toolkit.vatrules import RuleBook
@@ -92,3 +94,29 @@ def test_an_einvoice_that_would_differ_from_its_booking_is_not_written(monkeypat
     monkeypatch.setattr(einvoice, "line_amounts", a_cent_off)
     prepared = prepare([doc], SELLER, None)
     assert [f.code for f in prepared.findings] == ["einvoice.amounts.differ"] and prepared.documents == []
+
+
+cents = st.decimals(min_value=D("-20"), max_value=D("200"), places=3)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["1", "2", "0.5", "-1"]), cents, st.sampled_from(["0", "10"]),
+                          st.sampled_from(["21", "6"])), min_size=1, max_size=6),
+       st.sampled_from([D(0), D(3)]))
+def test_the_category_sums_are_the_plain_sums_digit_for_digit(rows, invoice_pct):
+    """The e-invoice's sums (kept without a new Decimal where one side is 0) are exactly the plain
+    Decimal sums from 0.00 of the booked line amounts: the same digits, never -0.00."""
+    inv = invoice(lines=[line(quantity=q, price=str(p), discount=d, rate=r) for q, p, d, r in rows], discount_pct=invoice_pct)
+    doc = document(inv)
+    prepare([doc], SELLER, None)
+    e = doc.einvoice
+    amounts = line_amounts(inv, SELLER)
+    zero = D("0.00")
+    for c in e.vat_categories:
+        mine = [a for a in amounts if a.line.vat_rate == c.rate]
+        net, allowance = sum((a.net for a in mine), zero), sum((a.invoice_discount for a in mine), zero)
+        vat = sum((g.vat for g in doc.vat_groups if g.rate == c.rate), zero)
+        assert (str(c.line_total), str(c.allowance), str(c.taxable), str(c.vat)) == (
+            str(net), str(allowance), str(net - allowance), str(vat))
+    assert str(e.line_total) == str(sum((a.net for a in amounts), zero))
+    assert str(e.allowance_total) == str(sum((c.allowance for c in e.vat_categories), zero))
