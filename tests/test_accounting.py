@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings as hyp_settings, strategies as st
 
 from factory import CUSTOMERS, RULES, SETTINGS, invoice, line
-from toolkit.accounting import build_document, money
+from toolkit.accounting import build_document, money, plus
 from toolkit.vatrules import RuleBook
 from toolkit.model import VatRule
 
@@ -166,3 +166,14 @@ def test_an_invoice_dated_at_the_end_of_9999_gets_a_due_date_not_a_traceback():
     assert doc.due_date == dt.date(9999, 12, 31)
     doc, _ = post(invoice(day=dt.date(2026, 1, 10)), customer=replace(CUSTOMERS[0], payment_terms=30))
     assert doc.due_date == dt.date(2026, 2, 9)
+
+
+@hyp_settings(max_examples=300, deadline=None)
+@given(st.lists(st.decimals(min_value=D("-5"), max_value=D("5"), places=2) | st.sampled_from([D("0.00"), D("-0.00")]),
+                max_size=6))
+def test_plus_is_the_plain_sum_from_0_00_digit_for_digit(amounts):
+    """`plus` takes no new Decimal where a side is 0, and gives the very digits of the plain sum."""
+    mine = plain = D("0.00")
+    for amount in amounts:
+        mine, plain = plus(mine, amount), plain + amount
+    assert str(mine) == str(plain)

@@ -54,6 +54,16 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_UP)
 
 
+def plus(total: Decimal, amount: Decimal) -> Decimal:
+    """`total + amount` for amounts in cents (exponent -2, as `money` gives), a new object only when
+    neither is 0: 0.00 + x is x itself, and a sum that starts at 0.00 is never -0.00 (a zero amount
+    is not taken as it is). For sums kept until the render ends: most have a single term or add
+    zeros (no discount), and a big export keeps hundreds of thousands of them."""
+    if not amount:
+        return total
+    return total + amount if total else amount
+
+
 class Unbalanced(Exception):
     def __init__(self, finding: Finding):
         super().__init__(finding.message)
@@ -184,11 +194,11 @@ def _taxable(rows: list[list], accounts: dict[tuple, list[RevenueGroup]], pct: D
             for row, part in zip(members, share(money(sum(nets) * pct / HUNDRED), nets)):
                 row[2] += part
                 row[3] -= part
-        for group, gross, discount, taxable, *_ in members:
-            group.gross += gross
-            group.discount += discount
+        for group, gross, discount, taxable, *_ in members:  # `plus`: a group of one line shares its amounts
+            group.gross = plus(group.gross, gross)
+            group.discount = plus(group.discount, discount)
             if not on_total:
-                group.vat += money(taxable * rate / HUNDRED)
+                group.vat = plus(group.vat, money(taxable * rate / HUNDRED))
 
 
 def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
