@@ -29,6 +29,9 @@ CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # A cell a spreadsheet may run as a formula starts with one of these (OWASP, CSV injection).
 FORMULA_STARTS = "=+-@"
 XML_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9._-]*(:[A-Za-z_][A-Za-z0-9._-]*)?")
+# Characters a file name cannot hold on some file system: controls (C0, DEL, C1), Windows' reserved
+# punctuation, and the line and paragraph separators.
+_NOT_IN_NAMES = re.compile('[\x00-\x1f\x7f-\x9f<>"|?*\u2028\u2029]')
 RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("com", "lpt") for i in range(1, 10)})
 
 
@@ -45,7 +48,7 @@ def unsafe_name(name: str) -> str:
         return f"{name!r} contains '..'"
     if ":" in name:
         return f"{name!r} contains ':' (drive letter or stream)"
-    if any(ord(c) < 32 or 0x7F <= ord(c) < 0xA0 or c in '<>"|?*\u2028\u2029' for c in name):
+    if _NOT_IN_NAMES.search(name):
         return f"{name!r} contains a character that file names cannot hold"
     if name.endswith((".", " ")) or name.split(".")[0].strip().casefold() in RESERVED_NAMES:
         return f"{name!r} is not a usable file name on Windows"
