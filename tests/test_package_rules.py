@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import openpyxl
@@ -253,3 +254,18 @@ def test_an_account_length_parameter_must_be_a_declared_integer(tmp_path):
     path.write_text(json.dumps(data), encoding="utf-8")
     with pytest.raises(SpecError, match=r"accounts.*max_length.*no_such_parameter"):
         load_spec(path)
+
+
+def test_a_number_parameter_is_read_as_excel_shows_it():
+    """A package parameter typed in Excel is a float read as Excel shows it, as every cell is: a
+    formula's binary noise is no fraction of a whole number; what is not a number says so."""
+    from toolkit.spec.params import Parameter, convert
+
+    whole = Parameter("berater", "Berater", "integer", "help", min=1, max=9999999)
+    assert convert(whole, 1001.0000000000001) == (1001, "")  # =1000+1.0000000000001 as a file stores it
+    assert convert(whole, 1001.5)[1] == "must be a whole number, not 1001.5"
+    for hostile in (float("nan"), float("inf"), float("-inf")):
+        assert convert(whole, hostile) == (None, f"is not a valid integer: {hostile!r}")
+    rate = Parameter("rate", "Rate", "decimal", "help")
+    assert convert(rate, 0.1 + 0.2) == (Decimal("0.3"), "")
+    assert convert(rate, 12.5) == (Decimal("12.5"), "")

@@ -70,12 +70,19 @@ EXCEL_DIGITS = ".15g"
 _FLOAT_LIMIT = float(TOO_LARGE)  # the same bound, exactly; a float compares faster with a float than with a large int
 
 
+def excel_number(value: float) -> Decimal:
+    """A finite float from a cell as Excel shows it: a whole number stays whole (3.0 -> 3), others
+    take their EXCEL_DIGITS significant digits (21.000000000000004 -> 21). The one rule of every
+    float read (cells, percents, package parameters; `parsed_in_bulk` applies it a column at once)."""
+    return Decimal(int(value)) if value.is_integer() else Decimal(format(value, EXCEL_DIGITS))
+
+
 def parse_decimal(value):
     kind = type(value)
     if kind is float:
         if value != value or not -TOO_LARGE < value < TOO_LARGE:  # NaN, infinity, 1E+300
             raise Invalid(_too_large(value))
-        return Decimal(int(value)) if value.is_integer() else Decimal(format(value, EXCEL_DIGITS))
+        return excel_number(value)
     if kind is int:
         if not -TOO_LARGE < value < TOO_LARGE:
             raise Invalid(_too_large(value))

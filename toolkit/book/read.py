@@ -39,7 +39,7 @@ from toolkit.model import (
     error,
     warning,
 )
-from toolkit.values import EXCEL_DIGITS, Invalid, clean_text, fold_header, parsed_in_bulk, parser_for
+from toolkit.values import Invalid, clean_text, excel_number, fold_header, parsed_in_bulk, parser_for
 
 HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
@@ -390,7 +390,7 @@ def percents(fraction: float | int) -> Decimal | float:
     never float arithmetic). NaN and infinity stay as they are, for the parser to refuse."""
     if fraction != fraction or fraction in (float("inf"), float("-inf")):
         return fraction
-    number = Decimal(format(fraction, EXCEL_DIGITS)) * 100
+    number = excel_number(fraction) * 100
     return number.quantize(Decimal(1)) if number == number.to_integral_value() else number.normalize()
 
 

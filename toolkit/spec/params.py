@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
@@ -11,6 +12,7 @@ from typing import Any, Callable, Mapping
 
 from toolkit.model import Settings
 from toolkit.spec.errors import json_path
+from toolkit.values import excel_number
 
 TYPES = ("string", "integer", "decimal", "boolean", "choice", "date")
 
@@ -107,8 +109,10 @@ _BOOL = {"yes": True, "no": False, "true": True, "false": False, "1": True, "0":
 def _number(raw: Any) -> Decimal:
     if isinstance(raw, bool):
         raise ValueError
-    if isinstance(raw, float):  # Excel hands numbers over as floats; their shortest text is exact
-        return Decimal(repr(raw))
+    if isinstance(raw, float):  # Excel hands numbers over as floats: read as it shows them
+        if not math.isfinite(raw):
+            raise ValueError
+        return excel_number(raw)
     return Decimal(str(raw).strip())
 
 
