@@ -24,6 +24,7 @@ from toolkit.book.limits import Limits
 from toolkit.book.survey import DAMAGED, WorkbookError, survey
 from toolkit.layout import Sheet
 from toolkit.book import address, halves
+from toolkit.book.package import TABLE_REL, Package
 from toolkit.book import limits as _limits
 from toolkit.model import (
     Customer,
@@ -208,40 +209,22 @@ def _error_cells(data: bytes, part: str) -> dict[tuple[int, int], str]:
 
 
 def _totals_rows(data: bytes, part: str) -> set[int]:
-    folder, name = part.rsplit("/", 1)
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            names = set(archive.namelist())
-            rels = f"{folder}/_rels/{name}.rels"
-            if rels not in names:
-                return set()
-            rows = set()
-            for target in _TABLE_REL.findall(archive.read(rels)):
-                target = target.decode()
-                table = target.lstrip("/") if target.startswith("/") else _joined(folder, target)
-                if table not in names:
-                    continue
-                head = archive.read(table)[:2000]
-                count, ref = _TOTALS.search(head), _REF.search(head)
-                if count and ref and int(count.group(1)) > 0:
-                    bottom = _cell_index(ref.group(1).decode().split(":")[-1].replace("$", ""))[0]
-                    rows.update(range(bottom - int(count.group(1)) + 1, bottom + 1))
-            return rows
+        book = Package(io.BytesIO(data))  # its relationships, targets resolved as the write-back resolves them
+        rows = set()
+        for table in book.related(part, TABLE_REL):
+            if not book.has(table):
+                continue
+            head = book.read(table)[:2000]
+            count, ref = _TOTALS.search(head), _REF.search(head)
+            if count and ref and int(count.group(1)) > 0:
+                bottom = _cell_index(ref.group(1).decode().split(":")[-1].replace("$", ""))[0]
+                rows.update(range(bottom - int(count.group(1)) + 1, bottom + 1))
+        return rows
     except Exception:  # the survey passed the file; a table part it cannot make sense of hides no row
         return set()
 
 
-def _joined(folder: str, target: str) -> str:
-    parts = folder.split("/")
-    for piece in target.split("/"):
-        if piece == "..":
-            parts = parts[:-1]
-        elif piece not in ("", "."):
-            parts.append(piece)
-    return "/".join(parts)
-
-
-_TABLE_REL = re.compile(rb'<Relationship\b(?=[^>]*Type="[^"]*/table")[^>]*Target="([^"]+)"')
 _TOTALS = re.compile(rb'<(?:\w+:)?table\b[^>]*?\stotalsRowCount="(\d+)"')
 _REF = re.compile(rb'<(?:\w+:)?table\b[^>]*?\sref="([A-Z$]+[0-9$]+:[A-Z$]+[0-9$]+)"')
 _ERROR_CELL = re.compile(rb'<c r="([A-Z]+[0-9]+)"[^>]*?t="e"[^>]*>(?:<f[^>]*>.*?</f>|<f[^>]*/>)?<v>([^<]*)</v>', re.S)
