@@ -235,3 +235,16 @@ def test_a_workbook_name_too_long_for_its_lock_says_so(tmp_path):
         with locked(book, wait=0):
             pass
     assert "too long for the file system" in str(caught.value) and "shorter name" in str(caught.value)
+
+
+@pytest.mark.skipif(not Path("/proc/1").is_dir(), reason="needs a system folder where no file can be made (Linux /proc)")
+def test_an_export_folder_where_no_lock_can_be_made_is_said_at_once():
+    """`--out /proc/1`: the lock file cannot be created there; filelock took that for another
+    writer's hold and waited the whole 300 s before a message."""
+    import time
+
+    started = time.monotonic()
+    with pytest.raises(Busy, match=r"Cannot take the lock /proc/\.1\.ledger-export\.lock .*check that its folder can be written"):
+        with locked(None, Path("/proc/1"), wait=60):
+            pass
+    assert time.monotonic() - started < 10

@@ -77,6 +77,7 @@ def _seconds(variable: str, default: float, wait: float | None) -> float:
 def _hold(path: Path, wait: float, busy: str) -> Iterator[None]:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _can_create(path)
         lock = filelock.FileLock(path, is_singleton=True)  # one per path: nested holds count
         lock.acquire(timeout=wait)
     except filelock.Timeout:
@@ -92,3 +93,18 @@ def _hold(path: Path, wait: float, busy: str) -> Iterator[None]:
         yield
     finally:
         lock.release()
+
+
+def _can_create(path: Path) -> None:
+    """Raise the OSError of a lock file that cannot be made (a folder that cannot be written, a
+    system folder such as /proc): filelock takes a failure to open it for another process's hold
+    and would wait out the whole wait (300 s for an export folder) before saying anything."""
+    if path.exists():
+        return
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT, 0o666))
+    except OSError:
+        # On Windows a lock file being deleted by its holder's release refuses to be opened: that
+        # is the other writer, not this folder, and filelock's wait is the answer.
+        if os.name != "nt" or not path.exists():
+            raise
