@@ -59,3 +59,66 @@ def test_upgrade_names_the_sheets_comments_and_pictures_it_does_not_carry(tmp_pa
     out = capsys.readouterr().out
     assert "sheet 'My notes' (a sheet of your own)" in out and "comments (notes)" in out
     assert "pictures, shapes, text boxes or charts" in out and "\n  charts" in out and "still in the backup" in out
+
+
+def _with_project(path, modules) -> None:
+    """`path` (an .xlsm) with its VBA project replaced by one holding `modules`."""
+    from toolkit.book import vba
+
+    with zipfile.ZipFile(path) as z:
+        parts = {info: z.read(info.filename) for info in z.infolist()}
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
+        for info, data in parts.items():
+            z.writestr(info, vba.vba_project_bin(modules) if info.filename == xlsm.VBA_PART else data)
+
+
+def test_upgrade_names_the_macros_of_the_user_s_own_it_does_not_carry(tmp_path, capsys):
+    """The rebuilt .xlsm has only the toolkit's modules: a module of the user's own and code in
+    ThisWorkbook were dropped without a word."""
+    from toolkit.book import vba
+
+    settings, tables = sample.demo()
+    path = tmp_path / "Company.xlsm"
+    xlsm.build_xlsm(path, {**tables, layout.SETTINGS_SHEET: settings})
+    assert cli.main(["workbook", "upgrade", str(path)]) == 0
+    assert "Not carried" not in capsys.readouterr().out  # the toolkit's own project loses nothing
+
+    ours = xlsm.vba_modules(["Sheet1"])
+    mine = vba.standard_module('Attribute VB_Name = "MyMacros"\nSub Hello()\n    MsgBox "hi"\nEnd Sub\n')
+    opening = vba.Module("ThisWorkbook", "Option Explicit\nPrivate Sub Workbook_Open()\nEnd Sub\n", "document")
+    _with_project(path, [opening, *ours[1:], mine])
+    assert cli.main(["workbook", "upgrade", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "VBA module 'MyMacros' (macros of your own)" in out and "VBA code in 'ThisWorkbook'" in out
+    assert "Sheet1" not in out and "LedgerExport" not in out and "still in the backup" in out
+    with zipfile.ZipFile(path) as z:
+        rebuilt = vba.read_modules(z.read(xlsm.VBA_PART))
+    assert "MyMacros" not in {m.name for m in rebuilt}
+
+
+def test_an_unreadable_vba_project_is_pointed_to_not_a_traceback(tmp_path, capsys):
+    settings, tables = sample.demo()
+    path = tmp_path / "Company.xlsm"
+    xlsm.build_xlsm(path, {**tables, layout.SETTINGS_SHEET: settings})
+    with zipfile.ZipFile(path) as z:
+        parts = {info: z.read(info.filename) for info in z.infolist()}
+    with zipfile.ZipFile(path, "w") as z:
+        for info, data in parts.items():
+            z.writestr(info, b"not a compound file" if info.filename == xlsm.VBA_PART else data)
+    assert cli.main(["workbook", "upgrade", str(path)]) == 0
+    assert "the VBA project (it could not be read; any macros of your own are in the backup)" in capsys.readouterr().out
+
+
+def test_the_vba_reader_reads_projects_excel_saved():
+    """read_modules on projects Excel wrote (xlwings' quickstart workbooks), not only on ours."""
+    from pathlib import Path
+
+    import xlwings
+
+    from toolkit.book import vba
+
+    with zipfile.ZipFile(Path(xlwings.__file__).parent / "quickstart.xlsm") as z:
+        modules = vba.read_modules(z.read(xlsm.VBA_PART))
+    assert [(m.name, m.kind) for m in modules] == [("ThisWorkbook", "document"), ("Sheet1", "document"),
+                                                   ("Module1", "standard"), ("Sheet2", "document")]
+    assert modules[2].source.startswith('Attribute VB_Name = "Module1"') and "Sub " in modules[2].source

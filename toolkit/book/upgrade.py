@@ -82,15 +82,42 @@ _ADDED_PARTS = (("xl/comments", "comments (notes)"), ("xl/threadedComments/", "c
 
 def _not_rebuilt(path: Path, grid: Grid) -> list[str]:
     """What the user made that the rebuilt workbook will not have: their own sheets, and comments,
-    pictures, shapes and charts anywhere (an upgrade used to drop them without a word)."""
+    pictures, shapes and charts anywhere, and macros of their own (an upgrade used to drop them
+    without a word)."""
     from toolkit.book import formulas, xlsm
 
     built = {address.fold_header(name) for name in layout.ALL_SHEETS + (formulas.LISTS_SHEET, xlsm.START_SHEET, xlsm.CONF_SHEET)}
     lost = [f"sheet '{name}' (a sheet of your own)" for name in grid.sheet_names if address.fold_header(name) not in built]
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-    lost += list(dict.fromkeys(what for prefix, what in _ADDED_PARTS if any(n.startswith(prefix) for n in names)))
+        lost += list(dict.fromkeys(what for prefix, what in _ADDED_PARTS if any(n.startswith(prefix) for n in names)))
+        if xlsm.VBA_PART in names:
+            lost += _own_code(archive.read(xlsm.VBA_PART))
     return lost
+
+
+def _own_code(project_bin: bytes) -> list[str]:
+    """The user's own VBA in the workbook's project: the rebuilt one has only the toolkit's
+    modules (LedgerExport, xlwings) and empty workbook and sheet modules."""
+    from toolkit.book import vba, xlsm
+
+    ours = {m.name for m in xlsm.vba_modules([]) if m.kind == "standard"}
+    try:
+        modules = vba.read_modules(project_bin)
+    except Exception:  # noqa: BLE001 - any damage: what it held cannot be named, only pointed to
+        return ["the VBA project (it could not be read; any macros of your own are in the backup)"]
+    lost = []
+    for module in modules:
+        if module.kind == "standard" and module.name not in ours:
+            lost.append(f"VBA module '{module.name}' (macros of your own)")
+        elif module.kind != "standard" and _has_code(module.source):
+            lost.append(f"VBA code in '{module.name}' (macros of your own)")
+    return lost
+
+
+def _has_code(source: str) -> bool:
+    """Whether a module holds more than the attribute and option lines every module starts with."""
+    return any(line.strip() and not line.startswith(("Attribute ", "Option ")) for line in source.splitlines())
 
 
 class Upgraded(NamedTuple):

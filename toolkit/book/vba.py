@@ -172,6 +172,49 @@ def decompress(data: bytes) -> bytes:
     return bytes(out)
 
 
+# ---- reading a project ---------------------------------------------------------------------------
+
+
+def read_modules(project_bin: bytes) -> list[Module]:
+    """The modules of an existing vbaProject.bin, with their source (`kind`: standard, or
+    "document" for every other kind: workbook, sheet and class modules, forms), so that an
+    upgrade can name the code it does not carry. olefile reads the container; the `VBA/dir`
+    stream says where each module's compressed source starts in its stream ([MS-OVBA] 2.3.4.2)."""
+    import olefile
+
+    with olefile.OleFileIO(project_bin) as ole:
+        modules = []
+        for name, stream, offset, kind in _dir_modules(decompress(ole.openstream(["VBA", "dir"]).read())):
+            data = ole.openstream(["VBA", stream]).read()
+            modules.append(Module(name, decompress(data[offset:]).decode(ENCODING, "replace"), kind))
+        return modules
+
+
+def _dir_modules(data: bytes):
+    """(name, stream name, source offset, kind) of each module record of an uncompressed dir stream."""
+    pos, module = 0, {}
+    while pos + 6 <= len(data):
+        ident, size = struct.unpack_from("<HI", data, pos)
+        if ident == 0x0009:  # PROJECTVERSION: its size field is a reserved 4, its payload 6 bytes
+            size = 6
+        payload = data[pos + 6:pos + 6 + size]
+        pos += 6 + size
+        if ident == 0x0019:
+            module = {"name": payload.decode(ENCODING, "replace"), "kind": "standard", "offset": 0}
+            module["stream"] = module["name"]
+        elif ident == 0x001A:
+            module["stream"] = payload.decode(ENCODING, "replace")
+        elif ident == 0x0031:
+            module["offset"] = struct.unpack("<I", payload)[0]
+        elif ident == 0x0022:
+            module["kind"] = "document"
+        elif ident == 0x002B and module:
+            yield module["name"], module["stream"], module["offset"], module["kind"]
+            module = {}
+        elif ident == 0x0010:
+            return
+
+
 # ---- MS-OVBA streams ----------------------------------------------------------------------------
 
 
