@@ -43,7 +43,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from toolkit.model import Customer, Document, Finding, Invoice, LineAmount, Posting, RevenueGroup, Settings, VatGroup, error
 from toolkit.vatrules import RuleBook, VatCodeLookup
 
-CENT = Decimal("0.01")
+CENT = Decimal("0.01")  # also "/ 100": x * pct * CENT is x * pct / 100 exactly (the same digits), without a division
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
 GROSS_THEN_DISCOUNT = "gross then discount"
@@ -115,20 +115,21 @@ def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     return [Decimal(f) * CENT for f in floors]  # exponent -2, as money() gives (and faster than scaleb)
 
 
-def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | None = None):
+def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | None = None,
+             vat_code: VatCodeLookup | None = None):
     """Steps 1-3 of the module docstring: (the revenue groups per account, rate and regime; the
-    VAT groups per rate and regime, each with its revenue groups), both in the order the lines
-    name them, VAT codes left to `build_document`. `lines_out`, when given, receives a
-    LineAmount per line (e-invoices show each line)."""
+    VAT groups per rate and regime), both in the order the lines name them, with the VAT codes
+    `vat_code` gives (none without it). `lines_out`, when given, receives a LineAmount per line
+    (e-invoices show each line)."""
     once = rounding != GROSS_THEN_DISCOUNT
     flip = typed_negative(invoice)
     pct = invoice.discount_pct
     revenue: dict[tuple, RevenueGroup] = {}
     accounts: dict[tuple, list[RevenueGroup]] = {}  # (rate, regime) -> its revenue groups, in order
-    # Rows per line (see `_taxable`) are kept only when needed after the pass: to share the
-    # invoice discount over a group's lines, or to hand out the lines. Without them (most
-    # invoices) a line's amounts go straight into its revenue group.
-    rows: list[list] | None = [] if pct or lines_out is not None else None
+    # Rows per line (see `_taxable`) are kept only to share an invoice discount over a group's
+    # lines. Without one (most invoices) a line's amounts go straight into its revenue group, and
+    # to `lines_out` as they are (nothing of it to take off: its taxable amount is its net).
+    rows: list[list] | None = [] if pct else None
     for line in invoice.lines:
         quantity = -line.quantity if flip else line.quantity
         exact = quantity * line.unit_price
@@ -137,34 +138,45 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | 
         if not line_pct:
             net = gross
         elif once:
-            net = money(exact * (HUNDRED - line_pct) / HUNDRED)
+            net = (exact * (HUNDRED - line_pct) * CENT).quantize(CENT, ROUND_HALF_UP)
         else:
-            net = gross - money(gross * line_pct / HUNDRED)
+            net = gross - (gross * line_pct * CENT).quantize(CENT, ROUND_HALF_UP)
+        discount = gross - net if line_pct else ZERO
         rate, regime = line.vat_rate, line.vat_regime
         key = (line.ledger_account, rate, regime)
         group = revenue.get(key)
-        if group is None:  # sums from 0.00: a zero sum is 0.00, never -0.00
-            group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", ZERO, ZERO, ZERO, ZERO)
-            accounts.setdefault((rate, regime), []).append(group)
         if rows is not None:
-            discount = gross - net if line_pct else ZERO  # the one 0.00: an e-invoice keeps each line's
+            if group is None:  # sums from 0.00 (`_taxable` adds to them)
+                group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", ZERO, ZERO, ZERO, ZERO)
+                accounts.setdefault((rate, regime), []).append(group)
             rows.append([group, gross, discount, net, line, quantity, discount, net])
             continue
-        group.gross += gross
-        if line_pct:
-            group.discount += gross - net
-        if not on_total:
-            group.vat += (net * rate / HUNDRED).quantize(CENT, ROUND_HALF_UP)
+        vat = ZERO if on_total else (net * rate * CENT).quantize(CENT, ROUND_HALF_UP)
+        if group is None:  # a sum from 0.00 of one amount is that amount, but never -0.00 (as `plus`)
+            group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", gross or ZERO, discount or ZERO,
+                                                ZERO, vat or ZERO)
+            accounts.setdefault((rate, regime), []).append(group)
+        else:
+            group.gross += gross
+            if line_pct:
+                group.discount += discount
+            if not on_total:
+                group.vat += vat
+        if lines_out is not None:
+            lines_out.append(LineAmount(line, quantity, gross, discount, net, ZERO, net))
     if rows is not None:
         _taxable(rows, accounts, pct, on_total)
         if lines_out is not None:
             lines_out.extend(LineAmount(line, quantity, gross, discount, net, net - taxable, taxable)
                              for _, gross, _, taxable, line, quantity, discount, net in rows)
-    groups = []
+    doc_type = invoice.doc_type
+    vat_groups = []
     for (rate, regime), members in accounts.items():
+        code = (vat_code(regime, rate, doc_type) or "") if vat_code is not None else ""
         for group in members:
             # the sum of the taxable amounts, exactly: each is its line's gross less its discount
             group.net = group.gross - group.discount if group.discount else group.gross
+            group.vat_code = code
         if len(members) == 1:  # the VAT group's amounts are its one account's (the same objects)
             base, tax = members[0].net, members[0].vat
         else:
@@ -173,11 +185,11 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | 
                 base += group.net
                 tax += group.vat
         if on_total:
-            tax = money(base * rate / HUNDRED)
+            tax = money(base * rate * CENT)
             for group, part in zip(members, share(tax, [group.net for group in members])):
                 group.vat = part
-        groups.append((VatGroup(rate, regime, "", base, tax), members))
-    return list(revenue.values()), groups
+        vat_groups.append(VatGroup(rate, regime, code, base, tax))
+    return list(revenue.values()), vat_groups
 
 
 def _taxable(rows: list[list], accounts: dict[tuple, list[RevenueGroup]], pct: Decimal, on_total: bool) -> None:
@@ -191,14 +203,14 @@ def _taxable(rows: list[list], accounts: dict[tuple, list[RevenueGroup]], pct: D
     for (rate, _), members in lines_of.items():
         if pct:
             nets = [row[3] for row in members]
-            for row, part in zip(members, share(money(sum(nets) * pct / HUNDRED), nets)):
+            for row, part in zip(members, share(money(sum(nets) * pct * CENT), nets)):
                 row[2] += part
                 row[3] -= part
         for group, gross, discount, taxable, *_ in members:  # `plus`: a group of one line shares its amounts
             group.gross = plus(group.gross, gross)
             group.discount = plus(group.discount, discount)
             if not on_total:
-                group.vat = plus(group.vat, money(taxable * rate / HUNDRED))
+                group.vat = plus(group.vat, money(taxable * rate * CENT))
 
 
 def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
@@ -211,7 +223,7 @@ def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
 def document_total(invoice: Invoice, rounding: str, vat_booking: str) -> Decimal:
     """The total incl. VAT `build_document` books for `invoice`, in document terms."""
     _, groups = _amounts(invoice, rounding, vat_booking == "on total")
-    return sum((group.base + group.vat for group, _ in groups), ZERO)
+    return sum((group.base + group.vat for group in groups), ZERO)
 
 
 def build_document(
@@ -226,14 +238,8 @@ def build_document(
     (`rules` is not consulted: the lines carry their accounts.) `lines_out`, when given, receives
     each line's amounts as `line_amounts` gives them (an e-invoice shows them: not computed twice)."""
     booked_gross = bool(settings.discount_account)
-    revenue_groups, groups = _amounts(invoice, settings.rounding, settings.vat_booking == "on total", lines_out)
+    revenue_groups, vat_groups = _amounts(invoice, settings.rounding, settings.vat_booking == "on total", lines_out, vat_code)
     doc_type = invoice.doc_type
-    vat_groups = []
-    for group, members in groups:
-        group.vat_code = vat_code(group.regime, group.rate, doc_type) or ""
-        for member in members:
-            member.vat_code = group.vat_code
-        vat_groups.append(group)
     if len(vat_groups) == 1:  # the document's amounts are its one group's (the same objects)
         base, tax = vat_groups[0].base, vat_groups[0].vat or ZERO  # a sum: 0.00, never -0.00
     else:
@@ -249,22 +255,26 @@ def build_document(
     credit_note = invoice.is_credit_note
     postings = [Posting("receivable", settings.receivables_account, total.copy_negate() if credit_note else total,
                         text, None, "", "", base, tax, 1)]
+    add = postings.append
     for group in revenue_groups:
         amount = group.gross if booked_gross else group.net
-        postings.append(Posting("revenue", group.account, amount if credit_note else amount.copy_negate(),
-                                text, group.rate, group.regime, group.vat_code, ZERO, ZERO, len(postings) + 1))
+        add(Posting("revenue", group.account, amount if credit_note else amount.copy_negate(),
+                    text, group.rate, group.regime, group.vat_code, ZERO, ZERO, len(postings) + 1))
     if booked_gross:
         discounts: dict[tuple, Decimal] = {}
         for group in revenue_groups:
             if group.discount:
                 key = (group.rate, group.regime, group.vat_code)
                 discounts[key] = discounts[key] + group.discount if key in discounts else group.discount
+        account = settings.discount_account
         for (rate, regime, code), amount in discounts.items():
-            postings.append(Posting("discount", settings.discount_account, amount.copy_negate() if credit_note else amount,
-                                    text, rate, regime, code, ZERO, ZERO, len(postings) + 1))
+            add(Posting("discount", account, amount.copy_negate() if credit_note else amount,
+                        text, rate, regime, code, ZERO, ZERO, len(postings) + 1))
+    account = settings.vat_account
     for group in vat_groups:
-        postings.append(Posting("vat", settings.vat_account, group.vat if credit_note else group.vat.copy_negate(),
-                                text, group.rate, group.regime, group.vat_code, group.base, group.vat, len(postings) + 1))
+        vat = group.vat
+        add(Posting("vat", account, vat if credit_note else vat.copy_negate(),
+                    text, group.rate, group.regime, group.vat_code, group.base, vat, len(postings) + 1))
 
     if sum(map(_AMOUNT, postings), ZERO) != 0:  # the last guard, on the postings as built
         raise Unbalanced(error("document.unbalanced", invoice.where, "number",
