@@ -196,3 +196,18 @@ def test_packages_show_prints_parameters_help_and_the_period_rule(capsys):
     assert all(len(line) <= 110 for line in out.splitlines())  # wrapped for a terminal
     assert cli.main(["packages", "show", "bob50"]) == 0
     assert "Dolibarr" in capsys.readouterr().out
+
+
+def test_a_journal_code_too_long_for_the_package_is_one_error_at_its_setting(tmp_path):
+    """The journal comes from Settings: a code too long for WinBooks was an error on every
+    invoice's row (100,000 of them in a big workbook), none on the cell to fix."""
+    from toolkit.app.check import check
+
+    settings, tables = sample.demo()
+    path = tmp_path / "demo.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: {**settings, "invoice_journal": "VERKOOPJOURNAAL"}})
+    findings = check(path, "winbooks")
+    where = openpyxl.load_workbook(path)[layout.SETTINGS_SHEET]
+    row = next(r for r in range(1, where.max_row + 1) if where.cell(r, 1).value == "Invoice journal")
+    assert [(f.code, f.sheet, f.cell) for f in findings] == [("text.too_long", layout.SETTINGS_SHEET, f"B{row}")]
+    assert "setting 'Invoice journal'" in findings[0].message and "'VERKOOPJOURNAAL' is longer than 6" in findings[0].message

@@ -139,7 +139,12 @@ class Settings:
 
     def journal(self, doc_type: str) -> str:
         """The journal a document of this type is booked in."""
-        return self.credit_note_journal if doc_type == "credit note" else self.invoice_journal
+        return getattr(self, self.journal_key(doc_type))
+
+    @staticmethod
+    def journal_key(doc_type: str) -> str:
+        """The setting that names the journal of a document of this type."""
+        return "credit_note_journal" if doc_type == "credit note" else "invoice_journal"
 
 
 @dataclass(slots=True, unsafe_hash=True)

@@ -15,6 +15,7 @@ import re
 from operator import attrgetter
 from typing import Any, Callable, Mapping, NamedTuple
 
+from toolkit import layout
 from toolkit.model import NOWHERE, Batch, Finding, Where
 import toolkit.spec.text as text
 from toolkit.spec.load import Spec
@@ -101,6 +102,9 @@ class FileRun:
             return self.batch.settings.cell(label), "value", f"setting '{label}'"
         if ctx is not None and ctx.document is not None:
             doc = ctx.document
+            if path == "document.journal":  # a setting's value: said once, at its cell, not per document
+                setting = layout.SETTINGS_BY_KEY[self.batch.settings.journal_key(doc.doc_type)]
+                return self.batch.settings.cell(setting.key), "value", f"setting '{setting.label}'"
             subject = f"{doc.doc_type} {doc.number}"
             if path.startswith(("customer.", "document.customer.")):
                 return doc.customer.where, key, subject
