@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import os
 import shutil
+from decimal import Decimal as D
 from pathlib import Path
 
 import openpyxl
@@ -265,3 +266,59 @@ def test_a_period_asked_for_backwards_or_an_output_folder_that_is_a_file_is_a_cl
     assert cli.main(["export", str(book), "--out", str(tmp_path / "afile")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
     assert not any(i.exported_in for i in read_workbook(book).invoices)
+
+
+def _edit(book: Path, sheet: str, number_column: str, changes: dict[str, dict[str, object]]) -> None:
+    """Set cells of the rows whose `number_column` holds a key of `changes`, by header."""
+    workbook = openpyxl.load_workbook(book)
+    ws = workbook[sheet]
+    header = [c.value for c in ws[1]]
+    for row in ws.iter_rows(min_row=2):
+        for column, value in changes.get(row[header.index(number_column)].value, {}).items():
+            row[header.index(column)].value = value
+    workbook.save(book)
+
+
+def test_an_invoice_changed_after_its_export_is_named_not_left_silently(tmp_path, capsys):
+    """An exported invoice is never exported again, so a change made to it afterwards (another
+    customer, another date, other amounts) would never reach the books without a word."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book)]) == 0
+    [entry] = Register(tmp_path / "demo-exports").entries()
+    booked = {d.number: d for d in read_workbook(book).invoices}
+    then = {n: entry["booked"][n] for n in ("2026-0001", "2026-0002", "2026-0003")}
+    assert then["2026-0001"][:2] == [booked["2026-0001"].date.isoformat(), booked["2026-0001"].customer_id]
+    capsys.readouterr()
+    assert cli.main(["check", str(book)]) == 0
+    assert "export.changed" not in capsys.readouterr().out  # nothing changed: nothing said
+
+    other = next(c.customer_id for c in read_workbook(book).customers if c.customer_id != then["2026-0001"][1])
+    new_total = (abs(D(then["2026-0003"][2])) + D("100.00"))
+    _edit(book, "Invoices", "Invoice number", {
+        "2026-0001": {"Customer id": other},
+        "2026-0002": {"Date": dt.datetime(2026, 2, 27)},
+        "2026-0003": {"Total": float(new_total)},  # what Excel shows once a line changed
+    })
+    assert cli.main(["export", str(book)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("export.changed") == 3
+    assert f"2026-0001 is not what export {entry['id']} booked: customer {other} now, {then['2026-0001'][1]} then" in out
+    assert f"dated 27/02/2026 now, {dt.date.fromisoformat(then['2026-0002'][0]):%d/%m/%Y} then" in out
+    assert f"total {new_total:,.2f} now, {abs(D(then['2026-0003'][2])):,.2f} then" in out
+    assert "Nothing new to export" in out  # still not exported again
+
+
+def test_bookings_the_register_does_not_hold_as_written_are_not_compared(tmp_path, capsys):
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book)]) == 0
+    register = tmp_path / "demo-exports" / FILE_NAME
+    lines = register.read_text(encoding="utf-8").splitlines()
+    first = json.loads(lines[0])
+    first["booked"] = {"2026-0001": ["not a date", "C001", "x"], "2026-0002": 7, "2026-0003": ["2026-01-01", "C001"]}
+    register.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
+    _edit(book, "Invoices", "Invoice number", {n: {"Date": dt.datetime(2026, 3, 30)} for n in ("2026-0001", "2026-0002", "2026-0003")})
+    capsys.readouterr()
+    assert cli.main(["check", str(book)]) == 0
+    assert "export.changed" not in capsys.readouterr().out

@@ -17,6 +17,7 @@ import functools
 import io
 import zipfile
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
@@ -24,7 +25,7 @@ from toolkit import checks, collector, layout, memory
 from toolkit.accounting import GROSS_THEN_DISCOUNT, Unbalanced, build_document
 from toolkit.app.context import company_key, history, now, output_root
 from toolkit.app.numbering import number_customers, number_edits, number_findings
-from toolkit.app.register import STREAM_COLUMNS, Register, exported_documents
+from toolkit.app.register import STREAM_COLUMNS, Register, exported_documents, stream_of
 from toolkit.peppol import einvoice
 from toolkit.app import transaction
 from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - ExportFailed: raised by commit
@@ -127,6 +128,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet, to_commit: 
         findings += _left_before(wb, period_from, exported)
     if not request.include_exported:
         findings += _taken_elsewhere(in_period, column, exported, earlier_exports, request.workbook)
+    findings += _changed_since_export(wb, column, stream, earlier_exports, request.workbook)
     skipped = _not_einvoices(wb, selected) if stream == "einvoice" else {}
     selected = [i for i in selected if i.number not in skipped]
     # An invoice without a readable date or number cannot be placed in or out of the period: its
@@ -286,6 +288,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
         "period_to": batch.period_to.isoformat(),
         "parameters": _jsonable(params),
         "documents": [d.number for d in documents],
+        "booked": {d.number: [d.date.isoformat(), d.customer.customer_id, str(d.total)] for d in documents},
         "customers": len(batch.customers),
         "generated_numbers": plan.generated,
         "rounding": wb.settings.rounding,
@@ -377,6 +380,61 @@ def _taken_elsewhere(in_period: list[Invoice], column: str, exported: dict, entr
             f"(same company, same export folder) carried a document of that number. If this is another invoice, it is "
             f"not exported: give this workbook an Output folder of its own, or the invoice a number of its own."))
     return findings
+
+
+def _changed_since_export(wb: Workbook, column: str, stream: str, entries: list[dict], workbook: Path) -> list[Finding]:
+    """An exported invoice whose date, customer or total is no longer what its export booked
+    (`booked` in the register entry): it is not exported again, so the change would never reach
+    the books without a word. The export is the one its row names, else the last of this
+    workbook's exports that carried its number. The total is compared where the row shows one
+    (the sheet's Total, which Excel computes, or 'Total as issued'), without its sign: a credit
+    note may be typed either way."""
+    mine = str(Path(workbook).resolve())
+    booked_by: dict[str, tuple[str, list]] = {}  # number -> (export id, what it booked)
+    by_id: dict[str, dict] = {}
+    for entry in entries:
+        booked = entry.get("booked")
+        if stream_of(entry) != stream or not isinstance(booked, dict):
+            continue  # an export of the other stream, or of a version that kept no bookings
+        by_id[entry["id"]] = booked
+        if entry.get("workbook") in (None, mine):
+            for number in entry.get("documents", ()):
+                booked_by[number] = entry["id"], booked
+    findings = []
+    for invoice in wb.invoices:
+        mark = getattr(invoice, column)
+        export_id, booked = (mark, by_id[mark]) if mark in by_id else booked_by.get(invoice.number, ("", {}))
+        then = booked.get(invoice.number)
+        if not (isinstance(then, list) and len(then) == 3 and all(isinstance(v, str) for v in then)):
+            continue
+        changes = _changes(invoice, *then)
+        if changes:
+            key, _ = changes[0]
+            findings.append(warning(
+                "export.changed", invoice.where, key,
+                f"{invoice.number} is not what export {export_id} booked: {'; '.join(what for _, what in changes)}. "
+                f"It is not exported again. An invoice that was issued is corrected with a credit note (and a new "
+                f"invoice), not changed; if this was a typing mistake, undo it."))
+    return findings
+
+
+def _changes(invoice: Invoice, date: str, customer_id: str, total: str) -> list[tuple[str, str]]:
+    """(column, what differs) between the invoice row and what its export booked (a value the
+    register does not hold as the export wrote it is not compared)."""
+    changes = []
+    try:
+        then_date, then_total = dt.date.fromisoformat(date), abs(Decimal(total))
+    except (ValueError, ArithmeticError):
+        return changes
+    if invoice.date is not None and invoice.date != then_date:
+        changes.append(("date", f"dated {invoice.date:%d/%m/%Y} now, {then_date:%d/%m/%Y} then"))
+    if invoice.customer_id and invoice.customer_id != customer_id:
+        changes.append(("customer_id", f"customer {invoice.customer_id} now, {customer_id} then"))
+    key = "total" if "total" in invoice.shown else "total_as_issued"
+    shown = invoice.shown.get("total", invoice.total_as_issued)
+    if shown is not None and then_total.is_finite() and abs(shown) != then_total:
+        changes.append((key, f"total {abs(shown):,.2f} now, {then_total:,.2f} then"))
+    return changes
 
 
 def _skipped_findings(wb: Workbook, skipped: dict[str, str]) -> list[Finding]:
