@@ -287,7 +287,8 @@ def test_an_invoice_changed_after_its_export_is_named_not_left_silently(tmp_path
     assert cli.main(["export", str(book)]) == 0
     [entry] = Register(tmp_path / "demo-exports").entries()
     booked = {d.number: d for d in read_workbook(book).invoices}
-    then = {n: entry["booked"][n] for n in ("2026-0001", "2026-0002", "2026-0003")}
+    then = {n: [entry["booked"][k][entry["documents"].index(n)] for k in ("date", "customer", "total")]
+            for n in ("2026-0001", "2026-0002", "2026-0003")}
     assert then["2026-0001"][:2] == [booked["2026-0001"].date.isoformat(), booked["2026-0001"].customer_id]
     capsys.readouterr()
     assert cli.main(["check", str(book)]) == 0
@@ -310,15 +311,22 @@ def test_an_invoice_changed_after_its_export_is_named_not_left_silently(tmp_path
 
 
 def test_bookings_the_register_does_not_hold_as_written_are_not_compared(tmp_path, capsys):
+    """A register line edited by hand (or by a later version) is not a traceback: its bookings
+    are left out of the comparison."""
     book = tmp_path / "demo.xlsx"
     shutil.copy(SAMPLES / "demo.xlsx", book)
     assert cli.main(["export", str(book)]) == 0
+    _edit(book, "Invoices", "Invoice number", {n: {"Date": dt.datetime(2026, 3, 30)} for n in ("2026-0001", "2026-0002")})
+    capsys.readouterr()
+    assert cli.main(["check", str(book)]) == 0
+    assert capsys.readouterr().out.count("export.changed") == 2  # as the export wrote them: compared
     register = tmp_path / "demo-exports" / FILE_NAME
     lines = register.read_text(encoding="utf-8").splitlines()
     first = json.loads(lines[0])
-    first["booked"] = {"2026-0001": ["not a date", "C001", "x"], "2026-0002": 7, "2026-0003": ["2026-01-01", "C001"]}
-    register.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
-    _edit(book, "Invoices", "Invoice number", {n: {"Date": dt.datetime(2026, 3, 30)} for n in ("2026-0001", "2026-0002", "2026-0003")})
-    capsys.readouterr()
-    assert cli.main(["check", str(book)]) == 0
-    assert "export.changed" not in capsys.readouterr().out
+    count = len(first["documents"])
+    for booked in ({"date": ["not a date"] * count, "customer": ["C001"] * count, "total": ["x"] * count},
+                   {"date": 7}, {"date": ["2026-01-01"], "customer": ["C001"], "total": ["1.00"]}, []):
+        first["booked"] = booked
+        register.write_text("\n".join([json.dumps(first), *lines[1:]]) + "\n", encoding="utf-8")
+        assert cli.main(["check", str(book)]) == 0
+        assert "export.changed" not in capsys.readouterr().out
