@@ -339,6 +339,25 @@ def test_a_file_that_is_not_a_pdf_is_not_attached_and_said(demo, tmp_path):
     assert "No PDF in" in said.message and "2026-0004" in said.message  # the missing ones, in the same finding
 
 
+def test_a_pdf_named_in_another_case_is_found_and_nothing_outside_the_folder(demo, tmp_path):
+    """`2026-0002.PDF` (as some PDF printers name them) was not found on a case-sensitive file
+    system, so its e-invoice went without it; only files of the folder itself are looked at."""
+    import base64
+
+    from toolkit.book.writeback import Edits
+    pdfs = tmp_path / "pdfs"
+    pdfs.mkdir()
+    (pdfs / "2026-0002.PDF").write_bytes(b"%PDF-1.4\n% upper case\n%%EOF\n")
+    (pdfs / "2026-0003.pdf").mkdir()  # a folder so named is no PDF
+    write_back(demo, Edits().set_setting("pdf_folder", "pdfs"))
+    result = export(demo, "peppol-bis3", tmp_path / "out")
+    embedded = _root((result.folder / "2026-0002.xml").read_bytes()).find(
+        "cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", NS)
+    assert embedded.get("filename") == "2026-0002.PDF" and base64.b64decode(embedded.text).endswith(b"upper case\n%%EOF\n")
+    (missing,) = [f for f in result.findings if f.code == "einvoice.pdf.missing"]
+    assert "2026-0003" in missing.message and "2026-0002," not in missing.message
+
+
 # ---- the bundle for the accountant -------------------------------------------------------------
 
 

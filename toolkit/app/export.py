@@ -313,7 +313,8 @@ def _pdfs(spec, documents: list[Document], wb: Workbook, workbook: Path) -> list
     """The e-invoices' PDFs from the Invoice PDFs folder, for the bundle."""
     if spec.stream != "einvoice":
         return []
-    paths = [einvoice.pdf_path(wb.settings, workbook, d.number) for d in documents]
+    pdfs = einvoice.PdfFolder(einvoice.pdf_folder(wb.settings, workbook))
+    paths = [pdfs.find(d.number) for d in documents]
     return [(p.name, p.read_bytes()) for p in paths if p is not None]
 
 

@@ -12,6 +12,7 @@ booking of the document agree to the cent.
 from __future__ import annotations
 
 import base64
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -54,7 +55,8 @@ class Preparation:
         self.out = Prepared()
         self.settings = settings
         self.seller = _seller(settings, self.out.findings)
-        self.pdfs = _pdf_folder(settings, workbook)
+        self.pdfs = pdf_folder(settings, workbook)
+        self.pdf_files = PdfFolder(self.pdfs)
         self.without_pdf: list[str] = []
         self.not_pdf: list[str] = []
 
@@ -68,8 +70,8 @@ class Preparation:
         if einvoice is None:
             return
         if self.pdfs is not None:
-            pdf = self.pdfs / f"{document.number}.pdf"
-            data = _pdf_bytes(pdf)
+            pdf = self.pdf_files.find(document.number)
+            data = _pdf_bytes(pdf) if pdf is not None else None
             if data is None:
                 self.without_pdf.append(document.number)
             elif b"%PDF-" not in data[:1024]:  # empty, or another file renamed: a customer could not open it
@@ -101,14 +103,37 @@ def _pdf_bytes(pdf: Path) -> bytes | None:
         return None
 
 
-def pdf_path(settings: Settings, workbook: Path | None, number: str) -> Path | None:
-    """The document's PDF when the Invoice PDFs folder holds one."""
-    folder = _pdf_folder(settings, workbook)
-    path = folder / f"{number}.pdf" if folder is not None else None
-    return path if path is not None and path.is_file() else None
+class PdfFolder:
+    """The PDFs in the Invoice PDFs folder, listed once (an export of 70,000 e-invoices looked for
+    each file on its own), and a document's found whatever the case of its name: `2026-0001.PDF`,
+    which Windows finds and a case-sensitive file system did not."""
+
+    def __init__(self, folder: Path | None):
+        self.exact: dict[str, Path] = {}
+        self.folded: dict[str, Path] = {}
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name) if folder is not None else []
+        except OSError:  # no such folder, or it cannot be read: the e-invoices go without PDFs, said
+            entries = []
+        for entry in entries:
+            if entry.name.lower().endswith(".pdf") and _is_file(entry):
+                path = self.exact[entry.name] = Path(entry.path)
+                self.folded.setdefault(entry.name.casefold(), path)
+
+    def find(self, number: str) -> Path | None:
+        """The document's PDF: `<number>.pdf` as typed, else in another case."""
+        name = f"{number}.pdf"
+        return self.exact.get(name) or self.folded.get(name.casefold())
 
 
-def _pdf_folder(settings: Settings, workbook: Path | None) -> Path | None:
+def _is_file(entry: os.DirEntry) -> bool:
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
+
+
+def pdf_folder(settings: Settings, workbook: Path | None) -> Path | None:
     text = str(settings.pdf_folder or "").strip()
     if not text:
         return None
