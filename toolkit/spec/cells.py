@@ -102,7 +102,8 @@ class FileRun:
             return self.batch.settings.cell(label), "value", f"setting '{label}'"
         if ctx is not None and ctx.document is not None:
             doc = ctx.document
-            if path == "document.journal":  # a setting's value: said once, at its cell, not per document
+            if path == "document.journal" and doc.journal == self.batch.settings.journal(doc.doc_type):
+                # a setting's value: said once, at its cell, not on every document's row
                 setting = layout.SETTINGS_BY_KEY[self.batch.settings.journal_key(doc.doc_type)]
                 return self.batch.settings.cell(setting.key), "value", f"setting '{setting.label}'"
             subject = f"{doc.doc_type} {doc.number}"
