@@ -1,23 +1,31 @@
-"""A big sheet parsed as two halves at once (toolkit.book.halves) gives exactly the rows one parse of
-the whole sheet gives, or nothing (the reader then parses it whole): compared here with calamine's
-own parse of the same bytes, on sheets built to put odd things where the cut falls."""
+"""A big sheet parsed in pieces (toolkit.book.halves) gives exactly the rows one parse of the whole
+sheet gives, or raises Unusable (the reader then parses it whole): compared here with calamine's own
+parse of the same bytes, on sheets built to put odd things where the cuts fall. And the reader,
+which makes each piece into records as it comes, makes the records and findings (in their order)
+that one pass over the whole sheet makes."""
 
 from __future__ import annotations
 
 import datetime as dt
 import io
 import zipfile
+from decimal import Decimal
 from pathlib import Path
+from unittest import mock
 
 import pytest
 import python_calamine
 
 from external import soffice_convert
-from toolkit.book import halves
+from toolkit import layout
+from toolkit.book import halves, read
 from toolkit.book.read import forget_grid, read_workbook
+from toolkit.model import Where
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SHEET = "Invoice lines"
+PART = "xl/worksheets/sheet7.xml"
+PERCENT_STYLE = 15  # the style `_with_rows` adds to the demo's 15: a percent format
 
 
 @pytest.fixture(autouse=True)
@@ -25,8 +33,10 @@ def split_everything(monkeypatch, tmp_path):
     monkeypatch.setattr(halves, "SPLIT_BYTES", 0)  # the samples are small: split them all the same
     monkeypatch.setattr(halves.tempfile, "tempdir", str(tmp_path / "temp"))
     (tmp_path / "temp").mkdir()
+    forget_grid()
     yield
-    assert list((tmp_path / "temp").iterdir()) == []  # the halves' files are gone
+    forget_grid()
+    assert list((tmp_path / "temp").iterdir()) == []  # the pieces' files are gone
 
 
 def _whole(data: bytes, sheet: str = SHEET) -> list[list]:
@@ -36,13 +46,15 @@ def _whole(data: bytes, sheet: str = SHEET) -> list[list]:
 
 def _with_rows(rows_xml: bytes, tail: bytes = b"", parts: dict | None = None) -> bytes:
     """demo.xlsx with the Invoice lines sheet's rows replaced by `rows_xml` (and `tail` after them),
-    and `parts` changed: {name: function of the part's bytes (b"" when new)}."""
+    a percent style added (PERCENT_STYLE), and `parts` changed: {name: function of the part's bytes
+    (b"" when new)}."""
     source = zipfile.ZipFile(SAMPLES / "demo.xlsx")
-    lines = "xl/worksheets/sheet7.xml"
-    xml = source.read(lines)
+    xml = source.read(PART)
     head = xml[:xml.index(b"<sheetData>") + len(b"<sheetData>")]
     rest = xml[xml.index(b"</sheetData>"):]
-    changes = {lines: lambda _: head + rows_xml + tail + rest, **(parts or {})}
+    styles = {"xl/styles.xml": lambda xml: xml.replace(b'<cellXfs count="15">', b'<cellXfs count="16">').replace(
+        b"</cellXfs>", b'<xf numFmtId="9" fontId="0" fillId="0" borderId="0" applyNumberFormat="1" xfId="0" /></cellXfs>')}
+    changes = {PART: lambda _: head + rows_xml + tail + rest, **styles, **(parts or {})}
     names = source.namelist() + [name for name in changes if name not in source.namelist()]
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
@@ -62,32 +74,49 @@ def _row(number: int, *cells: tuple[str, object]) -> bytes:
     return f'<row r="{number}">{"".join(xml)}</row>'.encode()
 
 
-def _halves(data: bytes) -> list[list] | None:
-    return halves.rows(data, SHEET, "xl/worksheets/sheet7.xml")
+def _pieces(data: bytes, count: int = 2, sheet: str = SHEET, part: str = PART) -> list[list[list]] | None:
+    """The sheet's pieces (`count` of them), None when they are unusable."""
+    size = zipfile.ZipFile(io.BytesIO(data)).getinfo(part).file_size
+    with mock.patch.object(halves, "PIECE_BYTES", max(1, size // count)):
+        writer = halves.Writer(data, part)
+    assert writer.count == count
+    writer.start()
+    try:
+        return list(halves.Pieces(writer, sheet))
+    except halves.Unusable:
+        return None
 
 
-def test_the_samples_lines_are_the_same_read_in_halves():
+def _joined(pieces: list[list[list]]) -> list[list]:
+    """The pieces as one parse of the whole sheet gives them: every row padded with "" to the widest."""
+    width = max((len(row) for piece in pieces for row in piece), default=0)
+    return [row + [""] * (width - len(row)) for piece in pieces for row in piece]
+
+
+@pytest.mark.parametrize("count", [2, 3, 7, 16])
+def test_the_samples_lines_are_the_same_read_in_pieces(count):
     for name in ("demo.xlsx", "mistakes.xlsx"):
         data = (SAMPLES / name).read_bytes()
-        part = zipfile.ZipFile(io.BytesIO(data))
-        assert "xl/worksheets/sheet7.xml" in part.namelist()
-        rows = _halves(data)
-        assert rows is not None and rows == _whole(data), name
+        assert PART in zipfile.ZipFile(io.BytesIO(data)).namelist()
+        pieces = _pieces(data, count)
+        assert pieces is not None and len(pieces) == count and _joined(pieces) == _whole(data), name
 
 
-def test_a_second_half_narrower_further_right_and_after_blank_rows_is_placed_as_the_whole_sheet_has_it():
+@pytest.mark.parametrize("count", [2, 5])
+def test_a_later_piece_narrower_further_right_and_after_blank_rows_is_placed_as_the_whole_sheet_has_it(count):
     # Odd rows only (every row follows a blank one); past the first few, nothing in columns A and
-    # E: the cut falls among those, so the second half starts after a blank row, at column B.
+    # E: the cuts fall among those, so later pieces start after a blank row, at column B.
     top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n), ("C", "text"), ("E", 1.5)) for n in range(1, 40, 2))
     bottom = b"".join(_row(n, ("B", n), ("C", "later")) for n in range(41, 400, 2))
     data = _with_rows(top + bottom)
-    rows = _halves(data)
-    whole = _whole(data)
-    assert rows == whole and len(rows) == 399 and rows[1] == [""] * 5 and rows[300] == ["", 301.0, "later", "", ""]
+    pieces, whole = _pieces(data, count), _whole(data)
+    assert [] in pieces[1]  # a row without cells between two pieces
+    assert _joined(pieces) == whole and len(whole) == 399 and whole[1] == [""] * 5 and whole[300] == ["", 301.0, "later", "", ""]
 
 
-def test_shared_strings_dates_and_the_1904_date_system_survive_the_cut():
-    """The parts calamine reads on opening go with each half: cells pointing into the shared
+@pytest.mark.parametrize("count", [2, 6])
+def test_shared_strings_dates_and_the_1904_date_system_survive_the_cuts(count):
+    """The parts calamine reads on opening go with each piece: cells pointing into the shared
     strings, dates (a number with a date style) in the workbook's date system."""
     strings = [f"INV-{n}" for n in range(37)]
     sst = ('<sst xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="{0}" uniqueCount="{0}">'
@@ -101,40 +130,195 @@ def test_shared_strings_dates_and_the_1904_date_system_survive_the_cut():
             b'<Relationship Id="rIdStrings" Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/'
             b'officeDocument/2006/relationships/sharedStrings" /></Relationships>'))}
     data = _with_rows(rows, parts=changes)
-    split, whole = _halves(data), _whole(data)
-    assert split == whole and whole[4][0] == "INV-5" and isinstance(whole[4][1], dt.date)
+    pieces, whole = _pieces(data, count), _whole(data)
+    assert _joined(pieces) == whole and whole[4][0] == "INV-5" and isinstance(whole[4][1], dt.date)
     plain = _with_rows(rows, parts={name: change for name, change in changes.items() if name != "xl/workbook.xml"})
-    assert _whole(plain)[4][1] != whole[4][1]  # the workbook's date system reached both halves
+    assert _whole(plain)[4][1] != whole[4][1]  # the workbook's date system reached every piece
 
 
 @pytest.mark.parametrize("opener, closer", [(b"<!-- ", b" -->"), (b"<![CDATA[", b"]]>"), (b"<?note ", b"?>")])
 def test_a_cut_inside_a_comment_cdata_or_instruction_reads_the_sheet_whole(opener, closer):
-    """The cut falls on a row inside the construct: the first half is left unclosed, calamine refuses it."""
+    """The cut falls on a row inside the construct: the first piece is left unclosed, calamine refuses it."""
     top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 30))
     hidden = b"".join(_row(n, ("A", f"HIDDEN-{n}"), ("B", n)) for n in range(30, 60))
     bottom = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(60, 65))
     data = _with_rows(top + opener + hidden + closer + bottom)
-    assert _halves(data) is None
+    assert _pieces(data) is None
 
 
 def test_rows_ending_before_the_middle_read_the_sheet_whole():
-    """A row after the rows' end (in a hostile file's extension data) is never where the cut goes."""
+    """A row after the rows' end (in a hostile file's extension data) is never where a cut goes."""
     rows = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 5))
     stray = b"<extLst><ext>" + b"".join(_row(n, ("A", "STRAY")) for n in range(5, 80)) + b"</ext></extLst>"
     data = _with_rows(rows, b"</sheetData>" + stray + b"<sheetData>")
-    assert _halves(data) is None
+    assert _pieces(data) is None
 
 
 def test_a_sheet_without_numbered_rows_is_read_whole():
     top = b"".join(_row(n, ("A", f"INV-{n}")) for n in range(1, 50)).replace(b'<row r="', b'<row spans="1:1" x="')
-    assert _halves(_with_rows(top)) is None
+    assert _pieces(_with_rows(top)) is None
 
 
-def test_the_reader_reads_the_same_workbook_with_and_without_halves(monkeypatch):
-    split = read_workbook(SAMPLES / "mistakes.xlsx")
+@pytest.mark.parametrize("count, late", [(2, 200), (5, 120)])
+def test_rows_out_of_order_across_a_cut_read_the_sheet_whole(count, late):
+    """A row numbered among an earlier piece's comes after a cut: calamine merges it into its row
+    when it parses the whole sheet, so the pieces are not used."""
+    rows = [_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 250)]
+    rows.insert(late, _row(5, ("C", "late")))
+    data = _with_rows(b"".join(rows))
+    assert _pieces(data, count) is None
+    assert _whole(data)[4][:3] == ["INV-5", 5.0, "late"]
+
+
+def test_a_first_piece_too_short_to_hold_every_row_searched_for_the_header_reads_the_sheet_whole():
+    """Rows long enough that the first cut comes at row 4, and the header on row 7: pieces would
+    look for it in the first piece's three rows only."""
+    long = "x" * 20000
+    rows = b"".join(_row(n, ("A", long)) for n in range(1, 4)) + b"".join(_row(n, ("A", f"INV-{n}")) for n in range(7, 100))
+    data = _with_rows(rows)
+    assert _pieces(data) is None
+
+
+def test_a_sheet_without_a_header_reads_the_same_and_leaves_no_pieces(tmp_path, monkeypatch):
+    """The reader stops after the first piece (no header row): the others are not kept."""
+    data = _with_rows(b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 400)))
+    book = tmp_path / "headless.xlsx"
+    book.write_bytes(data)
+    split = read_workbook(book)
+    forget_grid()
     monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
-    whole = read_workbook(SAMPLES / "mistakes.xlsx")
-    assert split.lines == whole.lines and split.invoices == whole.invoices and split.findings == whole.findings
+    whole = read_workbook(book)
+    assert "sheet.header.missing" in {f.code for f in split.findings} and split.findings == whole.findings
+
+
+def _reads(path: Path, monkeypatch, counts=(2, 7, 16)):
+    """The workbook read whole, then in `counts` pieces: (whole, [split...]), and how many pieces
+    each split read of Invoice lines was made of."""
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
+    whole = read_workbook(path)
+    forget_grid()
+    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)
+    size = zipfile.ZipFile(path).getinfo(PART).file_size
+    given, iterate = [], halves.Pieces.__iter__
+
+    def counted(self):
+        for piece in iterate(self):
+            given.append(self.sheet)
+            yield piece
+    monkeypatch.setattr(halves.Pieces, "__iter__", counted)
+    splits = []
+    for count in counts:
+        monkeypatch.setattr(halves, "PIECE_BYTES", size // count)
+        splits.append(read_workbook(path))
+        forget_grid()
+    return whole, splits, given.count(SHEET)
+
+
+def _same(a, b) -> bool:
+    """The same records (repr tells Decimal('1') from Decimal('1.0')) and findings, in order."""
+    return repr((a.lines, a.invoices, a.findings)) == repr((b.lines, b.invoices, b.findings))
+
+
+def test_the_reader_reads_the_samples_the_same_whole_and_in_pieces(monkeypatch):
+    for name in ("demo.xlsx", "mistakes.xlsx"):
+        whole, splits, pieces = _reads(SAMPLES / name, monkeypatch)
+        assert pieces >= 2 + 7 + 16 and all(_same(split, whole) for split in splits), name
+        assert whole.findings or name == "demo.xlsx"
+
+
+def _odd_lines(last: int = 400) -> bytes:
+    """Invoice lines rows 2..`last` with something odd every few rows, so that every piece holds
+    some: blank rows (styled empty cells, empty text), row numbers skipped and rows without cells
+    (between two pieces, as well), Excel errors (one in an otherwise blank row), invisible marks,
+    values that do not parse, required values missing, percent-formatted rates, bools and whole
+    numbers in one column; and a Total Row last."""
+    rows = []
+    for n in range(2, last):
+        kind = n % 11
+        if kind == 0:
+            rows.append(f'<row r="{n}"><c r="A{n}" s="2" /><c r="C{n}" t="inlineStr"><is><t></t></is></c></row>'.encode())
+            continue
+        if kind == 1:
+            rows.append(f'<row r="{n}" spans="1:13" />'.encode())
+            continue
+        if kind == 2:
+            continue  # no row at all
+        if kind == 3 and n % 2:
+            rows.append(f'<row r="{n}"><c r="D{n}" t="e"><v>#N/A</v></c></row>'.encode())
+            continue
+        cells = [("A", f"2026-{n % 37:04d}" + ("\u200b" if kind == 4 else "")), ("B", n % 5 + 1),
+                 ("C", f"Line {n % 13}"), ("D", "abc" if kind == 5 else (n % 7 + 1)), ("E", round(n * 1.37, 2)),
+                 ("G", 21)]
+        if kind == 6:
+            cells[1] = ("B", "TRUE")
+        if kind == 7:
+            cells.pop(0)  # no invoice number
+        row = _row(n, *cells)
+        if kind == 6:
+            row = row.replace(f'<c r="B{n}" t="inlineStr"><is><t>TRUE</t></is></c>'.encode(), f'<c r="B{n}" t="b"><v>1</v></c>'.encode())
+        if kind == 8:
+            row = row.replace(f'<c r="G{n}"><v>21</v></c>'.encode(), f'<c r="F{n}" s="{PERCENT_STYLE}"><v>0.05</v></c><c r="G{n}" s="{PERCENT_STYLE}"><v>0.06</v></c>'.encode())
+        if kind == 9 and n < 200:  # wider rows, in the first half only: later pieces end left of the table's last columns
+            row = row.replace(f'<c r="E{n}">'.encode(), f'<c r="E{n}" t="e"><f>1/0</f><v>#DIV/0!</v></c><c r="Z{n}">'.encode())
+        rows.append(row)
+    rows.append(f'<row r="{last}"><c r="A{last}" t="inlineStr"><is><t>Total</t></is></c>'
+                f'<c r="D{last}"><f>SUBTOTAL(109,InvoiceLines[Quantity])</f><v>300</v></c></row>'.encode())
+    return b"".join(rows)
+
+
+def test_the_reader_reads_odd_rows_the_same_whole_and_in_pieces(tmp_path, monkeypatch):
+    """Whatever falls at or near a cut, the records, their cells and the findings are those one
+    pass over the whole sheet makes, in the same order."""
+    header = zipfile.ZipFile(SAMPLES / "demo.xlsx").read(PART)
+    header = header[header.index(b'<row r="1"'):header.index(b'<row r="2"')]
+    table = {"xl/tables/table6.xml": lambda xml: xml.replace(b'ref="A1:M147" headerRowCount="1"',
+                                                             b'ref="A1:M400" headerRowCount="1" totalsRowCount="1"')}
+    book = tmp_path / "odd.xlsx"
+    book.write_bytes(_with_rows(header + _odd_lines(), parts=table))
+    whole, splits, pieces = _reads(book, monkeypatch)
+    codes = {f.code for f in whole.findings if f.sheet == SHEET}
+    assert {"cell.error", "cell.control_characters", "cell.invalid.decimal", "cell.required"} <= codes
+    assert pieces >= 2 + 7 + 16 and all(_same(split, whole) for split in splits)
+    assert "Total" not in {line.invoice_number for line in whole.lines}
+    assert any(line.vat_rate == 6 and line.discount_pct == 5 for line in whole.lines)
+
+
+def test_a_piece_refused_after_others_were_made_into_records_reads_the_sheet_whole(tmp_path, monkeypatch):
+    """A comment that opens late in the sheet and closes further on: the pieces before it are made
+    into records, then one is refused; the reader starts the sheet over, read whole."""
+    header = zipfile.ZipFile(SAMPLES / "demo.xlsx").read(PART)
+    header = header[header.index(b'<row r="1"'):header.index(b'<row r="2"')]
+    rows = _odd_lines(400)
+    at, end = rows.index(b'<row r="250"'), rows.index(b'<row r="370"')
+    book = tmp_path / "comment.xlsx"
+    book.write_bytes(_with_rows(header + rows[:at] + b"<!-- " + rows[at:end] + b" -->" + rows[end:]))
+    tables = []
+    monkeypatch.setattr(read, "_table", lambda grid, actual, *a: tables.append(actual) or real_table(grid, actual, *a))
+    whole, (split,), pieces = _reads(book, monkeypatch, counts=(7,))
+    assert _same(split, whole) and 1 < pieces < 7 and tables.count(SHEET) == 3  # whole, then pieces and whole again
+
+
+real_table = read._table
+
+
+def test_a_column_parsed_in_pieces_is_parsed_as_a_whole_column_is():
+    """Each distinct value is parsed once for the whole column (one memo across pieces); a bool
+    among whole numbers, text to clean, invisible marks and values that do not parse give the
+    values and findings one pass gives."""
+    cells = [1.0, True, 0.0, False, 2.5, "", " x ", "x", "x\u200b", "abc", 1.0, dt.date(2026, 1, 5), "1", 0.0, "21%", 21.0, -0.0]
+    rows = list(range(10, 10 + len(cells)))
+    wheres = Where.many(SHEET, [r + 1 for r in rows], {"c": "C"})
+    for col in layout.INVOICE_LINES.columns + layout.INVOICES.columns:
+        whole_findings, whole = [], read._Column(col, 2, {(10, 2), (14, 2)})
+        whole.add(list(cells), rows, wheres)
+        expected = repr(whole.finish(rows, wheres, {}, whole_findings))
+        for cut in range(1, len(cells)):
+            split_findings, split = [], read._Column(col, 2, {(10, 2), (14, 2)})
+            split.add(cells[:cut], rows[:cut], wheres[:cut])
+            split.add(cells[cut:], rows[cut:], wheres[cut:])
+            assert repr(split.finish(rows, wheres, {}, split_findings)) == expected, (col.key, cut)
+            assert split_findings == whole_findings, (col.key, cut)
+    assert Decimal(1) in read._parse_column([1.0, True], read.parser_for("decimal"))[0]
 
 
 def test_halves_left_by_a_stopped_command_are_swept_once_an_hour_old(tmp_path):
@@ -147,29 +331,31 @@ def test_halves_left_by_a_stopped_command_are_swept_once_an_hour_old(tmp_path):
         path.write_bytes(b"PK")
     os.utime(old, (time.time() - 7200, time.time() - 7200))
     os.utime(mine, (time.time() - 7200, time.time() - 7200))
-    assert _halves((SAMPLES / "demo.xlsx").read_bytes()) is not None
+    assert _pieces((SAMPLES / "demo.xlsx").read_bytes()) is not None
     assert not old.exists() and recent.exists() and mine.exists()
-    recent.unlink(), mine.unlink()  # the fixture checks the halves' own files are gone
+    recent.unlink(), mine.unlink()  # the fixture checks the pieces' own files are gone
 
 
-def test_the_reader_writes_the_halves_while_the_survey_looks_the_file_over(monkeypatch):
+def test_the_reader_writes_the_pieces_while_the_survey_looks_the_file_over(monkeypatch):
     from toolkit.book import survey as survey_module
 
     events = []
     start, inflate = halves.Writer.start, survey_module._inflate_all
-    monkeypatch.setattr(halves.Writer, "start", lambda self: (events.append("halves"), start(self)))
+    monkeypatch.setattr(halves.Writer, "start", lambda self: (events.append("pieces"), start(self)))
     monkeypatch.setattr(survey_module, "_inflate_all", lambda *a: (events.append("survey inflates"), inflate(*a)))
     parsed = []
-    monkeypatch.setattr(halves, "_joined", lambda *a: parsed.append(a) or _real_joined(*a))
+    monkeypatch.setattr(halves, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
     workbook = read_workbook(SAMPLES / "demo.xlsx")
-    assert events == ["halves", "survey inflates"] and len(parsed) == 1 and workbook.lines
+    # Invoices and Invoice lines, parsed in the order they are read
+    assert events == ["pieces", "pieces", "survey inflates"] and workbook.lines
+    assert parsed == ["Invoices"] * 2 + [SHEET] * 2
 
 
-_real_joined = halves._joined
+real_parse = halves._parse
 
 
-def test_a_file_refused_by_the_survey_leaves_no_halves(tmp_path):
-    """A value far outside a table is found after the halves were begun: they go with the refusal."""
+def test_a_file_refused_by_the_survey_leaves_no_pieces(tmp_path):
+    """A value far outside a table is found after the pieces were begun: they go with the refusal."""
     far = b'<row r="1048576"><c r="XFD1048576" t="inlineStr"><is><t>x</t></is></c></row>'
     data = _with_rows(b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 200)) + far)
     book = tmp_path / "far.xlsx"
@@ -179,26 +365,16 @@ def test_a_file_refused_by_the_survey_leaves_no_halves(tmp_path):
         read_workbook(book)
 
 
-def test_rows_out_of_order_across_the_cut_read_the_sheet_whole():
-    """A row numbered among the first half's comes after the cut: calamine merges it into its row
-    when it parses the whole sheet, so the halves are not used."""
-    top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(1, 60))
-    late = _row(5, ("C", "late")) + b"".join(_row(n, ("A", f"INV-{n}"), ("B", n)) for n in range(60, 62))
-    data = _with_rows(top + late)
-    assert _halves(data) is None
-    assert _whole(data)[4][:3] == ["INV-5", 5.0, "late"]
-
-
 @pytest.mark.needs("soffice")
-def test_a_workbook_saved_by_another_spreadsheet_program_reads_the_same_in_halves(tmp_path, monkeypatch):
+def test_a_workbook_saved_by_another_spreadsheet_program_reads_the_same_in_pieces(tmp_path, monkeypatch):
     """LibreOffice writes shared strings, styles and rows its own way."""
     saved = soffice_convert(SAMPLES / "demo.xlsx", "xlsx", tmp_path / "calc")
     assert "xl/sharedStrings.xml" in zipfile.ZipFile(saved).namelist()
-    joined = []
-    monkeypatch.setattr(halves, "_joined", lambda *a: joined.append(1) or _real_joined(*a))
+    parsed = []
+    monkeypatch.setattr(halves, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
     split = read_workbook(saved)
     forget_grid()
     monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
     whole = read_workbook(saved)
-    assert joined == [1] and split.lines and split.findings == whole.findings
+    assert parsed.count(SHEET) == 2 and split.lines and split.findings == whole.findings
     assert split.lines == whole.lines and split.invoices == whole.invoices and split.customers == whole.customers

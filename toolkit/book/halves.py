@@ -1,38 +1,45 @@
-"""A big sheet parsed as two halves at once, one per core.
+"""A big sheet parsed in pieces, two at a time (one per core), and read piece by piece.
 
 python-calamine parses a sheet without holding the GIL, but on one core: the Invoice lines of a
-big workbook are most of the read (3.5 s of 4.6 s at 500,000 lines). So the sheet's XML is cut at
-a row near its middle into two small workbooks of their own (the half stored uncompressed, beside
+big workbook are most of the read (4 s of the bare read's 5.6 at 500,000 lines). So the sheet's XML
+is cut at rows into pieces, each a small workbook of its own (the piece stored uncompressed, beside
 copies of the parts calamine reads when it opens a workbook: workbook, relationships, styles,
-shared strings), written to temporary files, and each is parsed by a thread of its own. The rows
-put back together are what one parse of the whole sheet gives (tests compare them).
+shared strings), written to temporary files; two threads parse them in order. The reader takes
+each piece as soon as it is parsed and makes its rows into records while later pieces are still
+parsed, so the second core is not left idle while the last rows are converted. The pieces put
+together are what one parse of the whole sheet gives (tests compare them).
 
 Only a file the survey has passed gets here. Anything unusual — no plain `<sheetData>` near the
-start, no `<row r="...">` before the rows' end to cut at, a half calamine refuses — and `rows`
-returns None: the caller parses the sheet whole, as before. A cut that falls inside a comment, a
-CDATA section or a processing instruction leaves the first half unclosed, which calamine refuses
-(tested), so such a sheet is parsed whole too.
+start, no `<row r="...">` before the rows' end to cut at, a piece calamine refuses, rows of one
+piece numbered among another's — and the pieces raise `Unusable`: the reader parses the sheet
+whole, as before. A cut that falls inside a comment, a CDATA section or a processing instruction
+leaves a piece unclosed, which calamine refuses (tested), so such a sheet is parsed whole too.
 """
 
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import re
 import tempfile
 import threading
 import time
 import zipfile
+from typing import Iterator
 
 import python_calamine
 
 from toolkit import memory
+from toolkit.book.address import HEADER_SEARCH_ROWS
 
 SPLIT_BYTES = 16 << 20  # a sheet part smaller than this (about 30,000 lines) is parsed whole
+PIECE_BYTES = 32 << 20  # about 60,000 lines a piece: the reader's last wait is for one piece or two
+MAX_PIECES = 16
 _PIECE = 1 << 20
 _PREFIX = "ledger-export-half-"  # the temporary files' names begin so
 _HEAD_LIMIT = 4 << 20  # `<sheetData>` comes after a few columns' widths, never megabytes in
-_CUT = b'<row r="'  # the row the second half starts at: an explicit number keeps calamine's count
+_CUT = b'<row r="'  # the row a piece starts at: an explicit number keeps calamine's count
 _END = b"</sheetData></worksheet>"
 _OVERLAP = 16  # bytes kept back from each piece, so a tag split between two pieces is still found
 # What calamine reads when it opens a workbook: the workbook part and its relationships, styles
@@ -40,16 +47,20 @@ _OVERLAP = 16  # bytes kept back from each piece, so a tag split between two pie
 _OPENING = re.compile(r"\[Content_Types\]\.xml|_rels/\.rels|xl/[^/]+\.xml|xl/_rels/[^/]+\.rels", re.I)
 
 
+class Unusable(Exception):
+    """The pieces cannot give what one parse of the whole sheet gives: parse it whole."""
+
+
 class Writer(threading.Thread):
-    """The sheet's two halves written to temporary files, by a thread of its own when started (the
+    """The sheet's pieces written to temporary files, by a thread of its own when started (the
     reader starts it while the survey looks the rest of the file over: it writes no more than the
     part's declared size, which the survey has checked against the limits; calamine parses the
-    halves only once the survey has passed the whole file)."""
+    pieces only once the survey has passed the whole file)."""
 
     def __init__(self, data: bytes, part: str | None):
-        super().__init__(name="write halves", daemon=True)
+        super().__init__(name="write pieces", daemon=True)
         self.paths: list[str] = []
-        self.ok = False  # both halves written
+        self.ok = False  # every piece written
         self.stopped = False
         self.info = None
         if part is not None:
@@ -59,18 +70,20 @@ class Writer(threading.Thread):
             except (KeyError, zipfile.BadZipFile, OSError):
                 pass
         self.wanted = self.info is not None and self.info.file_size >= SPLIT_BYTES
+        self.count = min(MAX_PIECES, max(2, self.info.file_size // PIECE_BYTES)) if self.wanted else 0
 
     def run(self) -> None:
+        _yield_cpu()
         try:
             _sweep()
-            self.ok = _write_halves(self.archive, self.info, self.paths, self)
+            self.ok = _write_pieces(self.archive, self.info, self.count, self.paths, self)
         except Exception:  # stopped, no room for the temporary files, a damaged part: parsed whole (or refused)
             self.ok = False
         finally:
             self.archive = None
 
     def discard(self) -> None:
-        """Stop writing (the file was refused, or the halves are not needed) and remove them."""
+        """Stop writing (the file was refused, or the pieces are not needed) and remove them."""
         self.stopped = True
         if self.is_alive():
             self.join()
@@ -81,32 +94,103 @@ class Writer(threading.Thread):
             _remove(path)
 
 
-def rows(data: bytes, sheet: str, part: str | None, written: Writer | None = None) -> list[list] | None:
-    """The sheet's rows from A1 as calamine's `to_python(skip_empty_area=False)` gives them,
-    parsed in two halves at once; None when the sheet is small or unusual (see the module).
-    `written`: the halves' writer, started earlier; without it they are written here."""
-    writer = written or Writer(data, part)
-    if not writer.wanted:
-        return None
+class Pieces:
+    """The sheet's rows, parsed piece by piece by two threads from the pieces `writer` writes (or
+    has written). Iterating gives them in order as they are parsed: consecutive runs of the
+    sheet's rows from A1, each a rectangle as wide as its own cells reach (calamine pads the rows
+    of the whole sheet with "" to its widest; the reader pads nothing), rows without cells between
+    two pieces as empty lists. Raises `Unusable` (see the module)."""
+
+    WORKERS = 2
+
+    def __init__(self, writer: Writer, sheet: str, after: Pieces | None = None):
+        """`after`: another sheet's pieces, parsed first (the reader takes that sheet first)."""
+        self.writer, self.sheet, self.after = writer, sheet, after
+        self.parsed: list[tuple[list[list], tuple[int, int] | None] | None] = [None] * writer.count
+        self.ready = [threading.Event() for _ in range(writer.count)]
+        self.taken = itertools.count()  # the next piece a thread parses (next() on it is atomic)
+        self.all_taken = threading.Event()  # every piece is parsed or being parsed: the next sheet's turn
+        self.stopped = False
+        self.workers = []
+        try:
+            for n in range(self.WORKERS):
+                self.workers.append(threading.Thread(target=self._work, name=f"read {sheet} {n}", daemon=True))
+                self.workers[-1].start()
+        except RuntimeError:  # no thread to be had: the ones started parse every piece, or none: whole
+            self.workers.pop()
+            if not self.workers:
+                self.all_taken.set()
+
+    def _work(self) -> None:
+        _yield_cpu()
+        try:
+            if self.after is not None:
+                self.after.all_taken.wait()  # two threads parse one sheet at a time
+            self.writer.join()  # written while the survey looked the file over: done, or nearly
+            while not self.stopped and (n := next(self.taken)) < len(self.ready):
+                if self.writer.ok:
+                    self.parsed[n] = _parse(self.writer.paths[n], self.sheet, whole_top=n == 0)
+                self.ready[n].set()
+        finally:
+            self.all_taken.set()
+            # What calamine freed stays in this thread's own malloc arena, which glibc trims only
+            # when asked from the thread itself: ~70 MB at 100,000 invoices, kept to the command's end.
+            memory.give_back()
+
+    def __iter__(self) -> Iterator[list[list]]:
+        end = 0  # the row after the last one given
+        try:
+            if not self.workers:
+                raise Unusable
+            for n, ready in enumerate(self.ready):
+                ready.wait()
+                piece, self.parsed[n] = self.parsed[n], None
+                if piece is None:  # not written, or refused by calamine
+                    raise Unusable
+                rows, origin = piece
+                if not rows:
+                    continue
+                top, left = origin
+                if top < end or (n == 0 and len(rows) < HEADER_SEARCH_ROWS):
+                    # rows out of order (calamine merges them in one parse), or a first piece too
+                    # short to hold every row the reader looks for the header in
+                    raise Unusable
+                if top > end:
+                    yield [[] for _ in range(top - end)]
+                yield [[""] * left + row for row in rows] if left else rows
+                end = top + len(rows)
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """No more pieces parsed; the files are removed (a thread parsing one finishes it first)."""
+        self.stopped = True
+        self.writer.discard()
+
+
+def _yield_cpu() -> None:
+    """This thread runs at a lower priority (Linux, where a thread has one of its own): the reader's
+    thread, which makes the rows into records, holds the GIL and is what the read waits for; the
+    threads here take what that leaves of both cores, not a share of its own."""
     try:
-        if written is None:
-            writer.run()
-        else:
-            writer.join()
-        if not writer.ok:
-            return None
-        second = _Half(writer.paths[1], sheet, skip_empty_area=True)
-        second.start()
-        first = _Half(writer.paths[0], sheet, skip_empty_area=False)
-        first.run()  # this thread parses the first half while `second` parses the other
-        second.join()
-        if first.failed or second.failed:
-            return None
-        return _joined(first.rows, second.rows, second.origin)  # None when they overlap
-    except RuntimeError:  # no thread to be had: parsed whole
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+    except (AttributeError, OSError):  # not Linux, or not allowed: the same speed as before
+        pass
+
+
+def _parse(path: str, sheet: str, whole_top: bool) -> tuple[list[list], tuple[int, int]] | None:
+    """A piece's rows and the (row, column) of the first; None when calamine refuses it. The first
+    piece is read from A1 (`whole_top`); a later one from its first row and column with a cell."""
+    try:
+        book = python_calamine.CalamineWorkbook.from_path(path)
+        _remove(path)  # calamine holds it open: on Linux and macOS it is gone whatever happens next
+        found = book.get_sheet_by_name(sheet)
+        rows = found.to_python(skip_empty_area=not whole_top)
+        origin = (0, 0) if whole_top else found.start
+        del found, book  # the file is let go before it is deleted (Windows keeps open files)
+        return (rows, origin) if origin is not None or not rows else None  # rows without a place: odd
+    except BaseException:  # any refusal: the sheet is read whole, and that read words the error
         return None
-    finally:
-        writer.remove()
 
 
 def _remove(path: str) -> None:
@@ -117,7 +201,7 @@ def _remove(path: str) -> None:
 
 
 def _sweep() -> None:
-    """Halves left behind by a command that was stopped while writing them (an hour old or more)."""
+    """Pieces left behind by a command that was stopped while writing them (an hour old or more)."""
     folder = tempfile.gettempdir()
     try:
         names = [n for n in os.listdir(folder) if n.startswith(_PREFIX) and n.endswith(".xlsx")]
@@ -129,9 +213,9 @@ def _sweep() -> None:
         pass
 
 
-def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[str], writer: Writer) -> bool:
-    """Two workbooks, each with one half of the sheet's rows; False when no safe cut is found, when
-    the part inflates past its declared size or when the writer is stopped."""
+def _write_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo, count: int, paths: list[str], writer: Writer) -> bool:
+    """`count` workbooks, each with a run of the sheet's rows of about equal size; False when no
+    safe cut is found, when the part inflates past its declared size or when the writer is stopped."""
     def read() -> bytes:  # the next piece of the part; stops the writing when asked or past the declared size
         nonlocal left
         piece = source.read(_PIECE)
@@ -141,20 +225,8 @@ def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[s
         return piece
 
     left = info.file_size
-    outs = []
-    for _ in range(2):
-        fd, path = tempfile.mkstemp(prefix=_PREFIX, suffix=".xlsx")
-        paths.append(path)
-        outs.append(zipfile.ZipFile(os.fdopen(fd, "wb"), "w", zipfile.ZIP_STORED))
-    with outs[0] as first, outs[1] as second, archive.open(info) as source:
-        for other in archive.infolist():
-            if other.filename != info.filename and _OPENING.fullmatch(other.filename):
-                with archive.open(other) as part:
-                    content = part.read(other.file_size + 1)  # no more than declared: the survey may be under way
-                if len(content) > other.file_size:
-                    raise _Stopped
-                first.writestr(other.filename, content)
-                second.writestr(other.filename, content)
+    with archive.open(info) as source:
+        opening = _opening_parts(archive, info)
         text = b""
         while (at := text.find(b"<sheetData>")) < 0:
             piece = read()
@@ -163,79 +235,55 @@ def _write_halves(archive: zipfile.ZipFile, info: zipfile.ZipInfo, paths: list[s
             text += piece
         at += len(b"<sheetData>")
         head, text = text[:at], text[at:]
-        half, written = info.file_size // 2, len(head)  # `written`: the part's bytes before `text`
-        with first.open(info.filename, "w", force_zip64=True) as out:
-            out.write(head)
-            while (cut := text.find(_CUT, max(0, half - written))) < 0:
-                if b"</sheetData>" in text or not (piece := read()):
-                    return False  # the rows end before their middle's row: a sheet of another shape
-                keep = max(len(text) - _OVERLAP, 0)
-                out.write(memoryview(text)[:keep])
-                written += keep
-                text = text[keep:] + piece
-            if text.find(b"</sheetData>", 0, cut) >= 0:
-                return False
-            out.write(memoryview(text)[:cut])
-            out.write(_END)
-        with second.open(info.filename, "w", force_zip64=True) as out:
-            out.write(head)
-            out.write(memoryview(text)[cut:])
-            while piece := read():  # the rest of the rows, their end and what follows, as they are
-                out.write(piece)
+        written = len(head)  # the part's bytes before `text`
+        for n in range(1, count + 1):
+            with _workbook(paths, opening) as book, book.open(info.filename, "w", force_zip64=True) as out:
+                out.write(head)
+                if n == count:  # the rest of the rows, their end and what follows, as they are
+                    out.write(text)
+                    while piece := read():
+                        out.write(piece)
+                    break
+                goal = info.file_size * n // count
+                # a cut after the piece's first byte: every piece holds a row
+                while (cut := text.find(_CUT, max(1, goal - written))) < 0:
+                    if b"</sheetData>" in text or not (piece := read()):
+                        return False  # the rows end before the goal's row: a sheet of another shape
+                    keep = max(len(text) - _OVERLAP, 0)
+                    out.write(memoryview(text)[:keep])
+                    written += keep
+                    text = text[keep:] + piece
+                if text.find(b"</sheetData>", 0, cut) >= 0:
+                    return False
+                out.write(memoryview(text)[:cut])
+                out.write(_END)
+                written += cut
+                text = text[cut:]
     return True
+
+
+def _opening_parts(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> list[tuple[str, bytes]]:
+    """The parts calamine reads on opening, beside the sheet's: each piece's workbook holds them."""
+    parts = []
+    for other in archive.infolist():
+        if other.filename != info.filename and _OPENING.fullmatch(other.filename):
+            with archive.open(other) as part:
+                content = part.read(other.file_size + 1)  # no more than declared: the survey may be under way
+            if len(content) > other.file_size:
+                raise _Stopped
+            parts.append((other.filename, content))
+    return parts
+
+
+def _workbook(paths: list[str], opening: list[tuple[str, bytes]]) -> zipfile.ZipFile:
+    """A new temporary workbook holding the opening parts, its path added to `paths`."""
+    fd, path = tempfile.mkstemp(prefix=_PREFIX, suffix=".xlsx")
+    paths.append(path)
+    book = zipfile.ZipFile(os.fdopen(fd, "wb"), "w", zipfile.ZIP_STORED)
+    for name, content in opening:
+        book.writestr(name, content)
+    return book
 
 
 class _Stopped(Exception):
     """The writer was stopped, or the part inflated past its declared size."""
-
-
-class _Half(threading.Thread):
-    """One half's rows, parsed from its own workbook file."""
-
-    def __init__(self, path: str, sheet: str, skip_empty_area: bool):
-        super().__init__(name=f"read half of {sheet}", daemon=True)
-        self.path, self.sheet, self.skip = path, sheet, skip_empty_area
-        self.rows: list[list] = []
-        self.origin: tuple[int, int] | None = None  # (row, column) of its first cell
-        self.failed = False
-
-    def run(self) -> None:
-        try:
-            book = python_calamine.CalamineWorkbook.from_path(self.path)
-            _remove(self.path)  # calamine holds it open: on Linux and macOS it is gone whatever happens next
-            sheet = book.get_sheet_by_name(self.sheet)
-            self.rows = sheet.to_python(skip_empty_area=self.skip)
-            self.origin = sheet.start
-            del sheet, book  # the file is let go before it is deleted (Windows keeps open files)
-        except BaseException:  # any refusal: the sheet is read whole, and that read words the error
-            self.failed = True
-        # What calamine freed stays in this thread's own malloc arena, which glibc trims only when
-        # asked from the thread itself: ~70 MB at 100,000 invoices, kept to the command's end.
-        memory.give_back()
-
-
-def _joined(first: list[list], second: list[list], start: tuple[int, int] | None) -> list[list] | None:
-    """The halves as one rectangle from A1: the second half placed at its first row and column,
-    the empty rows between them and every row padded to the widest, with "" as calamine pads.
-    None when a row of one half is numbered among the other's (rows out of order, which no
-    spreadsheet program writes): calamine would have merged them, so the sheet is read whole."""
-    if not second or start is None:
-        return first
-    top, left = start
-    if top < len(first):
-        return None
-    width = max(len(first[0]) if first else 0, left + len(second[0]))
-    if first and len(first[0]) < width:
-        pad = [""] * (width - len(first[0]))
-        for row in first:
-            row.extend(pad)
-    after = [""] * (width - left - len(second[0]))
-    if left:
-        before = [""] * left
-        second = [before + row + after for row in second]
-    elif after:
-        for row in second:
-            row.extend(after)
-    first.extend([""] * width for _ in range(top - len(first)))
-    first.extend(second)
-    return first

@@ -16,6 +16,7 @@ from operator import itemgetter
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Iterator
 
 import python_calamine
 
@@ -62,15 +63,16 @@ class Grid:
     an error must be a finding, not a blank.
     """
 
-    def __init__(self, path: str | Path, limits: Limits | None = None, halve: str | None = None):
-        """`halve`: a sheet to write as two halves while the rest of the file is surveyed, for
-        `read_ahead` to parse (toolkit.book.halves): the reader's Invoice lines."""
+    def __init__(self, path: str | Path, limits: Limits | None = None, in_pieces: tuple[str, ...] = ()):
+        """`in_pieces`: sheets to write in pieces while the rest of the file is surveyed, for
+        `read_ahead` to parse (toolkit.book.halves): the reader's Invoices and Invoice lines."""
         self.path = Path(path)
         self._errors: dict[str, dict[tuple[int, int], str]] = {}  # by sheet, looked up on first use
-        self._ahead: dict[str, _ReadAhead] = {}
-        self._halves: tuple[str, halves.Writer] | None = None  # (sheet, its halves' writer)
+        self._ahead: dict[str, _ReadAhead | halves.Pieces] = {}
+        self._writers: dict[str, halves.Writer] = {}  # by sheet: pieces being written, not yet read ahead
+        self._last: halves.Pieces | None = None  # the sheet read ahead in pieces last
         try:
-            self.survey = survey(self.path, limits, ahead=self._halving(halve) if halve else None)
+            self.survey = survey(self.path, limits, ahead=self._writing(in_pieces) if in_pieces else None)
             if self.survey.date1904:
                 raise WorkbookError(DATE_1904.format(path=self.path))
             try:
@@ -84,16 +86,17 @@ class Grid:
                                         f"to another workbook (or delete it), save, and try again.") from None
                 raise WorkbookError(f"{self.path} cannot be read as an Excel workbook ({_first_line(exc)}): {DAMAGED}.") from None
         except BaseException:
-            self.drop_ahead()  # a refused file: its halves are not written on, nor kept
+            self.drop_ahead()  # a refused file: its pieces are not written on, nor kept
             raise
 
-    def _halving(self, wanted: str):
+    def _writing(self, wanted: tuple[str, ...]):
         def start(data: bytes, sheets: dict[str, str]) -> None:
-            name = next((n for n in sheets if fold_header(n) == fold_header(wanted)), None)
-            writer = halves.Writer(data, sheets.get(name))
-            if writer.wanted:
-                writer.start()
-                self._halves = (name, writer)
+            for sheet in wanted:
+                name = next((n for n in sheets if fold_header(n) == fold_header(sheet)), None)
+                writer = halves.Writer(data, sheets.get(name))
+                if writer.wanted:
+                    writer.start()
+                    self._writers[name] = writer
         return start
 
     def find_sheet(self, name: str) -> str | None:
@@ -107,23 +110,49 @@ class Grid:
     def read_ahead(self, sheet: str) -> None:
         """Start reading the sheet in the background: python-calamine parses a sheet without
         holding the GIL, so the biggest sheet is parsed on the second core while the others are
-        read and made into records. `rows(sheet)` then takes its rows."""
-        if sheet not in self._ahead:
-            facts = self.survey.sheets.get(sheet)
-            written = self._halves[1] if self._halves and self._halves[0] == sheet else None
-            self._halves = None if written else self._halves
-            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet, facts.part if facts else None, written)
+        read and made into records; a big one in pieces, two at a time (toolkit.book.halves),
+        after the pieces of the sheet read ahead before it: read ahead in the order they are read.
+        `pieces(sheet)` (or `rows(sheet)`) then takes its rows."""
+        if sheet in self._ahead:
+            return
+        facts = self.survey.sheets.get(sheet)
+        writer = self._writers.pop(sheet, None)
+        if writer is None and facts is not None:
+            writer = halves.Writer(self.survey.data, facts.part)
+            if writer.wanted:
+                writer.start()
+        if writer is not None and writer.wanted:
+            self._ahead[sheet] = self._last = halves.Pieces(writer, sheet, after=self._last)
+        else:
+            self._ahead[sheet] = _ReadAhead(self.survey.data, sheet)
 
     def drop_ahead(self) -> None:
-        """Let go of the sheets read ahead and not taken, and of halves written and not parsed."""
+        """Let go of the sheets read ahead and not taken, and of pieces written and not parsed."""
+        for ahead in self._ahead.values():
+            if isinstance(ahead, halves.Pieces):
+                ahead.stop()
         self._ahead.clear()
-        if self._halves:
-            self._halves[1].discard()
-            self._halves = None
+        self._last = None
+        for writer in self._writers.values():
+            writer.discard()
+        self._writers.clear()
+
+    def pieces(self, sheet: str) -> Iterator[list[list]]:
+        """The sheet's rows from A1 in consecutive pieces, as `halves.Pieces` gives them when the
+        sheet is read ahead in pieces; else one piece, its rows as `rows` gives them. Raises
+        `halves.Unusable` (before or after some pieces were given): `rows` then reads it whole."""
+        ahead = self._ahead.get(sheet)
+        if isinstance(ahead, halves.Pieces):
+            del self._ahead[sheet]
+            return iter(ahead)
+        return iter([self.rows(sheet)])
 
     def rows(self, sheet: str, nrows: int | None = None) -> list[list]:
         """The sheet's rows from A1, as a rectangle (at most `nrows` of them)."""
         ahead = self._ahead.pop(sheet, None) if nrows is None else None
+        if isinstance(ahead, halves.Pieces):  # read whole: after pieces that could not be used
+            ahead.stop()
+            ahead = None
         try:
             if ahead is not None:
                 return ahead.result()
@@ -156,23 +185,21 @@ class _ReadAhead(threading.Thread):
     """One sheet's rows read by a thread of its own, from a calamine workbook of its own (one
     calamine workbook parses one sheet at a time: a second caller gets 'Already borrowed')."""
 
-    def __init__(self, data: bytes, sheet: str, part: str | None, written: halves.Writer | None = None):
+    def __init__(self, data: bytes, sheet: str):
         super().__init__(name=f"read {sheet}", daemon=True)  # never keeps a stopped command alive
-        self.data, self.sheet, self.part, self.written = data, sheet, part, written
+        self.data, self.sheet = data, sheet
         self.rows: list[list] | None = None
         self.failure: BaseException | None = None
         self.start()
 
     def run(self) -> None:
         try:
-            self.rows = halves.rows(self.data, self.sheet, self.part, self.written)  # a big sheet: two halves at once
-            if self.rows is None:
-                book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
-                self.rows = book.get_sheet_by_name(self.sheet).to_python(skip_empty_area=False)
+            book = python_calamine.CalamineWorkbook.from_filelike(io.BytesIO(self.data))
+            self.rows = book.get_sheet_by_name(self.sheet).to_python(skip_empty_area=False)
         except BaseException as exc:  # handed to the reader, which words it
             self.failure = exc
         finally:
-            self.data = self.written = None
+            self.data = None
 
     def result(self) -> list[list]:
         self.join()
@@ -258,21 +285,26 @@ class _Bad(str):
     """A cell that did not parse; the text says why."""
 
 
-def _parse_column(raw: list, parse, distinct: set | None = None) -> tuple[list, set]:
+def _parse_column(raw: list, parse, distinct: set | None = None, memo: dict | None = None) -> tuple[list, set]:
     """The parsed column and the types it holds. Each distinct value is parsed once: columns
     repeat their values (codes, rates, choices), and 600,000 rows make per-cell parsing the
-    reader's main cost; the common values (numbers and plain text) are parsed in bulk."""
+    reader's main cost; the common values (numbers and plain text) are parsed in bulk. `memo`:
+    the values parsed so far ({value: parsed}), for a column that comes in pieces."""
     distinct = set(raw) if distinct is None else distinct
     # True == 1 would share a memo entry with 1.0 (and False with 0): a column that may hold a
     # bool (some distinct value equals 1 or 0) is looked over for one.
     if (1 in distinct or 0 in distinct) and bool in set(map(type, raw)):
         parsed = [_parse_one(parse, v) for v in raw]
         return parsed, set(map(type, parsed))
-    memo = parsed_in_bulk(parse, distinct)
-    if len(memo) < len(distinct):
-        for value in distinct - memo.keys():
-            memo[value] = _parse_one(parse, value)
-    return list(map(memo.__getitem__, raw)), set(map(type, memo.values()))
+    memo = {} if memo is None else memo
+    new = distinct - memo.keys() if memo else distinct
+    if new:
+        bulk = parsed_in_bulk(parse, new)
+        memo.update(bulk)
+        if len(bulk) < len(new):
+            for value in new - bulk.keys():
+                memo[value] = _parse_one(parse, value)
+    return list(map(memo.__getitem__, raw)), set(map(type, map(memo.__getitem__, distinct)))
 
 
 def _parse_one(parse, value):
@@ -290,7 +322,21 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
                     missing_sheet(sheet.name, f"Restore it with its header row: {', '.join(c.header for c in sheet.columns)}."))
         )
         return Table(sheet, [], {})
-    rows = grid.rows(actual)
+    try:
+        table, found = _table(grid, actual, sheet, grid.pieces(actual))
+    except halves.Unusable:  # a piece calamine refused, or pieces that do not fit together
+        table, found = _table(grid, actual, sheet, iter([grid.rows(actual)]))
+    findings += found
+    return table
+
+
+def _table(grid: Grid, actual: str, sheet: Sheet, pieces: Iterator[list[list]]) -> tuple[Table, list[Finding]]:
+    """The table and its findings from the sheet's rows, which come in consecutive pieces from A1
+    (`Grid.pieces`: one, but for a big sheet read ahead). Each piece is made into columns as it
+    comes, while the next is still parsed; the findings are made once every row is in, in the
+    order one pass over the whole sheet makes them (a piece found unusable starts it over)."""
+    findings: list[Finding] = []
+    rows = next(pieces)
     header_row, positions = find_header(rows, sheet)
     if header_row is None:
         findings.append(
@@ -298,68 +344,112 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
                     f"No header row found on '{sheet.name}': the first row must name the columns "
                     f"({', '.join(c.header for c in sheet.columns)}).")
         )
-        return Table(sheet, [], {})
+        return Table(sheet, [], {}), findings
     letters = {key: layout.column_letter(pos) for key, pos in positions.items()}
+    header = rows[header_row]
+    errors, totals = grid.errors(actual), grid.totals_rows(actual)
+    percent = grid.percent_cells(actual)
+    columns = [_Column(col, positions[col.key], percent) for col in sheet.columns if col.key in positions]
+    first = header_row + 1
+    width = max(map(len, rows[header_row:]))
+    body = rows[first:]
+    right = len(header)  # the sheet's width: its widest piece's
+    del rows  # from here on only the table's own rows are held, and they go as soon as the columns are taken
+    kept: list[int] = []
+    wheres: list[Where] = []
+    while True:
+        piece_kept = _kept_rows(body, first, width, errors, totals)
+        data = body if len(piece_kept) == len(body) else [body[i - first] for i in piece_kept]
+        piece_wheres = Where.many(sheet.name, [i + 1 for i in piece_kept], letters)
+        rectangular = min(map(len, data), default=width) == width
+        raws = [_cells(data, column.pos, width, rectangular) for column in columns]
+        first += len(body)
+        del body, data  # the piece's rows go as soon as its columns are taken
+        for column in columns:
+            column.add(raws.pop(0), piece_kept, piece_wheres)
+        kept += piece_kept
+        wheres += piece_wheres
+        body = next(pieces, None)  # waits for the next piece to be parsed
+        if body is None:
+            break
+        width = max(map(len, body), default=0)
+        right = max(right, width)
     for col in sheet.columns:
         if col.required and col.key not in positions:
             findings.append(
-                Finding("sheet.column.missing", "error", sheet.name, f"{layout.column_letter(len(rows[header_row]))}{header_row + 1}",
+                Finding("sheet.column.missing", "error", sheet.name, f"{layout.column_letter(right)}{header_row + 1}",
                         f"Column '{col.header}' is missing on '{sheet.name}': add it to the header row.")
             )
-    for key, places in address.duplicate_headers(rows[header_row], sheet).items():
+    for key, places in address.duplicate_headers(header, sheet).items():
         cells = [f"{layout.column_letter(pos)}{header_row + 1}" for pos in places]
         findings.append(
             Finding("sheet.column.duplicate", "error", sheet.name, cells[1],
                     f"Column '{sheet.column(key).header}' is on '{sheet.name}' {len(cells)} times ({', '.join(cells)}): "
                     f"only {cells[0]} would be read. Delete the other one, or rename its header.")
         )
-    errors = grid.errors(actual)
-    first = header_row + 1
-    width = max(map(len, rows[header_row:]))
-    body = rows[first:]
-    del rows  # from here on only the table's own rows are held, and they go as soon as the columns are taken
+    values = {column.col.key: column.finish(kept, wheres, errors, findings) for column in columns}
+    return Table(sheet, wheres, values), findings
+
+
+def _kept_rows(body: list[list], first: int, width: int, errors: dict, totals: set[int]) -> list[int]:
+    """The 0-based rows of `body` (its first is row `first`) that are records."""
     # Blank rows in the middle are normal: skip rows whose every cell is empty (calamine pads
     # rows to the sheet's width, so one comparison per row finds them), unless they hold an error
     blank = [""] * width
     kept = list(compress(range(first, first + len(body)), map(blank.__ne__, body)))
     # ... and the Total Row of an Excel table, which sums the records and is none of them
-    totals = grid.totals_rows(actual)
     if totals:
         kept = [r for r in kept if r not in totals]
     error_rows = {r for r, _ in errors if first <= r < first + len(body) and r not in totals}
     if error_rows - set(kept):
         kept = sorted(error_rows.union(kept))
-    data = body if len(kept) == len(body) else [body[i - first] for i in kept]
-    rectangular = min(map(len, data), default=width) == width
-    raws = {}
-    for col in sheet.columns:
-        pos = positions.get(col.key)
-        if pos is not None:
-            raws[col.key] = list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
-    del body, data
-    wheres = Where.many(sheet.name, [i + 1 for i in kept], letters)
-    values = {}
-    for col in sheet.columns:
-        raw = raws.pop(col.key, None)
-        if raw is None:
-            continue
-        pos = positions[col.key]
+    return kept
+
+
+def _cells(data: list[list], pos: int, width: int, rectangular: bool) -> list:
+    """The cells of column `pos` of the rows `data` (as wide as `width`)."""
+    if pos >= width:  # a piece whose cells end left of the column: "" as calamine pads a whole sheet
+        return [""] * len(data)
+    return list(map(itemgetter(pos), data)) if rectangular else [r[pos] if pos < len(r) else None for r in data]
+
+
+class _Column:
+    """One column of a table, its cells parsed as its rows come in pieces (each distinct value
+    once for the whole column); its findings made once all are in, as one pass would make them."""
+
+    def __init__(self, col, pos: int, percent_cells: set[tuple[int, int]]):
+        self.col, self.pos = col, pos
+        self.parse = parser_for(col.type, col.choices)
+        self.percent_rows = {row for row, c in percent_cells if c == pos} if col.type == "percent" else set()
+        self.parsed: list = []
+        self.kinds: set[type] = set()
+        self.memo: dict = {}
+        self.controls: list[Finding] = []  # the warnings on control characters, in row order
+
+    def add(self, raw: list, kept: list[int], wheres: list[Where]) -> None:
         distinct = None
-        if col.type == "percent":
-            raw = _as_percents(raw, kept, pos, grid.percent_cells(actual))
-        elif col.type in TEXT_TYPES:
-            raw, distinct = _without_controls(raw, wheres, col, findings)
-        parsed, kinds = _parse_column(raw, parser_for(col.type, col.choices), distinct)
-        values[col.key] = parsed
-        _column_findings(col, pos, kept, wheres, parsed, kinds, errors, findings)
-    return Table(sheet, wheres, values)
+        if self.percent_rows:
+            raw = _as_percents(raw, kept, self.percent_rows)
+        elif self.col.type in TEXT_TYPES:
+            raw, distinct = _without_controls(raw, wheres, self.col, self.controls)
+        parsed, kinds = _parse_column(raw, self.parse, distinct, self.memo)
+        if self.parsed:
+            self.parsed += parsed
+        else:
+            self.parsed = parsed
+        self.kinds |= kinds
+
+    def finish(self, kept: list[int], wheres: list[Where], errors: dict, findings: list[Finding]) -> list:
+        """The parsed column; its findings added to `findings`."""
+        findings += self.controls
+        _column_findings(self.col, self.pos, kept, wheres, self.parsed, self.kinds, errors, findings)
+        self.memo = {}
+        return self.parsed
 
 
-def _as_percents(raw: list, kept: list[int], pos: int, percent_cells: set[tuple[int, int]]) -> list:
-    """Excel stores `10%` as 0.1 with a percent format; the column holds the number of percents."""
-    rows = {row for row, col in percent_cells if col == pos}
-    if not rows:
-        return raw
+def _as_percents(raw: list, kept: list[int], rows: set[int]) -> list:
+    """Excel stores `10%` as 0.1 with a percent format; the column holds the number of percents
+    (`rows`: the 0-based rows of the column's cells with a percent format)."""
     raw = list(raw)
     for n, row in enumerate(kept):
         value = raw[n]
@@ -551,10 +641,10 @@ def _or(column: list, default) -> list:
 _opened: tuple[Path, object, Grid] | None = None  # (resolved path, limits, Grid): the last file opened
 
 
-def open_grid(path: str | Path, halve: str | None = None) -> Grid:
+def open_grid(path: str | Path, in_pieces: tuple[str, ...] = ()) -> Grid:
     """The workbook at `path`, surveyed and opened once per command: recovery, the plan and the
     customer steps that follow read it through one Grid. The Grid is reused only while the file
-    holds exactly the bytes it was opened from, under the same limits. `halve`: see Grid."""
+    holds exactly the bytes it was opened from, under the same limits. `in_pieces`: see Grid."""
     global _opened
     where, rules = Path(path).resolve(), _limits.current()
     if _opened is not None and _opened[:2] == (where, rules):
@@ -565,7 +655,7 @@ def open_grid(path: str | Path, halve: str | None = None) -> Grid:
         except OSError:
             pass  # gone or unreadable now: Grid() says so
     forget_grid()
-    grid = Grid(path, rules, halve)
+    grid = Grid(path, rules, in_pieces)
     _opened = (where, rules, grid)
     return grid
 
@@ -604,10 +694,12 @@ def read_workbook(path: str | Path) -> Workbook:
 
 
 def _read_workbook(path: str | Path) -> Workbook:
-    grid = open_grid(path, halve=layout.INVOICE_LINES.name)
-    lines_sheet = grid.find_sheet(layout.INVOICE_LINES.name)
-    if lines_sheet is not None:  # the biggest sheet, and read last
-        grid.read_ahead(lines_sheet)
+    # The two big sheets are parsed in the background, in the order they are read (Invoices first)
+    big = (layout.INVOICES.name, layout.INVOICE_LINES.name)
+    grid = open_grid(path, in_pieces=big)
+    for name in big:
+        if (actual := grid.find_sheet(name)) is not None:
+            grid.read_ahead(actual)
     findings: list[Finding] = []
     try:
         settings = read_settings(grid, findings)
