@@ -34,7 +34,7 @@ from toolkit import memory
 from toolkit.book.address import HEADER_SEARCH_ROWS
 
 SPLIT_BYTES = 16 << 20  # a sheet part smaller than this (about 30,000 lines) is parsed whole
-PIECE_BYTES = 32 << 20  # about 60,000 lines a piece: the reader's last wait is for one piece or two
+PIECE_BYTES = 16 << 20  # about 30,000 lines a piece: fewer rows held at once, and a short last wait
 MAX_PIECES = 16
 _PIECE = 1 << 20
 _PREFIX = "ledger-export-half-"  # the temporary files' names begin so
