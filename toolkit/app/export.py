@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import io
+import operator
 import zipfile
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -511,7 +512,7 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
     # Each document adds some twenty objects and no reference cycle, and lives as long as the
     # export (toolkit.collector: half of this stage's time was the collector walking them).
     with collector.paused():
-        for n, invoice in enumerate(sorted(selected, key=lambda i: (i.date, i.number))):
+        for n, invoice in enumerate(sorted(selected, key=_DATE_NUMBER)):
             if n % step == 0:
                 progress(f"Accounting: {n:,} of {len(selected):,} documents")
             lines = [] if preparation is not None else None
@@ -525,7 +526,7 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
                                       f"{invoice.number} comes to 0.00: packages drop or refuse an empty booking. "
                                       f"Correct its lines, or move it out of the period."))
             documents.append(document)
-            used.update([posting.account for posting in document.postings])
+            used.update(map(_ACCOUNT, document.postings))
             if preparation is not None and not problems:  # a booking problem blocks: no e-invoice is made
                 preparation.add(document, lines)
                 if shed:
@@ -534,6 +535,7 @@ def _account(selected: list[Invoice], numbered: dict[str, Customer], wb: Workboo
     return _sequenced(documents), problems, used
 
 
+_DATE_NUMBER, _ACCOUNT = operator.attrgetter("date", "number"), operator.attrgetter("account")  # C-level, per document
 _BOOKINGS = frozenset({"postings", "vat_groups", "revenue_groups"})
 
 

@@ -59,6 +59,7 @@ class Preparation:
         self.pdf_files = PdfFolder(self.pdfs)
         self.without_pdf: list[str] = []
         self.not_pdf: list[str] = []
+        self.buyers: dict[tuple, tuple] = {}  # see `_buyer`
 
     def add(self, document: Document, amounts: list[LineAmount] | None = None) -> None:
         """`amounts`: the document's `line_amounts`, when the accounting already has them."""
@@ -66,7 +67,7 @@ class Preparation:
         if not is_peppol_customer(document.customer):
             out.skipped[document.number] = NOT_PEPPOL
             return
-        einvoice = _einvoice(document, self.settings, self.seller, out.findings, amounts)
+        einvoice = _einvoice(document, self.settings, self.seller, out.findings, amounts, self.buyers)
         if einvoice is None:
             return
         if self.pdfs is not None:
@@ -180,12 +181,23 @@ def _seller(settings: Settings, findings: list[Finding]) -> dict:
     return seller
 
 
+def _buyer(customer, settings: Settings, buyers: dict) -> tuple:
+    """(country, Peppol endpoint or None, VAT number) of a customer: worked out once per customer
+    (`buyers`, keyed by what they come from), not once per document."""
+    key = (customer.country, customer.peppol_id, customer.vat_number)
+    found = buyers.get(key)
+    if found is None:
+        country = (customer.country or settings.company_country or "").upper()
+        found = buyers[key] = (country, buyer_endpoint(customer.peppol_id, customer.vat_number, country),
+                               vat_key(customer.vat_number, country))
+    return found
+
+
 def _einvoice(document: Document, settings: Settings, seller: dict, findings: list[Finding],
-              amounts: list[LineAmount] | None) -> EInvoice | None:
+              amounts: list[LineAmount] | None, buyers: dict) -> EInvoice | None:
     customer, invoice = document.customer, document.invoice
     before = len(findings)
-    country = (customer.country or settings.company_country or "").upper()
-    endpoint = buyer_endpoint(customer.peppol_id, customer.vat_number, country)
+    country, endpoint, buyer_vat = _buyer(customer, settings, buyers)
     if endpoint is None:
         if str(customer.peppol_id).strip():
             findings.append(error("einvoice.buyer.peppol_id", customer.where, "peppol_id",
@@ -195,12 +207,12 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
             findings.append(error("einvoice.buyer.endpoint", customer.where, "vat_number",
                                   f"{document.number}: {customer.name} ({customer.customer_id}) has no Peppol address: fill in "
                                   "a VAT number the toolkit can derive it from, or the 'Peppol ID' column."))
-    buyer_vat = vat_key(customer.vat_number, country)
 
     # Sums by `plus` (and a taxable amount without an allowance is the net itself): most categories
     # have no invoice discount, one VAT group, a line or two (at 100,000 invoices some 500,000
     # Decimals fewer, kept until the render ends).
     lines, groups = [], {}
+    line_total = ZERO
     for n, amount in enumerate(line_amounts(invoice, settings) if amounts is None else amounts, 1):
         line = amount.line
         category = vat_category(line.vat_regime, line.vat_rate)
@@ -211,11 +223,17 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
         quantity, price = amount.quantity, line.unit_price
         if price < 0:  # a price is never negative in UBL (BR-27): the quantity carries the sign
             quantity, price = -quantity, -price
+        net = amount.net
         lines.append(EInvoiceLine(line.line or n, line.description or document.description, quantity, price,
-                                  line.discount_pct or ZERO, amount.gross, amount.discount, amount.net, line.vat_rate, category.code))
-        sums = groups.setdefault((category, line.vat_rate), [ZERO, ZERO])
-        sums[0] = plus(sums[0], amount.net)
-        sums[1] = plus(sums[1], amount.invoice_discount)
+                                  line.discount_pct or ZERO, amount.gross, amount.discount, net, line.vat_rate, category.code))
+        line_total = plus(line_total, net)
+        key = (category, line.vat_rate)
+        sums = groups.get(key)
+        if sums is None:  # plus(0.00, x), as below
+            groups[key] = [net or ZERO, amount.invoice_discount or ZERO]
+        else:
+            sums[0] = plus(sums[0], net)
+            sums[1] = plus(sums[1], amount.invoice_discount)
     vat_by_category: dict = {}
     for group in document.vat_groups:
         key = (vat_category(group.regime, group.rate), group.rate)
@@ -236,9 +254,7 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
                               f"number: fill it in for {customer.customer_id}."))
     if len(findings) > before:
         return None
-    line_total = allowance_total = ZERO
-    for l in lines:
-        line_total = plus(line_total, l.net)
+    allowance_total = ZERO
     for c in categories:
         allowance_total = plus(allowance_total, c.allowance)
     # The regrouping only adds: it must give back the booked amounts exactly, or nothing is written.
@@ -249,30 +265,18 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
                               "Please report this with the workbook."))
         return None
     not_subject = codes == {"O"}
+    # Positional, in the order of model.EInvoice's fields: 23 keywords cost more, once per document.
     return EInvoice(
-        seller_endpoint_scheme=seller["endpoint"][0],
-        seller_endpoint=seller["endpoint"][1],
-        seller_enterprise_number=seller["enterprise_number"],
-        seller_vat="" if not_subject else seller["vat"],
-        buyer_endpoint_scheme=endpoint.scheme,
-        buyer_endpoint=endpoint.id,
-        buyer_vat="" if not_subject else buyer_vat,
-        buyer_country=country,
-        buyer_reference=invoice.buyer_reference or document.number,
-        payment_means_code="58" if document.currency == "EUR" else "30",
-        payment_id=payment_id(document.payment_reference) if document.payment_reference else "",
-        iban=seller["iban"],
-        delivery_country=country if "K" in codes else "",
-        line_total=line_total,
-        allowance_total=allowance_total,
-        tax_exclusive=document.base,
-        tax=document.vat,
-        tax_inclusive=document.total,
-        payable=document.total,
-        pdf_name="",
-        pdf_base64="",
-        lines=tuple(lines),
-        vat_categories=categories,
+        seller["endpoint"][0], seller["endpoint"][1], seller["enterprise_number"],  # seller endpoint, enterprise number
+        "" if not_subject else seller["vat"],  # seller_vat
+        endpoint.scheme, endpoint.id, "" if not_subject else buyer_vat, country,  # buyer endpoint, VAT, country
+        invoice.buyer_reference or document.number,  # buyer_reference
+        "58" if document.currency == "EUR" else "30",  # payment_means_code
+        payment_id(document.payment_reference) if document.payment_reference else "",  # payment_id
+        seller["iban"], country if "K" in codes else "",  # iban, delivery_country
+        line_total, allowance_total, document.base, document.vat,  # line_total, allowance_total, tax_exclusive, tax
+        document.total, document.total,  # tax_inclusive, payable
+        "", "", tuple(lines), categories,  # pdf_name, pdf_base64, lines, vat_categories
     )
 
 
