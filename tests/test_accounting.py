@@ -177,3 +177,104 @@ def test_plus_is_the_plain_sum_from_0_00_digit_for_digit(amounts):
     for amount in amounts:
         mine, plain = plus(mine, amount), plain + amount
     assert str(mine) == str(plain)
+
+
+# ---- every amount digit for digit: the rules in plain Decimal, written here ---------------------
+
+
+def _cents(x: D) -> D:
+    return x.quantize(D("0.01"), rounding="ROUND_HALF_UP")
+
+
+def _split(total: D, weights: list[D]) -> list[D]:
+    """Largest remainder, in whole cents: each share rounded down, the cents left over one each to
+    the largest remainders, the earliest first on a tie; all on the first without weights."""
+    cents, target = [int(w * 100) for w in weights], int(total * 100)
+    whole = sum(cents)
+    if len(weights) == 1 or whole == 0:
+        return [total] + [D("0.00")] * (len(weights) - 1)
+    parts = [divmod(target * c * (1 if whole > 0 else -1), abs(whole)) for c in cents]
+    floors = [f for f, _ in parts]
+    for i in sorted(range(len(parts)), key=lambda i: (-parts[i][1], i))[:target - sum(floors)]:
+        floors[i] += 1
+    return [D(f).scaleb(-2) for f in floors]
+
+
+def plain_amounts(inv, rounding, on_total):
+    """docs/rounding.md in the plainest Decimal: `x * pct / 100`, sums from 0.00. Returns the
+    line rows [line, quantity, gross, line discount, net, invoice discount, taxable], the revenue
+    groups {(account, rate, regime): [gross, discount, net, VAT]} and the VAT groups
+    {(rate, regime): [base, VAT]}, in the order the lines name them."""
+    signs = [l.quantity * l.unit_price for l in inv.lines if l.quantity and l.unit_price]
+    flip = inv.doc_type == "credit note" and any(s < 0 for s in signs) and not any(s > 0 for s in signs)
+    rows = []
+    for l in inv.lines:
+        q = -l.quantity if flip else l.quantity
+        gross = _cents(q * l.unit_price)
+        if not l.discount_pct:
+            net = gross
+        elif rounding == "line net once":
+            net = _cents(q * l.unit_price * (100 - l.discount_pct) / 100)
+        else:
+            net = gross - _cents(gross * l.discount_pct / 100)
+        rows.append([l, q, gross, gross - net if l.discount_pct else D("0.00"), net, D("0.00"), net])
+    for key in dict.fromkeys((r[0].vat_rate, r[0].vat_regime) for r in rows):
+        group = [r for r in rows if (r[0].vat_rate, r[0].vat_regime) == key]
+        if inv.discount_pct:
+            nets = [r[4] for r in group]
+            for r, part in zip(group, _split(_cents(sum(nets, D("0.00")) * inv.discount_pct / 100), nets)):
+                r[5], r[6] = r[4] - (r[4] - part), r[4] - part
+    zero = D("0.00")
+    revenue = {}
+    for l, _, gross, discount, net, cut, taxable in rows:
+        sums = revenue.setdefault((l.ledger_account, l.vat_rate, l.vat_regime), [zero, zero, zero, zero])
+        sums[0] += gross
+        sums[1] += discount + cut
+        sums[2] += taxable
+        if not on_total:
+            sums[3] += _cents(taxable * l.vat_rate / 100)
+    vat = {}
+    for (account, rate, regime), sums in revenue.items():
+        group = vat.setdefault((rate, regime), [zero, zero])
+        group[0] += sums[2]
+        group[1] += sums[3]
+    if on_total:
+        for (rate, regime), group in vat.items():
+            group[1] = _cents(group[0] * rate / 100)
+            members = [sums for key, sums in revenue.items() if key[1:] == (rate, regime)]
+            for sums, part in zip(members, _split(group[1], [sums[2] for sums in members])):
+                sums[3] = part
+    return rows, revenue, vat
+
+
+_odd = st.sampled_from([D("0"), D("-0"), D("0.004"), D("-0.004"), D("0.005"), D("-0.005"), D("1E+1"), D("2.50")])
+_digits = st.lists(st.tuples(
+    st.sampled_from([D(1), D(2), D(3), D("0.5"), D("7.25"), D(-1), D("0.333")]) | _odd,
+    st.decimals(min_value=D("-50"), max_value=D("2000"), places=3) | _odd,
+    st.sampled_from([D(0), D(5), D("2.5"), D(100), D("12.345"), D("0.0")]),
+    st.sampled_from([D(21), D(6), D(0), D("-0"), D("21.0"), D("5.5")]),
+    st.sampled_from(["700000", "700060"]), st.sampled_from(["domestic", "export"])), min_size=1, max_size=7)
+
+
+@hyp_settings(max_examples=400, deadline=None)
+@given(_digits, st.sampled_from(["invoice", "credit note"]), st.sampled_from(["line net once", "gross then discount"]),
+       st.sampled_from(["on lines", "on total"]), st.sampled_from([D(0), D(2), D("7.5")]))
+def test_every_amount_is_the_plain_decimal_rules_digit_for_digit(specs, doc_type, rounding, vat_booking, invoice_pct):
+    """The fast paths (no division per line, sums that start from a line's amount, a line's
+    amounts without rows) give the very digits — exponent and sign of a zero included — of the
+    rules computed plainly: every line, revenue group, VAT group and total."""
+    lines = [line(row=n + 2, quantity=str(q), price=str(p), discount=str(d), rate=str(r), account=a, regime=g)
+             for n, (q, p, d, r, a, g) in enumerate(specs)]
+    inv = invoice(lines=lines, doc_type=doc_type, discount_pct=invoice_pct)
+    settings = replace(SETTINGS, rounding=rounding, vat_booking=vat_booking)
+    out = []
+    doc = build_document(inv, CUSTOMERS[0], settings, RULEBOOK, lambda *_: "", out)
+    rows, revenue, vat = plain_amounts(inv, rounding, vat_booking == "on total")
+    S = lambda *amounts: tuple(map(str, amounts))  # noqa: E731 - digits, exponent and sign
+    assert [S(a.quantity, a.gross, a.discount, a.net, a.invoice_discount, a.taxable) for a in out] == [S(*r[1:]) for r in rows]
+    assert {(g.account, g.rate, g.regime): S(g.gross, g.discount, g.net, g.vat) for g in doc.revenue_groups} == {
+        key: S(*sums) for key, sums in revenue.items()}
+    assert [(g.rate, g.regime) for g in doc.revenue_groups] == [key[1:] for key in revenue]
+    assert [(g.rate, g.regime, S(g.base, g.vat)) for g in doc.vat_groups] == [(*key, S(*v)) for key, v in vat.items()]
+    base, tax = sum((v[0] for v in vat.values()), D("0.00")), sum((v[1] for v in vat.values()), D("0.00"))
+    assert S(doc.base, doc.vat, doc.total) == S(base, tax, base + tax)
