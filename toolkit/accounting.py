@@ -289,12 +289,10 @@ def build_document(
     )
 
 
-_days = functools.cache(lambda days: dt.timedelta(days=days))  # payment terms: a handful of values
-
-
+@functools.lru_cache(maxsize=1 << 14)  # a few hundred dates times a handful of payment terms: one date object each
 def _due(day: dt.date, days: int) -> dt.date:
     try:
-        return day + _days(days)
+        return day + dt.timedelta(days=days)
     except OverflowError:  # an invoice dated late in 9999 (a typing accident): no later date exists
         return dt.date.max
 
