@@ -15,6 +15,7 @@ import base64
 import os
 from dataclasses import dataclass, field
 from decimal import Decimal
+from operator import attrgetter
 from pathlib import Path
 
 from stdnum import iban as iban_number
@@ -26,6 +27,7 @@ from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Fi
 from toolkit.peppol.identifiers import ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, seller_enterprise_number, vat_category
 
 ZERO = Decimal("0.00")
+_VAT = attrgetter("vat")
 NOT_PEPPOL = "a private person without a Peppol ID: not a Peppol document; export it with another package"
 
 
@@ -238,11 +240,11 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
     for group in document.vat_groups:
         key = (vat_category(group.regime, group.rate), group.rate)
         vat_by_category[key] = plus(vat_by_category.get(key, ZERO), group.vat)
-    categories = tuple(
+    categories = tuple([  # a list comprehension: no generator resumed per category
         EInvoiceCategory(category.code, rate, category.reason_code, category.reason, net, invoice.discount_pct or ZERO,
                          discount, net - discount if discount else net, vat_by_category.get((category, rate), ZERO))
         for (category, rate), (net, discount) in groups.items()
-    )
+    ])
     codes = {c.code for c in categories}
     if "O" in codes and len(codes) > 1:
         findings.append(error("einvoice.category.mixed", invoice.where, "number",
@@ -258,7 +260,7 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
     for c in categories:
         allowance_total = plus(allowance_total, c.allowance)
     # The regrouping only adds: it must give back the booked amounts exactly, or nothing is written.
-    if line_total - allowance_total != document.base or sum((c.vat for c in categories), ZERO) != document.vat:
+    if line_total - allowance_total != document.base or sum(map(_VAT, categories), ZERO) != document.vat:
         findings.append(error("einvoice.amounts.differ", invoice.where, "number",
                               f"{document.number}: the e-invoice's amounts would differ from its booking "
                               f"({line_total - allowance_total} net instead of {document.base}); nothing was written. "
