@@ -151,7 +151,7 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | 
                 accounts.setdefault((rate, regime), []).append(group)
             rows.append([group, gross, discount, net, line, quantity, discount, net])
             continue
-        vat = ZERO if on_total else (net * rate * CENT).quantize(CENT, ROUND_HALF_UP)
+        vat = ZERO if on_total else (net * rate * CENT).quantize(CENT, ROUND_HALF_UP)  # money(), inlined
         if group is None:  # a sum from 0.00 of one amount is that amount, but never -0.00 (as `plus`)
             group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", gross or ZERO, discount or ZERO,
                                                 ZERO, vat or ZERO)
