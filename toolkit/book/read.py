@@ -107,12 +107,13 @@ class Grid:
                 return actual
         return None
 
-    def read_ahead(self, sheet: str) -> None:
+    def read_ahead(self, sheet: str, whole: bool = True) -> None:
         """Start reading the sheet in the background: python-calamine parses a sheet without
         holding the GIL, so the biggest sheet is parsed on the second core while the others are
         read and made into records; a big one in pieces, two at a time (toolkit.book.halves),
         after the pieces of the sheet read ahead before it: read ahead in the order they are read.
-        `pieces(sheet)` (or `rows(sheet)`) then takes its rows."""
+        `whole`: a sheet too small for pieces too (else it is parsed when read, by the reader's
+        thread). `pieces(sheet)` (or `rows(sheet)`) then takes its rows."""
         if sheet in self._ahead:
             return
         facts = self.survey.sheets.get(sheet)
@@ -123,7 +124,7 @@ class Grid:
                 writer.start()
         if writer is not None and writer.wanted:
             self._ahead[sheet] = self._last = halves.Pieces(writer, sheet, after=self._last)
-        else:
+        elif whole:
             self._ahead[sheet] = _ReadAhead(self.survey.data, sheet)
 
     def drop_ahead(self) -> None:
@@ -694,12 +695,13 @@ def read_workbook(path: str | Path) -> Workbook:
 
 
 def _read_workbook(path: str | Path) -> Workbook:
-    # The two big sheets are parsed in the background, in the order they are read (Invoices first)
+    # The two big sheets are parsed in the background, in the order they are read (Invoices first);
+    # Invoices only when big enough for pieces (three parses at once would hold more memory).
     big = (layout.INVOICES.name, layout.INVOICE_LINES.name)
     grid = open_grid(path, in_pieces=big)
     for name in big:
         if (actual := grid.find_sheet(name)) is not None:
-            grid.read_ahead(actual)
+            grid.read_ahead(actual, whole=name == layout.INVOICE_LINES.name)
     findings: list[Finding] = []
     try:
         settings = read_settings(grid, findings)
