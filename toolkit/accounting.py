@@ -220,6 +220,14 @@ def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
     return lines
 
 
+def sheet_amounts(invoice: Invoice, settings: Settings) -> tuple[list[VatGroup], list[LineAmount]]:
+    """The VAT groups and each line's amounts `build_document` computes for `invoice`, without
+    its postings (the workbook's computed columns are checked against them)."""
+    lines: list[LineAmount] = []
+    _, vat_groups = _amounts(invoice, settings.rounding, settings.vat_booking == "on total", lines)
+    return vat_groups, lines
+
+
 def document_total(invoice: Invoice, rounding: str, vat_booking: str) -> Decimal:
     """The total incl. VAT `build_document` books for `invoice`, in document terms."""
     _, groups = _amounts(invoice, rounding, vat_booking == "on total")
