@@ -493,3 +493,24 @@ def _error_cell(ref: str, text: str):
         end = part.index(b"</c>", start) + 4
         return part[:start] + b'<c r="%s" t="e"><v>%s</v></c>' % (ref.encode(), text.encode()) + part[end:]
     return change
+
+
+def test_a_chart_sheet_in_place_of_a_table_is_named_as_one(tmp_path):
+    """A chart sheet named "Invoices" (the table renamed away, a chart moved to its own sheet) was
+    reported as "No header row found", which sends the user looking for a header that cannot be."""
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    settings, tables = sample.demo()
+    path = tmp_path / "demo.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    book = openpyxl.load_workbook(path)
+    book["Invoices"].title = "Old invoices"
+    chart = BarChart()
+    chart.add_data(Reference(book["Invoice lines"], min_col=5, min_row=1, max_row=10))
+    book.create_chartsheet("Invoices").add_chart(chart)
+    book.save(path)
+    [finding] = [f for f in read_workbook(path).findings if f.sheet == "Invoices"]
+    assert finding.code == "sheet.missing" and finding.severity == "error"
+    assert finding.message.startswith("'Invoices' is a chart sheet, not the table of that name: rename the chart sheet")
+    assert "restore the sheet 'Invoices' with its header row: Invoice number, Type, Date" in finding.message

@@ -317,11 +317,17 @@ def _parse_one(parse, value):
 
 def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
     actual = grid.find_sheet(sheet.name)
+    headers = ", ".join(c.header for c in sheet.columns)
     if actual is None:
-        findings.append(
-            Finding("sheet.missing", "error", sheet.name, "",
-                    missing_sheet(sheet.name, f"Restore it with its header row: {', '.join(c.header for c in sheet.columns)}."))
-        )
+        findings.append(Finding("sheet.missing", "error", sheet.name, "",
+                                missing_sheet(sheet.name, f"Restore it with its header row: {headers}.")))
+        return Table(sheet, [], {})
+    facts = grid.survey.sheets.get(actual)
+    if facts is not None and facts.part.startswith("xl/chartsheets/"):  # calamine reads it as an empty sheet
+        findings.append(Finding("sheet.missing", "error", sheet.name, "",
+                                f"'{actual}' is a chart sheet, not the table of that name: rename the chart sheet "
+                                f"(right-click its tab, Rename), then restore the sheet '{sheet.name}' with its "
+                                f"header row: {headers}."))
         return Table(sheet, [], {})
     try:
         table, found = _table(grid, actual, sheet, grid.pieces(actual))
