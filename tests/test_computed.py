@@ -3,6 +3,7 @@ must be what the toolkit computes (and what a hand calculation gives); a formula
 reported by Validate at its cell."""
 
 import datetime as dt
+from dataclasses import replace
 from decimal import Decimal
 
 import openpyxl
@@ -169,8 +170,6 @@ from toolkit.model import Customer, Invoice, InvoiceLine, Settings, Where, Workb
 def _reference_expected(invoice: Invoice, settings: Settings) -> tuple[dict, list[dict]]:
     """What the sheet should show, the way computed.py used to find it: the invoice booked as a
     document, and each line booked alone as a document of its own without the invoice discount."""
-    from dataclasses import replace
-
     from toolkit.accounting import typed_negative
 
     def amounts(inv):
@@ -211,7 +210,7 @@ def test_the_computed_columns_are_checked_against_what_a_document_per_line_books
     def workbook(shift: Decimal) -> Workbook:
         shown = [dict(s) for s in shown_lines]
         shown[-1]["net"] += shift
-        with_shown = tuple(replace_line(line, s) for line, s in zip(made, shown))
+        with_shown = tuple(replace(line, shown=s) for line, s in zip(made, shown))
         inv = Invoice(invoice.number, invoice.doc_type, invoice.date, "C1", discount_pct=invoice_pct, lines=with_shown,
                       where=invoice.where, shown=shown_invoice)
         return Workbook("x.xlsx", settings, (), (), (Customer("C1", "x"),), (inv,), with_shown)
@@ -220,8 +219,3 @@ def test_the_computed_columns_are_checked_against_what_a_document_per_line_books
     off = computed_findings(workbook(D("0.01")))
     assert [(f.code, f.row) for f in off] == [("line.amount.differs", len(made) + 1)]
 
-
-def replace_line(line: InvoiceLine, shown: dict) -> InvoiceLine:
-    from dataclasses import replace
-
-    return replace(line, shown=shown)

@@ -391,3 +391,22 @@ def test_export_zip_bundles_the_files_flat_with_its_hash_in_the_register(demo, t
     assert main(["export", str(demo), "--again", entry["id"], "--out", str(out), "--no-write-back"]) == 0
     again = out / f"{entry['id']}-again" / bundle.name
     assert again.read_bytes() == bundle.read_bytes()
+
+
+def test_the_bundle_carries_the_pdfs_the_e_invoices_carry_not_a_refused_file(demo, tmp_path):
+    """The bundle read the PDF folder again: an empty file the e-invoice refused as no PDF went in."""
+    import zipfile
+
+    from toolkit.book.writeback import Edits
+    from toolkit.cli import main
+
+    pdfs = tmp_path / "pdfs"
+    pdfs.mkdir()
+    (pdfs / "2026-0001.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")
+    (pdfs / "2026-0002.pdf").write_bytes(b"")
+    write_back(demo, Edits().set_setting("pdf_folder", str(pdfs)))
+    out = tmp_path / "out"
+    assert main(["export", str(demo), "--package", "peppol-bis3", "--out", str(out), "--zip", "--no-write-back"]) == 0
+    (entry,) = Register(out).entries()
+    with zipfile.ZipFile(out / entry["id"] / f"{entry['id']}.zip") as z:
+        assert z.read("2026-0001.pdf") == b"%PDF-1.4\n%%EOF\n" and "2026-0002.pdf" not in z.namelist()

@@ -54,6 +54,11 @@ def money(value: Decimal) -> Decimal:
     return value.quantize(CENT, ROUND_HALF_UP)
 
 
+def line_vat(taxable: Decimal, rate: Decimal) -> Decimal:
+    """A line's VAT when VAT is booked on lines: its taxable amount times the rate, to the cent."""
+    return money(taxable * rate * CENT)
+
+
 def plus(total: Decimal, amount: Decimal) -> Decimal:
     """`total + amount` for amounts in cents (exponent -2, as `money` gives), a new object only when
     neither is 0: 0.00 + x is x itself, and a sum that starts at 0.00 is never -0.00 (a zero amount
@@ -151,7 +156,7 @@ def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | 
                 accounts.setdefault((rate, regime), []).append(group)
             rows.append([group, gross, discount, net, line, quantity, discount, net])
             continue
-        vat = ZERO if on_total else (net * rate * CENT).quantize(CENT, ROUND_HALF_UP)  # money(), inlined
+        vat = ZERO if on_total else (net * rate * CENT).quantize(CENT, ROUND_HALF_UP)  # line_vat(), inlined
         if group is None:  # a sum from 0.00 of one amount is that amount, but never -0.00 (as `plus`)
             group = revenue[key] = RevenueGroup(line.ledger_account, rate, regime, "", gross or ZERO, discount or ZERO,
                                                 ZERO, vat or ZERO)
@@ -210,14 +215,12 @@ def _taxable(rows: list[list], accounts: dict[tuple, list[RevenueGroup]], pct: D
             group.gross = plus(group.gross, gross)
             group.discount = plus(group.discount, discount)
             if not on_total:
-                group.vat = plus(group.vat, money(taxable * rate * CENT))
+                group.vat = plus(group.vat, line_vat(taxable, rate))
 
 
 def line_amounts(invoice: Invoice, settings: Settings) -> list[LineAmount]:
     """Each line's amounts as `build_document` computes them (the same code, the same rounding)."""
-    lines: list[LineAmount] = []
-    _amounts(invoice, settings.rounding, settings.vat_booking == "on total", lines)
-    return lines
+    return sheet_amounts(invoice, settings)[1]
 
 
 def sheet_amounts(invoice: Invoice, settings: Settings) -> tuple[list[VatGroup], list[LineAmount]]:

@@ -11,12 +11,11 @@ that the formulas can only approximate (see toolkit.book.formulas.line_vat).
 
 from __future__ import annotations
 
-from decimal import Decimal
 from itertools import chain
 from operator import attrgetter
 
 from toolkit import layout
-from toolkit.accounting import CENT, ZERO, money, sheet_amounts, typed_negative
+from toolkit.accounting import ZERO, line_vat, money, sheet_amounts, typed_negative
 from toolkit.model import Finding, Invoice, Workbook, warning
 
 
@@ -55,14 +54,14 @@ def computed_findings(wb: Workbook) -> list[Finding]:
                 continue
             net = sign * amount.net
             if on_total:  # the rate's VAT, on its first line
-                line_vat = group_vat[group] if first_of_group else Decimal("0.00")
+                tax = group_vat[group] if first_of_group else ZERO
             else:
-                line_vat = money(net * line.vat_rate * CENT)
+                tax = line_vat(net, line.vat_rate)
             expected = {"net": net}
             if exact:
-                expected.update(vat=line_vat, total=net + line_vat)
+                expected.update(vat=tax, total=net + tax)
             elif on_total:
-                expected["vat"] = line_vat
+                expected["vat"] = tax
             _compare(findings, "line.amount.differs", layout.INVOICE_LINES, line.where, line.shown, expected,
                      f"this line of invoice {invoice.number}")
     return findings

@@ -12,6 +12,7 @@ the files do not show (an e-invoice's bookings, see `_account`).
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import functools
 import io
@@ -279,7 +280,7 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     plan.findings += rendered.warnings
     plan.files = rendered.files
     if plan.zip:  # named after the export it bundles (an again keeps the original's name inside)
-        plan.files = plan.files + [(f"{batch.export_id}.zip", _bundle(plan.files, _pdfs(spec, documents, wb, workbook), created))]
+        plan.files = plan.files + [(f"{batch.export_id}.zip", _bundle(plan.files, _pdfs(documents), created))]
     plan.entry = {
         "id": export_id,
         "company": company_key(wb),
@@ -310,13 +311,11 @@ def _finish(plan: ExportPlan, spec, params, period_from, period_to, earlier_expo
     return plan
 
 
-def _pdfs(spec, documents: list[Document], wb: Workbook, workbook: Path) -> list[tuple[str, bytes]]:
-    """The e-invoices' PDFs from the Invoice PDFs folder, for the bundle."""
-    if spec.stream != "einvoice":
-        return []
-    pdfs = einvoice.PdfFolder(einvoice.pdf_folder(wb.settings, workbook))
-    paths = [pdfs.find(d.number) for d in documents]
-    return [(p.name, p.read_bytes()) for p in paths if p is not None]
+def _pdfs(documents: list[Document]) -> list[tuple[str, bytes]]:
+    """The PDFs the e-invoices carry, for the bundle: the ones their preparation attached, not the
+    folder read again (that put a file the preparation refused as no PDF into the bundle)."""
+    return [(d.einvoice.pdf_name, base64.b64decode(d.einvoice.pdf_base64))
+            for d in documents if d.einvoice is not None and d.einvoice.pdf_name]
 
 
 def _sha256(data: bytes | Spooled) -> str:

@@ -57,7 +57,7 @@ class Preparation:
         self.out = Prepared()
         self.settings = settings
         self.seller = _seller(settings, self.out.findings)
-        self.pdfs = pdf_folder(settings, workbook)
+        self.pdfs = _pdf_folder(settings, workbook)
         self.pdf_files = PdfFolder(self.pdfs)
         self.without_pdf: list[str] = []
         self.not_pdf: list[str] = []
@@ -136,7 +136,7 @@ def _is_file(entry: os.DirEntry) -> bool:
         return False
 
 
-def pdf_folder(settings: Settings, workbook: Path | None) -> Path | None:
+def _pdf_folder(settings: Settings, workbook: Path | None) -> Path | None:
     text = str(settings.pdf_folder or "").strip()
     if not text:
         return None
