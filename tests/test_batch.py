@@ -62,3 +62,29 @@ def test_a_dry_run_over_several_workbooks_says_what_it_would_export_and_writes_n
         assert rows[name].split()[1:4] == ["would", "export", "64"] and "ACT.txt, CSF.txt" in rows[name]
     assert "2 workbook(s): 2 done, 0 not exported (a dry run: nothing written)." in out
     assert not list(tmp_path.glob("*-exports")) and not any(i.exported_in for i in read_workbook(tmp_path / "a.xlsx").invoices)
+
+
+def test_two_workbooks_of_the_same_name_in_two_folders_are_told_apart(tmp_path, capsys):
+    books = []
+    for office in ("north", "south"):
+        (tmp_path / office).mkdir()
+        books.append(tmp_path / office / "Company.xlsx")
+        shutil.copy(SAMPLES / "demo.xlsx", books[-1])
+    assert cli.main(["export", *map(str, books)]) == 0
+    out = capsys.readouterr().out
+    header, *rows = out.split("\n\n")[1].splitlines()[:3]
+    for book in books:
+        assert f"] {book.resolve()}: exported" in out  # the progress line names which one
+        [row] = [r for r in rows if r.startswith(str(book.resolve()))]
+        assert row.split()[1:3] == ["exported", "64"]
+        assert row.index("exported") == header.index("result")  # the columns line up under their heading
+
+
+def test_the_table_lines_up_under_its_heading_with_short_names(tmp_path, capsys):
+    shutil.copy(SAMPLES / "demo.xlsx", tmp_path / "a.xlsx")
+    shutil.copy(SAMPLES / "demo.xlsx", tmp_path / "b.xlsx")
+    assert cli.main(["export", str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx")]) == 0
+    header, first, second = capsys.readouterr().out.split("\n\n")[1].splitlines()[:3]
+    assert first.startswith("a.xlsx ") and second.startswith("b.xlsx ")
+    assert first.index("exported") == second.index("exported") == header.index("result")
+    assert first.index("64") + 2 == header.index("documents") + len("documents")

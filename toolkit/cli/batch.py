@@ -76,6 +76,7 @@ def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=No
         print("No workbooks (.xlsx, .xlsm) found in " + ", ".join(map(str, paths)) + ".", file=out)
         return EXIT_USAGE
     outcomes: dict[Path, Outcome] = {}
+    label = labels(books)
     # A fresh process per workbook: no state, memory or lock carries from one to the next.
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1,
                                                 mp_context=_fresh_processes()) as pool:
@@ -87,9 +88,16 @@ def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=No
             except Exception as exc:  # noqa: BLE001 - the worker process itself died
                 outcome = Outcome(book, EXIT_USAGE, message=f"the export process ended unexpectedly ({exc})")
             outcomes[book] = outcome
-            print(f"[{len(outcomes)}/{len(books)}] {book.name}: {outcome.status} — {outcome.message}", file=out, flush=True)
-    _table([outcomes[b] for b in books], out)
+            print(f"[{len(outcomes)}/{len(books)}] {label[book]}: {outcome.status} — {outcome.message}", file=out, flush=True)
+    _table([outcomes[b] for b in books], label, out)
     return max(o.code for o in outcomes.values())
+
+
+def labels(books: list[Path]) -> dict[Path, str]:
+    """How each workbook is named in the progress lines and the table: its file name, or its whole
+    path where another workbook of the run has the same name (two folders' Company.xlsx)."""
+    names = [book.name.casefold() for book in books]
+    return {book: book.name if names.count(book.name.casefold()) == 1 else str(book) for book in books}
 
 
 # What an export imports, loaded once by the fork server (about half a second per workbook otherwise).
@@ -108,12 +116,12 @@ def _fresh_processes() -> multiprocessing.context.BaseContext:
     return context
 
 
-def _table(outcomes: list[Outcome], out) -> None:
-    width = max(len(o.workbook.name) for o in outcomes)
+def _table(outcomes: list[Outcome], label: dict[Path, str], out) -> None:
+    width = max(len("workbook"), *(len(label[o.workbook]) for o in outcomes))
     print(f"\n{'workbook':<{width}}  {'result':<12} {'documents':>9}  files / error", file=out)
     for o in outcomes:
         detail = ", ".join(o.files) or o.message
-        print(f"{o.workbook.name:<{width}}  {o.status:<12} {o.documents:>9}  {detail}", file=out)
+        print(f"{label[o.workbook]:<{width}}  {o.status:<12} {o.documents:>9}  {detail}", file=out)
     failed = sum(o.code != EXIT_OK for o in outcomes)
     dry = " (a dry run: nothing written)" if any(o.dry_run for o in outcomes) else ""
     print(f"{len(outcomes)} workbook(s): {len(outcomes) - failed} done, {failed} not exported{dry}.", file=out)
