@@ -512,5 +512,27 @@ def test_a_chart_sheet_in_place_of_a_table_is_named_as_one(tmp_path):
     book.save(path)
     [finding] = [f for f in read_workbook(path).findings if f.sheet == "Invoices"]
     assert finding.code == "sheet.missing" and finding.severity == "error"
-    assert finding.message.startswith("'Invoices' is a chart sheet, not the table of that name: rename the chart sheet")
+    assert finding.message.startswith("'Invoices' is a chart sheet, not the sheet of that name: rename the chart sheet")
     assert "restore the sheet 'Invoices' with its header row: Invoice number, Type, Date" in finding.message
+
+
+def test_a_chart_sheet_named_settings_is_named_as_one(tmp_path):
+    """The same for Settings: read as an empty sheet, it gave the findings of every setting left empty."""
+    import openpyxl
+    from openpyxl.chart import BarChart, Reference
+
+    settings, tables = sample.demo()
+    path = tmp_path / "demo.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    book = openpyxl.load_workbook(path)
+    book["Settings"].title = "Old settings"
+    chart = BarChart()
+    chart.add_data(Reference(book["Invoice lines"], min_col=5, min_row=1, max_row=10))
+    book.create_chartsheet("Settings").add_chart(chart)
+    book.save(path)
+    [finding] = [f for f in read_workbook(path).findings if f.sheet == "Settings"]
+    assert finding.code == "sheet.missing" and finding.severity == "error"
+    assert finding.message == ("'Settings' is a chart sheet, not the sheet of that name: rename the chart sheet (right-click "
+                               "its tab, Rename), then restore the sheet 'Settings' with a row per setting, its label in "
+                               "column A and its value in column B.")
+    assert cli.main(["check", str(path)]) != 0

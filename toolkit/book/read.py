@@ -317,17 +317,8 @@ def _parse_one(parse, value):
 
 def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
     actual = grid.find_sheet(sheet.name)
-    headers = ", ".join(c.header for c in sheet.columns)
-    if actual is None:
-        findings.append(Finding("sheet.missing", "error", sheet.name, "",
-                                missing_sheet(sheet.name, f"Restore it with its header row: {headers}.")))
-        return Table(sheet, [], {})
-    facts = grid.survey.sheets.get(actual)
-    if facts is not None and facts.part.startswith("xl/chartsheets/"):  # calamine reads it as an empty sheet
-        findings.append(Finding("sheet.missing", "error", sheet.name, "",
-                                f"'{actual}' is a chart sheet, not the table of that name: rename the chart sheet "
-                                f"(right-click its tab, Rename), then restore the sheet '{sheet.name}' with its "
-                                f"header row: {headers}."))
+    if (missing := _missing(grid, actual, sheet.name, f"with its header row: {', '.join(c.header for c in sheet.columns)}")):
+        findings.append(missing)
         return Table(sheet, [], {})
     try:
         table, found = _table(grid, actual, sheet, grid.pieces(actual))
@@ -512,6 +503,19 @@ def missing_sheet(name: str, restore: str) -> str:
     return f"The sheet '{name}' is missing (renamed or deleted?). {restore}"
 
 
+def _missing(grid: Grid, actual: str | None, name: str, content: str) -> Finding | None:
+    """The error when the sheet `name` is not there to read (`actual`: the sheet found under its
+    name): missing, or a chart sheet of that name, which calamine reads as an empty sheet."""
+    if actual is None:
+        return Finding("sheet.missing", "error", name, "", missing_sheet(name, f"Restore it {content}."))
+    facts = grid.survey.sheets.get(actual)
+    if facts is not None and facts.part.startswith("xl/chartsheets/"):
+        return Finding("sheet.missing", "error", name, "",
+                       f"'{actual}' is a chart sheet, not the sheet of that name: rename the chart sheet (right-click "
+                       f"its tab, Rename), then restore the sheet '{name}' {content}.")
+    return None
+
+
 def excel_error(label: str, text: str) -> str:
     return f"{label} holds the Excel error {text}: fix the formula or type the value."
 
@@ -554,10 +558,8 @@ def find_header(rows: list[list], sheet: Sheet) -> tuple[int | None, dict[str, i
 
 def read_settings(grid: Grid, findings: list[Finding]) -> Settings:
     actual = grid.find_sheet(layout.SETTINGS_SHEET)
-    if actual is None:
-        findings.append(Finding("sheet.missing", "error", layout.SETTINGS_SHEET, "",
-                                missing_sheet(layout.SETTINGS_SHEET, "Restore it: a row per setting, its label in column A and "
-                                                                     "its value in column B.")))
+    if (missing := _missing(grid, actual, layout.SETTINGS_SHEET, "with a row per setting, its label in column A and its value in column B")):
+        findings.append(missing)
         return Settings()
     values, where, extra = {}, {}, {}
     rows_of: dict[str, int] = {}  # folded label -> the 1-based row of its value
