@@ -24,7 +24,8 @@ from toolkit import collector, layout
 from toolkit.book.limits import Limits
 from toolkit.book.survey import DAMAGED, WorkbookError, survey
 from toolkit.layout import Sheet
-from toolkit.book import address, halves
+from toolkit.book import address
+from toolkit.book.pieces import Pieces, Unusable, Writer
 from toolkit.book.package import TABLE_REL, Package
 from toolkit.book import limits as _limits
 from toolkit.model import (
@@ -65,12 +66,12 @@ class Grid:
 
     def __init__(self, path: str | Path, limits: Limits | None = None, in_pieces: tuple[str, ...] = ()):
         """`in_pieces`: sheets to write in pieces while the rest of the file is surveyed, for
-        `read_ahead` to parse (toolkit.book.halves): the reader's Invoices and Invoice lines."""
+        `read_ahead` to parse (toolkit.book.pieces): the reader's Invoices and Invoice lines."""
         self.path = Path(path)
         self._errors: dict[str, dict[tuple[int, int], str]] = {}  # by sheet, looked up on first use
-        self._ahead: dict[str, _ReadAhead | halves.Pieces] = {}
-        self._writers: dict[str, halves.Writer] = {}  # by sheet: pieces being written, not yet read ahead
-        self._last: halves.Pieces | None = None  # the sheet read ahead in pieces last
+        self._ahead: dict[str, _ReadAhead | Pieces] = {}
+        self._writers: dict[str, Writer] = {}  # by sheet: pieces being written, not yet read ahead
+        self._last: Pieces | None = None  # the sheet read ahead in pieces last
         try:
             self.survey = survey(self.path, limits, ahead=self._writing(in_pieces) if in_pieces else None)
             if self.survey.date1904:
@@ -93,7 +94,7 @@ class Grid:
         def start(data: bytes, sheets: dict[str, str]) -> None:
             for sheet in wanted:
                 name = next((n for n in sheets if fold_header(n) == fold_header(sheet)), None)
-                writer = halves.Writer(data, sheets.get(name))
+                writer = Writer(data, sheets.get(name))
                 if writer.wanted:
                     writer.start()
                     self._writers[name] = writer
@@ -110,7 +111,7 @@ class Grid:
     def read_ahead(self, sheet: str, whole: bool = True) -> None:
         """Start reading the sheet in the background: python-calamine parses a sheet without
         holding the GIL, so the biggest sheet is parsed on the second core while the others are
-        read and made into records; a big one in pieces, two at a time (toolkit.book.halves),
+        read and made into records; a big one in pieces, two at a time (toolkit.book.pieces),
         after the pieces of the sheet read ahead before it: read ahead in the order they are read.
         `whole`: a sheet too small for pieces too (else it is parsed when read, by the reader's
         thread). `pieces(sheet)` (or `rows(sheet)`) then takes its rows."""
@@ -119,18 +120,18 @@ class Grid:
         facts = self.survey.sheets.get(sheet)
         writer = self._writers.pop(sheet, None)
         if writer is None and facts is not None:
-            writer = halves.Writer(self.survey.data, facts.part)
+            writer = Writer(self.survey.data, facts.part)
             if writer.wanted:
                 writer.start()
         if writer is not None and writer.wanted:
-            self._ahead[sheet] = self._last = halves.Pieces(writer, sheet, after=self._last)
+            self._ahead[sheet] = self._last = Pieces(writer, sheet, after=self._last)
         elif whole:
             self._ahead[sheet] = _ReadAhead(self.survey.data, sheet)
 
     def drop_ahead(self) -> None:
         """Let go of the sheets read ahead and not taken, and of pieces written and not parsed."""
         for ahead in self._ahead.values():
-            if isinstance(ahead, halves.Pieces):
+            if isinstance(ahead, Pieces):
                 ahead.stop()
         self._ahead.clear()
         self._last = None
@@ -139,11 +140,11 @@ class Grid:
         self._writers.clear()
 
     def pieces(self, sheet: str) -> Iterator[list[list]]:
-        """The sheet's rows from A1 in consecutive pieces, as `halves.Pieces` gives them when the
+        """The sheet's rows from A1 in consecutive pieces, as `Pieces` gives them when the
         sheet is read ahead in pieces; else one piece, its rows as `rows` gives them. Raises
-        `halves.Unusable` (before or after some pieces were given): `rows` then reads it whole."""
+        `Unusable` (before or after some pieces were given): `rows` then reads it whole."""
         ahead = self._ahead.get(sheet)
-        if isinstance(ahead, halves.Pieces):
+        if isinstance(ahead, Pieces):
             del self._ahead[sheet]
             return iter(ahead)
         return iter([self.rows(sheet)])
@@ -151,7 +152,7 @@ class Grid:
     def rows(self, sheet: str, nrows: int | None = None) -> list[list]:
         """The sheet's rows from A1, as a rectangle (at most `nrows` of them)."""
         ahead = self._ahead.pop(sheet, None) if nrows is None else None
-        if isinstance(ahead, halves.Pieces):  # read whole: after pieces that could not be used
+        if isinstance(ahead, Pieces):  # read whole: after pieces that could not be used
             ahead.stop()
             ahead = None
         try:
@@ -322,7 +323,7 @@ def read_table(grid: Grid, sheet: Sheet, findings: list[Finding]) -> Table:
         return Table(sheet, [], {})
     try:
         table, found = _table(grid, actual, sheet, grid.pieces(actual))
-    except halves.Unusable:  # a piece calamine refused, or pieces that do not fit together
+    except Unusable:  # a piece calamine refused, or pieces that do not fit together
         table, found = _table(grid, actual, sheet, iter([grid.rows(actual)]))
     findings += found
     return table

@@ -77,7 +77,7 @@ def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_o
     `spreadsheet_only`: also let through the formats calamine reads besides .xlsx/.xlsm (an .xls
     or .ods customer list), checked only for size. `ahead(data, {sheet name: part})` is called
     once the zip directory has passed the limits and the sheets are known, before the parts are
-    inflated: the reader starts work on a big sheet there (toolkit.book.halves), never handing
+    inflated: the reader starts work on a big sheet there (toolkit.book.pieces), never handing
     calamine anything before the survey has passed the whole file."""
     limits = limits or _limits.current()
     path = Path(path)

@@ -1,4 +1,4 @@
-"""A big sheet parsed in pieces (toolkit.book.halves) gives exactly the rows one parse of the whole
+"""A big sheet parsed in pieces (toolkit.book.pieces) gives exactly the rows one parse of the whole
 sheet gives, or raises Unusable (the reader then parses it whole): compared here with calamine's own
 parse of the same bytes, on sheets built to put odd things where the cuts fall. And the reader,
 which makes each piece into records as it comes, makes the records and findings (in their order)
@@ -18,7 +18,7 @@ import python_calamine
 
 from external import soffice_convert
 from toolkit import layout
-from toolkit.book import halves, read
+from toolkit.book import pieces, read
 from toolkit.book.read import forget_grid, read_workbook
 from toolkit.model import Where
 
@@ -30,8 +30,8 @@ PERCENT_STYLE = 15  # the style `_with_rows` adds to the demo's 15: a percent fo
 
 @pytest.fixture(autouse=True)
 def split_everything(monkeypatch, tmp_path):
-    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)  # the samples are small: split them all the same
-    monkeypatch.setattr(halves.tempfile, "tempdir", str(tmp_path / "temp"))
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 0)  # the samples are small: split them all the same
+    monkeypatch.setattr(pieces.tempfile, "tempdir", str(tmp_path / "temp"))
     (tmp_path / "temp").mkdir()
     forget_grid()
     yield
@@ -77,20 +77,20 @@ def _row(number: int, *cells: tuple[str, object]) -> bytes:
 def _pieces(data: bytes, count: int = 2, sheet: str = SHEET, part: str = PART) -> list[list[list]] | None:
     """The sheet's pieces (`count` of them), None when they are unusable."""
     size = zipfile.ZipFile(io.BytesIO(data)).getinfo(part).file_size
-    with mock.patch.object(halves, "PIECE_BYTES", max(1, size // count)):
-        writer = halves.Writer(data, part)
+    with mock.patch.object(pieces, "PIECE_BYTES", max(1, size // count)):
+        writer = pieces.Writer(data, part)
     assert writer.count == count
     writer.start()
     try:
-        return list(halves.Pieces(writer, sheet))
-    except halves.Unusable:
+        return list(pieces.Pieces(writer, sheet))
+    except pieces.Unusable:
         return None
 
 
-def _joined(pieces: list[list[list]]) -> list[list]:
+def _joined(parts: list[list[list]]) -> list[list]:
     """The pieces as one parse of the whole sheet gives them: every row padded with "" to the widest."""
-    width = max((len(row) for piece in pieces for row in piece), default=0)
-    return [row + [""] * (width - len(row)) for piece in pieces for row in piece]
+    width = max((len(row) for piece in parts for row in piece), default=0)
+    return [row + [""] * (width - len(row)) for piece in parts for row in piece]
 
 
 @pytest.mark.parametrize("count", [2, 3, 7, 16])
@@ -98,8 +98,8 @@ def test_the_samples_lines_are_the_same_read_in_pieces(count):
     for name in ("demo.xlsx", "mistakes.xlsx"):
         data = (SAMPLES / name).read_bytes()
         assert PART in zipfile.ZipFile(io.BytesIO(data)).namelist()
-        pieces = _pieces(data, count)
-        assert pieces is not None and len(pieces) == count and _joined(pieces) == _whole(data), name
+        parts = _pieces(data, count)
+        assert parts is not None and len(parts) == count and _joined(parts) == _whole(data), name
 
 
 @pytest.mark.parametrize("count", [2, 5])
@@ -109,9 +109,9 @@ def test_a_later_piece_narrower_further_right_and_after_blank_rows_is_placed_as_
     top = b"".join(_row(n, ("A", f"INV-{n}"), ("B", n), ("C", "text"), ("E", 1.5)) for n in range(1, 40, 2))
     bottom = b"".join(_row(n, ("B", n), ("C", "later")) for n in range(41, 400, 2))
     data = _with_rows(top + bottom)
-    pieces, whole = _pieces(data, count), _whole(data)
-    assert [] in pieces[1]  # a row without cells between two pieces
-    assert _joined(pieces) == whole and len(whole) == 399 and whole[1] == [""] * 5 and whole[300] == ["", 301.0, "later", "", ""]
+    parts, whole = _pieces(data, count), _whole(data)
+    assert [] in parts[1]  # a row without cells between two pieces
+    assert _joined(parts) == whole and len(whole) == 399 and whole[1] == [""] * 5 and whole[300] == ["", 301.0, "later", "", ""]
 
 
 @pytest.mark.parametrize("count", [2, 6])
@@ -130,8 +130,8 @@ def test_shared_strings_dates_and_the_1904_date_system_survive_the_cuts(count):
             b'<Relationship Id="rIdStrings" Target="sharedStrings.xml" Type="http://schemas.openxmlformats.org/'
             b'officeDocument/2006/relationships/sharedStrings" /></Relationships>'))}
     data = _with_rows(rows, parts=changes)
-    pieces, whole = _pieces(data, count), _whole(data)
-    assert _joined(pieces) == whole and whole[4][0] == "INV-5" and isinstance(whole[4][1], dt.date)
+    parts, whole = _pieces(data, count), _whole(data)
+    assert _joined(parts) == whole and whole[4][0] == "INV-5" and isinstance(whole[4][1], dt.date)
     plain = _with_rows(rows, parts={name: change for name, change in changes.items() if name != "xl/workbook.xml"})
     assert _whole(plain)[4][1] != whole[4][1]  # the workbook's date system reached every piece
 
@@ -186,7 +186,7 @@ def test_a_sheet_without_a_header_reads_the_same_and_leaves_no_pieces(tmp_path, 
     book.write_bytes(data)
     split = read_workbook(book)
     forget_grid()
-    monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 1 << 60)
     whole = read_workbook(book)
     assert "sheet.header.missing" in {f.code for f in split.findings} and split.findings == whole.findings
 
@@ -194,21 +194,21 @@ def test_a_sheet_without_a_header_reads_the_same_and_leaves_no_pieces(tmp_path, 
 def _reads(path: Path, monkeypatch, counts=(2, 7, 16)):
     """The workbook read whole, then in `counts` pieces: (whole, [split...]), and how many pieces
     each split read of Invoice lines was made of."""
-    monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 1 << 60)
     whole = read_workbook(path)
     forget_grid()
-    monkeypatch.setattr(halves, "SPLIT_BYTES", 0)
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 0)
     size = zipfile.ZipFile(path).getinfo(PART).file_size
-    given, iterate = [], halves.Pieces.__iter__
+    given, iterate = [], pieces.Pieces.__iter__
 
     def counted(self):
         for piece in iterate(self):
             given.append(self.sheet)
             yield piece
-    monkeypatch.setattr(halves.Pieces, "__iter__", counted)
+    monkeypatch.setattr(pieces.Pieces, "__iter__", counted)
     splits = []
     for count in counts:
-        monkeypatch.setattr(halves, "PIECE_BYTES", size // count)
+        monkeypatch.setattr(pieces, "PIECE_BYTES", size // count)
         splits.append(read_workbook(path))
         forget_grid()
     return whole, splits, given.count(SHEET)
@@ -221,8 +221,8 @@ def _same(a, b) -> bool:
 
 def test_the_reader_reads_the_samples_the_same_whole_and_in_pieces(monkeypatch):
     for name in ("demo.xlsx", "mistakes.xlsx"):
-        whole, splits, pieces = _reads(SAMPLES / name, monkeypatch)
-        assert pieces >= 2 + 7 + 16 and all(_same(split, whole) for split in splits), name
+        whole, splits, given = _reads(SAMPLES / name, monkeypatch)
+        assert given >= 2 + 7 + 16 and all(_same(split, whole) for split in splits), name
         assert whole.findings or name == "demo.xlsx"
 
 
@@ -275,10 +275,10 @@ def test_the_reader_reads_odd_rows_the_same_whole_and_in_pieces(tmp_path, monkey
                                                              b'ref="A1:M400" headerRowCount="1" totalsRowCount="1"')}
     book = tmp_path / "odd.xlsx"
     book.write_bytes(_with_rows(header + _odd_lines(), parts=table))
-    whole, splits, pieces = _reads(book, monkeypatch)
+    whole, splits, given = _reads(book, monkeypatch)
     codes = {f.code for f in whole.findings if f.sheet == SHEET}
     assert {"cell.error", "cell.control_characters", "cell.invalid.decimal", "cell.required"} <= codes
-    assert pieces >= 2 + 7 + 16 and all(_same(split, whole) for split in splits)
+    assert given >= 2 + 7 + 16 and all(_same(split, whole) for split in splits)
     assert "Total" not in {line.invoice_number for line in whole.lines}
     assert any(line.vat_rate == 6 and line.discount_pct == 5 for line in whole.lines)
 
@@ -294,8 +294,8 @@ def test_a_piece_refused_after_others_were_made_into_records_reads_the_sheet_who
     book.write_bytes(_with_rows(header + rows[:at] + b"<!-- " + rows[at:end] + b" -->" + rows[end:]))
     tables = []
     monkeypatch.setattr(read, "_table", lambda grid, actual, *a: tables.append(actual) or real_table(grid, actual, *a))
-    whole, (split,), pieces = _reads(book, monkeypatch, counts=(7,))
-    assert _same(split, whole) and 1 < pieces < 7 and tables.count(SHEET) == 3  # whole, then pieces and whole again
+    whole, (split,), given = _reads(book, monkeypatch, counts=(7,))
+    assert _same(split, whole) and 1 < given < 7 and tables.count(SHEET) == 3  # whole, then pieces and whole again
 
 
 real_table = read._table
@@ -321,18 +321,19 @@ def test_a_column_parsed_in_pieces_is_parsed_as_a_whole_column_is():
     assert Decimal(1) in read._parse_column([1.0, True], read.parser_for("decimal"))[0]
 
 
-def test_halves_left_by_a_stopped_command_are_swept_once_an_hour_old(tmp_path):
+def test_pieces_left_by_a_stopped_command_are_swept_once_an_hour_old(tmp_path):
     import os
     import time
 
-    old, recent = tmp_path / "temp" / "ledger-export-half-old.xlsx", tmp_path / "temp" / "ledger-export-half-new.xlsx"
+    old, recent = tmp_path / "temp" / "ledger-export-piece-old.xlsx", tmp_path / "temp" / "ledger-export-piece-new.xlsx"
+    earlier = tmp_path / "temp" / "ledger-export-half-old.xlsx"  # named as an earlier version named them
     mine = tmp_path / "temp" / "someone-else.xlsx"
-    for path in (old, recent, mine):
+    for path in (old, recent, earlier, mine):
         path.write_bytes(b"PK")
-    os.utime(old, (time.time() - 7200, time.time() - 7200))
-    os.utime(mine, (time.time() - 7200, time.time() - 7200))
+    for path in (old, earlier, mine):
+        os.utime(path, (time.time() - 7200, time.time() - 7200))
     assert _pieces((SAMPLES / "demo.xlsx").read_bytes()) is not None
-    assert not old.exists() and recent.exists() and mine.exists()
+    assert not old.exists() and not earlier.exists() and recent.exists() and mine.exists()
     recent.unlink(), mine.unlink()  # the fixture checks the pieces' own files are gone
 
 
@@ -340,18 +341,18 @@ def test_the_reader_writes_the_pieces_while_the_survey_looks_the_file_over(monke
     from toolkit.book import survey as survey_module
 
     events = []
-    start, inflate = halves.Writer.start, survey_module._inflate_all
-    monkeypatch.setattr(halves.Writer, "start", lambda self: (events.append("pieces"), start(self)))
+    start, inflate = pieces.Writer.start, survey_module._inflate_all
+    monkeypatch.setattr(pieces.Writer, "start", lambda self: (events.append("pieces"), start(self)))
     monkeypatch.setattr(survey_module, "_inflate_all", lambda *a: (events.append("survey inflates"), inflate(*a)))
     parsed = []
-    monkeypatch.setattr(halves, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
+    monkeypatch.setattr(pieces, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
     workbook = read_workbook(SAMPLES / "demo.xlsx")
     # Invoices and Invoice lines, parsed in the order they are read
     assert events == ["pieces", "pieces", "survey inflates"] and workbook.lines
     assert parsed == ["Invoices"] * 2 + [SHEET] * 2
 
 
-real_parse = halves._parse
+real_parse = pieces._parse
 
 
 def test_a_file_refused_by_the_survey_leaves_no_pieces(tmp_path):
@@ -371,10 +372,10 @@ def test_a_workbook_saved_by_another_spreadsheet_program_reads_the_same_in_piece
     saved = soffice_convert(SAMPLES / "demo.xlsx", "xlsx", tmp_path / "calc")
     assert "xl/sharedStrings.xml" in zipfile.ZipFile(saved).namelist()
     parsed = []
-    monkeypatch.setattr(halves, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
+    monkeypatch.setattr(pieces, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
     split = read_workbook(saved)
     forget_grid()
-    monkeypatch.setattr(halves, "SPLIT_BYTES", 1 << 60)
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 1 << 60)
     whole = read_workbook(saved)
     assert parsed.count(SHEET) == 2 and split.lines and split.findings == whole.findings
     assert split.lines == whole.lines and split.invoices == whole.invoices and split.customers == whole.customers

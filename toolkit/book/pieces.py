@@ -37,7 +37,8 @@ SPLIT_BYTES = 16 << 20  # a sheet part smaller than this (about 30,000 lines) is
 PIECE_BYTES = 16 << 20  # about 30,000 lines a piece: fewer rows held at once, and a short last wait
 MAX_PIECES = 16
 _PIECE = 1 << 20
-_PREFIX = "ledger-export-half-"  # the temporary files' names begin so
+_PREFIX = "ledger-export-piece-"  # the temporary files' names begin so
+_EARLIER = ("ledger-export-half-",)  # and so did those of earlier versions, swept as well
 _HEAD_LIMIT = 4 << 20  # `<sheetData>` comes after a few columns' widths, never megabytes in
 _CUT = b'<row r="'  # the row a piece starts at: an explicit number keeps calamine's count
 _END = b"</sheetData></worksheet>"
@@ -204,7 +205,7 @@ def _sweep() -> None:
     """Pieces left behind by a command that was stopped while writing them (an hour old or more)."""
     folder = tempfile.gettempdir()
     try:
-        names = [n for n in os.listdir(folder) if n.startswith(_PREFIX) and n.endswith(".xlsx")]
+        names = [n for n in os.listdir(folder) if n.startswith((_PREFIX, *_EARLIER)) and n.endswith(".xlsx")]
         for name in names:
             path = os.path.join(folder, name)
             if time.time() - os.stat(path).st_mtime > 3600:
