@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import struct
+import threading
 import zipfile
 from decimal import Decimal
 from pathlib import Path
@@ -364,6 +366,179 @@ def test_a_file_refused_by_the_survey_leaves_no_pieces(tmp_path):
     from toolkit.book.read import WorkbookError
     with pytest.raises(WorkbookError, match="XFD1048576"):
         read_workbook(book)
+
+
+# ---- the survey hands the big parts' bytes to the writers ----------------------------------------
+
+INVOICES_PART = "xl/worksheets/sheet6.xml"
+
+
+def _lines_header() -> bytes:
+    xml = zipfile.ZipFile(SAMPLES / "demo.xlsx").read(PART)
+    return xml[xml.index(b'<row r="1"'):xml.index(b'<row r="2"')]
+
+
+def _many_lines(last: int = 30_000) -> bytes:
+    """Invoice lines rows 2..`last` (some MB of XML: the survey inflates it in many pieces)."""
+    return b"".join(_row(n, ("A", f"2026-{n // 5:06d}"), ("B", n % 5 + 1), ("C", f"Line {n % 13}"), ("D", n % 7 + 1),
+                         ("E", n % 997 / 4), ("G", 21)) for n in range(2, last))
+
+
+def _declaring(data: bytes, part: str, size: int) -> bytes:
+    """The zip `data` with the size `part` inflates to declared as `size`, in its local header and
+    in the zip directory (a lying directory: how a zip bomb passes size checks)."""
+    out = bytearray(data)
+    info = zipfile.ZipFile(io.BytesIO(data)).getinfo(part)
+    struct.pack_into("<L", out, info.header_offset + 22, size)
+    entry = out.rindex(part.encode()) - 46  # the directory comes after the parts
+    assert out[entry:entry + 4] == b"PK\x01\x02"
+    struct.pack_into("<L", out, entry + 24, size)
+    return bytes(out)
+
+
+def _within(seconds: float, call):
+    """call(), or a failure when it has not returned within `seconds` (a hang, not a slow test)."""
+    outcome: list = []
+    thread = threading.Thread(target=lambda: outcome.append(_outcome(call)), daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert not thread.is_alive(), f"still running after {seconds} s"
+    kind, value = outcome[0]
+    if kind == "raised":
+        raise value
+    return value
+
+
+def _outcome(call):
+    try:
+        return "returned", call()
+    except BaseException as exc:
+        return "raised", exc
+
+
+@pytest.fixture
+def handed(monkeypatch):
+    """[(part, bytes handed)] for every piece the survey hands a writer; the hand-over holds one
+    piece at most, so a survey that outruns a writer waits on it at once."""
+    monkeypatch.setattr(pieces._HandOver, "LIMIT", 1)
+    given, hand = [], pieces.Writer.hand
+    monkeypatch.setattr(pieces.Writer, "hand", lambda self, piece: (given.append((self.info.filename, len(piece))), hand(self, piece)))
+    return given
+
+
+def test_the_writers_cut_the_bytes_the_survey_inflated_and_the_reader_reads_the_same(tmp_path, monkeypatch, handed):
+    """Invoices and Invoice lines are handed to their writers piece by piece as the survey inflates
+    them, then their end (b""); no part is inflated again by the writers. The pieces put together
+    are what one parse of the whole sheet gives, and the records and findings are the same."""
+    book = tmp_path / "many.xlsx"
+    book.write_bytes(_with_rows(_lines_header() + _many_lines(), parts={"xl/tables/table6.xml": lambda xml: xml.replace(
+        b'ref="A1:M147"', b'ref="A1:M30000"')}))
+    inflated, open_part = [], zipfile.ZipFile.open  # the parts read through Python's zipfile (the writers wrote theirs)
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda self, name, mode="r", *a, **k: (
+        mode == "r" and inflated.append(getattr(name, "filename", name)), open_part(self, name, mode, *a, **k))[1])
+    given = []
+    iterate = pieces.Pieces.__iter__
+    monkeypatch.setattr(pieces.Pieces, "__iter__", lambda self: (given.append(piece) or piece for piece in iterate(self)))
+    split = _within(60, lambda: read_workbook(book))
+    size = zipfile.ZipFile(book).getinfo(PART).file_size
+    assert [n for part, n in handed if part == PART][-1] == 0 and sum(n for part, n in handed if part == PART) == size
+    assert len([1 for part, _ in handed if part == PART]) > 3 and {part for part, _ in handed} == {PART, INVOICES_PART}
+    assert PART not in inflated and INVOICES_PART not in inflated
+    assert len(given) >= 4 and len(split.lines) == 30_000 - 2
+    forget_grid()
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 1 << 60)
+    assert _same(split, read_workbook(book))
+
+
+def test_pieces_cut_from_the_bytes_handed_are_one_parse_of_the_whole_sheet(tmp_path):
+    data = _with_rows(_lines_header() + _many_lines(3000))
+    book = tmp_path / "lines.xlsx"
+    book.write_bytes(data)
+    for count in (2, 7, 16):
+        writers = []
+
+        def ahead(_, sheets):
+            with mock.patch.object(pieces, "PIECE_BYTES", zipfile.ZipFile(book).getinfo(PART).file_size // count):
+                writers.append(pieces.Writer(data, sheets[SHEET], handed=True))
+            writers[0].start()
+            return {PART: writers[0].hand}
+        survey_module.survey(book, ahead=ahead)
+        parts = list(pieces.Pieces(writers[0], SHEET))
+        assert len(parts) == count and _joined(parts) == _whole(data)
+
+
+from toolkit.book import survey as survey_module  # noqa: E402
+
+
+@pytest.mark.parametrize("refusal, pattern", [
+    ("a DOCTYPE before both sheets", "declares a DOCTYPE"),
+    ("a DOCTYPE after both sheets", "declares a DOCTYPE"),
+    ("Invoice lines inflating past their declared size", "inflates past the size"),
+])
+def test_a_survey_that_refuses_the_file_stops_the_writers_without_hanging(tmp_path, refusal, pattern, handed):
+    """Refused before a writer was handed anything, while it waits for more, or once it has all:
+    the refusal comes at once and no piece is left (the fixture checks the temporary folder)."""
+    doctype = b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><x/>'
+    parts = {"xl/theme/theme1.xml": lambda _: doctype} if "before" in refusal else {}
+    if "after" in refusal:
+        parts = {"xl/worksheets/sheet8.xml": lambda xml: xml.replace(b"<worksheet", b"<!DOCTYPE worksheet><worksheet", 1)}
+    data = _with_rows(_lines_header() + _many_lines(), parts=parts)
+    if "past" in refusal:
+        data = _declaring(data, PART, zipfile.ZipFile(io.BytesIO(data)).getinfo(PART).file_size * 3 // 4)
+    book = tmp_path / "refused.xlsx"
+    book.write_bytes(data)
+    from toolkit.book.read import WorkbookError
+    with pytest.raises(WorkbookError, match=pattern):
+        _within(30, lambda: read_workbook(book))
+    sent = {part for part, _ in handed}
+    if "before" in refusal:
+        assert not sent
+    elif "after" in refusal:
+        assert (PART, 0) in handed and (INVOICES_PART, 0) in handed  # each had its whole part
+    else:
+        assert PART in sent and (PART, 0) not in handed and (INVOICES_PART, 0) in handed  # stopped half way
+
+
+@pytest.mark.parametrize("failure", ["no row to cut at", "no room for the second piece", "no room for the first piece"])
+def test_a_writer_that_fails_leaves_the_sheet_read_whole_and_the_survey_goes_on(tmp_path, monkeypatch, handed, failure):
+    """The writer gives up while the survey still has most of the part to hand (one piece waits at
+    most): the survey goes on without waiting, and the sheet is read whole, to the same records."""
+    book = tmp_path / "many.xlsx"
+    book.write_bytes(_with_rows(_lines_header() + _many_lines()))
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 1 << 60)
+    whole = read_workbook(book)
+    forget_grid()
+    monkeypatch.setattr(pieces, "SPLIT_BYTES", 1 << 20)  # Invoice lines only
+    if failure == "no row to cut at":
+        monkeypatch.setattr(pieces, "_CUT", b'<row x="')
+    else:
+        made, workbook = [], pieces._workbook
+
+        def full(paths, opening):
+            made.append(1)
+            if len(made) == (2 if "second" in failure else 1):
+                raise OSError(28, "No space left on device")
+            return workbook(paths, opening)
+        monkeypatch.setattr(pieces, "_workbook", full)
+    parsed = []
+    monkeypatch.setattr(pieces, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
+    split = _within(60, lambda: read_workbook(book))
+    assert _same(split, whole) and (PART, 0) in handed
+    assert SHEET not in parsed or failure == "no room for the second piece"
+
+
+def test_two_sheets_on_one_part_are_handed_to_one_writer(tmp_path, handed):
+    """A hostile workbook whose Invoices point at the Invoice lines' part: one writer is handed the
+    part, the read neither hangs nor differs from a read without pieces."""
+    rels = {"xl/_rels/workbook.xml.rels": lambda xml: xml.replace(b'Target="/xl/worksheets/sheet6.xml"',
+                                                                   b'Target="/xl/worksheets/sheet7.xml"')}
+    book = tmp_path / "shared.xlsx"
+    book.write_bytes(_with_rows(_lines_header() + _many_lines(3000), parts=rels))
+    split = _within(60, lambda: read_workbook(book))
+    assert {part for part, _ in handed} == {PART} and handed.count((PART, 0)) == 1
+    forget_grid()
+    with mock.patch.object(pieces, "SPLIT_BYTES", 1 << 60):
+        assert _same(split, read_workbook(book))
 
 
 @pytest.mark.needs("soffice")

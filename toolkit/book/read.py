@@ -16,7 +16,7 @@ from operator import itemgetter
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
 import python_calamine
 
@@ -91,13 +91,16 @@ class Grid:
             raise
 
     def _writing(self, wanted: tuple[str, ...]):
-        def start(data: bytes, sheets: dict[str, str]) -> None:
+        def start(data: bytes, sheets: dict[str, str]) -> dict[str, Callable[[bytes], None]]:
+            handed = {}  # {part: the writer the survey hands its bytes to}
             for sheet in wanted:
                 name = next((n for n in sheets if fold_header(n) == fold_header(sheet)), None)
-                writer = Writer(data, sheets.get(name))
-                if writer.wanted:
+                writer = Writer(data, sheets.get(name), handed=True)
+                if writer.wanted and writer.info.filename not in handed:  # two sheets on one part (hostile): one writer
                     writer.start()
                     self._writers[name] = writer
+                    handed[writer.info.filename] = writer.hand
+            return handed
         return start
 
     def find_sheet(self, name: str) -> str | None:

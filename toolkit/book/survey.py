@@ -72,13 +72,15 @@ class Survey:
 
 
 def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_only: bool = False,
-           ahead: Callable[[bytes, dict[str, str]], None] | None = None) -> Survey:
+           ahead: Callable[[bytes, dict[str, str]], dict[str, Callable[[bytes], None]]] | None = None) -> Survey:
     """The file read and checked; raises `WorkbookError` for anything calamine should not see.
     `spreadsheet_only`: also let through the formats calamine reads besides .xlsx/.xlsm (an .xls
     or .ods customer list), checked only for size. `ahead(data, {sheet name: part})` is called
     once the zip directory has passed the limits and the sheets are known, before the parts are
     inflated: the reader starts work on a big sheet there (toolkit.book.pieces), never handing
-    calamine anything before the survey has passed the whole file."""
+    calamine anything before the survey has passed the whole file. It returns {part: hand}: each
+    such part is handed over as it is inflated, `hand(piece)` for every piece of it, then
+    `hand(b"")` once all of it has inflated to its declared size (not when it is refused)."""
     limits = limits or _limits.current()
     path = Path(path)
     data = _read(path, limits)
@@ -97,12 +99,11 @@ def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_o
         raise WorkbookError(_not_a_workbook(path, archive, names))
     parts = {i.filename: i for i in infos}
     sheets, date1904 = _sheet_parts(path, data, parts)
-    if ahead is not None and not date1904:
-        ahead(data, sheets)
+    handed = ahead(data, sheets) if ahead is not None and not date1904 else {}
     percent_styles = _percent_styles(path, data, parts, sheets)
     facts = {part: SheetFacts(name, part) for name, part in sheets.items() if part in parts}
     scanners = {part: _SheetScan(fact, percent_styles, limits) for part, fact in facts.items()}
-    _inflate_all(path, data, infos, scanners)
+    _inflate_all(path, data, infos, scanners, handed)
     for part, scan in scanners.items():
         scan.finish(path, data, parts[part])
     return Survey(data, {f.name: f for f in facts.values()}, date1904=date1904)
@@ -276,18 +277,25 @@ def _whole(path: Path, data: bytes, info: zipfile.ZipInfo) -> bytes:
     return b"".join(_inflate(path, data, info))
 
 
-def _inflate_all(path: Path, data: bytes, infos: list[zipfile.ZipInfo], scanners: dict) -> None:
-    """Every part inflated once (counted against its declared size); sheets are scanned on the way."""
+def _inflate_all(path: Path, data: bytes, infos: list[zipfile.ZipInfo], scanners: dict,
+                 handed: dict[str, Callable[[bytes], None]] | None = None) -> None:
+    """Every part inflated once (counted against its declared size); sheets are scanned on the way,
+    and the parts in `handed` handed over (see `survey`)."""
+    handed = handed or {}
     for info in infos:
-        scan = scanners.get(info.filename)
+        scan, hand = scanners.get(info.filename), handed.get(info.filename)
         first = True
         for piece in _inflate(path, data, info):
             if first and info.filename.endswith((".xml", ".rels")) and _DOCTYPE.search(piece[:4096]):
                 raise WorkbookError(f"{path} was refused: its part {info.filename} declares a DOCTYPE, which Excel "
                                     f"never writes (a way to attack XML readers). {SAVE_AS[0].upper()}{SAVE_AS[1:]}.")
             first = False
+            if hand is not None:  # first: the writer cuts it while the scan looks it over
+                hand(piece)
             if scan is not None:
                 scan.feed(piece)
+        if hand is not None:
+            hand(b"")
 
 
 _DOCTYPE = re.compile(rb"<!(?:DOCTYPE|ENTITY)", re.I)
