@@ -346,12 +346,21 @@ def test_the_reader_writes_the_pieces_while_the_survey_looks_the_file_over(monke
     start, inflate = pieces.Writer.start, survey_module._inflate_all
     monkeypatch.setattr(pieces.Writer, "start", lambda self: (events.append("pieces"), start(self)))
     monkeypatch.setattr(survey_module, "_inflate_all", lambda *a: (events.append("survey inflates"), inflate(*a)))
-    parsed = []
-    monkeypatch.setattr(pieces, "_parse", lambda path, sheet, whole_top: parsed.append(sheet) or real_parse(path, sheet, whole_top))
+    made, init = [], pieces.Pieces.__init__
+    monkeypatch.setattr(pieces.Pieces, "__init__", lambda self, *a, **k: (made.append(self), init(self, *a, **k))[1])
+    parsed = []  # (sheet, whether every piece of Invoices was parsed or being parsed then)
+
+    def parse(path, sheet, whole_top):
+        parsed.append((sheet, made[0].all_taken.is_set()))
+        return real_parse(path, sheet, whole_top)
+    monkeypatch.setattr(pieces, "_parse", parse)
     workbook = read_workbook(SAMPLES / "demo.xlsx")
-    # Invoices and Invoice lines, parsed in the order they are read
+    # Invoices and Invoice lines, parsed in the order they are read: a piece of Invoice lines only
+    # once every piece of Invoices is taken
     assert events == ["pieces", "pieces", "survey inflates"] and workbook.lines
-    assert parsed == ["Invoices"] * 2 + [SHEET] * 2
+    sheets = [sheet for sheet, _ in parsed]
+    assert made[0].sheet == "Invoices" and sheets.count("Invoices") == 2 and sheets.count(SHEET) == 2 and len(sheets) == 4
+    assert all(taken for sheet, taken in parsed if sheet == SHEET)
 
 
 real_parse = pieces._parse
@@ -468,6 +477,28 @@ def test_pieces_cut_from_the_bytes_handed_are_one_parse_of_the_whole_sheet(tmp_p
 
 
 from toolkit.book import survey as survey_module  # noqa: E402
+
+
+def test_a_piece_is_parsed_as_soon_as_it_is_written():
+    """The writer held up before its last piece: the first pieces are parsed and given meanwhile."""
+    data = _with_rows(_lines_header() + _many_lines(3000))
+    release, made, workbook = threading.Event(), [], pieces._workbook
+
+    def held(paths, opening):
+        made.append(1)
+        if len(made) == 3:
+            assert release.wait(30)
+        return workbook(paths, opening)
+    size = zipfile.ZipFile(io.BytesIO(data)).getinfo(PART).file_size
+    with mock.patch.object(pieces, "_workbook", held), mock.patch.object(pieces, "PIECE_BYTES", size // 3):
+        writer = pieces.Writer(data, PART)
+        writer.start()
+        given = iter(pieces.Pieces(writer, SHEET))
+        first = _within(30, lambda: next(given))
+        assert not release.is_set() and len(made) == 3  # the writer waits before the last piece
+        release.set()
+        parts = [first, *_within(30, lambda: list(given))]
+    assert len(parts) == 3 and _joined(parts) == _whole(data)
 
 
 @pytest.mark.parametrize("refusal, pattern", [

@@ -68,6 +68,9 @@ class Writer(threading.Thread):
         super().__init__(name="write pieces", daemon=True)
         self.paths: list[str] = []
         self.ok = False  # every piece written
+        self.written = 0  # the pieces written whole so far (their files are the first in `paths`)
+        self.ended = False  # no more are written
+        self.progress = threading.Condition()
         self.stopped = False
         self.info = None
         if part is not None:
@@ -100,6 +103,20 @@ class Writer(threading.Thread):
             self.archive = None
             if self.handed is not None:
                 self.handed.close()  # done or failed: the survey hands on without waiting
+            with self.progress:
+                self.ended = True
+                self.progress.notify_all()
+
+    def piece(self, n: int) -> str | None:
+        """The file of piece `n` (from 0), once written; None when the writer ended without it."""
+        with self.progress:
+            self.progress.wait_for(lambda: self.written > n or self.ended)
+            return self.paths[n] if self.written > n else None
+
+    def _wrote(self, count: int) -> None:
+        with self.progress:
+            self.written = count
+            self.progress.notify_all()
 
     def discard(self) -> None:
         """Stop writing (the file was refused, or the pieces are not needed) and remove them."""
@@ -176,7 +193,7 @@ class Pieces:
         self.parsed: list[tuple[list[list], tuple[int, int] | None] | None] = [None] * writer.count
         self.ready = [threading.Event() for _ in range(writer.count)]
         self.taken = itertools.count()  # the next piece a thread parses (next() on it is atomic)
-        self.all_taken = threading.Event()  # every piece is parsed or being parsed: the next sheet's turn
+        self.all_taken = threading.Event()  # every piece is taken (parsed, or being parsed or written): the next sheet's turn
         self.stopped = False
         self.workers = []
         try:
@@ -193,10 +210,12 @@ class Pieces:
         try:
             if self.after is not None:
                 self.after.all_taken.wait()  # two threads parse one sheet at a time
-            self.writer.join()  # written while the survey looked the file over: done, or nearly
             while not self.stopped and (n := next(self.taken)) < len(self.ready):
-                if self.writer.ok:
-                    self.parsed[n] = _parse(self.writer.paths[n], self.sheet, whole_top=n == 0)
+                # Written while the survey looked the file over (the pieces exist only once it has
+                # passed the whole file), or still being written: each is parsed as soon as it is.
+                path = self.writer.piece(n)
+                if path is not None:
+                    self.parsed[n] = _parse(path, self.sheet, whole_top=n == 0)
                 self.ready[n].set()
         finally:
             self.all_taken.set()
@@ -310,22 +329,23 @@ def _write_pieces(archive: zipfile.ZipFile, info: zipfile.ZipInfo, count: int, s
                 out.write(text)
                 while piece := read():
                     out.write(piece)
-                break
-            goal = info.file_size * n // count
-            # a cut after the piece's first byte: every piece holds a row
-            while (cut := text.find(_CUT, max(1, goal - written))) < 0:
-                if b"</sheetData>" in text or not (piece := read()):
-                    return False  # the rows end before the goal's row: a sheet of another shape
-                keep = max(len(text) - _OVERLAP, 0)
-                out.write(memoryview(text)[:keep])
-                written += keep
-                text = text[keep:] + piece
-            if text.find(b"</sheetData>", 0, cut) >= 0:
-                return False
-            out.write(memoryview(text)[:cut])
-            out.write(_END)
-            written += cut
-            text = text[cut:]
+            else:
+                goal = info.file_size * n // count
+                # a cut after the piece's first byte: every piece holds a row
+                while (cut := text.find(_CUT, max(1, goal - written))) < 0:
+                    if b"</sheetData>" in text or not (piece := read()):
+                        return False  # the rows end before the goal's row: a sheet of another shape
+                    keep = max(len(text) - _OVERLAP, 0)
+                    out.write(memoryview(text)[:keep])
+                    written += keep
+                    text = text[keep:] + piece
+                if text.find(b"</sheetData>", 0, cut) >= 0:
+                    return False
+                out.write(memoryview(text)[:cut])
+                out.write(_END)
+                written += cut
+                text = text[cut:]
+        writer._wrote(n)  # its file is whole: it may be parsed
     return True
 
 
