@@ -249,3 +249,32 @@ def test_upgrade_after_a_change_of_package_shows_the_new_packages_settings(tmp_p
     assert not rows["DATEV Mandant"][2]
     assert all(hidden for label, (_, _, hidden) in rows.items() if label.startswith("WinBooks"))
     assert "Settings of DATEV" in rows and "Settings of WinBooks" not in rows
+
+
+@pytest.mark.parametrize("where", ["missing-folder/new.xlsx", "a-file.xlsx/new.xlsx", "a-folder.xlsx", "n" * 300 + ".xlsx",
+                                   "missing-folder/new.xlsm"])
+def test_a_new_workbook_that_cannot_be_written_is_a_message_not_a_traceback(where, tmp_path, capsys):
+    from toolkit import cli
+
+    (tmp_path / "a-file.xlsx").write_bytes(b"mine")
+    (tmp_path / "a-folder.xlsx").mkdir()
+    before = sorted(p.name for p in tmp_path.iterdir())
+    assert cli.main(["workbook", "new", str(tmp_path / where), "--force"]) == 2
+    message = capsys.readouterr().err
+    assert message.startswith("ledger-export: ") and "Traceback" not in message
+    assert "cannot be written" in message and "nothing was written" in message
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # no temporary file left behind
+    assert (tmp_path / "a-file.xlsx").read_bytes() == b"mine"
+
+
+def test_a_new_workbook_in_a_folder_that_cannot_be_written_is_a_message(tmp_path, monkeypatch, capsys):
+    from toolkit import cli
+
+    def refused(self, data):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(template.Path, "write_bytes", refused)
+    assert cli.main(["workbook", "new", str(tmp_path / "new.xlsx")]) == 2
+    message = capsys.readouterr().err
+    assert "cannot be written (Permission denied)" in message and "can be written" in message
+    assert list(tmp_path.iterdir()) == []

@@ -8,7 +8,9 @@ Customer import paste area.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import io
 import os
 import re
@@ -25,6 +27,7 @@ from openpyxl.worksheet.table import Table, TableColumn, TableFormula, TableStyl
 from openpyxl.worksheet.worksheet import Worksheet
 
 from toolkit import layout
+from toolkit.errors import UserError
 from toolkit.book import formulas, lists, package_params
 
 CREATOR = "Ledger Export Toolkit"
@@ -366,15 +369,33 @@ def workbook_bytes(wb: Workbook) -> bytes:
 
 
 def write_atomically(path: str | os.PathLike, data: bytes) -> Path:
-    """Write next to the target, then rename: no half-written workbook if anything fails."""
+    """Write next to the target, then rename: no half-written workbook if anything fails. A path
+    that cannot be written (`workbook new` into a folder that does not exist) is a UserError."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
     try:
         tmp.write_bytes(data)
         os.replace(tmp, path)
+    except OSError as exc:
+        raise UserError(f"{path} cannot be written ({_why_not_written(exc)}): {_what_to_do(exc)}; "
+                        "nothing was written.") from None
     finally:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a name too long for the file system cannot even be looked up
+            tmp.unlink(missing_ok=True)
     return path
+
+
+def _why_not_written(exc: OSError) -> str:
+    return {errno.ENOENT: "its folder does not exist", errno.ENOTDIR: "a part of the path is a file, not a folder",
+            errno.EISDIR: "a folder of that name is there", errno.ENAMETOOLONG: "the name is too long for the file system",
+            errno.ENOSPC: "the disk is full"}.get(exc.errno, exc.strerror or str(exc))
+
+
+def _what_to_do(exc: OSError) -> str:
+    return {errno.ENOENT: "create the folder first, or give another path",
+            errno.ENOTDIR: "give a path whose folders are folders", errno.EISDIR: "give the name of a file, e.g. Company.xlsx",
+            errno.ENAMETOOLONG: "give a shorter name", errno.ENOSPC: "free some space, then try again"}.get(
+        exc.errno, "check that its folder exists and can be written, or choose another folder")
 
 
 def save_template(path: str | os.PathLike, sample: Mapping[str, object] | None = None) -> Path:

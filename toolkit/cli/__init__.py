@@ -184,7 +184,7 @@ def cmd_workbook_new(args) -> int:
     from toolkit.book import template
 
     path: Path = args.path
-    if path.exists() and not args.force:
+    if os.path.exists(path) and not args.force:  # False for a name too long to look up: the write says why
         raise UserError(f"{path} already exists; pass --force to overwrite it.")
     suffix = path.suffix.lower()
     if suffix not in (".xlsx", ".xlsm"):
