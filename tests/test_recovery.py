@@ -206,3 +206,27 @@ def test_recovery_that_cannot_write_is_a_message(demo, monkeypatch, capsys):
     assert cli.main(["export", str(demo)]) == 2
     err = capsys.readouterr().err
     assert "finishing it failed" in err and "can be written" in err and "Traceback" not in err
+
+
+def test_ctrl_c_after_the_commit_says_the_export_is_written_and_the_next_command_carries_it_in(demo, monkeypatch, capsys):
+    """Ctrl-C during the write-back: the export's files and register line are there, so the
+    interrupt must not say that nothing was kept; the next command writes the marks back."""
+    from toolkit.book import writeback
+
+    def interrupted(path, edits, **kwargs):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(writeback, "write_back", interrupted)
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo)]) == 130
+    out, err = capsys.readouterr()
+    export_id = Register(demo.parent / "demo-exports").entries()[-1]["id"]
+    assert export_id in out and "nothing half-written" not in err
+    assert f"export {export_id} is written and recorded" in err and "demo.xlsx was not updated" in err
+    assert "the next export" in err
+    assert demo.read_bytes() == before
+    monkeypatch.undo()
+
+    assert cli.main(["export", str(demo)]) == 0
+    out, err = capsys.readouterr()
+    assert "Recovered" in err and export_id in err and "Nothing new to export" in out
+    assert set(carried(demo)[0].values()) == {export_id}

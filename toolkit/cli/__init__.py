@@ -168,8 +168,8 @@ def main(argv: list[str] | None = None, report: dict | None = None, keep: Callab
     except UserError as exc:
         print(f"ledger-export: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("ledger-export: interrupted; nothing half-written was kept.", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # a command past its point of no return says where it stopped (`_export`)
+        print(f"ledger-export: {exc.args[0] if exc.args else 'interrupted; nothing half-written was kept.'}", file=sys.stderr)
         return 130
     except BrokenPipeError:  # whoever read the output stopped (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
@@ -295,12 +295,17 @@ def _export(args) -> int:
         # Kept (`keep`), the plan stays to the process's end: freeing it first would cost ~0.5 s at
         # 100,000 invoices, and the write-back adds ~7 MB to it (Peppol, the biggest: 994 MiB).
         # Not kept (a batch worker, a test), it goes before the write-back, which needs none of it.
+        export_id = result.entry["id"]
         plan = result = None
         try:
             write_back(args.workbook, edits)
         except UserError as exc:  # the export itself is committed and recorded in the register
             raise UserError(f"The export is written and recorded, but {args.workbook} was not updated "
                             f"({updated}): {exc}") from None
+        except KeyboardInterrupt:  # Ctrl-C: the write-back is all or nothing, and recovery carries it in later
+            raise KeyboardInterrupt(f"interrupted: export {export_id} is written and recorded, but {args.workbook} was "
+                                    f"not updated ({updated}); the next export of it (or any command that changes "
+                                    "it) carries that in, and says so.") from None
         print(f"Workbook updated: {updated}.")
     return EXIT_OK
 
