@@ -536,3 +536,45 @@ def test_a_chart_sheet_named_settings_is_named_as_one(tmp_path):
                                "its tab, Rename), then restore the sheet 'Settings' with a row per setting, its label in "
                                "column A and its value in column B.")
     assert cli.main(["check", str(path)]) != 0
+
+
+def test_the_survey_sees_the_same_sheet_however_its_bytes_are_cut():
+    """The survey looks at each inflated piece in place, the tag cut between two pieces joined to
+    the next one's start: whatever the cuts, what it finds of a sheet (odd cells, percent-formatted
+    cells, error cells, the last row tag, a walk for cells without references) is what one look at
+    the whole part finds."""
+    import random
+
+    from toolkit.book.survey import CHUNK, SheetFacts, _SheetScan
+
+    formula = b"<f>IF(InvoiceLines[[#This Row],[Net]]&gt;0,&quot;x&quot;,&quot;y&quot;)</f>"
+    rows = [b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>a &gt; b s="3"</t></is></c><c r="B%d" s="3"><v>0.1</v></c>'
+            b'<c r="K%d" s="11">%s<v>12.5</v></c><c r="C%d" s="3"/></row>' % (n, n, n, n, formula, n) for n in range(1, 60)]
+    rows[20] = b'<row r="21"><c r="AB21" s="3"><v>1</v></c><c s="5" r="D21"><v>2</v></c><c r="E21" t="e"><v>#N/A</v></c></row>'
+    rows[40] = b'<row r="41"><c r="F1000000"><v>3</v></c></row>'
+    sheets = [b'<?xml version="1.0"?><worksheet><sheetData>' + b"".join(rows) + b"</sheetData></worksheet>",
+              b'<?xml version="1.0"?><x:worksheet><x:sheetData><x:row><x:c><x:v>1</x:v></x:c></x:row></x:sheetData></x:worksheet>',
+              b'<?xml version="1.0"?><worksheet><sheetData>' + b"".join(rows[:5]) + b'<row><c><v>1</v></c></row></sheetData></worksheet>']
+
+    def seen(pieces) -> tuple:
+        scan = _SheetScan(SheetFacts("s", "p"), frozenset({"3"}), limits.current())
+        for piece in pieces:
+            scan.feed(piece)
+        f = scan.facts
+        if scan.walk:  # `finish` then walks the whole part from the start: what was seen so far does not count
+            return True, f.errors
+        scan.carry and scan._scan(scan.carry)  # as `finish` ends the look
+        return scan.walk, scan.narrow, scan.max_row, scan.max_col, f.errors, f.last_row_tag, sorted(f.percent)
+
+    rng = random.Random(5)
+    for sheet in sheets:
+        whole = seen([sheet])
+        assert seen([sheet[n:n + 1] for n in range(len(sheet))]) == whole  # a byte at a time
+        for _ in range(200):
+            cuts = sorted(rng.sample(range(1, len(sheet)), rng.randint(1, 12)))
+            assert seen([sheet[a:b] for a, b in zip([0, *cuts], [*cuts, len(sheet)])]) == whole
+    walk, narrow, max_row, max_col, errors, last_row, percent = seen([sheets[0]])
+    assert not walk and narrow and (max_row, max_col) == (1_000_000, 28) and errors and last_row == 59
+    assert (0, 1) in percent and (20, 27) in percent and (20, 3) not in percent  # s="3" in text is no cell's
+    assert seen([sheets[1]]) == seen([sheets[2]]) == (True, False)  # a prefixed root, cells without references: walked
+    assert CHUNK > len(sheets[0])
