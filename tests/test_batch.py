@@ -88,3 +88,32 @@ def test_the_table_lines_up_under_its_heading_with_short_names(tmp_path, capsys)
     assert first.startswith("a.xlsx ") and second.startswith("b.xlsx ")
     assert first.index("exported") == second.index("exported") == header.index("result")
     assert first.index("64") + 2 == header.index("documents") + len("documents")
+
+
+def test_ctrl_c_starts_no_further_workbook_and_says_which_were_done(tmp_path, capsys, monkeypatch):
+    """Ctrl-C in a month-end run: the workbooks under way end as they would alone, none starts
+    after it, the table says which were exported and which were not started, and the exit is 130."""
+    from toolkit.cli import batch
+
+    for name in ("a.xlsx", "b.xlsx", "c.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    calls = []
+    real_wait = batch.concurrent.futures.wait
+
+    def wait_then_ctrl_c(futures, **kwargs):
+        calls.append(1)
+        if len(calls) == 2:  # Ctrl-C while the second workbook is exported
+            raise KeyboardInterrupt
+        return real_wait(futures, **kwargs)
+    monkeypatch.setattr(batch.concurrent.futures, "wait", wait_then_ctrl_c)
+
+    assert cli.main(["export", str(tmp_path), "--jobs", "1"]) == 130
+    out, err = capsys.readouterr()
+    assert not (tmp_path / "c-exports").exists()  # nothing starts after Ctrl-C
+    [entry] = Register(tmp_path / "a-exports").entries()
+    rows = {line.split()[0]: line for line in out.split("\nworkbook")[1].splitlines()[1:] if line.strip()}
+    assert rows["a.xlsx"].split()[1:3] == ["exported", "64"]
+    assert rows["b.xlsx"].split()[1] == "exported"  # under way at the Ctrl-C: it ended as it would alone
+    assert rows["c.xlsx"].split()[1] == "interrupted" and "not started" in rows["c.xlsx"]
+    assert "nothing half-written" not in err
+    assert "interrupted: 2 of 3 workbook(s) done, 1 not started" in err

@@ -18,7 +18,7 @@ from typing import Callable
 
 from toolkit import __version__, collector, layout
 from toolkit.errors import UserError
-from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, end_progress, print_findings, print_preview, progress, writing
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, end_progress, print_findings, print_preview, progress, writing
 
 
 def _text_arg(text: str) -> str:
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None, report: dict | None = None, keep: Callab
         return EXIT_USAGE
     except KeyboardInterrupt as exc:  # a command past its point of no return says where it stopped (`_export`)
         print(f"ledger-export: {exc.args[0] if exc.args else 'interrupted; nothing half-written was kept.'}", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # whoever read the output stopped (`| head`): stop quietly, as Unix tools do
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_FINDINGS

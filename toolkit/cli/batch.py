@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from toolkit.cli.output import EXIT_FINDINGS, EXIT_OK, EXIT_USAGE
+from toolkit.cli.output import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 
@@ -35,7 +35,7 @@ class Outcome:
     @property
     def status(self) -> str:
         done = ("would export" if self.dry_run else "exported") if self.documents else "nothing new"
-        return {EXIT_OK: done, EXIT_FINDINGS: "blocked"}.get(self.code, "failed")
+        return {EXIT_OK: done, EXIT_FINDINGS: "blocked", EXIT_INTERRUPTED: "interrupted"}.get(self.code, "failed")
 
 
 def workbooks(paths: list[Path]) -> list[Path]:
@@ -65,6 +65,9 @@ def export_one(main: Callable, workbook: Path, options: list[str]) -> Outcome:
         return Outcome(workbook, EXIT_USAGE, message=f"internal error: {traceback.format_exc(limit=1).splitlines()[-1]}")
     lines = [line for line in (err.getvalue() + out.getvalue()).splitlines() if line.strip()]
     message = report.get("message") or (lines[-1].removeprefix("ledger-export: ") if lines else "")
+    said = [line for line in err.getvalue().splitlines() if line.startswith("ledger-export: ")]
+    if code == EXIT_INTERRUPTED and said:  # where the interrupt left it, not what the export had done before
+        message = said[-1].removeprefix("ledger-export: ")
     return Outcome(workbook, code, report.get("documents", 0), tuple(report.get("files", ())), message,
                    report.get("dry_run", False))
 
@@ -77,20 +80,50 @@ def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=No
         return EXIT_USAGE
     outcomes: dict[Path, Outcome] = {}
     label = labels(books)
-    # A fresh process per workbook: no state, memory or lock carries from one to the next.
+    waiting = iter(books)
+    running: dict[concurrent.futures.Future, Path] = {}
+    interrupted = False
+    # A fresh process per workbook: no state, memory or lock carries from one to the next. A
+    # workbook is handed to the pool only when a process is free for it, so that after Ctrl-C
+    # none starts (the pool would run every workbook already queued).
     with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1,
                                                 mp_context=_fresh_processes()) as pool:
-        running = {pool.submit(export_one, main, book, options): book for book in books}
-        for future in concurrent.futures.as_completed(running):
-            book = running[future]
-            try:
-                outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - the worker process itself died
-                outcome = Outcome(book, EXIT_USAGE, message=f"the export process ended unexpectedly ({exc})")
-            outcomes[book] = outcome
-            print(f"[{len(outcomes)}/{len(books)}] {label[book]}: {outcome.status} — {outcome.message}", file=out, flush=True)
+        def start_next() -> None:
+            book = next(waiting, None)
+            if book is not None:
+                running[pool.submit(export_one, main, book, options)] = book
+
+        for _ in range(max(1, jobs)):
+            start_next()
+        try:
+            while running:
+                done, _ = concurrent.futures.wait(running, return_when=concurrent.futures.FIRST_COMPLETED)
+                for future in done:
+                    book = running.pop(future)
+                    outcomes[book] = _outcome(future, book)
+                    print(f"[{len(outcomes)}/{len(books)}] {label[book]}: {outcomes[book].status} — {outcomes[book].message}",
+                          file=out, flush=True)
+                    start_next()
+        except KeyboardInterrupt:  # those under way end as they would alone (Ctrl-C reached them too)
+            interrupted = True
+    for future, book in running.items():
+        outcomes[book] = _outcome(future, book)
+    for book in books:
+        outcomes.setdefault(book, Outcome(book, EXIT_INTERRUPTED, message="not started: interrupted (Ctrl-C)"))
     _table([outcomes[b] for b in books], label, out)
+    if interrupted:
+        done = sum(o.code == EXIT_OK for o in outcomes.values())
+        not_started = sum(o.message.startswith("not started") for o in outcomes.values())
+        raise KeyboardInterrupt(f"interrupted: {done} of {len(books)} workbook(s) done, {not_started} not started; "
+                                "the next export of a workbook cut short finishes or rolls back what was under way, and says so.")
     return max(o.code for o in outcomes.values())
+
+
+def _outcome(future: concurrent.futures.Future, book: Path) -> Outcome:
+    try:
+        return future.result()
+    except Exception as exc:  # noqa: BLE001 - the worker process itself died
+        return Outcome(book, EXIT_USAGE, message=f"the export process ended unexpectedly ({exc})")
 
 
 def labels(books: list[Path]) -> dict[Path, str]:
@@ -120,7 +153,7 @@ def _table(outcomes: list[Outcome], label: dict[Path, str], out) -> None:
     width = max(len("workbook"), *(len(label[o.workbook]) for o in outcomes))
     print(f"\n{'workbook':<{width}}  {'result':<12} {'documents':>9}  files / error", file=out)
     for o in outcomes:
-        detail = ", ".join(o.files) or o.message
+        detail = o.message if o.code == EXIT_INTERRUPTED else ", ".join(o.files) or o.message
         print(f"{label[o.workbook]:<{width}}  {o.status:<12} {o.documents:>9}  {detail}", file=out)
     failed = sum(o.code != EXIT_OK for o in outcomes)
     dry = " (a dry run: nothing written)" if any(o.dry_run for o in outcomes) else ""

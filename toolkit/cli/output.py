@@ -9,6 +9,7 @@ import sys
 from toolkit.model import Finding, report_order
 
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a command ended by SIGINT
 
 
 def print_findings(findings: list[Finding], as_json: bool = False, out=None) -> None:
