@@ -7,7 +7,7 @@ import zipfile
 import openpyxl
 
 from toolkit import cli, layout, sample
-from toolkit.book import xlsm
+from toolkit.book import template, xlsm
 from toolkit.book.read import read_workbook
 
 
@@ -122,3 +122,20 @@ def test_the_vba_reader_reads_projects_excel_saved():
     assert [(m.name, m.kind) for m in modules] == [("ThisWorkbook", "document"), ("Sheet1", "document"),
                                                    ("Module1", "standard"), ("Sheet2", "document")]
     assert modules[2].source.startswith('Attribute VB_Name = "Module1"') and "Sub " in modules[2].source
+
+
+def test_a_table_whose_header_row_is_not_recognised_stops_the_upgrade_instead_of_losing_its_rows(tmp_path, capsys):
+    """Every header of 'Invoices' retyped: the rebuild carried no invoice and said nothing."""
+    settings, tables = sample.demo()
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    book = openpyxl.load_workbook(path)
+    for cell in book["Invoices"][1]:
+        cell.value = f"my {cell.value}" if cell.value else cell.value
+    book.save(path)
+    before = path.read_bytes()
+
+    assert cli.main(["workbook", "upgrade", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "'Invoices'" in err and "header row" in err and "Invoice number" in err and "Nothing was changed" in err
+    assert path.read_bytes() == before and not list(tmp_path.glob("*before-upgrade*"))

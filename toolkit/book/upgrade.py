@@ -28,6 +28,11 @@ def _raw_table(grid: Grid, sheet: layout.Sheet, dropped: list[str]) -> list[list
     rows = grid.rows(actual)
     header, positions = address.find_header(rows, sheet)
     if header is None:
+        if any(v not in ("", None) for row in rows for v in row):  # rows the rebuild would lose without a word
+            raise WorkbookError(f"The '{actual}' sheet has no header row the toolkit recognises (such as "
+                                f"'{sheet.columns[0].header}'), so its rows cannot be carried into the new workbook: "
+                                "give its columns their headers back (as in a new workbook), then upgrade again. "
+                                "Nothing was changed.")
         return []
     known = set(positions.values())
     dropped += [f"{sheet.name}: column '{v}'" for i, v in enumerate(rows[header]) if v not in ("", None) and i not in known]
