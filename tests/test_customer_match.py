@@ -22,6 +22,7 @@ from toolkit.customers.match import (
 )
 from toolkit.customers.normalize import name_key, vat_key
 from toolkit.customers.paste import decode, detect_delimiter, header_field, parse_paste, read_table_file
+from toolkit.errors import UserError
 from toolkit.model import Customer
 
 CUSTOMERS = [
@@ -388,3 +389,20 @@ def test_junk_paste_never_raises(rows):
     assert len(matches) == len(paste.records)
     result = apply_actions(rows_from(paste.records, matches), CUSTOMERS, "B")
     assert len(result.rows) == len(paste.records)
+
+
+@pytest.mark.parametrize("name", ["klanten.xlsx", "klanten.xls", "klanten.ods"])
+def test_a_csv_file_named_as_a_spreadsheet_is_read_as_the_csv_it_is(tmp_path, name):
+    """A CSV saved under a spreadsheet's name (an export renamed by hand): `customers import`
+    reads what the file holds; the refusal used to point to `customers import`, the command in use."""
+    path = tmp_path / name
+    with open(path, "w", encoding="utf-8-sig", newline="") as f:
+        csv.writer(f, delimiter=";").writerows(ROWS)
+    assert read_table_file(path) == ROWS
+
+
+def test_a_damaged_spreadsheet_is_still_refused_as_one(tmp_path):
+    path = tmp_path / "klanten.xlsx"
+    path.write_bytes(b"PK\x03\x04" + bytes(range(256)) * 4)
+    with pytest.raises(UserError):
+        read_table_file(path)

@@ -76,9 +76,20 @@ def test_an_xlsx_list_past_the_limit(tmp_path, monkeypatch):
 def test_a_bad_spreadsheet_list_is_a_message(tmp_path, capsys):
     book = make_workbook(tmp_path)
     bad = tmp_path / "list.xlsx"
-    bad.write_bytes(b"Number;Name\n1;A\n")
+    bad.write_bytes(b"PK\x03\x04" + b"\x00" * 200)
     assert cli.main(["customers", "import", str(book), str(bad)]) == 2
-    assert "not an Excel workbook" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.startswith("ledger-export: ") and "list.xlsx" in err and "Traceback" not in err
+
+
+def test_a_csv_list_named_xlsx_is_imported_as_the_csv_it_is(tmp_path, capsys):
+    """It was refused as 'not an Excel workbook ... a customer list in CSV can be imported with
+    `ledger-export customers import`', the very command that refused it."""
+    book = make_workbook(tmp_path)
+    renamed = tmp_path / "list.xlsx"
+    renamed.write_bytes(b"Number;Name\n1;A\n")
+    assert cli.main(["customers", "import", str(book), str(renamed), "--dry-run"]) == 0
+    assert "Would import" in capsys.readouterr().out
 
 
 def test_a_late_windows_1252_byte_rereads_the_list(tmp_path):

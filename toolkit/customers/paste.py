@@ -288,7 +288,7 @@ def read_table_file(path: str | Path, max_rows: int | None = None) -> list[list[
     path = Path(path)
     limits = _limits.current()
     cap = max_rows or limits.import_rows
-    if path.suffix.lower() in SPREADSHEET_SUFFIXES:
+    if path.suffix.lower() in SPREADSHEET_SUFFIXES and not _is_text(path):
         rows = _spreadsheet_rows(path, cap)
     else:
         rows = _csv_rows(path, cap)
@@ -297,6 +297,20 @@ def read_table_file(path: str | Path, max_rows: int | None = None) -> list[list[
                         f"({_limits.how_to_raise('import_rows', limits)}). Split the list into smaller "
                         "files and import them one after the other.")
     return rows
+
+
+def _is_text(path: Path) -> bool:
+    """A CSV saved under a spreadsheet's name (renamed by hand, or so named by the program that
+    wrote it) is read as the CSV it is: by its first bytes, not by its name. A spreadsheet starts
+    with a zip's or an old Excel file's signature, and has zero bytes near its start."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(4096)
+    except OSError:
+        return False  # the spreadsheet reader says why it cannot be read
+    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
+        return False
+    return bool(_bom_encoding(head)) or b"\0" not in head
 
 
 def _spreadsheet_rows(path: Path, cap: int) -> list[list[object]]:
