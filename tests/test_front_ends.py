@@ -134,3 +134,20 @@ def test_an_option_given_empty_is_refused_not_taken_as_left_out(option, tmp_path
     assert stopped.value.code == 2
     assert f"argument {option}: it is empty" in capsys.readouterr().err
     assert book.read_bytes() == before and not (tmp_path / "demo-exports").exists()
+
+
+@pytest.mark.parametrize("option", [["--package", "datev"], ["--from", "2026-01-01"], ["--to", "2026-01-31"],
+                                    ["--include-exported"], ["--zip"]])
+def test_again_with_an_option_it_cannot_honour_is_refused_not_ignored(option, tmp_path, capsys, monkeypatch):
+    """`--again ID --zip` re-created the export without a zip (and --package, --from, --to were
+    dropped as silently), then exited 0."""
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1775120400")
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book)]) == 0
+    [export_id] = [p.name for p in (tmp_path / "demo-exports").iterdir() if p.is_dir()]
+    capsys.readouterr()
+    assert cli.main(["export", str(book), "--again", export_id, *option]) == 2
+    err = capsys.readouterr().err
+    assert f"--again re-creates export {export_id} as it was made" in err and option[0] in err and "nothing was written" in err
+    assert [p.name for p in (tmp_path / "demo-exports").iterdir() if p.is_dir()] == [export_id]

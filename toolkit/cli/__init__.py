@@ -236,10 +236,22 @@ def cmd_export(args) -> int:
     if len(args.workbooks) > 1 or args.workbooks[0].is_dir():
         return _export_many(args)
     args.workbook = args.workbooks[0]
+    if args.again:
+        _again_as_made(args)
     if args.dry_run:  # writes nothing: no lock, no recovery
         return _export(args)
     with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back):
         return _export(args)
+
+
+def _again_as_made(args) -> None:
+    """--again takes the package, period, documents and zip the export was made with: an option
+    that would change one of them is refused, not dropped (`--again ID --zip` made no zip, exit 0)."""
+    given = [name for name, value in (("--package", args.package), ("--from", args.period_from), ("--to", args.period_to),
+                                      ("--include-exported", args.include_exported), ("--zip", args.zip)) if value]
+    if given:
+        raise UserError(f"--again re-creates export {args.again} as it was made (its package, period, documents "
+                        f"and zip): leave out {', '.join(given)}; nothing was written.")
 
 
 def _export_many(args) -> int:
