@@ -385,3 +385,18 @@ def test_a_full_disk_is_a_clear_error_naming_both_places_and_leaves_the_workbook
         write_back(book, Edits().set(layout.INVOICES.name, 2, "exported_in", "X"))
     assert str(book) in str(caught.value) and tempfile.gettempdir() in str(caught.value)
     assert "not changed" in str(caught.value) and book.read_bytes() == before
+
+
+def test_a_name_too_long_for_its_backup_is_said_as_such_not_check_the_disk(book):
+    """A workbook name of 235 bytes fits the file system, its backup's (23 more) does not: the
+    write-back said 'Check the disk', and every later command failed the same way."""
+    from toolkit.book.writeback import WriteBackError
+
+    long = book.with_name("a" * 230 + ".xlsx")
+    book.rename(long)
+    before = long.read_bytes()
+    with pytest.raises(WriteBackError) as refused:
+        write_back(long, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    message = str(refused.value)
+    assert "too long" in message and "shorter name" in message and "Check the disk" not in message
+    assert long.read_bytes() == before and sorted(p.name for p in long.parent.iterdir()) == [long.name]

@@ -949,6 +949,10 @@ def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
                               "run the command again; the workbook was not changed.")
     if isinstance(exc, FileNotFoundError):
         return WriteBackError(f"{path} no longer exists (moved or deleted?), so {doing} failed; nothing was written.")
+    if exc.errno == errno.ENAMETOOLONG:  # the name fits, its backup's (NAME.backup-YYYYmmdd-HHMMSS, 23 more) does not
+        return WriteBackError(f"The name of {path} is too long for the file system to hold its backup beside it, so "
+                              f"{doing} failed; the workbook was not changed. Give the workbook a shorter name and run "
+                              "the command again.")
     return WriteBackError(f"{doing.capitalize()} failed for {path} ({exc.strerror or exc}); the workbook was not "
                           "changed. Check the disk and run the command again.")
 
