@@ -248,3 +248,24 @@ def test_an_export_folder_where_no_lock_can_be_made_is_said_at_once():
         with locked(None, Path("/proc/1"), wait=60):
             pass
     assert time.monotonic() - started < 10
+
+
+def test_an_export_folder_that_cannot_be_written_says_what_to_do(tmp_path, monkeypatch):
+    """'Recording the export in .../export-register.jsonl failed ([Errno 1] ...)' said where, not
+    what to do about it."""
+    def read_only(self, record):
+        raise PermissionError(1, "Operation not permitted", str(self.path))
+
+    monkeypatch.setattr(Register, "_append", read_only)
+    with pytest.raises(ExportFailed) as refused:
+        commit(tmp_path, FILES, entry("E1-x"))
+    message = str(refused.value)
+    assert "(Operation not permitted)" in message and "[Errno" not in message
+    assert "can be written" in message and "another output folder" in message and "nothing was written" in message
+    assert visible(tmp_path) == []
+
+    monkeypatch.undo()
+    monkeypatch.setattr(transaction.os, "rename", lambda src, dst: (_ for _ in ()).throw(OSError(28, "No space left on device")))
+    with pytest.raises(ExportFailed) as failed:
+        commit(tmp_path, FILES, entry("E2-x"))
+    assert "(No space left on device)" in str(failed.value) and "another output folder" in str(failed.value)

@@ -68,7 +68,8 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
         root.mkdir(parents=True, exist_ok=True)
         register.record_pending(entry)
     except OSError as exc:
-        raise ExportFailed(f"Recording the export in {register.path} failed ({exc}); nothing was written.") from exc
+        raise ExportFailed(f"Recording the export in {register.path} failed ({exc.strerror or exc}); nothing was "
+                           f"written. {_WRITABLE.format(root=root)}") from exc
     reached("pending")
     try:
         staging.mkdir()
@@ -88,9 +89,14 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
             register.record_failed(export_id, str(exc))
         except OSError:
             pass  # still pending: the next operation's recovery finds no folder and marks it failed
-        raise ExportFailed(f"Writing the export to {root} failed ({exc}); nothing was kept.") from exc
+        raise ExportFailed(f"Writing the export to {root} failed ({exc.strerror or exc}); nothing was kept. "
+                           f"{_WRITABLE.format(root=root)}") from exc
     reached("committed")
     return folder
+
+
+_WRITABLE = ("Check that {root} can be written (not read-only, not full), or choose another output folder "
+             "(--out, or Output folder on Settings), then export again.")
 
 
 # A new file, never one already there; bytes as they are (Windows would translate line ends).
