@@ -219,3 +219,31 @@ def test_the_computed_columns_are_checked_against_what_a_document_per_line_books
     off = computed_findings(workbook(D("0.01")))
     assert [(f.code, f.row) for f in off] == [("line.amount.differs", len(made) + 1)]
 
+
+
+def test_the_figures_a_saved_workbook_shows_are_compared_to_the_cent_whatever_the_cell_holds(tmp_path):
+    """Figures as a spreadsheet stores them (floats, with a float's noise, whole numbers) are the
+    toolkit's when they are to the cent; one cent off is a difference; text or a number out of
+    range in a computed cell is an unreadable cell, as in any other column."""
+    path = template.save_template(tmp_path / "saved.xlsx", {
+        layout.CUSTOMERS.name: CUSTOMERS, layout.INVOICES.name: INVOICES, layout.INVOICE_LINES.name: LINES})
+    wb = openpyxl.load_workbook(path)
+    lines, invoices = wb[layout.INVOICE_LINES.name], wb[layout.INVOICES.name]
+
+    def show(ws, sheet, row, **figures):
+        for key, value in figures.items():
+            ws.cell(row=row, column=sheet.keys.index(key) + 1).value = value
+    f2 = [2 + n for n, r in enumerate(LINES) if r[0] == "F2"]
+    for row_number in f2:  # 1 x 0.11 at 21 %: 0.02 VAT (0.0231), 0.13
+        show(lines, layout.INVOICE_LINES, row_number, net=0.11, vat=0.02 + 1e-12, total=0.13)
+    show(invoices, layout.INVOICES, 3, net=0.33, vat=0.06, total=0.39)  # F2: three lines, their VAT added
+    show(lines, layout.INVOICE_LINES, OVERWRITTEN, net=20.01, vat="abc", total=1e300)  # F4's line: 2 x 10
+    show(invoices, layout.INVOICES, 5, net=20.0, vat=4.2, total=24.2)  # F4: 20.00, 4.20, 24.20
+    wb.save(path)
+    book = read_workbook(path)
+    letter = {k: column_letter(layout.INVOICE_LINES.keys.index(k)) for k in ("net", "vat", "total")}
+    found = [(f.code, f.cell) for f in book.findings if f.sheet == layout.INVOICE_LINES.name]
+    assert found == [("cell.invalid.decimal", f"{letter['vat']}{OVERWRITTEN}"), ("cell.invalid.decimal", f"{letter['total']}{OVERWRITTEN}")]
+    differs = computed_findings(book)
+    assert [(f.code, f.cell) for f in differs] == [("line.amount.differs", f"{letter['net']}{OVERWRITTEN}")]
+    assert "Net shows 20.01, but the toolkit computes 20.00 for this line of invoice F4" in differs[0].message

@@ -585,3 +585,46 @@ def test_a_workbook_saved_by_another_spreadsheet_program_reads_the_same_in_piece
     whole = read_workbook(saved)
     assert parsed.count(SHEET) == 2 and split.lines and split.findings == whole.findings
     assert split.lines == whole.lines and split.invoices == whole.invoices and split.customers == whole.customers
+
+
+def test_an_export_cuts_the_pieces_while_its_recovery_surveys_the_file_and_reads_them(tmp_path, monkeypatch):
+    """The export's first look at the file (its recovery, which reads the Settings) is the one
+    survey of the command: the big sheets are cut into pieces from what it inflates, and the
+    read takes those pieces (no second survey, no other writer)."""
+    from toolkit import cli
+    from toolkit.book import survey as surveys
+
+    book = tmp_path / "demo.xlsx"
+    book.write_bytes((SAMPLES / "demo.xlsx").read_bytes())
+    made, surveyed = [], []
+    init, look = pieces.Writer.__init__, surveys.survey
+
+    def writer(self, data, part, *args, **kwargs):
+        made.append((part, kwargs.get("handed", args[0] if args else False)))
+        init(self, data, part, *args, **kwargs)
+
+    def survey(path, *args, **kwargs):
+        surveyed.append(kwargs.get("ahead") is not None)
+        return look(path, *args, **kwargs)
+    monkeypatch.setattr(pieces.Writer, "__init__", writer)
+    monkeypatch.setattr(read, "survey", survey)
+    assert cli.main(["export", str(book), "--no-write-back"]) == 0
+    assert surveyed == [True] and len(made) == 2 and all(handed for _, handed in made)
+    assert len({part for part, _ in made}) == 2
+
+
+def test_an_export_that_stops_before_its_read_leaves_no_pieces(tmp_path, capsys):
+    """The pieces cut while the recovery surveyed the file are removed when the export stops
+    before reading them (here: its output folder cannot be locked); the fixture checks the
+    temporary folder is empty."""
+    from toolkit import cli
+    from toolkit.book.edits import Edits
+    from toolkit.book.writeback import write_back
+
+    book = tmp_path / "demo.xlsx"
+    book.write_bytes((SAMPLES / "demo.xlsx").read_bytes())
+    write_back(book, Edits().set_setting("output_folder", "/proc/1/exports"), keep_backups=0)
+    forget_grid()
+    assert cli.main(["export", str(book)]) != 0
+    assert "Traceback" not in capsys.readouterr().err
+    assert list((tmp_path / "temp").iterdir()) == []  # removed by the export, not later

@@ -17,6 +17,7 @@ from operator import attrgetter
 from toolkit import layout
 from toolkit.accounting import ZERO, line_vat, money, sheet_amounts, typed_negative
 from toolkit.model import Finding, Invoice, Workbook, warning
+from toolkit.values import shown_amount
 
 
 def computed_findings(wb: Workbook) -> list[Finding]:
@@ -82,18 +83,25 @@ def _complete(invoice: Invoice) -> bool:
         line.quantity is not None and line.unit_price is not None and line.vat_rate is not None for line in invoice.lines)
 
 
+# Below this a figure's float is the toolkit's Decimal figure exactly when it is the float nearest to
+# it: 15 significant digits with the cents, which a float holds and `shown_amount` gives back.
+EXACT = 1e13
+
+
 def _compare(findings: list[Finding], code: str, sheet: layout.Sheet, where, shown, expected, what: str,
              number: str) -> None:
     """A warning for each figure `shown` that differs from the one `expected`; `what` names the row
     (formatted with the invoice `number` only for a finding: a million rows at 100,000 invoices)."""
-    if shown == expected:  # the usual row of a saved workbook: every figure the toolkit's, to the cent
-        return
-    for key, value in shown.items():  # else each figure, rounded to the cent (a float's noise is no difference)
-        if key in expected and money(value) != expected[key]:
+    for key, value in shown.items():
+        want = expected.get(key)
+        if want is None or (type(value) is float and value == float(want) and -EXACT < value < EXACT):
+            continue  # the usual figure of a saved workbook: the float nearest to the toolkit's
+        figure = money(shown_amount(value))  # rounded to the cent: a float's noise is no difference
+        if figure != want:
             header = sheet.column(key).header
             findings.append(warning(
                 code, where, key,
-                f"{header} shows {money(value)}, but the toolkit computes {expected[key]} for {what.format(number)} "
+                f"{header} shows {figure}, but the toolkit computes {want} for {what.format(number)} "
                 f"(and exports that). The cell's formula was probably typed over: copy the cell from "
                 f"another row of the {header} column. If the whole column differs, rebuild the "
                 f"formulas with `ledger-export workbook upgrade`."))

@@ -67,7 +67,7 @@ TOO_LARGE = 10**15
 # leaves past them (0.30000000000000004 for =0.1+0.2, 21.000000000000004 for =0.21*100) are noise
 # that made a total as issued differ from its booking, or a VAT rate miss its rule.
 EXCEL_DIGITS = ".15g"
-_FLOAT_LIMIT = float(TOO_LARGE)  # the same bound, exactly; a float compares faster with a float than with a large int
+FLOAT_LIMIT = float(TOO_LARGE)  # the same bound, exactly; a float compares faster with a float than with a large int
 
 
 def excel_number(value: float) -> Decimal:
@@ -75,6 +75,12 @@ def excel_number(value: float) -> Decimal:
     take their EXCEL_DIGITS significant digits (21.000000000000004 -> 21). The one rule of every
     float read (cells, percents, package parameters; `parsed_in_bulk` applies it a column at once)."""
     return Decimal(int(value)) if value.is_integer() else Decimal(format(value, EXCEL_DIGITS))
+
+
+def shown_amount(value) -> Decimal:
+    """A computed amount as the reader keeps it (`book.read`: the float its cell holds, or the
+    Decimal a text in it read as) as the Decimal it reads as: `parse_decimal`'s rule."""
+    return value if type(value) is Decimal else parse_decimal(value)
 
 
 def parse_decimal(value):
@@ -249,7 +255,7 @@ def parsed_in_bulk(parse, values: set) -> dict:
     if parse is parse_decimal or parse is parse_percent:
         # parse_decimal: a whole number stays whole (3.0 -> Decimal(3)), others go through their
         # 15 significant digits (12.1 -> Decimal('12.1')). NaN fails the range test and is left out.
-        floats = [v for v in values if type(v) is float and -_FLOAT_LIMIT < v < _FLOAT_LIMIT]
+        floats = [v for v in values if type(v) is float and -FLOAT_LIMIT < v < FLOAT_LIMIT]
         whole = list(filter(float.is_integer, floats))
         fractions = list(filterfalse(float.is_integer, floats))
         memo = dict(zip(whole, map(Decimal, map(int, whole))))

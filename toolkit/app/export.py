@@ -40,6 +40,7 @@ from toolkit.spec import RenderError, SpecError, list_specs, load_spec, period_f
 from toolkit.spec import spool
 from toolkit.spec.spool import Spooled, pieces
 from toolkit.resources import specs_dir
+from toolkit.values import shown_amount
 from toolkit.vatrules import RuleBook, package_vat_codes, unknown_packages
 
 Progress = Callable[[str], None]
@@ -449,7 +450,7 @@ def _changes(invoice: Invoice, date: str, customer_id: str, total: str) -> list[
     if invoice.customer_id and invoice.customer_id != customer_id:
         changes.append(("customer_id", f"customer {invoice.customer_id} now, {customer_id} then"))
     key = "total" if "total" in invoice.shown else "total_as_issued"
-    shown = invoice.shown.get("total", invoice.total_as_issued)
+    shown = shown_amount(invoice.shown["total"]) if "total" in invoice.shown else invoice.total_as_issued
     if shown is not None and then_total.is_finite() and abs(shown) != then_total:
         changes.append((key, f"total {abs(shown):,.2f} now, {then_total:,.2f} then"))
     return changes

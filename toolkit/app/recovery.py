@@ -33,7 +33,7 @@ from toolkit.app.export import export_log_row
 from toolkit.app.lock import locked
 from toolkit.app.numbering import number_edits
 from toolkit.app.register import EXPORT_FOLDER, ID_PATTERN, STREAM_COLUMNS, Loaded, Register, file_problems, stream_of
-from toolkit.book.read import Grid, open_grid, read_settings, read_table, read_workbook
+from toolkit.book.read import BIG_SHEETS, Grid, forget_grid, open_grid, read_settings, read_table, read_workbook
 from toolkit.book.edits import Edits
 from toolkit.book.writeback import write_back
 from toolkit.errors import UserError
@@ -50,27 +50,34 @@ class Operation:
 
 @contextlib.contextmanager
 def writing(workbook: Path, *, out_dir: Path | None = None, read_from: Path | None = None,
-            write: Callable[[Edits], object] | None = None, repair_workbook: bool = True) -> Iterator[Operation]:
+            write: Callable[[Edits], object] | None = None, repair_workbook: bool = True,
+            read_whole: bool = False) -> Iterator[Operation]:
     """Lock `workbook` and its export folder, recover, and hold the locks for the block.
 
     `read_from` is the file that holds the workbook's current content (Excel's saved copy of the
     open book); `write` applies the workbook's repair (default: write_back to the file).
-    `repair_workbook=False` (export --no-write-back) leaves the workbook untouched."""
+    `repair_workbook=False` (export --no-write-back) leaves the workbook untouched. `read_whole`:
+    the block reads the whole workbook (an export): its big sheets are cut into pieces while the
+    file is surveyed here (BIG_SHEETS), for the read to take."""
     workbook = Path(workbook)
     with locked(workbook):
         notes = _or_explain(clean_temp_files, workbook, workbook.parent)
-        grid = functools.cache(lambda: open_grid(read_from or workbook))  # opened once, if needed (the plan reuses it)
-        root = output_root(read_settings(grid(), []) if out_dir is None else None, workbook, out_dir)
-        with locked(None, root):
-            loaded, folder_notes = _or_explain(recover_folder, root, root)
-            notes += folder_notes
-            if repair_workbook and loaded.entries:
-                edits, repaired = workbook_repair(workbook, loaded, read_from, grid())
-                if edits:
-                    (write or functools.partial(write_back, workbook))(edits)
-                notes += repaired
-            grid.cache_clear()  # the plan opens the file through book.read's own cache; this one would hold it to the end
-            yield Operation(workbook, root, notes)
+        grid = functools.cache(lambda: open_grid(read_from or workbook, BIG_SHEETS if read_whole else ()))  # opened once, if needed (the plan reuses it)
+        try:
+            root = output_root(read_settings(grid(), []) if out_dir is None else None, workbook, out_dir)
+            with locked(None, root):
+                loaded, folder_notes = _or_explain(recover_folder, root, root)
+                notes += folder_notes
+                if repair_workbook and loaded.entries:
+                    edits, repaired = workbook_repair(workbook, loaded, read_from, grid())
+                    if edits:
+                        (write or functools.partial(write_back, workbook))(edits)
+                    notes += repaired
+                grid.cache_clear()  # the plan opens the file through book.read's own cache; this one would hold it to the end
+                yield Operation(workbook, root, notes)
+        finally:
+            if read_whole:
+                forget_grid()  # pieces the block did not take (it stopped before the read) are removed
 
 
 class RecoveryFailed(UserError):

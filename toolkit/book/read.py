@@ -42,7 +42,7 @@ from toolkit.model import (
     error,
     warning,
 )
-from toolkit.values import Invalid, clean_text, excel_number, fold_header, parsed_in_bulk, parser_for
+from toolkit.values import FLOAT_LIMIT, Invalid, clean_text, excel_number, fold_header, parse_decimal, parsed_in_bulk, parser_for
 
 HEADER_SEARCH_ROWS = address.HEADER_SEARCH_ROWS
 
@@ -427,8 +427,14 @@ class _Column:
         self.kinds: set[type] = set()
         self.memo: dict = {}
         self.controls: list[Finding] = []  # the warnings on control characters, in row order
+        self.shown = col.computed and self.parse is parse_decimal  # Net, VAT, Total: see `_shown_cells`
 
     def add(self, raw: list, kept: list[int], wheres: list[Where]) -> None:
+        if self.shown:
+            parsed, kinds = _shown_cells(raw)
+            self.parsed = self.parsed + parsed if self.parsed else parsed
+            self.kinds |= kinds
+            return
         distinct = None
         if self.percent_rows:
             raw = _as_percents(raw, kept, self.percent_rows)
@@ -447,6 +453,21 @@ class _Column:
         _column_findings(self.col, self.pos, kept, wheres, self.parsed, self.kinds, errors, findings)
         self.memo = {}
         return self.parsed
+
+
+def _shown_cells(raw: list) -> tuple[list, set]:
+    """A computed amount column, parsed: each number kept as the float its cell holds, anything
+    else parsed as a decimal cell is (text, a number out of range: then a finding, as for any
+    cell). A workbook saved by Excel shows a result in every row, nearly all of them distinct
+    (1.5 million at 100,000 invoices): the toolkit only compares them with its own figures
+    (`toolkit.computed`, as floats where they are equal; `values.shown_amount` gives the Decimal)."""
+    if raw.count("") == len(raw):  # no results (a file the toolkit or another program wrote)
+        return [None] * len(raw), {type(None)}
+    parsed = list(raw)
+    for n in [n for n, value in enumerate(raw) if type(value) is not float or not -FLOAT_LIMIT < value < FLOAT_LIMIT]:
+        value = raw[n]
+        parsed[n] = None if value == "" else _parse_one(parse_decimal, value)
+    return parsed, set(map(type, parsed))
 
 
 def _as_percents(raw: list, kept: list[int], rows: set[int]) -> list:
@@ -706,12 +727,16 @@ def read_workbook(path: str | Path) -> Workbook:
     return workbook
 
 
+# The sheets `read_workbook` reads in pieces (toolkit.book.pieces), cut while the file is surveyed:
+# whoever opens the file first for a whole read (an export's recovery) names them to `open_grid`.
+BIG_SHEETS = (layout.INVOICES.name, layout.INVOICE_LINES.name)
+
+
 def _read_workbook(path: str | Path) -> Workbook:
     # The two big sheets are parsed in the background, in the order they are read (Invoices first);
     # Invoices only when big enough for pieces (three parses at once would hold more memory).
-    big = (layout.INVOICES.name, layout.INVOICE_LINES.name)
-    grid = open_grid(path, in_pieces=big)
-    for name in big:
+    grid = open_grid(path, in_pieces=BIG_SHEETS)
+    for name in BIG_SHEETS:
         if (actual := grid.find_sheet(name)) is not None:
             grid.read_ahead(actual, whole=name == layout.INVOICE_LINES.name)
     findings: list[Finding] = []

@@ -220,7 +220,7 @@ def cmd_check(args) -> int:
     from toolkit.app.check import plan_check
     from toolkit.book.writeback import Edits, write_back
 
-    with writing(args.workbook) if args.write else contextlib.nullcontext():
+    with writing(args.workbook, read_whole=True) if args.write else contextlib.nullcontext():
         plan = plan_check(args.workbook, args.package, progress=progress)
         end_progress()
         print_findings(plan.findings, args.json)
@@ -240,7 +240,7 @@ def cmd_export(args) -> int:
         _again_as_made(args)
     if args.dry_run:  # writes nothing: no lock, no recovery
         return _export(args)
-    with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back):
+    with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back, read_whole=True):
         return _export(args)
 
 
