@@ -495,7 +495,8 @@ def test_a_piece_is_parsed_as_soon_as_it_is_written():
         writer.start()
         given = iter(pieces.Pieces(writer, SHEET))
         first = _within(30, lambda: next(given))
-        assert not release.is_set() and len(made) == 3  # the writer waits before the last piece
+        # given while the writer cannot have finished: it is held (or about to be) before its last piece
+        assert not release.is_set() and len(made) in (2, 3)
         release.set()
         parts = [first, *_within(30, lambda: list(given))]
     assert len(parts) == 3 and _joined(parts) == _whole(data)
