@@ -136,7 +136,7 @@ def _with_results(data: bytes, sheet: layout.Sheet, results: dict[int, dict], ou
     """The sheet part with each row of `results` holding its computed cells: the first data row's
     formula (as the template wrote it) and the row's result."""
     computed = [c.key for c in sheet.columns if c.computed]
-    letters = {key: _letter(sheet.keys.index(key)) for key in computed}
+    letters = {key: layout.column_letter(sheet.keys.index(key)) for key in computed}
     formulas = {}  # key -> the first data row's cell attributes and formula
     first = _ROW.search(data, data.index(b'<row r="2"'))
     for key, letter in letters.items():
@@ -170,16 +170,6 @@ def _with_results(data: bytes, sheet: layout.Sheet, results: dict[int, dict], ou
             batch.clear()
     batch.append(data[at:])
     out.write(b"".join(batch))
-
-
-def _letter(index: int) -> str:
-    """The column letter of a 0-based column index (A ... Z, AA ...)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rest = divmod(index - 1, 26)
-        letters = chr(65 + rest) + letters
-    return letters
 
 
 def workbook_for(path: Path, package: str) -> Path:

@@ -495,9 +495,8 @@ def _error_cell(ref: str, text: str):
     return change
 
 
-def test_a_chart_sheet_in_place_of_a_table_is_named_as_one(tmp_path):
-    """A chart sheet named "Invoices" (the table renamed away, a chart moved to its own sheet) was
-    reported as "No header row found", which sends the user looking for a header that cannot be."""
+def _chart_in_place_of(tmp_path, name: str):
+    """The demo workbook with the sheet `name` renamed away and a chart sheet of that name."""
     import openpyxl
     from openpyxl.chart import BarChart, Reference
 
@@ -505,11 +504,18 @@ def test_a_chart_sheet_in_place_of_a_table_is_named_as_one(tmp_path):
     path = tmp_path / "demo.xlsx"
     template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
     book = openpyxl.load_workbook(path)
-    book["Invoices"].title = "Old invoices"
+    book[name].title = f"Old {name.lower()}"
     chart = BarChart()
     chart.add_data(Reference(book["Invoice lines"], min_col=5, min_row=1, max_row=10))
-    book.create_chartsheet("Invoices").add_chart(chart)
+    book.create_chartsheet(name).add_chart(chart)
     book.save(path)
+    return path
+
+
+def test_a_chart_sheet_in_place_of_a_table_is_named_as_one(tmp_path):
+    """A chart sheet named "Invoices" (the table renamed away, a chart moved to its own sheet) was
+    reported as "No header row found", which sends the user looking for a header that cannot be."""
+    path = _chart_in_place_of(tmp_path, "Invoices")
     [finding] = [f for f in read_workbook(path).findings if f.sheet == "Invoices"]
     assert finding.code == "sheet.missing" and finding.severity == "error"
     assert finding.message.startswith("'Invoices' is a chart sheet, not the sheet of that name: rename the chart sheet")
@@ -518,18 +524,7 @@ def test_a_chart_sheet_in_place_of_a_table_is_named_as_one(tmp_path):
 
 def test_a_chart_sheet_named_settings_is_named_as_one(tmp_path):
     """The same for Settings: read as an empty sheet, it gave the findings of every setting left empty."""
-    import openpyxl
-    from openpyxl.chart import BarChart, Reference
-
-    settings, tables = sample.demo()
-    path = tmp_path / "demo.xlsx"
-    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
-    book = openpyxl.load_workbook(path)
-    book["Settings"].title = "Old settings"
-    chart = BarChart()
-    chart.add_data(Reference(book["Invoice lines"], min_col=5, min_row=1, max_row=10))
-    book.create_chartsheet("Settings").add_chart(chart)
-    book.save(path)
+    path = _chart_in_place_of(tmp_path, "Settings")
     [finding] = [f for f in read_workbook(path).findings if f.sheet == "Settings"]
     assert finding.code == "sheet.missing" and finding.severity == "error"
     assert finding.message == ("'Settings' is a chart sheet, not the sheet of that name: rename the chart sheet (right-click "
