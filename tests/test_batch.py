@@ -117,3 +117,24 @@ def test_ctrl_c_starts_no_further_workbook_and_says_which_were_done(tmp_path, ca
     assert rows["c.xlsx"].split()[1] == "interrupted" and "not started" in rows["c.xlsx"]
     assert "nothing half-written" not in err
     assert "interrupted: 2 of 3 workbook(s) done, 1 not started" in err
+
+
+def test_what_recovery_did_to_a_workbook_is_said_in_the_run(tmp_path, capsys, monkeypatch):
+    """A workbook whose last export missed its write-back is repaired by the run's export of it:
+    the run said only 'nothing new', the 'Recovered: ...' note went nowhere."""
+    from toolkit.book import writeback
+
+    for name in ("a.xlsx", "b.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    monkeypatch.setattr(writeback, "write_back", lambda *args, **kwargs: (_ for _ in ()).throw(KeyboardInterrupt))
+    assert cli.main(["export", str(tmp_path / "a.xlsx")]) == 130
+    monkeypatch.undo()
+    [entry] = Register(tmp_path / "a-exports").entries()
+    capsys.readouterr()
+
+    assert cli.main(["export", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    progress = out.split("\nworkbook")[0]
+    assert "a.xlsx: nothing new" in progress and f"Recovered: a.xlsx missed what export {entry['id']} writes back" in progress
+    assert "b.xlsx: exported" in progress and progress.count("Recovered") == 1
+    assert {i.exported_in for i in read_workbook(tmp_path / "a.xlsx").invoices} == {entry["id"]}

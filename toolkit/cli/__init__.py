@@ -240,7 +240,8 @@ def cmd_export(args) -> int:
         _again_as_made(args)
     if args.dry_run:  # writes nothing: no lock, no recovery
         return _export(args)
-    with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back, read_whole=True):
+    with writing(args.workbook, out_dir=args.out, repair_workbook=not args.no_write_back, read_whole=True) as operation:
+        args.report["notes"] = tuple(operation.notes)  # what recovery did: a batch run says it too
         return _export(args)
 
 

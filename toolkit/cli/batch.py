@@ -31,6 +31,7 @@ class Outcome:
     files: tuple[str, ...] = ()
     message: str = ""  # what happened, in one line: the export's message or the error
     dry_run: bool = False  # the documents and files are what the export would write
+    notes: tuple[str, ...] = ()  # what recovery did to the workbook or its export folder first
 
     @property
     def status(self) -> str:
@@ -69,7 +70,7 @@ def export_one(main: Callable, workbook: Path, options: list[str]) -> Outcome:
     if code == EXIT_INTERRUPTED and said:  # where the interrupt left it, not what the export had done before
         message = said[-1].removeprefix("ledger-export: ")
     return Outcome(workbook, code, report.get("documents", 0), tuple(report.get("files", ())), message,
-                   report.get("dry_run", False))
+                   report.get("dry_run", False), tuple(report.get("notes", ())))
 
 
 def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=None) -> int:
@@ -102,7 +103,7 @@ def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=No
                     book = running.pop(future)
                     outcomes[book] = _outcome(future, book)
                     print(f"[{len(outcomes)}/{len(books)}] {label[book]}: {outcomes[book].status} — {outcomes[book].message}",
-                          file=out, flush=True)
+                          *(f"    {note}" for note in outcomes[book].notes), sep="\n", file=out, flush=True)
                     start_next()
         except KeyboardInterrupt:  # those under way end as they would alone (Ctrl-C reached them too)
             interrupted = True
