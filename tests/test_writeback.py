@@ -400,3 +400,16 @@ def test_a_name_too_long_for_its_backup_is_said_as_such_not_check_the_disk(book)
     message = str(refused.value)
     assert "too long" in message and "shorter name" in message and "Check the disk" not in message
     assert long.read_bytes() == before and sorted(p.name for p in long.parent.iterdir()) == [long.name]
+
+
+def test_a_workbook_opened_through_a_symbolic_link_is_updated_where_it_is_and_the_link_stays(book):
+    """`export work/Company.xlsx`, a link to the office's file: the write-back replaced the link
+    with a changed copy (the user's link gone, the real workbook not updated)."""
+    work = book.parent / "work"
+    work.mkdir()
+    link = work / "Company.xlsx"
+    link.symlink_to(book)
+    backup = write_back(link, Edits().set("Invoices", 2, "exported_in", "EXP-1"), now=NOW)
+    assert link.is_symlink() and link.resolve() == book.resolve()
+    assert by_header(openpyxl.load_workbook(book)["Invoices"])[0]["Exported in"] == "EXP-1"
+    assert backup.parent == book.parent and list(work.iterdir()) == [link]

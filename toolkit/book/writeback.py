@@ -964,7 +964,10 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing,
     something would be lost, or the disk refuses; in every case the file is left as it was.
     """
-    path = Path(path)
+    # A link to the workbook (work/Company.xlsx -> the office's file) is followed: the file it names
+    # is updated and backed up where it is (as its lock and export folder are), and the link stays;
+    # replacing `path` itself swapped the user's link for a changed copy.
+    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
     now = now or dt.datetime.now()
     if not path.is_file():
         raise WriteBackError(f"{path} does not exist.")
