@@ -573,3 +573,19 @@ def test_the_survey_sees_the_same_sheet_however_its_bytes_are_cut():
     assert (0, 1) in percent and (20, 27) in percent and (20, 3) not in percent  # s="3" in text is no cell's
     assert seen([sheets[1]]) == seen([sheets[2]]) == (True, False)  # a prefixed root, cells without references: walked
     assert CHUNK > len(sheets[0])
+
+
+@pytest.mark.parametrize("command", [["check"], ["export"], ["preview"], ["customers", "import", "{book}"]])
+def test_a_name_too_long_or_a_link_to_nowhere_is_told_not_a_traceback(tmp_path, capsys, command, demo):
+    """A name longer than the file system allows raised from the lookup of the path (a traceback);
+    a link leading to itself was said to be a missing file."""
+    book = tmp_path / "book.xlsx"
+    book.write_bytes(demo)
+    loop = tmp_path / "loop.xlsx"
+    loop.symlink_to(loop)
+    for path, said in ((tmp_path / ("a" * 300 + ".xlsx"), "cannot be looked up (File name too long)"),
+                       (loop, "is a link that leads to no file (or to itself)")):
+        argv = [part.replace("{book}", str(book)) for part in command] + [str(path)]
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert said in err and "Traceback" not in err

@@ -115,9 +115,15 @@ def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_o
 def existing_file(path: str | Path) -> Path:
     """The path, when it names a file (the command line checks its arguments with this)."""
     path = Path(path)
-    if path.is_dir():
+    try:
+        folder, file = path.is_dir(), path.is_file()
+    except OSError as exc:  # a name too long for the file system ... (is_file answers False to the usual ones)
+        raise WorkbookError(f"{path} cannot be looked up ({exc.strerror or exc}): check the name and the folder.") from None
+    if folder:
         raise WorkbookError(f"{path} is a folder, not a file: give the path of the .xlsx or .xlsm file.")
-    if not path.is_file():
+    if not file:
+        if path.is_symlink():
+            raise WorkbookError(f"{path} is a link that leads to no file (or to itself): give the workbook's own path.")
         raise WorkbookError(f"{path}: no such file (moved, renamed or deleted?): check the name and the folder.")
     return path
 

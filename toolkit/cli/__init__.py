@@ -50,7 +50,11 @@ def _workbook_arg(text: str) -> Path:
 
 def _workbook_or_folder_arg(text: str) -> Path:
     path = Path(text)
-    return path if path.is_dir() else _workbook_arg(text)
+    try:
+        folder = path.is_dir()
+    except OSError:  # a name too long for the file system: `_workbook_arg` says so
+        folder = False
+    return path if folder else _workbook_arg(text)
 
 
 def _positive_int(text: str) -> int:
