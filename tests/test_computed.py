@@ -164,7 +164,7 @@ def test_a_row_appended_by_write_back_fills_the_empty_tables_formula_row(tmp_pat
 from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
 
 from toolkit.accounting import build_document  # noqa: E402
-from toolkit.model import Customer, Invoice, InvoiceLine, Settings, Where, Workbook  # noqa: E402
+from toolkit.model import SHOWN, Customer, Invoice, InvoiceLine, Settings, Where, Workbook  # noqa: E402
 
 
 def _reference_expected(invoice: Invoice, settings: Settings) -> tuple[dict, list[dict]]:
@@ -210,9 +210,9 @@ def test_the_computed_columns_are_checked_against_what_a_document_per_line_books
     def workbook(shift: Decimal) -> Workbook:
         shown = [dict(s) for s in shown_lines]
         shown[-1]["net"] += shift
-        with_shown = tuple(replace(line, shown=s) for line, s in zip(made, shown))
+        with_shown = tuple(replace(line, shown=tuple(map(s.get, SHOWN))) for line, s in zip(made, shown))
         inv = Invoice(invoice.number, invoice.doc_type, invoice.date, "C1", discount_pct=invoice_pct, lines=with_shown,
-                      where=invoice.where, shown=shown_invoice)
+                      where=invoice.where, shown=tuple(map(shown_invoice.get, SHOWN)))
         return Workbook("x.xlsx", settings, (), (), (Customer("C1", "x"),), (inv,), with_shown)
 
     assert computed_findings(workbook(D(0))) == []

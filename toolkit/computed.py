@@ -16,7 +16,7 @@ from operator import attrgetter
 
 from toolkit import layout
 from toolkit.accounting import ZERO, line_vat, money, sheet_amounts, typed_negative
-from toolkit.model import Finding, Invoice, Workbook, warning
+from toolkit.model import SHOWN, Finding, Invoice, Workbook, warning
 from toolkit.values import shown_amount
 
 
@@ -92,9 +92,9 @@ def _compare(findings: list[Finding], code: str, sheet: layout.Sheet, where, sho
              number: str) -> None:
     """A warning for each figure `shown` that differs from the one `expected`; `what` names the row
     (formatted with the invoice `number` only for a finding: a million rows at 100,000 invoices)."""
-    for key, value in shown.items():
+    for key, value in zip(SHOWN, shown):
         want = expected.get(key)
-        if want is None or (type(value) is float and value == float(want) and -EXACT < value < EXACT):
+        if value is None or want is None or (type(value) is float and value == float(want) and -EXACT < value < EXACT):
             continue  # the usual figure of a saved workbook: the float nearest to the toolkit's
         figure = money(shown_amount(value))  # rounded to the cent: a float's noise is no difference
         if figure != want:

@@ -205,6 +205,9 @@ class Customer:
     where: Where = field(default=NOWHERE, compare=False, repr=False)
 
 
+SHOWN = ("net", "vat", "total")  # the computed amounts a row's `shown` holds, in this order
+
+
 @dataclass(slots=True, unsafe_hash=True)
 class InvoiceLine:
     invoice_number: str
@@ -218,10 +221,11 @@ class InvoiceLine:
     ledger_account: str = ""
     account_source: str = ""
     where: Where = field(default=NOWHERE, compare=False, repr=False)
-    # What the workbook's computed columns showed (key -> value: the float the cell holds, or the
-    # Decimal a text read as; `values.shown_amount` gives the Decimal), when a program that
-    # calculates (Excel) saved them; `toolkit.computed` compares them with the toolkit's amounts.
-    shown: Mapping[str, float | Decimal] = field(default_factory=dict, compare=False, repr=False)
+    # What the workbook's computed columns showed, in SHOWN order (each the float its cell holds,
+    # the Decimal a text read as, or None; `values.shown_amount` gives the Decimal), when a program
+    # that calculates (Excel) saved them, else (); `toolkit.computed` compares them with the
+    # toolkit's amounts.
+    shown: tuple = field(default=(), compare=False, repr=False)
 
 
 @dataclass(slots=True, unsafe_hash=True)
@@ -242,7 +246,7 @@ class Invoice:
     lines: tuple[InvoiceLine, ...] = ()
     where: Where = field(default=NOWHERE, compare=False, repr=False)
     total_as_issued: Decimal | None = None  # the total incl. VAT the invoicing software printed
-    shown: Mapping[str, float | Decimal] = field(default_factory=dict, compare=False, repr=False)  # as InvoiceLine
+    shown: tuple = field(default=(), compare=False, repr=False)  # as InvoiceLine
 
     @property
     def is_credit_note(self) -> bool:

@@ -35,7 +35,7 @@ from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - Export
 from toolkit.book.read import forget_grid, read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
-from toolkit.model import Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
+from toolkit.model import SHOWN, Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
 from toolkit.spec import RenderError, SpecError, list_specs, load_spec, period_findings, render, resolve_params
 from toolkit.spec import spool
 from toolkit.spec.spool import Spooled, pieces
@@ -449,8 +449,9 @@ def _changes(invoice: Invoice, date: str, customer_id: str, total: str) -> list[
         changes.append(("date", f"dated {invoice.date:%d/%m/%Y} now, {then_date:%d/%m/%Y} then"))
     if invoice.customer_id and invoice.customer_id != customer_id:
         changes.append(("customer_id", f"customer {invoice.customer_id} now, {customer_id} then"))
-    key = "total" if "total" in invoice.shown else "total_as_issued"
-    shown = shown_amount(invoice.shown["total"]) if "total" in invoice.shown else invoice.total_as_issued
+    total = invoice.shown[SHOWN.index("total")] if invoice.shown else None
+    key = "total" if total is not None else "total_as_issued"
+    shown = shown_amount(total) if total is not None else invoice.total_as_issued
     if shown is not None and then_total.is_finite() and abs(shown) != then_total:
         changes.append((key, f"total {abs(shown):,.2f} now, {then_total:,.2f} then"))
     return changes
