@@ -158,6 +158,15 @@ def _read(path: Path, limits: _limits.Limits) -> bytes:
     return data
 
 
+SPREADSHEET_STARTS = (b"PK", OLE_MAGIC)  # a zip (.xlsx, .ods), an old Excel file (.xls)
+
+
+def looks_like_text(head: bytes) -> bool:
+    """A file's first bytes are text (a CSV?): neither a zip nor an old Excel file, and no zero
+    byte among them (UTF-16 text has some: its reader tells it by its byte order mark)."""
+    return not head.startswith(SPREADSHEET_STARTS) and b"\0" not in head
+
+
 def _not_a_zip(path: Path, data: bytes) -> str:
     if data.startswith(OLE_MAGIC):
         if ENCRYPTED in data:
@@ -171,7 +180,7 @@ def _not_a_zip(path: Path, data: bytes) -> str:
         return f"{path} is a web page (HTML), not an Excel workbook: {SAVE_AS}."
     if head.startswith(b"<?xml") and b"urn:schemas-microsoft-com:office:spreadsheet" in data[:8192]:
         return f"{path} is an Excel 2003 XML spreadsheet, which the toolkit does not read: {SAVE_AS}."
-    if b"\0" not in data[:4096]:
+    if looks_like_text(data[:4096]):
         return (f"{path} is a text file (CSV?), not an Excel workbook: {SAVE_AS}. "
                 "A customer list in CSV can be imported with `ledger-export customers import`.")
     return f"{path} is not an Excel workbook (.xlsx or .xlsm), or it is damaged: {DAMAGED}."

@@ -17,7 +17,7 @@ from typing import Sequence
 from stdnum.eu import vat as eu_vat
 
 from toolkit.book import limits as _limits
-from toolkit.book.survey import survey
+from toolkit.book.survey import SPREADSHEET_STARTS, looks_like_text, survey
 from toolkit.customers.normalize import fold
 from toolkit.errors import UserError
 
@@ -308,9 +308,7 @@ def _is_text(path: Path) -> bool:
             head = handle.read(4096)
     except OSError:
         return False  # the spreadsheet reader says why it cannot be read
-    if head.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")):
-        return False
-    return bool(_bom_encoding(head)) or b"\0" not in head
+    return looks_like_text(head) or (not head.startswith(SPREADSHEET_STARTS) and bool(_bom_encoding(head)))  # or UTF-16
 
 
 def _spreadsheet_rows(path: Path, cap: int) -> list[list[object]]:
