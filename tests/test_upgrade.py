@@ -139,3 +139,60 @@ def test_a_table_whose_header_row_is_not_recognised_stops_the_upgrade_instead_of
     err = capsys.readouterr().err
     assert "'Invoices'" in err and "header row" in err and "Invoice number" in err and "Nothing was changed" in err
     assert path.read_bytes() == before and not list(tmp_path.glob("*before-upgrade*"))
+
+
+def test_a_renamed_invoices_sheet_stops_the_upgrade_instead_of_dropping_the_invoices(tmp_path, capsys):
+    """'Invoices' renamed 'Factures': the rebuild listed 'Factures' among what it does not carry,
+    made an empty Invoices and exited 0 (every invoice only in the backup)."""
+    settings, tables = sample.demo()
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    book = openpyxl.load_workbook(path)
+    book["Invoices"].title = "Factures"
+    book.save(path)
+    before = path.read_bytes()
+
+    assert cli.main(["workbook", "upgrade", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "The sheet 'Invoices' is missing" in err and "'Factures'" in err and "Rename" in err
+    assert "Nothing was changed" in err and "Traceback" not in err
+    assert path.read_bytes() == before and not list(tmp_path.glob("*before-upgrade*"))
+
+
+def test_a_deleted_sheet_with_no_sheet_of_the_user_s_own_is_rebuilt_empty_and_told(tmp_path, capsys):
+    """Nowhere else its rows could be: the rebuild gives the sheet back (empty) and says so."""
+    settings, tables = sample.demo()
+    path = tmp_path / "Company.xlsx"
+    template.save_template(path, {**tables, layout.SETTINGS_SHEET: settings})
+    book = openpyxl.load_workbook(path)
+    del book["Ledger accounts"]
+    book.save(path)
+
+    assert cli.main(["workbook", "upgrade", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "The sheet 'Ledger accounts' was missing" in out
+    assert "Ledger accounts" in openpyxl.load_workbook(path).sheetnames
+    assert read_workbook(path).invoices
+
+
+def test_a_workbook_given_through_a_symbolic_link_is_upgraded_where_it_is_and_the_link_stays(tmp_path, capsys):
+    """The rebuild replaced the user's link with the new workbook (the real one left old)."""
+    settings, tables = sample.demo()
+    office = tmp_path / "office"
+    office.mkdir()
+    book = office / "Company.xlsx"
+    template.save_template(book, {**tables, layout.SETTINGS_SHEET: settings})
+    openpyxl_book = openpyxl.load_workbook(book)
+    openpyxl_book.create_sheet("My notes")["A1"] = "remember the milk"
+    openpyxl_book.save(book)
+    work = tmp_path / "work"
+    work.mkdir()
+    link = work / "Company.xlsx"
+    link.symlink_to(book)
+
+    assert cli.main(["workbook", "upgrade", str(link)]) == 0
+    assert link.is_symlink() and link.resolve() == book.resolve()
+    assert "My notes" not in openpyxl.load_workbook(book).sheetnames  # the real workbook was rebuilt
+    assert list(work.iterdir()) == [link]
+    [backup] = office.glob("Company.before-upgrade-*.xlsx")
+    assert "My notes" in openpyxl.load_workbook(backup).sheetnames

@@ -16,6 +16,7 @@ from typing import NamedTuple
 from toolkit import layout
 from toolkit.book import address, template
 from toolkit.book.read import Grid, WorkbookError
+from toolkit.book.writeback import followed
 from toolkit.values import clean_text
 
 CARRIED = layout.TABLE_SHEETS + (layout.EXPORT_LOG,)
@@ -85,14 +86,41 @@ _ADDED_PARTS = (("xl/comments", "comments (notes)"), ("xl/threadedComments/", "c
                 ("xl/pivotTables/", "pivot tables"))
 
 
+def _own_sheets(grid: Grid) -> list[str]:
+    """The sheets the rebuilt workbook will not have: the user's own."""
+    from toolkit.book import formulas, xlsm
+
+    built = {address.fold_header(name) for name in layout.ALL_SHEETS + (formulas.LISTS_SHEET, xlsm.START_SHEET, xlsm.CONF_SHEET)}
+    return [name for name in grid.sheet_names if address.fold_header(name) not in built]
+
+
+def _missing_sheets(grid: Grid, notes: list[str]) -> None:
+    """A sheet the rebuild carries that is not there: renamed ('Invoices' -> 'Factures'), its
+    rows would be left behind as a sheet of the user's own and the new one built empty, so the
+    upgrade stops while the workbook has a sheet of its own; without one, nowhere else can hold
+    them, and the sheet is rebuilt empty, said. VAT codes is left out: versions before it lack it."""
+    missing = [name for name in (layout.SETTINGS_SHEET,) + tuple(s.name for s in CARRIED if s is not layout.VAT_CODES)
+               if grid.find_sheet(name) is None]
+    if not missing:
+        return
+    own = _own_sheets(grid)
+    if own:
+        sheets = ", ".join(f"'{name}'" for name in missing)
+        raise WorkbookError(f"The sheet{'s' if len(missing) > 1 else ''} {sheets} {'are' if len(missing) > 1 else 'is'} "
+                            f"missing (renamed or deleted?), and the workbook has sheets the toolkit does not know "
+                            f"({', '.join(repr(name) for name in own)}): the rows of a renamed sheet would not be carried "
+                            f"into the new workbook. Give the sheet its name back (right-click its tab, Rename) or, if it "
+                            f"was deleted, add an empty sheet of that name; then upgrade again. Nothing was changed.")
+    notes += [f"The sheet '{name}' was missing: the new workbook has it again, empty." for name in missing]
+
+
 def _not_rebuilt(path: Path, grid: Grid) -> list[str]:
     """What the user made that the rebuilt workbook will not have: their own sheets, and comments,
     pictures, shapes and charts anywhere, and macros of their own (an upgrade used to drop them
     without a word)."""
-    from toolkit.book import formulas, xlsm
+    from toolkit.book import xlsm
 
-    built = {address.fold_header(name) for name in layout.ALL_SHEETS + (formulas.LISTS_SHEET, xlsm.START_SHEET, xlsm.CONF_SHEET)}
-    lost = [f"sheet '{name}' (a sheet of your own)" for name in grid.sheet_names if address.fold_header(name) not in built]
+    lost = [f"sheet '{name}' (a sheet of your own)" for name in _own_sheets(grid)]
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
         lost += list(dict.fromkeys(what for prefix, what in _ADDED_PARTS if any(n.startswith(prefix) for n in names)))
@@ -136,14 +164,15 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> Upgraded:
     """Rebuild `path` in place, keeping the old file as a backup."""
     from toolkit.book import xlsm
 
-    path = Path(path)
+    path = followed(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise WorkbookError(f"{path}: only .xlsx and .xlsm workbooks can be upgraded.")
     grid = Grid(path)
+    notes: list[str] = []
+    _missing_sheets(grid, notes)
     dropped: list[str] = []
     data: dict[str, object] = {sheet.name: _raw_table(grid, sheet, dropped) for sheet in CARRIED}
     settings = data[layout.SETTINGS_SHEET] = _raw_settings(grid)
-    notes = []
     if "rounding" not in settings:  # the amounts this workbook exported before must not move by a cent
         settings["rounding"] = layout.ROUNDING_BEFORE_SETTING
         notes.append(f"Rounding: set to '{layout.ROUNDING_BEFORE_SETTING}', the rule of the version this workbook "

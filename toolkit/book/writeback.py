@@ -957,6 +957,15 @@ def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
                           "changed. Check the disk and run the command again.")
 
 
+def followed(path: str | os.PathLike) -> Path:
+    """The file to change for the workbook at `path`: a link to it (work/Company.xlsx -> the
+    office's file) is followed, so the file it names is changed and backed up where it is (as its
+    lock and export folder are), and the link stays; replacing `path` itself swapped the user's
+    link for a changed copy. Every command that rewrites a workbook (write-back, upgrade) asks here."""
+    path = Path(path)
+    return path.resolve() if path.is_symlink() else path
+
+
 def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None = None,
                keep_backups: int = KEEP_LAST) -> Path:
     """Apply `edits` to the workbook at `path` safely; returns the backup's path.
@@ -964,10 +973,7 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing,
     something would be lost, or the disk refuses; in every case the file is left as it was.
     """
-    # A link to the workbook (work/Company.xlsx -> the office's file) is followed: the file it names
-    # is updated and backed up where it is (as its lock and export folder are), and the link stays;
-    # replacing `path` itself swapped the user's link for a changed copy.
-    path = Path(path).resolve() if Path(path).is_symlink() else Path(path)
+    path = followed(path)
     now = now or dt.datetime.now()
     if not path.is_file():
         raise WriteBackError(f"{path} does not exist.")
