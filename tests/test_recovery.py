@@ -208,6 +208,39 @@ def test_recovery_that_cannot_write_is_a_message(demo, monkeypatch, capsys):
     assert "finishing it failed" in err and "can be written" in err and "Traceback" not in err
 
 
+def test_an_export_into_a_read_only_workbook_says_it_is_written_and_the_next_command_carries_the_update_in(demo, monkeypatch, capsys):
+    """The message ended "... was not updated ... Nothing was changed" while the export's files
+    were written and recorded: its last words contradicted its first."""
+    import builtins
+    import os
+
+    from toolkit.book import writeback
+
+    real_open, real_access = builtins.open, os.access
+
+    def read_only_open(file, mode="r", *args, **kwargs):  # what a read-only file does even to root
+        if Path(file) == demo and ("+" in mode or "w" in mode):
+            raise PermissionError(13, "Permission denied", str(file))
+        return real_open(file, mode, *args, **kwargs)
+    monkeypatch.setattr(writeback, "open", read_only_open, raising=False)
+    monkeypatch.setattr(os, "access", lambda path, how, **kw: how != os.W_OK if Path(path) == demo else real_access(path, how, **kw))
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo)]) == 2
+    out, err = capsys.readouterr()
+    export_id = Register(demo.parent / "demo-exports").entries()[-1]["id"]
+    assert export_id in out and (demo.parent / "demo-exports" / export_id).is_dir()
+    assert f"Export {export_id} is written and recorded, but {demo} was not updated" in err
+    assert "read-only" in err and "Make it writable" in err and "Nothing was changed" not in err
+    assert err.rstrip().endswith("the next export of the workbook (or any command that changes it) carries the update in, and says so.")
+    assert demo.read_bytes() == before
+    monkeypatch.undo()
+
+    assert cli.main(["export", str(demo)]) == 0
+    out, err = capsys.readouterr()
+    assert "Recovered" in err and export_id in err and "Nothing new to export" in out
+    assert set(carried(demo)[0].values()) == {export_id}
+
+
 def test_ctrl_c_after_the_commit_says_the_export_is_written_and_the_next_command_carries_it_in(demo, monkeypatch, capsys):
     """Ctrl-C during the write-back: the export's files and register line are there, so the
     interrupt must not say that nothing was kept; the next command writes the marks back."""

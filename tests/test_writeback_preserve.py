@@ -238,7 +238,7 @@ def test_deleting_rows_under_a_formula_is_refused(tmp_path):
     wb["Customers"]["P4"] = "=LEN(B4)"  # the user's own formula below the deleted row
     wb.save(path)
     before = path.read_bytes()
-    with pytest.raises(WriteBackError, match="Customers.*formula.*nothing was written"):
+    with pytest.raises(WriteBackError, match="Customers.*formula.*the workbook was not changed"):
         write_back(path, Edits().delete_rows("Customers", [2]), now=NOW)
     assert path.read_bytes() == before and len(list(tmp_path.iterdir())) == 1
 
@@ -282,7 +282,7 @@ def test_read_only_and_vanished_workbooks_are_messages(tmp_path):
     path.chmod(0o444)
     try:
         if not __import__("os").access(path, __import__("os").W_OK):  # root may write anyway
-            with pytest.raises(WriteBackError, match="read-only.*Nothing was changed"):
+            with pytest.raises(WriteBackError, match="read-only.*the workbook was not changed"):
                 write_back(path, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
     finally:
         path.chmod(0o644)

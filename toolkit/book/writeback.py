@@ -62,7 +62,7 @@ class WorkbookLocked(WriteBackError):
     def __init__(self, path: Path):
         super().__init__(
             f"{path.name} is open in another program (probably Excel), so it cannot be written. "
-            f"Close it and try again. Nothing was changed.")
+            f"Close it and try again; the workbook was not changed.")
         self.path = path
 
 
@@ -801,7 +801,7 @@ class _Patcher:
             self.book.changed[part] = patch.run()
         except SheetXmlError as exc:
             raise WriteBackError(f"The sheet '{actual}' cannot be changed without losing something ({exc}); "
-                                 "nothing was written.") from None
+                                 "the workbook was not changed.") from None
         if read_old_targets:
             s_col, c_col = columns.get("sheet"), columns.get("cell")
             for row in patch.dropped:
@@ -859,7 +859,7 @@ class _Patcher:
             self.book.changed[patch.part] = patch.run()
         except SheetXmlError as exc:
             raise WriteBackError(f"The sheet '{name}' cannot be changed without losing something ({exc}); "
-                                 "nothing was written.") from None
+                                 "the workbook was not changed.") from None
 
 
 def _header(top: dict[int, dict[int, object]], sheet: layout.Sheet) -> tuple[int, dict[str, int]]:
@@ -932,10 +932,10 @@ def _check_writable(path: Path) -> None:
     except PermissionError:
         if not os.access(path, os.W_OK) and os.access(path, os.F_OK):
             raise WriteBackError(f"{path} is read-only, so it cannot be updated. Make it writable (or save a copy "
-                                 "you can change) and run the command again. Nothing was changed.") from None
+                                 "you can change) and run the command again; the workbook was not changed.") from None
         raise WorkbookLocked(path) from None
     except FileNotFoundError:
-        raise WriteBackError(f"{path} no longer exists (moved or deleted?): nothing was written.") from None
+        raise WriteBackError(f"{path} no longer exists (moved or deleted?): nothing was written to it.") from None
 
 
 def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
@@ -948,7 +948,7 @@ def _os_error(path: Path, exc: OSError, doing: str) -> WriteBackError:
                               "failed. Make the folder writable (or copy the workbook somewhere you can write) and "
                               "run the command again; the workbook was not changed.")
     if isinstance(exc, FileNotFoundError):
-        return WriteBackError(f"{path} no longer exists (moved or deleted?), so {doing} failed; nothing was written.")
+        return WriteBackError(f"{path} no longer exists (moved or deleted?), so {doing} failed; nothing was written to it.")
     if exc.errno == errno.ENAMETOOLONG:  # the name fits, its backup's (NAME.backup-YYYYmmdd-HHMMSS, 23 more) does not
         return WriteBackError(f"The name of {path} is too long for the file system to hold its backup beside it, so "
                               f"{doing} failed; the workbook was not changed. Give the workbook a shorter name and run "
@@ -1010,17 +1010,17 @@ def _write_patched(path: Path, edits: Edits, out) -> None:
     try:
         patcher = _Patcher(path)
     except (zipfile.BadZipFile, ET.ParseError, KeyError, EOFError, zlib.error, ValueError) as exc:
-        raise WriteBackError(f"{path.name} cannot be read as an Excel workbook ({exc}); nothing was changed.") from None
+        raise WriteBackError(f"{path.name} cannot be read as an Excel workbook ({exc}); the workbook was not changed.") from None
     except SheetXmlError as exc:
-        raise WriteBackError(f"{path.name}: {exc} Nothing was changed.") from None
+        raise WriteBackError(f"{path.name}: {exc} The workbook was not changed.") from None
     try:
         patcher.apply(edits)
         patcher.book.write(out)
     except (zipfile.BadZipFile, ET.ParseError, EOFError, zlib.error) as exc:
-        raise WriteBackError(f"{path.name} is damaged ({exc}); nothing was changed. Open it in Excel and save it "
+        raise WriteBackError(f"{path.name} is damaged ({exc}); the workbook was not changed. Open it in Excel and save it "
                              "again, or restore a backup.") from None
     except SheetXmlError as exc:
-        raise WriteBackError(f"{path.name}: {exc} Nothing was changed.") from None
+        raise WriteBackError(f"{path.name}: {exc} The workbook was not changed.") from None
     finally:
         patcher.book.close()
 

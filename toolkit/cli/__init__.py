@@ -317,8 +317,9 @@ def _export(args) -> int:
         try:
             write_back(args.workbook, edits)
         except UserError as exc:  # the export itself is committed and recorded in the register
-            raise UserError(f"The export is written and recorded, but {args.workbook} was not updated "
-                            f"({updated}): {exc}") from None
+            raise UserError(f"Export {export_id} is written and recorded, but {args.workbook} was not updated "
+                            f"({updated}): {exc} The export itself is done: once that is fixed, the next export of "
+                            "the workbook (or any command that changes it) carries the update in, and says so.") from None
         except KeyboardInterrupt:  # Ctrl-C: the write-back is all or nothing, and recovery carries it in later
             raise KeyboardInterrupt(f"interrupted: export {export_id} is written and recorded, but {args.workbook} was "
                                     f"not updated ({updated}); the next export of it (or any command that changes "
