@@ -57,6 +57,20 @@ def test_winbooks_numbers_with_the_same_digits_in_one_journal_are_an_error_namin
         "invoice.number.package_empty"]
 
 
+def test_winbooks_keeps_the_digits_0_to_9_only_and_the_check_judges_the_number_it_keeps():
+    # Fullwidth (U+FF11) or Arabic-Indic (U+0661) digits are digits to Python's \\d, but WinBooks'
+    # DOCNUMBER keeps 0-9 only: INV-\uff11 was exported with an empty document number, and
+    # 2026-\uff101 as 20261 beside 2026-1's 20261 in the same journal, both without a finding.
+    for number in ("INV-\uff11", "INV-\u0661"):
+        alone = workbook([invoice(number, lines=[line(number)])])
+        assert [f.code for f in validate(alone, "winbooks")[2] if f.code.startswith("invoice.number.package")] == [
+            "invoice.number.package_empty"]
+    mixed = workbook([invoice("2026-1", row=2, lines=[line("2026-1", row=2)]),
+                      invoice("2026-\uff101", row=3, lines=[line("2026-\uff101", row=3)])])
+    [collision] = [f for f in validate(mixed, "winbooks")[2] if f.code.startswith("invoice.number.package")]
+    assert (collision.code, collision.cell) == ("invoice.number.package_collision", "A3") and "20261" in collision.message
+
+
 def _act_documents(folder: Path) -> list[tuple[str, str]]:
     """(DBKCODE, DOCNUMBER) of each document in ACT.txt: one customer line (DOCTYPE 1) each."""
     rows = csv.reader(io.StringIO((folder / "ACT.txt").read_text(encoding="cp1252")))

@@ -30,7 +30,9 @@ EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi")
 # Where revenue accounts live in the usual charts (Teamleader's rule): BE class 70, NL class 8.
 REVENUE_PREFIX = {"BE": "70", "NL": "8"}
 _TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
-_NOT_DIGIT = re.compile(r"\D")
+# The digits a package keeps are 0-9, as its spec allows them: \D would keep fullwidth or Arabic-Indic
+# digits too, and judge a number the export writes differently (INV-\uff11 was written with none).
+_NOT_DIGIT = re.compile(r"[^0-9]")
 
 
 def valid_vat_country(raw: str, default_country: str) -> str | None:
