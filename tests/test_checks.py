@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, workbook
-from toolkit import checks
+from factory import ACCOUNTS, CUSTOMERS, RULES, SETTINGS, invoice, line, where, workbook
+from toolkit import checks, layout
 from toolkit.app.export import validate
 from toolkit.spec import SpecError
 from toolkit.model import LedgerAccount, VatRule
@@ -110,6 +110,19 @@ def test_a_total_as_issued_past_the_cent_is_quoted_as_held():
                  if f.code == "invoice.total.mismatch"]
     assert "holds 121.004" in finding.message and "comes to 121.00" in finding.message
     assert checks.check_workbook(workbook([invoice(total_as_issued=D("121.00"))])) == []
+
+
+def test_ids_and_numbers_that_differ_in_case_only_are_duplicates():
+    """Excel's lookups do not tell C001 from c001 (MATCH, SUMIFS): the workbook showed the invoice of
+    c001 with C001's name and customer number, and the export booked it to c001's; INV-A and inv-a
+    each showed the lines of both."""
+    other = replace(CUSTOMERS[0], customer_id="c1", name="Other NV", where=where(layout.CUSTOMERS, 5))
+    wb = workbook([invoice(customer="c1")], customers=CUSTOMERS + (other,))
+    found = [(f.code, f.cell) for f in checks.check_workbook(wb)]
+    assert found == [("customer.id.duplicate", "A5")]
+    wb = workbook([invoice("INV-A", lines=[line("INV-A")]), invoice("inv-a", row=3, lines=[line("inv-a", row=3)])])
+    [finding] = checks.check_workbook(wb)
+    assert (finding.code, finding.cell) == ("invoice.number.duplicate", "A3") and "row 2" in finding.message
 
 
 def test_good_regimes_are_silent():

@@ -35,6 +35,13 @@ _TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
 _NOT_DIGIT = re.compile(r"[^0-9]")
 
 
+def same_in_excel(key: str | None) -> str | None:
+    """An id or number as the workbook's lookups see it: Excel's MATCH and SUMIFS ignore case, so C001
+    and c001 are one customer on screen (the invoice of c001 shows C001's name and number), and two
+    ids the toolkit kept apart would be booked differently from what the workbook shows."""
+    return key.casefold() if key else key
+
+
 def valid_vat_country(raw: str, default_country: str) -> str | None:
     """The ISO country of a valid EU VAT number, or None when python-stdnum rejects it. A number
     typed without its prefix (Belgians often do) takes `default_country`."""
@@ -211,10 +218,11 @@ def _customers(wb: Workbook) -> list[Finding]:
     seen: dict[str, Where] = {}
     home = wb.settings.company_country
     for customer in wb.customers:
-        if customer.customer_id in seen:
+        key = same_in_excel(customer.customer_id)
+        if key in seen:
             findings.append(error("customer.id.duplicate", customer.where, "customer_id",
-                                  f"Customer id {customer.customer_id} is also on row {seen[customer.customer_id].row}: ids must be unique."))
-        seen.setdefault(customer.customer_id, customer.where)
+                                  f"Customer id {customer.customer_id} is also on row {seen[key].row}: ids must be unique."))
+        seen.setdefault(key, customer.where)
         if customer.vat_number and not valid_vat_country(customer.vat_number, customer.country or home):
             findings.append(error("customer.vat.invalid", customer.where, "vat_number",
                                   f"VAT number {customer.vat_number} is not valid: check the digits and the country prefix."))
@@ -237,11 +245,12 @@ def _invoices(wb: Workbook) -> list[Finding]:
     for invoice in wb.invoices:
         if not invoice.number:
             continue  # the reader reported the empty required cell
-        if invoice.number in seen:
+        key = same_in_excel(invoice.number)
+        if key in seen:
             findings.append(error("invoice.number.duplicate", invoice.where, "number",
-                                  f"Invoice number {invoice.number} is also on row {seen[invoice.number].row}: numbers must be unique."))
+                                  f"Invoice number {invoice.number} is also on row {seen[key].row}: numbers must be unique."))
             continue
-        seen[invoice.number] = invoice.where
+        seen[key] = invoice.where
         if invoice.customer_id and invoice.customer_id not in customers:
             findings.append(error("invoice.customer.unknown", invoice.where, "customer_id",
                                   f"Customer id {invoice.customer_id} is not on the Customers sheet: add the customer or fix the id."))
