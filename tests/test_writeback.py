@@ -364,6 +364,26 @@ def test_pasted_duplicate_blank_and_numeric_headers_still_make_a_valid_table(boo
     assert table.ref == f"A1:{layout.column_letter(len(layout.CUSTOMERS.columns) - 1)}5"
 
 
+def test_the_table_takes_the_headers_next_to_it_not_a_users_columns_or_table_past_a_gap(book):
+    # The table grew to the last header of its row: a note column two columns away and the user's own
+    # table beside it became columns of Invoices, "Column<n>" was written over the gap, and two
+    # tables overlapped (a file Excel repairs by removing a table).
+    wb = openpyxl.load_workbook(book)
+    ws = wb["Invoices"]
+    last = len(layout.INVOICES.columns)  # 1-based: the table's last column
+    ws.cell(1, last + 1, "My flag")  # typed right next to the table: Excel takes it in, so does the toolkit
+    ws.cell(1, last + 3, "Code"), ws.cell(1, last + 4, "Meaning"), ws.cell(2, last + 3, "A")
+    mine = f"{layout.column_letter(last + 2)}1:{layout.column_letter(last + 3)}2"
+    ws.add_table(openpyxl.worksheet.table.Table(displayName="MyCodes", ref=mine))
+    wb.save(book)
+    write_back(book, Edits().set("Invoices", 2, "exported_in", "EXP-1"), now=NOW)
+    ws = openpyxl.load_workbook(book)["Invoices"]
+    assert ws.tables["Invoices"].ref == f"A1:{layout.column_letter(last)}4"
+    assert [c.name for c in ws.tables["Invoices"].tableColumns][-1] == "My flag"
+    assert ws.tables["MyCodes"].ref == mine
+    assert [c.value for c in ws[1]][last + 1:] == [None, "Code", "Meaning"]
+
+
 def test_table_column_names():
     assert writeback.table_column_names(["A", "a", "A", None, " ", 7.0, "Column4"]) == [
         "A", "a2", "A3", "Column4", "Column5", "7", "Column42"]

@@ -785,13 +785,22 @@ class _Patcher:
         for (row, col), on in highlight.items():
             key = by_col.get(col)
             patch.op(row, col, _Op("highlight", on, output=bool(key and sheet.column(key).output)))
-        # the table: its columns are the header cells from its first column to the last header
-        table = self._table(part, sheet)
+        # the table: its columns are the header cells from its first column to the last header that
+        # follows it without a gap (as Excel takes in a header typed next to a table) or was added
+        # here. Not to the row's last header: a column or a table of the user's past an empty column
+        # became the table's, with "Column<n>" written over the gap, and two tables overlapped (a file
+        # Excel repairs by removing one).
+        tables = self._tables(part)
+        table = self._table(tables, sheet)
         names = None
         if table is not None and table.has_header and table.top == header:
             header_values = dict(top.get(header, {}))
             header_values.update({col: sheet.column(key).header for key, col in added.items()})
-            right = max([table.right, *(c for c, v in header_values.items() if v not in (None, ""))])
+            others = {c for t in tables if t is not table for c in range(t.left, t.right + 1)}
+            right = table.right
+            while header_values.get(right + 1) not in (None, "") and right + 1 not in others:
+                right += 1
+            right = max([right, *added.values()])
             names = table_column_names([header_values.get(c) for c in range(table.left, right + 1)])
             for col, name in zip(range(table.left, right + 1), names):
                 if header_values.get(col) != name:
@@ -815,9 +824,12 @@ class _Patcher:
                 self.book.changed[table.part] = fitted
         return [(str(s or ""), str(c or "")) for s, c in old_targets]
 
-    def _table(self, part: str, sheet: layout.Sheet) -> _Table | None:
-        tables = [_Table(self.book, p) for p in self.book.related(part, "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table")
-                  if self.book.has(p)]
+    def _tables(self, part: str) -> list[_Table]:
+        return [_Table(self.book, p) for p in self.book.related(part, "http://schemas.openxmlformats.org/officeDocument/2006/relationships/table")
+                if self.book.has(p)]
+
+    @staticmethod
+    def _table(tables: list[_Table], sheet: layout.Sheet) -> _Table | None:
         return next((t for t in tables if sheet.table and t.name.casefold() == sheet.table.casefold()),
                     tables[0] if tables else None)
 
