@@ -106,6 +106,21 @@ def test_register_check_verifies_every_recorded_file(demo, capsys):
                    f"3 problem(s) in {root / FILE_NAME}."]
 
 
+def test_register_check_refuses_an_out_that_is_a_file_empty_or_missing(demo, capsys):
+    """`--out FILE` said "No export register in FILE yet", exit 0; `--out ""` checked the current
+    folder: a script's mistake passed for a clean register."""
+    (demo.parent / "notes.txt").write_text("not a folder")
+    for out, said in ((demo.parent / "notes.txt", "is a file, not a folder"), (demo.parent / "exprots", "does not exist")):
+        assert cli.main(["register", "check", "--out", str(out)]) == 2
+        err = capsys.readouterr().err
+        assert f"The export folder {out}" in err and said in err and "--out" in err and "Traceback" not in err
+    with pytest.raises(SystemExit) as ended:
+        cli.main(["register", "check", str(demo), "--out", ""])
+    assert ended.value.code == 2
+    err = capsys.readouterr().err
+    assert "--out" in err and "it is empty" in err
+
+
 @pytest.mark.parametrize("loss", ["deleted", "emptied"])
 def test_a_lost_register_never_costs_an_export_folder(demo, capsys, loss):
     """Recovery used to remove a finished export's folder (files perhaps already sent to the

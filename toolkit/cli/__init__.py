@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     from toolkit.cli.register import add_register_commands
 
     add_customer_commands(sub)
-    add_register_commands(sub)
+    add_register_commands(sub, _folder_arg)
     return parser
 
 
