@@ -400,3 +400,37 @@ def test_outcome_text_can_be_cut_short_for_a_message_box():
     outcome = commands.Outcome("Matched 30 row(s).", [f"row {i}: conflict" for i in range(2, 32)])
     assert outcome.text(limit=2).splitlines() == ["Matched 30 row(s).", "  row 2: conflict", "  row 3: conflict", "  ... and 28 more"]
     assert len(outcome.text().splitlines()) == 31
+
+
+def test_cli_import_and_apply_with_rows_left_undone_exit_1_and_say_how_many_and_where(tmp_path, capsys):
+    """A conflict or an ambiguous match (or a refused action) is work the command did not do: it
+    exited 0, and a script took the list for imported."""
+    from toolkit.cli import main
+
+    path = make_workbook(tmp_path)
+    file = write_csv(tmp_path / "klanten.csv", [
+        ["Numéro", "Nom", "TVA", "Code postal", "Localité"],
+        ["100001", "Janssens SPRL", "BE 0477.472.701", "9000", "Gand"],
+        ["100009", "Bakkerij Maes", "", "9000", "Gand"],  # Maes has 100004: a conflict
+    ])
+    for dry in ([], ["--dry-run"]):
+        assert main(["customers", "import", str(path), str(file), *dry]) == 1
+        out = capsys.readouterr().out
+        assert "1 line(s) are left undone (listed below)" in out and "line 3: conflict C0004" in out
+    assert by_id(path)["C0001"].accounting_number == "100001"  # the sure line is imported all the same
+    sure = write_csv(tmp_path / "sure.csv", [["Numéro", "Nom", "TVA"], ["100002", "Peeters", "BE0403170701"]])
+    assert main(["customers", "import", str(path), str(sure)]) == 0
+    assert "left undone" not in capsys.readouterr().out
+
+    pasted = make_workbook(tmp_path, paste=[["Klantnr", "Naam", "Postcode", "Gemeente"], [200004, "Bakkerij Maes", 9000, "Gent"],
+                                            [100001, "Janssens BV", 9000, "Gent"]], paste_row=1, name="Pasted.xlsx")
+    assert main(["customers", "match", str(pasted)]) == 0  # proposing is its whole work
+    capsys.readouterr()
+    assert main(["customers", "apply", str(pasted)]) == 1
+    out = capsys.readouterr().out
+    assert "1 row(s) of 'Customer import' are left undone" in out and "set their Action, then apply again" in out
+    assert by_id(pasted)["C0001"].accounting_number == "100001"
+    book = openpyxl.load_workbook(pasted)
+    book[layout.CUSTOMER_IMPORT.name]["H2"] = "skip"
+    book.save(pasted)
+    assert main(["customers", "apply", str(pasted)]) == 0

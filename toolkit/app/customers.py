@@ -40,6 +40,7 @@ class Outcome:
     details: list[str] = field(default_factory=list)
     backup: Path | None = None
     data: object = None
+    left: int = 0  # rows not carried out (a conflict or ambiguous match to decide, a refused action): the CLI exits 1
 
     def text(self, limit: int | None = None) -> str:
         """The message and its details; past `limit` details, how many more there are."""
@@ -214,6 +215,12 @@ def _batch_note(result, batch: str) -> str:
     return f" New customers carry import batch {batch}." if result.new_customers else ""
 
 
+def _left(result) -> int:
+    """The rows an apply did not carry out: a conflict or an ambiguous match waits for the user's
+    decision, a refused action for a correction. The command's work is not done while any is left."""
+    return result.summary["left for review"] + result.summary["refused"]
+
+
 def plan_apply_matches(path, now: dt.datetime | None = None) -> Plan:
     """Carry out the Action column of the Customer import sheet."""
     wb = read.read_workbook(path)
@@ -234,7 +241,11 @@ def plan_apply_matches(path, now: dt.datetime | None = None) -> Plan:
             edits.set(SHEET, r, "action", outcome.action or None)
             edits.set(SHEET, r, "note", outcome.note)
     details = [f"{rows[i].label}: {note}" for i, note in result.refused]
-    return edits, Outcome(f"Applied: {_summary(result)}.{_batch_note(result, batch)}", details, data=result)
+    left = _left(result)
+    waiting = (f" {left} row(s) of '{SHEET}' are left undone (a conflict, an ambiguous match or a refused action: see "
+               "their Action and Note): set their Action, then apply again." if left else "")
+    return edits, Outcome(f"Applied: {_summary(result)}.{_batch_note(result, batch)}{waiting}", details, data=result,
+                          left=left)
 
 
 def apply_matches(path, now: dt.datetime | None = None) -> Outcome:
@@ -271,7 +282,11 @@ def plan_import_file(path, file, create_new: bool = False, now: dt.datetime | No
     tail = f"; {skipped_new} unknown customer(s) not created (use --create-new)" if skipped_new else ""
     edits = Edits()
     _customer_edits(edits, wb, result.numbers, result.new_customers)
-    return edits, Outcome(f"{file}: {_summary(result)}{tail}.{_batch_note(result, batch)}", details, data=result)
+    left = _left(result)
+    waiting = (f" {left} line(s) are left undone (listed below): settle them on the Customers sheet, or paste the "
+               f"list on '{SHEET}', run `customers match`, set their Action and run `customers apply`." if left else "")
+    return edits, Outcome(f"{file}: {_summary(result)}{tail}.{_batch_note(result, batch)}{waiting}", details,
+                          data=result, left=left)
 
 
 def import_file(path, file, create_new: bool = False, dry_run: bool = False, now: dt.datetime | None = None) -> Outcome:

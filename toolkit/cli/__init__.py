@@ -2,7 +2,8 @@
 
 User mistakes (a missing file, a bad date argument, a workbook open in Excel, a broken spec) end
 with a one-paragraph message and exit status 2, never a traceback. `check` exits 1 when the
-workbook has errors; `export` exits 1 when errors blocked it.
+workbook has errors; `export` exits 1 when errors blocked it; `customers import` and `customers
+apply` exit 1 when rows are left undone (a conflict or an ambiguous match to decide, a refused action).
 """
 
 from __future__ import annotations

@@ -27,8 +27,10 @@ def add_customer_commands(sub) -> None:
 
     command("assign", "give each customer without an accounting customer number the next free one", _assign)
     command("match", "propose a customer and an action beside each row pasted on 'Customer import'", _run(lambda commands, a: commands.match_paste(a.workbook)))
-    command("apply", "carry out the Action column of 'Customer import'", _run(lambda commands, a: commands.apply_matches(a.workbook)))
-    imp = command("import", "match a CSV or XLSX customer list and apply the sure proposals", _run(
+    command("apply", "carry out the Action column of 'Customer import' (exit 1 when rows are left: a conflict, "
+            "an ambiguous match or a refused action)", _run(lambda commands, a: commands.apply_matches(a.workbook)))
+    imp = command("import", "match a CSV or XLSX customer list and apply the sure proposals (exit 1 when lines are "
+                  "left: a conflict or an ambiguous match to decide, a refused action)", _run(
         lambda commands, a: commands.import_file(a.workbook, a.file, create_new=a.create_new, dry_run=a.dry_run)))
     imp.add_argument("file", type=_existing, help="CSV (any delimiter, encoding detected) or XLSX file")
     imp.add_argument("--create-new", action="store_true", help="create the customers the workbook does not have")
@@ -81,6 +83,6 @@ def _run(call):
             raise UserError(str(exc)) from None
         print(outcome.text())
         _tell_backup(outcome.backup)
-        return 0
+        return EXIT_FINDINGS if outcome.left else EXIT_OK  # rows left undone: a script must not take it for done
 
     return handler
