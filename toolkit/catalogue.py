@@ -126,6 +126,7 @@ CATALOGUE: dict[str, Kind] = {
     "einvoice.buyer.vat": Kind(E, "Reverse charge or intra-EU e-invoice without the buyer's VAT number"),
     "einvoice.line.rate": Kind(E, "VAT rate on a line that carries no VAT"),
     "einvoice.category.mixed": Kind(E, "Not subject to VAT mixed with other VAT regimes"),
+    "einvoice.vat.tolerance": Kind(E, "VAT on lines too far from the rate for an e-invoice"),
     "einvoice.pdf.missing": Kind(W, "No PDF to attach to the e-invoice"),
 }
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import os
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from operator import attrgetter
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Fi
 from toolkit.peppol.identifiers import ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, seller_enterprise_number, vat_category
 
 ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
 _VAT = attrgetter("vat")
 NOT_PEPPOL = "a private person without a Peppol ID: not a Peppol document; export it with another package"
 
@@ -250,6 +251,14 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
         findings.append(error("einvoice.category.mixed", invoice.where, "number",
                               f"{document.number}: lines 'not subject' to VAT cannot share an e-invoice with other VAT "
                               "regimes (rule BR-O-11): put them on an invoice of their own."))
+    for c in categories:
+        if c.rate and abs(abs(c.vat) - _rule_vat(c)) >= 1:
+            findings.append(error(
+                "einvoice.vat.tolerance", invoice.where, "number",
+                f"{document.number}: its VAT at {c.rate} % is {abs(c.vat)}, computed on the lines; the e-invoice rules "
+                f"(BR-CO-17) accept only less than 1.00 away from {abs(c.taxable)} x {c.rate} % = {_rule_vat(c)}, so "
+                "the network would reject it. Set 'VAT booking' to 'on total' on the Settings sheet (VAT per rate "
+                "on the document, as EN 16931 computes it), or split the invoice."))
     if codes & {"AE", "K"} and not buyer_vat:
         findings.append(error("einvoice.buyer.vat", customer.where, "vat_number",
                               f"{document.number}: reverse-charge and intra-community invoices must carry the buyer's VAT "
@@ -280,6 +289,12 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
         document.total, document.total,  # tax_inclusive, payable
         "", "", tuple(lines), categories,  # pdf_name, pdf_base64, lines, vat_categories
     )
+
+
+def _rule_vat(category: EInvoiceCategory) -> Decimal:
+    """The VAT that rules BR-CO-17 and BR-S-09 expect of a category: |taxable| x rate, rounded to the
+    cent as their XPath round() does (half up on a positive amount)."""
+    return (abs(category.taxable) * category.rate / 100).quantize(CENT, ROUND_HALF_UP)
 
 
 def _iban_ok(account: str) -> bool:
