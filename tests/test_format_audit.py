@@ -216,6 +216,56 @@ def test_csv_journal_hard_batch(hard, delimiter):
     assert audit_books.CUSTOMERS[1][1].replace("\t", " ") in names
 
 
+SIE_WORD = re.compile(r'[^\s"{}\\]+')  # an unquoted SIE field: no space, quote, object-list brace or backslash
+
+
+def sie_fields(line: str) -> list[tuple[str, str]]:
+    """A SIE line as a reader of formats.md 7 splits it: ("list", ...) for {...}, ("text", ...) for
+    "..." with \\ escapes, ("word", ...) for the rest up to the next space."""
+    out, i = [], 0
+    while i < len(line):
+        if line[i] == " ":
+            i += 1
+        elif line[i] == "{":
+            j = line.index("}", i)
+            out.append(("list", line[i + 1:j]))
+            i = j + 1
+        elif line[i] == '"':
+            value, i = "", i + 1
+            while line[i] != '"':
+                if line[i] == "\\":
+                    i += 1
+                value += line[i]
+                i += 1
+            out.append(("text", value))
+            i += 1
+        else:
+            j = line.find(" ", i)
+            j = len(line) if j < 0 else j
+            out.append(("word", line[i:j]))
+            i = j
+    return out
+
+
+@pytest.mark.parametrize("name", ["{Acme}", "Brace{x}", "Back\\slash", "Ends\\", 'Quote"d'])
+def test_sie_texts_read_back_as_written(tmp_path, name):
+    """formats.md 7: fields are separated by spaces, {…} is an object list, "…" a string with \\"
+    inside. A name without a space but with a brace or a backslash must still be a string: unquoted,
+    {Acme} would be read as an object list and a backslash as an escape."""
+    base, records = audit_books.hard_records("sie")
+    records["Customers"][3]["name"] = name  # H04, the customer of 2026-0004
+    book = audit_books.save(tmp_path / "sie.xlsx", base, records)
+    result = run_export(ExportRequest(book, package="sie", out_dir=tmp_path / "out"))
+    assert result.status == "written"
+    [path] = result.folder.iterdir()
+    lines = path.read_bytes().decode("cp437").split("\r\n")
+    trans = [sie_fields(line.strip()) for line in lines if line.strip().startswith("#TRANS")]
+    for fields in trans:
+        assert [kind for kind, _ in fields] == ["word", "word", "list", "word", "text", "text"], fields
+        assert all(SIE_WORD.fullmatch(value) for kind, value in fields if kind == "word"), fields
+    assert sum(fields[5] == ("text", name) for fields in trans) == 2  # the customer and the revenue line
+
+
 # ---- Peppol BIS 3 (schemas/peppol: EN 16931 and Peppol rules) ---------------------------------------
 
 

@@ -261,7 +261,7 @@ def test_nested_blocks_tagged_layout_and_header_lines(tmp_path):
              "block": {"open": "{", "close": "}", "indent": "   "},
              "children": [{"collection": "postings", "when": [{"path": "posting.amount", "op": "ne", "value": 0}], "fields": [
                  {"name": "tag", "constant": "#TRANS"}, {"name": "account", "source": "posting.account"},
-                 {"name": "objects", "constant": "{}"},
+                 {"name": "objects", "constant": "{}", "quote": False},
                  {"name": "amount", "source": "posting.amount", "format": {"type": "decimal", "places": 2}},
                  {"name": "date", "constant": ""}, {"name": "text", "source": "customer.name"}]}]},
         ],

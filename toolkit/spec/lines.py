@@ -339,6 +339,8 @@ class Quoting:
         self.backslash = escape == "backslash"
         self.quote_empty = layout.quote_empty
         self.specials = (self.delimiter, q, "\r", "\n") + ((" ", "\t") if self.delimiter == " " else ())
+        if layout.kind == "tagged":  # SIE: unquoted, {Acme} reads as an object list and \ as an escape
+            self.specials += ("{", "}", "\\")
 
     def text(self, s: str) -> str:
         """A column name."""
