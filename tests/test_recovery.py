@@ -256,6 +256,24 @@ def test_an_export_into_a_read_only_workbook_says_it_is_written_and_the_next_com
     assert set(carried(demo)[0].values()) == {export_id}
 
 
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError(28, "No space left on device")], ids=["ctrl-c", "disk-full"])
+def test_an_export_stopped_before_its_first_register_line_leaves_no_empty_export_folder(demo, monkeypatch, capsys, stop):
+    """Ctrl-C (or a full disk) between making '<workbook>-exports' and the register's first line
+    left the folder behind, empty; one that was there before stays."""
+    def stopped(self, entry):
+        raise stop
+    monkeypatch.setattr(Register, "record_pending", stopped)
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo)]) == (130 if stop is KeyboardInterrupt else 2)
+    assert not root.exists()
+    assert cli.main(["export", str(demo), "--out", str(demo.parent / "new" / "exports")]) in (130, 2)
+    assert not (demo.parent / "new" / "exports").exists()  # new/ holds the folder's lock file
+    root.mkdir()
+    assert cli.main(["export", str(demo)]) in (130, 2)
+    assert root.is_dir() and not list(root.iterdir())
+    capsys.readouterr()
+
+
 def test_ctrl_c_after_the_commit_says_the_export_is_written_and_the_next_command_carries_it_in(demo, monkeypatch, capsys):
     """Ctrl-C during the write-back: the export's files and register line are there, so the
     interrupt must not say that nothing was kept; the next command writes the marks back."""

@@ -52,6 +52,26 @@ def _exists(root: Path, export_id: str) -> bool:
     return (root / export_id).exists() or (root / f".{export_id}.partial").exists()
 
 
+def _to_make(root: Path) -> list[Path]:
+    """The folders `root.mkdir(parents=True)` is about to make, deepest first."""
+    made = []
+    for folder in (root, *root.parents):
+        if folder.exists():
+            break
+        made.append(folder)
+    return made
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """The folders an export made, removed again while still empty (a first export that ended
+    before its register line left an empty '<workbook>-exports' behind)."""
+    for folder in folders:
+        try:
+            folder.rmdir()  # only an empty folder: a register line begun stays, for recovery
+        except OSError:
+            return
+
+
 def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) -> Path:
     """Write `files` as export `entry['id']` and record it; returns the visible folder. A file
     that waits in a temporary file (spool.py) is read once, here: that file is discarded."""
@@ -64,12 +84,17 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
     staging = root / f".{export_id}.partial"
     if _exists(root, export_id) or export_id in register.ids():
         raise ExportFailed(f"An export {export_id} already exists in {root}; nothing was written.")
+    made = _to_make(root)
     try:
         root.mkdir(parents=True, exist_ok=True)
         register.record_pending(entry)
     except OSError as exc:
+        _remove_empty(made)
         raise ExportFailed(f"Recording the export in {register.path} failed ({exc.strerror or exc}); nothing was "
                            f"written. {_WRITABLE.format(root=root)}") from exc
+    except KeyboardInterrupt:  # Ctrl-C before the export's first line: nothing of it is left, not even its folder
+        _remove_empty(made)
+        raise
     reached("pending")
     try:
         staging.mkdir()
