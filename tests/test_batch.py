@@ -19,7 +19,7 @@ def test_two_workbooks_and_a_broken_one_with_two_jobs(tmp_path, capsys):
     for name in ("alpha.xlsx", "beta.xlsx"):
         shutil.copy(SAMPLES / "demo.xlsx", office / name)
     (office / "broken.xlsx").write_bytes(b"not a workbook at all")
-    (office / "~$alpha.xlsx").write_bytes(b"Excel's owner file")  # skipped, as are backups
+    (office / "~$gamma.xlsx").write_bytes(b"Excel's owner file")  # skipped, as are backups
     shutil.copy(SAMPLES / "mistakes.xlsx", tmp_path / "mistakes.xlsx")
 
     code = cli.main(["export", str(office), str(tmp_path / "mistakes.xlsx"), "--jobs", "2"])
@@ -35,7 +35,7 @@ def test_two_workbooks_and_a_broken_one_with_two_jobs(tmp_path, capsys):
     assert rows["beta.xlsx"].split()[1:3] == ["exported", "64"]
     assert rows["broken.xlsx"].split()[1] == "failed" and "not an Excel workbook" in rows["broken.xlsx"]
     assert rows["mistakes.xlsx"].split()[1] == "blocked" and "error(s) block the export" in rows["mistakes.xlsx"]
-    assert "~$alpha.xlsx" not in out and out.count("] ") == 4  # one progress line per workbook
+    assert "~$gamma.xlsx" not in out and out.count("] ") == 4  # one progress line per workbook
     assert "4 workbook(s): 2 done, 2 not exported." in out
 
     # The month-end run again: nothing new anywhere, exit 0 once the broken ones are gone.

@@ -280,6 +280,29 @@ def test_locked_file_is_detected_before_any_work(book, monkeypatch):
         write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
 
 
+def test_excel_s_owner_file_beside_the_workbook_stops_the_write_back_on_every_system(book, capsys):
+    """Linux wrote under a workbook Excel had open on a shared drive (only Windows's lock stopped
+    it): the user's next save in Excel overwrote the write-back, or it their edits. A stale owner
+    file (Excel crashed) is common: the message says how to go on."""
+    from toolkit import cli
+
+    owner = book.with_name("~$Company.xlsx")
+    owner.write_bytes(b"\x04jdoe")
+    before = book.read_bytes()
+    with pytest.raises(WorkbookLocked) as refused:
+        write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    message = str(refused.value)
+    assert "Company.xlsx is open in Excel" in message and "Close it in Excel" in message
+    assert "delete ~$Company.xlsx" in message and message.endswith("The workbook was not changed.")
+    assert cli.main(["workbook", "upgrade", str(book)]) == 2
+    assert "delete ~$Company.xlsx" in capsys.readouterr().err
+    assert book.read_bytes() == before and not [p for p in book.parent.iterdir() if "backup" in p.name or "upgrade" in p.name]
+
+    owner.unlink()  # the stale file deleted: the write-back goes ahead
+    write_back(book, Edits().set("Invoices", 2, "exported_in", "X"), now=NOW)
+    assert by_header(openpyxl.load_workbook(book)["Invoices"])[0]["Exported in"] == "X"
+
+
 def test_xlsm_keeps_macros_and_ribbon(tmp_path):
     path = tmp_path / "Company.xlsm"
     xlsm.build_xlsm(path, sample={"Invoices": INVOICES})

@@ -16,7 +16,7 @@ from typing import NamedTuple
 from toolkit import layout
 from toolkit.book import address, template
 from toolkit.book.read import Grid, WorkbookError
-from toolkit.book.writeback import followed
+from toolkit.book.writeback import check_writable, followed
 from toolkit.values import clean_text
 
 CARRIED = layout.TABLE_SHEETS + (layout.EXPORT_LOG,)
@@ -167,6 +167,7 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> Upgraded:
     path = followed(path)
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise WorkbookError(f"{path}: only .xlsx and .xlsm workbooks can be upgraded.")
+    check_writable(path)  # not under Excel: its next save would put the old workbook back
     grid = Grid(path)
     notes: list[str] = []
     _missing_sheets(grid, notes)

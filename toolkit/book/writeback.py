@@ -59,10 +59,15 @@ class WriteBackError(UserError):
 
 
 class WorkbookLocked(WriteBackError):
-    def __init__(self, path: Path):
-        super().__init__(
-            f"{path.name} is open in another program (probably Excel), so it cannot be written. "
-            f"Close it and try again; the workbook was not changed.")
+    def __init__(self, path: Path, owner: Path | None = None):
+        if owner is None:
+            super().__init__(f"{path.name} is open in another program (probably Excel), so it cannot be written. "
+                             f"Close it and try again; the workbook was not changed.")
+        else:  # a stale owner file (Excel crashed, or a computer went off with the workbook open) is common
+            super().__init__(f"{path.name} is open in Excel (its owner file {owner.name} is beside it, perhaps from "
+                             f"another computer on a shared drive), so it cannot be written. Close it in Excel and try "
+                             f"again; if no Excel has it open (Excel stopped without closing it), delete {owner.name} "
+                             f"and try again. The workbook was not changed.")
         self.path = path
 
 
@@ -936,8 +941,15 @@ def prune_backups(path: Path, now: dt.datetime | None = None, keep_last: int = K
     return removed
 
 
-def _check_writable(path: Path) -> None:
-    """Excel on Windows keeps an open workbook locked: opening it for writing fails."""
+def check_writable(path: Path) -> None:
+    """Refuse a workbook open in Excel (the one decision, for every system): Excel saving it later
+    would overwrite what was written, or what was written would replace the user's unsaved edits.
+    Excel's owner file beside the workbook (~$Company.xlsx) says it is open, on any computer (a
+    workbook on a shared drive is not locked for Linux or macOS); Excel on Windows also locks the
+    file: opening it for writing fails. Then a read-only file is told as one."""
+    owner = path.with_name(f"~${path.name}")
+    if owner.exists():
+        raise WorkbookLocked(path, owner)
     try:
         with open(path, "r+b"):
             pass
@@ -989,7 +1001,7 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     now = now or dt.datetime.now()
     if not path.is_file():
         raise WriteBackError(f"{path} does not exist.")
-    _check_writable(path)
+    check_writable(path)
     tmp: Path | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
