@@ -30,6 +30,16 @@ def test_not_a_number(raw):
         parse_decimal(raw)
 
 
+@pytest.mark.parametrize("raw", ["1,5.3", "12,34.56", "1.23,4", "1.2.3", "1,23,4567", "-1.23.456,7", "1_000", "1,234,5.6"])
+def test_a_thousands_separator_that_groups_no_thousands_is_no_number(raw):
+    """A typo read as another amount: '1,5.3' was 15.3, '1.2.3' 123, '1_000' 1000 (Python's
+    Decimal takes underscores); a thousands separator is followed by three digits."""
+    with pytest.raises(Invalid) as caught:
+        parse_decimal(raw)
+    assert str(caught.value) == f"expected a number, found {raw!r}"
+    assert parse_decimal("-1.234.567,89") == D("-1234567.89") and parse_decimal("12,345,678") == D(12345678)
+
+
 @pytest.mark.parametrize("raw, expected", [
     (dt.date(2026, 1, 31), dt.date(2026, 1, 31)), (dt.datetime(2026, 1, 31, 10, 0), dt.date(2026, 1, 31)),
     (46053.0, dt.date(2026, 1, 31)), ("31/01/2026", dt.date(2026, 1, 31)), ("2026-01-31", dt.date(2026, 1, 31)),

@@ -19,6 +19,7 @@ _SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
 _DATE_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _NUMBER_JUNK = re.compile(r"[\s'€$£%]|EUR", re.IGNORECASE)
+_GROUPED = {sep: re.compile(r"[+-]?\d{1,3}(?:%s\d{3})+" % re.escape(sep)) for sep in ",."}
 _TRUE = {"yes", "y", "true", "1", "x", "ja", "j", "oui", "o", "waar", "vrai"}
 _FALSE = {"no", "n", "false", "0", "nee", "non", "nein", "onwaar", "faux"}
 
@@ -116,13 +117,18 @@ def _decimal_from_text(text: str) -> Decimal:
     if negative:
         text = text[1:-1]
     comma, dot = text.rfind(","), text.rfind(".")
+    thousands, whole = None, text  # the thousands separator, and the digits it groups
     if comma >= 0 and dot >= 0:  # the last separator is the decimal one
-        thousands = "." if comma > dot else ","
-        text = text.replace(thousands, "").replace(",", ".")
-    elif comma >= 0:
-        text = text.replace(",", "") if text.count(",") > 1 else text.replace(",", ".")
-    elif text.count(".") > 1:
-        text = text.replace(".", "")
+        thousands, whole = ("." if comma > dot else ","), text[:max(comma, dot)]
+    elif text.count(",") > 1 or text.count(".") > 1:
+        thousands = "," if comma >= 0 else "."
+    # A thousands separator groups three digits: '1,5.3' (15.3) or '1.2.3' (123) is a typo, not an
+    # amount; and Decimal's own syntax is no Excel user's ('1_000').
+    if (thousands and thousands in whole and not _GROUPED[thousands].fullmatch(whole)) or "_" in text:
+        raise Invalid(f"expected a number, found {raw!r}")
+    if thousands:
+        text = text.replace(thousands, "")
+    text = text.replace(",", ".")
     try:
         number = Decimal(text)
     except InvalidOperation:
