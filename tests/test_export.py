@@ -245,6 +245,35 @@ def test_a_number_another_workbook_exported_is_said_on_its_row(tmp_path, capsys)
     assert "export.number_taken" not in capsys.readouterr().out  # its own export
 
 
+def test_a_row_marked_with_an_export_that_did_not_carry_it_is_said_on_its_row(tmp_path, capsys):
+    """A row copied with its 'Exported in' to make a new invoice (or a number changed after its
+    export) counted as exported and was never exported: "Nothing new to export", exit 0."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    assert cli.main(["export", str(book), "--to", "2026-01-31"]) == 0
+    [entry] = Register(tmp_path / "demo-exports").entries()
+    workbook = openpyxl.load_workbook(book)
+    invoices, lines = workbook["Invoices"], workbook["Invoice lines"]
+    header = [c.value for c in invoices[1]]
+    copied = [c.value for c in invoices[2]]  # 2026-0001, exported
+    copied[header.index("Invoice number")] = "2026-0099"
+    invoices.append(copied)
+    lines.append(["2026-0099", 1, "Copied", 1, 100, None, 21, "domestic", "700000", "manual"])
+    workbook.save(book)
+    capsys.readouterr()
+    assert cli.main(["check", str(book)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("export.not_carried") == 1
+    assert (f"2026-0099 is marked as exported in {entry['id']} ('Exported in'), but that export did not carry it"
+            in " ".join(out.split()))
+    assert cli.main(["export", str(book), "--to", "2026-01-31"]) == 0
+    assert "export.not_carried" in capsys.readouterr().out
+    _edit(book, "Invoices", "Invoice number", {"2026-0099": {"Exported in": None}})
+    assert cli.main(["export", str(book), "--to", "2026-01-31"]) == 0
+    assert "Exported 1 document(s)" in capsys.readouterr().out
+    assert Register(tmp_path / "demo-exports").entries()[-1]["documents"] == ["2026-0099"]
+
+
 def test_an_output_folder_under_the_home_folder(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     from toolkit.app.context import output_root

@@ -117,6 +117,7 @@ CATALOGUE: dict[str, Kind] = {
     "export.before_period": Kind(W, "Document dated before the period, never exported"),
     "export.number_taken": Kind(W, "Document number exported from another workbook"),
     "export.changed": Kind(W, "Document changed after its export"),
+    "export.not_carried": Kind(W, "Document marked with an export that did not carry it"),
     # e-invoices (Peppol BIS 3): what the network would reject is an error
     "einvoice.amounts.differ": Kind(E, "E-invoice amounts differ from the booking"),
     "einvoice.seller.missing": Kind(E, "Company fact an e-invoice needs is missing"),

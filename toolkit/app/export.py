@@ -132,6 +132,7 @@ def plan_export(request: ExportRequest, progress: Progress = _quiet, to_commit: 
         findings += _left_before(wb, period_from, exported)
     if not request.include_exported:
         findings += _taken_elsewhere(in_period, column, exported, earlier_exports, request.workbook)
+    findings += _marked_not_carried(wb, column, earlier_exports)
     findings += _changed_since_export(wb, column, stream, earlier_exports, request.workbook)
     skipped = _not_einvoices(wb, selected) if stream == "einvoice" else {}
     selected = [i for i in selected if i.number not in skipped]
@@ -382,6 +383,30 @@ def _taken_elsewhere(in_period: list[Invoice], column: str, exported: dict, entr
             f"{invoice.number} counts as exported: export {entry['id']} of the workbook {Path(entry['workbook']).name} "
             f"(same company, same export folder) carried a document of that number. If this is another invoice, it is "
             f"not exported: give this workbook an Output folder of its own, or the invoice a number of its own."))
+    return findings
+
+
+def _marked_not_carried(wb: Workbook, column: str, entries: list[dict]) -> list[Finding]:
+    """A row whose stream's mark names an export that did not carry its number (a row copied with its
+    mark to make a new invoice, a number changed after its export): it counts as exported and is never
+    exported, which "N document(s) were exported before" left unexplained. A mark that names no
+    export ('manual') is the user's word and is kept."""
+    carried = {e["id"]: e.get("documents", ()) for e in entries}
+    numbers: dict[str, set] = {}  # the carried numbers of the exports the rows name, made as needed
+    header = layout.INVOICES.column(column).header
+    findings = []
+    for invoice in wb.invoices:
+        mark = getattr(invoice, column)
+        if not invoice.number or mark not in carried:
+            continue
+        if mark not in numbers:
+            numbers[mark] = set(carried[mark])
+        if invoice.number not in numbers[mark]:
+            findings.append(warning(
+                "export.not_carried", invoice.where, column,
+                f"{invoice.number} is marked as exported in {mark} ('{header}'), but that export did not carry it "
+                f"(a row copied with its mark, or a number changed after the export?): it is not exported. Empty its "
+                f"'{header}' to export it; if it was booked another way, type so (e.g. 'manual')."))
     return findings
 
 
