@@ -486,6 +486,54 @@ def test_an_error_cell_on_settings_is_worded_as_on_a_table(demo, tmp_path):
     assert found.message.endswith("holds the Excel error #REF!: fix the formula or type the value.")
 
 
+def test_a_formula_whose_result_the_file_does_not_hold_is_an_error_where_a_value_is_typed(demo, tmp_path, capsys):
+    """A workbook written by a program that does not calculate (openpyxl, XlsxWriter: calcPr
+    fullCalcOnLoad, Excel calculates when it opens it) holds no result for its formulas, or a
+    placeholder. calamine read a discount typed as =5 as an empty cell: the line was booked without
+    its discount, silently; a quantity =2*3 was 'required: fill it in'. Each such cell of a typed
+    column (or of Settings) is an error saying what to do; the computed columns' formulas, which
+    the export never reads, are none."""
+    plain = tmp_path / "plain.xlsx"
+    plain.write_bytes(demo)  # the toolkit's own workbook: formulas in its computed columns only
+    assert survey(plain).uncalculated and not [f for f in read_workbook(plain).findings if f.code == "cell.error"]
+    broken = tmp_path / "uncalculated.xlsx"
+    data = badfiles.rezip(demo, badfiles.cell("F2", b"<f>5</f>"))
+    data = badfiles.rezip(data, badfiles.cell("D3", b"<f>2*3</f><v>0</v>"))  # XlsxWriter's placeholder result
+    broken.write_bytes(badfiles.rezip(data, badfiles.edit(badfiles.SETTINGS, _formula_cell("B2", b'<f>"Acme"</f>'))))
+    found = [(f.sheet, f.cell, f.message) for f in read_workbook(broken).findings if f.code == "cell.error"]
+    advice = ("is a formula whose result is not in the file: the program that wrote it leaves the calculation to "
+              "Excel. Open the workbook in Excel and save it (or type the value), then try again.")
+    assert sorted(found) == [(layout.INVOICE_LINES.name, "D3", f"Quantity {advice}"),
+                             (layout.INVOICE_LINES.name, "F2", f"Discount % {advice}"),
+                             (layout.SETTINGS_SHEET, "B2", f"Company name {advice}")]
+    assert cli.main(["export", str(broken)]) == 1
+    assert "Quantity is a formula whose result is not in the file" in capsys.readouterr().out
+    assert not (tmp_path / "uncalculated-exports").exists() or not any(
+        p.is_dir() for p in (tmp_path / "uncalculated-exports").iterdir())
+
+
+def test_a_formula_with_the_result_excel_saved_is_read_as_that_result(demo, tmp_path):
+    """The same formulas in a workbook Excel saved (no fullCalcOnLoad: Excel calculated it) are
+    read as their results, as any cell."""
+    saved = tmp_path / "saved.xlsx"
+    data = badfiles.rezip(demo, badfiles.cell("F2", b"<f>5</f><v>5</v>"))
+    saved.write_bytes(badfiles.rezip(data, badfiles.replace_in("xl/workbook.xml", b' fullCalcOnLoad="1"', b"")))
+    assert not survey(saved).uncalculated
+    wb = read_workbook(saved)
+    assert not [f for f in wb.findings if f.code == "cell.error"]
+    line = next(line for invoice in wb.invoices for line in invoice.lines if line.where.row == 2)
+    assert line.discount_pct == D(5)
+
+
+def _formula_cell(ref: str, xml: bytes):
+    """A sheet part -> the same part with cell `ref` holding the raw XML `xml` (a formula ...)."""
+    def change(part: bytes) -> bytes:
+        start = part.index(b'<c r="%s"' % ref.encode())
+        end = part.index(b"</c>", start) + 4
+        return part[:start] + b'<c r="%s">%s</c>' % (ref.encode(), xml) + part[end:]
+    return change
+
+
 def _error_cell(ref: str, text: str):
     """A sheet part -> the same part with cell `ref` holding the Excel error `text`."""
     def change(part: bytes) -> bytes:
@@ -536,8 +584,8 @@ def test_a_chart_sheet_named_settings_is_named_as_one(tmp_path):
 def test_the_survey_sees_the_same_sheet_however_its_bytes_are_cut():
     """The survey looks at each inflated piece in place, the tag cut between two pieces joined to
     the next one's start: whatever the cuts, what it finds of a sheet (odd cells, percent-formatted
-    cells, error cells, the last row tag, a walk for cells without references) is what one look at
-    the whole part finds."""
+    cells, error cells, formula cells, the last row tag, a walk for cells without references) is
+    what one look at the whole part finds."""
     import random
 
     from toolkit.book.survey import CHUNK, SheetFacts, _SheetScan
@@ -547,19 +595,22 @@ def test_the_survey_sees_the_same_sheet_however_its_bytes_are_cut():
             b'<c r="K%d" s="11">%s<v>12.5</v></c><c r="C%d" s="3"/></row>' % (n, n, n, n, formula, n) for n in range(1, 60)]
     rows[20] = b'<row r="21"><c r="AB21" s="3"><v>1</v></c><c s="5" r="D21"><v>2</v></c><c r="E21" t="e"><v>#N/A</v></c></row>'
     rows[40] = b'<row r="41"><c r="F1000000"><v>3</v></c></row>'
+    rows[30] = (b'<row r="31"><c r="G31"><f t="shared" ref="G31:G32" si="0"/><v>1</v></c><c s="4" r="H31"><f>1+1</f></c>'
+                b'<c r="I31" t="inlineStr"><is><t>&lt;f&gt; of a text</t></is></c></row>')
     sheets = [b'<?xml version="1.0"?><worksheet><sheetData>' + b"".join(rows) + b"</sheetData></worksheet>",
               b'<?xml version="1.0"?><x:worksheet><x:sheetData><x:row><x:c><x:v>1</x:v></x:c></x:row></x:sheetData></x:worksheet>',
               b'<?xml version="1.0"?><worksheet><sheetData>' + b"".join(rows[:5]) + b'<row><c><v>1</v></c></row></sheetData></worksheet>']
 
     def seen(pieces) -> tuple:
-        scan = _SheetScan(SheetFacts("s", "p"), frozenset({"3"}), limits.current())
+        scan = _SheetScan(SheetFacts("s", "p"), frozenset({"3"}), limits.current(), formulas=True)
         for piece in pieces:
             scan.feed(piece)
         f = scan.facts
         if scan.walk:  # `finish` then walks the whole part from the start: what was seen so far does not count
             return True, f.errors
         scan.carry and scan._scan(scan.carry)  # as `finish` ends the look
-        return scan.walk, scan.narrow, scan.max_row, scan.max_col, f.errors, f.last_row_tag, sorted(f.percent)
+        return (scan.walk, scan.narrow, scan.max_row, scan.max_col, f.errors, f.last_row_tag, sorted(f.percent),
+                f.formulas)
 
     rng = random.Random(5)
     for sheet in sheets:
@@ -568,7 +619,9 @@ def test_the_survey_sees_the_same_sheet_however_its_bytes_are_cut():
         for _ in range(200):
             cuts = sorted(rng.sample(range(1, len(sheet)), rng.randint(1, 12)))
             assert seen([sheet[a:b] for a, b in zip([0, *cuts], [*cuts, len(sheet)])]) == whole
-    walk, narrow, max_row, max_col, errors, last_row, percent = seen([sheets[0]])
+    walk, narrow, max_row, max_col, errors, last_row, percent, formulas = seen([sheets[0]])
+    assert formulas == [(n - 1, 10) for n in range(1, 21)] + [(n - 1, 10) for n in range(22, 31)] + [(30, 6), (30, 7)] + \
+        [(n - 1, 10) for n in range(32, 41)] + [(n - 1, 10) for n in range(42, 60)]  # K (10), G and H of row 31
     assert not walk and narrow and (max_row, max_col) == (1_000_000, 28) and errors and last_row == 59
     assert (0, 1) in percent and (20, 27) in percent and (20, 3) not in percent  # s="3" in text is no cell's
     assert seen([sheets[1]]) == seen([sheets[2]]) == (True, False)  # a prefixed root, cells without references: walked

@@ -180,10 +180,15 @@ class Grid:
         return _totals_rows(self.survey.data, facts.part) if facts else set()
 
     def errors(self, sheet: str) -> dict[tuple[int, int], str]:
-        """{(row0, col0): '#N/A'} for the sheet's error cells."""
+        """{(row0, col0): '#N/A'} for the sheet's error cells; in a workbook whose formulas hold no
+        result (`Survey.uncalculated`), its formula cells too, as NOT_CALCULATED: calamine reads
+        them as empty (or as the placeholder their writer put), which is not what Excel shows."""
         if sheet not in self._errors:
             facts = self.survey.sheets.get(sheet)
-            self._errors[sheet] = _error_cells(self.survey.data, facts.part) if facts and facts.errors else {}
+            cells = _error_cells(self.survey.data, facts.part) if facts and facts.errors else {}
+            if facts and facts.formulas:
+                cells = {**dict.fromkeys(facts.formulas, NOT_CALCULATED), **cells}
+            self._errors[sheet] = cells
         return self._errors[sheet]
 
 
@@ -354,6 +359,9 @@ def _table(grid: Grid, actual: str, sheet: Sheet, pieces: Iterator[list[list]]) 
     letters = {key: layout.column_letter(pos) for key, pos in positions.items()}
     header = rows[header_row]
     errors, totals = grid.errors(actual), grid.totals_rows(actual)
+    if NOT_CALCULATED in errors.values():  # a formula counts where the table is typed, not in its computed columns
+        typed = {positions[col.key] for col in sheet.columns if col.key in positions and not col.computed}
+        errors = {cell: text for cell, text in errors.items() if text != NOT_CALCULATED or cell[1] in typed}
     percent = grid.percent_cells(actual)
     columns = [_Column(col, positions[col.key], percent) for col in sheet.columns if col.key in positions]
     first = header_row + 1
@@ -545,7 +553,14 @@ def _missing(grid: Grid, actual: str | None, name: str, content: str) -> Finding
     return None
 
 
+NOT_CALCULATED = "(not calculated)"  # an error cell's text: a formula whose result the file does not hold
+
+
 def excel_error(label: str, text: str) -> str:
+    if text == NOT_CALCULATED:
+        return (f"{label} is a formula whose result is not in the file: the program that wrote it leaves "
+                f"the calculation to Excel. Open the workbook in Excel and save it (or type the value), then "
+                f"try again.")
     return f"{label} holds the Excel error {text}: fix the formula or type the value."
 
 

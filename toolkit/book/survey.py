@@ -16,6 +16,7 @@ Every refusal is a `WorkbookError`: one line that names the file, what is wrong 
 
 from __future__ import annotations
 
+import functools
 import io
 import re
 import struct
@@ -61,6 +62,9 @@ class SheetFacts:
     percent: set[tuple[int, int]] = field(default_factory=set)  # (row0, col0) of percent-formatted cells
     last_row_tag: int = 0  # the number of the part's last <row> (the sheet's length, in an ordinary file)
     errors: bool = False  # the part holds t="e": cells with an Excel error (#N/A), which calamine reads as ""
+    # The (row0, col0) of its formula cells, in a workbook that holds no trustworthy results (see
+    # `Survey.uncalculated`); empty otherwise.
+    formulas: list[tuple[int, int]] = field(default_factory=list)
 
 
 @dataclass
@@ -69,6 +73,10 @@ class Survey:
     sheets: dict[str, SheetFacts]  # by sheet name; empty for a file that is not a zip workbook
     is_zip: bool = True
     date1904: bool = False  # dates count from 1904 (an Excel for Mac option), not from 1900
+    # The workbook asks to be calculated when opened (calcPr fullCalcOnLoad): written by a program
+    # that does not calculate (openpyxl, XlsxWriter, this toolkit), its formulas hold no result, or
+    # a placeholder (XlsxWriter writes 0), never what Excel will show. Excel saves without it.
+    uncalculated: bool = False
 
 
 def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_only: bool = False,
@@ -98,15 +106,15 @@ def survey(path: str | Path, limits: _limits.Limits | None = None, spreadsheet_o
             return Survey(data, {}, is_zip=False)
         raise WorkbookError(_not_a_workbook(path, archive, names))
     parts = {i.filename: i for i in infos}
-    sheets, date1904 = _sheet_parts(path, data, parts)
+    sheets, date1904, uncalculated = _sheet_parts(path, data, parts)
     handed = ahead(data, sheets) if ahead is not None and not date1904 else {}
     percent_styles = _percent_styles(path, data, parts, sheets)
     facts = {part: SheetFacts(name, part) for name, part in sheets.items() if part in parts}
-    scanners = {part: _SheetScan(fact, percent_styles, limits) for part, fact in facts.items()}
+    scanners = {part: _SheetScan(fact, percent_styles, limits, uncalculated) for part, fact in facts.items()}
     _inflate_all(path, data, infos, scanners, handed)
     for part, scan in scanners.items():
         scan.finish(path, data, parts[part])
-    return Survey(data, {f.name: f for f in facts.values()}, date1904=date1904)
+    return Survey(data, {f.name: f for f in facts.values()}, date1904=date1904, uncalculated=uncalculated)
 
 
 # ---- what the file is ---------------------------------------------------------------------------
@@ -330,12 +338,14 @@ def _xml(path: Path, data: bytes, info: zipfile.ZipInfo):
         raise WorkbookError(_damaged(path, info.filename, f"its XML is malformed: {exc}")) from None
 
 
-def _sheet_parts(path: Path, data: bytes, parts: dict[str, zipfile.ZipInfo]) -> tuple[dict[str, str], bool]:
-    """{sheet name: part name} from the workbook and its relationships; and whether the workbook
-    counts its dates from 1904."""
+def _sheet_parts(path: Path, data: bytes, parts: dict[str, zipfile.ZipInfo]) -> tuple[dict[str, str], bool, bool]:
+    """{sheet name: part name} from the workbook and its relationships; whether the workbook
+    counts its dates from 1904; whether it asks to be calculated when opened."""
     workbook = _xml(path, data, parts["xl/workbook.xml"])
     properties = workbook.find("m:workbookPr", _NS)
     date1904 = properties is not None and (properties.get("date1904") or "").strip().lower() in ("1", "true")
+    calculation = workbook.find("m:calcPr", _NS)
+    uncalculated = calculation is not None and (calculation.get("fullCalcOnLoad") or "").strip().lower() in ("1", "true")
     rels_info = parts.get("xl/_rels/workbook.xml.rels")
     if rels_info is None:
         raise WorkbookError(_damaged(path, "xl/_rels/workbook.xml.rels", "it is missing"))
@@ -349,7 +359,7 @@ def _sheet_parts(path: Path, data: bytes, parts: dict[str, zipfile.ZipInfo]) -> 
         if ref and part not in parts:
             raise WorkbookError(_damaged(path, part, f"the sheet '{name}' points at it, but it is missing"))
         sheets[name] = part
-    return sheets, date1904
+    return sheets, date1904, uncalculated
 
 
 # Excel's built-in percent formats: 9 = 0%, 10 = 0.00%.
@@ -398,9 +408,17 @@ _REF = re.compile(rb'\sr="([A-Za-z]+)(\d+)"')
 _ROW_REF = re.compile(rb'\sr="(\d+)"')
 _PREFIXED_ROOT = re.compile(rb"<\w+:worksheet\b")
 # The exact walk, for a sheet whose cells do not all carry a reference (calamine then counts them).
-_TAG = re.compile(rb"<(?:\w+:)?(row|c)\b([^>]*)>")
+_TAG = re.compile(rb"<(?:\w+:)?(row|c|f)\b([^>]*)>")
 _CELL_TAG = re.compile(rb"<(?:\w+:)?c\b([^>]*)>")
 _STYLE = re.compile(rb'\ss="(\d+)"')
+
+
+_PLAIN_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')  # a cell tag as Excel writes it: its reference first
+
+
+@functools.lru_cache(maxsize=1024)
+def _column(letters: bytes) -> int:
+    return column_number(letters)
 
 
 def column_number(letters: bytes | str) -> int:
@@ -426,6 +444,7 @@ def _pieces(path: Path, data: bytes, info: zipfile.ZipInfo) -> Iterator[bytes]:
 
 
 _ERROR_MARK = b't="e"'
+_AFTER_NAME = (b">", b"/", b" ", b"\t", b"\r", b"\n")  # what may follow a tag's name (<f>, <f t=...>, <f/>)
 
 
 class _SheetScan:
@@ -436,8 +455,11 @@ class _SheetScan:
     then places them by counting) is walked tag by tag in a second pass: slow, but only hostile
     files and unusual generators write those."""
 
-    def __init__(self, facts: SheetFacts, percent_styles: frozenset[str], limits: _limits.Limits):
+    def __init__(self, facts: SheetFacts, percent_styles: frozenset[str], limits: _limits.Limits,
+                 formulas: bool = False):
         self.facts = facts
+        self.formulas = formulas  # note the formula cells (a workbook without results: `Survey.uncalculated`)
+        self.cell = None  # the reference of the last cell tag scanned (a formula's cell may begin in an earlier piece)
         self.limits = limits
         self.percent_styles = percent_styles
         self._percent = re.compile(rb'\ss="(?:' + b"|".join(s.encode() for s in sorted(percent_styles)) + rb')"') if percent_styles else None
@@ -503,6 +525,8 @@ class _SheetScan:
                 return
             if not tag.endswith(b"/>"):
                 self._valued(int(ref[2]), column_number(ref[1]))
+        if self.formulas:
+            self._formulas(text, start, end)
         if self._percent is not None:
             for match in self._percent.finditer(text, start, end):
                 at = text.rfind(b"<", start, match.start())
@@ -510,6 +534,28 @@ class _SheetScan:
                     ref = _REF.search(text, at, text.find(b">", match.end(), end))
                     if ref:
                         self.facts.percent.add((int(ref[2]) - 1, column_number(ref[1]) - 1))
+
+    def _formulas(self, text: bytes, start: int, end: int) -> None:
+        """The formula cells of text[start:end]. A lowercase f is rare in a sheet's rows (cell tags,
+        numbers, shared-string indexes: none), so each one is found by memchr and looked at: the
+        tag <f> is a formula, its cell the last <c before it (a < in a text is written &lt;)."""
+        found = self.facts.formulas
+        at = text.find(b"f", start, end)
+        while at >= 0:
+            if text[at - 1:at] == b"<" and text[at + 1:at + 2] in _AFTER_NAME:
+                ref = self._cell_before(text, start, at)
+                if ref is not None:
+                    found.append((int(ref[2]) - 1, _column(ref[1]) - 1))
+            at = text.find(b"f", at + 1, end)
+        self.cell = self._cell_before(text, start, end)
+
+    def _cell_before(self, text: bytes, start: int, at: int):
+        """The reference of the last cell tag in text[start:at] (a cell's children are no <c...>
+        tags), or of the one before the text when it has none."""
+        cell = text.rfind(b"<c", start, at)
+        if cell < 0 or text[cell + 2:cell + 3] not in _AFTER_NAME:
+            return self.cell
+        return _PLAIN_REF.match(text, cell) or _REF.search(text, cell, text.find(b">", cell, at) + 1)
 
     def _valued(self, row: int, col: int) -> None:
         if row > self.max_row:
@@ -522,9 +568,15 @@ class _SheetScan:
         self.max_row = self.max_col = 0
         self.facts.percent.clear()
         row, col = -1, -1
+        formulas = self.facts.formulas
+        formulas.clear()
         for text in _pieces(path, data, info):
             for match in _TAG.finditer(text):
                 kind, attrs = match[1], match[2]
+                if kind == b"f":
+                    if self.formulas:
+                        formulas.append((row, col))
+                    continue
                 if kind == b"row":
                     ref = _ROW_REF.search(attrs)
                     row, col = (int(ref[1]) - 1 if ref else row + 1), -1
