@@ -138,3 +138,21 @@ def test_what_recovery_did_to_a_workbook_is_said_in_the_run(tmp_path, capsys, mo
     assert "a.xlsx: nothing new" in progress and f"Recovered: a.xlsx missed what export {entry['id']} writes back" in progress
     assert "b.xlsx: exported" in progress and progress.count("Recovered") == 1
     assert {i.exported_in for i in read_workbook(tmp_path / "a.xlsx").invoices} == {entry["id"]}
+
+
+def test_a_workbook_open_in_excel_fails_alone_and_exports_nothing(tmp_path, capsys):
+    """Each workbook's own verdict: one open in Excel is refused before it exports anything (it
+    was exported, its update left for a later command), the other is exported and updated."""
+    for name in ("a.xlsx", "b.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    (tmp_path / "~$a.xlsx").write_bytes(b"\x04jdoe")
+    assert cli.main(["export", str(tmp_path / "a.xlsx"), str(tmp_path / "b.xlsx"), "--jobs", "2"]) == 2
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.split("\nworkbook")[1].splitlines()[1:] if line.strip()}
+    assert rows["a.xlsx"].split()[1:3] == ["failed", "0"]
+    assert "a.xlsx is open in Excel" in rows["a.xlsx"] and rows["a.xlsx"].endswith("add --no-write-back.")
+    assert Register(tmp_path / "a-exports").load().status == {}
+    assert rows["b.xlsx"].split()[1:3] == ["exported", "64"]
+    [entry] = Register(tmp_path / "b-exports").entries()
+    assert {i.exported_in for i in read_workbook(tmp_path / "b.xlsx").invoices} == {entry["id"]}
+    assert "2 workbook(s): 1 done, 1 not exported." in out

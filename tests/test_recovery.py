@@ -204,11 +204,14 @@ def test_no_write_back_is_remembered(demo, capsys):
 def test_recovery_that_cannot_write_is_a_message(demo, monkeypatch, capsys):
     from toolkit.app import transaction
 
+    class Crash(BaseException):
+        """Stands for the process dying after the rename: nothing catches it, nothing cleans up."""
+
     def crash(step):
         if step == "visible":
-            raise KeyboardInterrupt  # stands for the process dying after the rename
+            raise Crash
     monkeypatch.setattr(transaction, "reached", crash)
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(Crash):
         with writing(demo):
             from toolkit.app.export import ExportRequest, commit, plan_export
 
@@ -223,9 +226,8 @@ def test_recovery_that_cannot_write_is_a_message(demo, monkeypatch, capsys):
     assert "finishing it failed" in err and "can be written" in err and "Traceback" not in err
 
 
-def test_an_export_into_a_read_only_workbook_says_it_is_written_and_the_next_command_carries_the_update_in(demo, monkeypatch, capsys):
-    """The message ended "... was not updated ... Nothing was changed" while the export's files
-    were written and recorded: its last words contradicted its first."""
+def read_only(monkeypatch, book: Path) -> None:
+    """What a read-only file does, even to root (who may write any file)."""
     import builtins
     import os
 
@@ -233,12 +235,24 @@ def test_an_export_into_a_read_only_workbook_says_it_is_written_and_the_next_com
 
     real_open, real_access = builtins.open, os.access
 
-    def read_only_open(file, mode="r", *args, **kwargs):  # what a read-only file does even to root
-        if Path(file) == demo and ("+" in mode or "w" in mode):
+    def read_only_open(file, mode="r", *args, **kwargs):
+        if Path(file) == book and ("+" in mode or "w" in mode):
             raise PermissionError(13, "Permission denied", str(file))
         return real_open(file, mode, *args, **kwargs)
     monkeypatch.setattr(writeback, "open", read_only_open, raising=False)
-    monkeypatch.setattr(os, "access", lambda path, how, **kw: how != os.W_OK if Path(path) == demo else real_access(path, how, **kw))
+    monkeypatch.setattr(os, "access", lambda path, how, **kw: how != os.W_OK if Path(path) == book else real_access(path, how, **kw))
+
+
+def test_an_export_into_a_workbook_turned_read_only_says_it_is_written_and_the_next_command_carries_the_update_in(demo, monkeypatch, capsys):
+    """The workbook could be updated when the export began, not after its commit: the message
+    ended "... was not updated ... Nothing was changed" while the export's files were written and
+    recorded: its last words contradicted its first."""
+    from toolkit.app import transaction
+
+    def turns_read_only(step):
+        if step == "committed":  # after the check before the commit, before the write-back
+            read_only(monkeypatch, demo)
+    monkeypatch.setattr(transaction, "reached", turns_read_only)
     before = demo.read_bytes()
     assert cli.main(["export", str(demo)]) == 2
     out, err = capsys.readouterr()
@@ -254,6 +268,53 @@ def test_an_export_into_a_read_only_workbook_says_it_is_written_and_the_next_com
     out, err = capsys.readouterr()
     assert "Recovered" in err and export_id in err and "Nothing new to export" in out
     assert set(carried(demo)[0].values()) == {export_id}
+
+
+@pytest.mark.parametrize("why", ["open in Excel", "read-only"])
+def test_an_export_whose_workbook_cannot_be_updated_is_refused_before_anything_is_exported(demo, monkeypatch, capsys, why):
+    """It committed the export, then refused the write-back (exit 2): the export was written
+    and recorded, the workbook's update waited for a later command. Now nothing is exported, and
+    the message says how to export without updating the workbook."""
+    root = demo.parent / "demo-exports"
+    owner = demo.with_name("~$demo.xlsx")
+    if why == "open in Excel":
+        owner.write_bytes(b"\x04jdoe")  # Excel's owner file: the workbook is open in Excel
+    else:
+        read_only(monkeypatch, demo)
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo)]) == 2
+    out, err = capsys.readouterr()
+    assert "Exported" not in out and not (root / FILE_NAME).exists() and not list(root.glob("*/"))
+    said = err.strip().removeprefix("ledger-export: ")
+    if why == "open in Excel":
+        assert said.startswith("demo.xlsx is open in Excel (its owner file ~$demo.xlsx is beside it")
+    else:
+        assert said.startswith(f"{demo} is read-only, so it cannot be updated. Make it writable")
+        assert "copy" not in said  # recovery carries an export's update into the workbook's own path only
+    assert "the workbook was not changed. Nothing was exported or recorded" in said.replace("The workbook", "the workbook")
+    assert said.endswith("To export without updating the workbook, add --no-write-back.")
+    assert demo.read_bytes() == before and "\n" not in said
+
+    assert cli.main(["export", str(demo), "--no-write-back"]) == 0  # as the message says
+    [entry] = Register(root).entries()
+    assert len(entry["documents"]) == 64 and entry["write_back"] is False and demo.read_bytes() == before
+    capsys.readouterr()
+
+
+def test_an_export_that_updates_nothing_goes_ahead_beside_excel(demo, capsys):
+    """Nothing new, a re-creation (--again writes nothing back) and a dry run leave the workbook
+    as it is: Excel having it open stops none of them."""
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo)]) == 0
+    [entry] = Register(root).entries()
+    demo.with_name("~$demo.xlsx").write_bytes(b"\x04jdoe")
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo)]) == 0
+    assert "Nothing new to export" in capsys.readouterr().out
+    assert cli.main(["export", str(demo), "--again", entry["id"]]) == 0
+    assert "identical to the original" in capsys.readouterr().out and (root / f"{entry['id']}-again").is_dir()
+    assert cli.main(["export", str(demo), "--dry-run", "--include-exported"]) == 0
+    assert demo.read_bytes() == before
 
 
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, OSError(28, "No space left on device")], ids=["ctrl-c", "disk-full"])
@@ -296,3 +357,52 @@ def test_ctrl_c_after_the_commit_says_the_export_is_written_and_the_next_command
     out, err = capsys.readouterr()
     assert "Recovered" in err and export_id in err and "Nothing new to export" in out
     assert set(carried(demo)[0].values()) == {export_id}
+
+
+def test_a_real_ctrl_c_while_the_files_are_written_rolls_the_export_back_at_once_and_says_so(demo, monkeypatch, capsys):
+    """It said "nothing half-written was kept" while its pending register line and its
+    '.ID.partial' folder stayed until the next command's recovery removed them."""
+    import os
+    import signal
+
+    from toolkit.app import transaction
+
+    seen = []
+
+    def ctrl_c(step):
+        seen.append(step)
+        if seen.count("file") == 2 and step == "file":  # the second file of the export is written
+            os.kill(os.getpid(), signal.SIGINT)  # the interrupt a terminal sends
+    monkeypatch.setattr(transaction, "reached", ctrl_c)
+    root = demo.parent / "demo-exports"
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo)]) == 130
+    out, err = capsys.readouterr()
+    [export_id] = Register(root).load().status
+    assert Register(root).load().status == {export_id: "failed"} and Register(root).entries() == []
+    assert list(root.iterdir()) == [root / FILE_NAME]  # no .ID.partial, no export folder
+    assert err.strip() == (f"ledger-export: interrupted while export {export_id} was written: it was rolled back, "
+                           "nothing of it was kept or counts as exported.")
+    assert "Exported" not in out and demo.read_bytes() == before
+    monkeypatch.undo()
+
+    assert cli.main(["export", str(demo)]) == 0
+    out, err = capsys.readouterr()
+    assert "Recovered" not in err and "Exported 64 document(s)" in out
+
+
+def test_ctrl_c_whose_rollback_fails_leaves_it_to_the_next_command_and_says_so(demo, monkeypatch, capsys):
+    from toolkit.app import transaction
+
+    def ctrl_c(step):
+        if step == "staged":
+            raise KeyboardInterrupt
+    monkeypatch.setattr(transaction, "reached", ctrl_c)
+    monkeypatch.setattr(Register, "record_failed", lambda self, export_id, reason: (_ for _ in ()).throw(OSError(28, "No space")))
+    assert cli.main(["export", str(demo)]) == 130
+    err = capsys.readouterr().err
+    assert "the next export of the workbook (or any command that changes it) finishes or rolls back" in err
+    assert "nothing half-written" not in err
+    monkeypatch.undo()
+    assert cli.main(["export", str(demo)]) == 0
+    assert "rolled back" in capsys.readouterr().err

@@ -7,9 +7,10 @@ of SQLite's atomic commit: journal first, fsync, then make visible):
   3. the folder is renamed into place (visible), and the export folder fsynced;
   4. the register records the export as *committed*, fsynced.
 
-The caller holds the export folder's lock (toolkit.app.lock) from planning on. A failure on the
-way rolls back (folder removed, export marked failed); a crash is finished or rolled back by
-toolkit.app.recovery at the start of the next writing operation.
+The caller holds the export folder's lock (toolkit.app.lock) from planning on. A failure or a
+Ctrl-C on the way rolls back (folder removed, export marked failed); a crash (or a rollback that
+could not finish) is finished or rolled back by toolkit.app.recovery at the start of the next
+writing operation.
 """
 
 from __future__ import annotations
@@ -108,16 +109,33 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
         reached("visible")
         register.record_committed(export_id)
     except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        shutil.rmtree(folder, ignore_errors=True)
-        try:
-            register.record_failed(export_id, str(exc))
-        except OSError:
-            pass  # still pending: the next operation's recovery finds no folder and marks it failed
+        _roll_back(register, export_id, (staging, folder), str(exc))
         raise ExportFailed(f"Writing the export to {root} failed ({exc.strerror or exc}); nothing was kept. "
                            f"{_WRITABLE.format(root=root)}") from exc
+    except KeyboardInterrupt:  # Ctrl-C: rolled back here as a failure is, not left for the next command
+        try:
+            done = _roll_back(register, export_id, (staging, folder), "interrupted (Ctrl-C); rolled back")
+        except KeyboardInterrupt:  # a second Ctrl-C: recovery finishes it
+            done = False
+        raise KeyboardInterrupt(f"interrupted while export {export_id} was written: " + (
+            "it was rolled back, nothing of it was kept or counts as exported." if done else
+            "the next export of the workbook (or any command that changes it) finishes or rolls back what was "
+            "half-written, and says so.")) from None
     reached("committed")
     return folder
+
+
+def _roll_back(register: Register, export_id: str, folders: tuple[Path, ...], reason: str) -> bool:
+    """An export not committed undone: its folders removed, the register marking it failed.
+    False when something is left (still pending: the next operation's recovery finds no
+    complete folder and rolls it back)."""
+    for folder in folders:
+        shutil.rmtree(folder, ignore_errors=True)
+    try:
+        register.record_failed(export_id, reason)
+    except OSError:
+        return False
+    return not any(folder.exists() for folder in folders)
 
 
 _WRITABLE = ("Check that {root} can be written (not read-only, not full), or choose another output folder "

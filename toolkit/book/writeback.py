@@ -955,8 +955,10 @@ def check_writable(path: Path) -> None:
             pass
     except PermissionError:
         if not os.access(path, os.W_OK) and os.access(path, os.F_OK):
-            raise WriteBackError(f"{path} is read-only, so it cannot be updated. Make it writable (or save a copy "
-                                 "you can change) and run the command again; the workbook was not changed.") from None
+            # Not "save a copy": an export's update is carried in later only at the workbook's own path.
+            raise WriteBackError(f"{path} is read-only, so it cannot be updated. Make it writable (clear its "
+                                 "read-only attribute or permission) and run the command again; the workbook was "
+                                 "not changed.") from None
         raise WorkbookLocked(path) from None
     except FileNotFoundError:
         raise WriteBackError(f"{path} no longer exists (moved or deleted?): nothing was written to it.") from None
@@ -990,6 +992,18 @@ def followed(path: str | os.PathLike) -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
+def updatable(path: str | os.PathLike) -> Path:
+    """The file `write_back` changes for the workbook at `path` (`followed`), once it is known
+    that it can: it is there, not open in Excel, not read-only (`check_writable`). An export from
+    the command line asks it before its commit too, so that it does not write an export whose
+    workbook it then cannot update."""
+    path = followed(path)
+    if not path.is_file():
+        raise WriteBackError(f"{path} does not exist.")
+    check_writable(path)
+    return path
+
+
 def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None = None,
                keep_backups: int = KEEP_LAST) -> Path:
     """Apply `edits` to the workbook at `path` safely; returns the backup's path.
@@ -997,11 +1011,8 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing,
     something would be lost, or the disk refuses; in every case the file is left as it was.
     """
-    path = followed(path)
+    path = updatable(path)
     now = now or dt.datetime.now()
-    if not path.is_file():
-        raise WriteBackError(f"{path} does not exist.")
-    check_writable(path)
     tmp: Path | None = None
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)

@@ -162,9 +162,9 @@ def main(argv: list[str] | None = None, report: dict | None = None, keep: Callab
     """Run one command; `report`, when given, receives a summary of an export (the batch run's
     workers read it: documents, files, message). `keep` receives the big objects a command is done
     with when the process ends right after (`script`); without it they are freed as usual."""
-    from toolkit.book.writeback import one_run
-
     try:
+        from toolkit.book.writeback import one_run  # within the handlers: a Ctrl-C while it is imported too
+
         args = build_parser().parse_args(argv)  # a bad workbook argument is a UserError too
         args.report = report if report is not None else {}
         args.keep = keep
@@ -292,7 +292,13 @@ def _export(args) -> int:
             args.keep(plan)  # the process ends after the command: its end frees the plan at once
         if plan.entry and args.no_write_back:
             plan.entry["write_back"] = False  # recovery is not to write it back later either
-        result = export.commit(plan) if plan.status == "ready" and not args.dry_run else None
+        committing = plan.status == "ready" and not args.dry_run
+        # The workbook is updated after the commit (an --again updates nothing): asked first whether
+        # it can be, so that an export is not written and recorded with its update left for later.
+        writes_back = committing and bool(plan.edits) and not args.no_write_back
+        if writes_back:
+            _updatable_before_export(args.workbook)
+        result = export.commit(plan) if committing else None
     finally:
         end_progress()
     args.report.update(message=plan.message, documents=0, files=())
@@ -306,7 +312,7 @@ def _export(args) -> int:
         return EXIT_FINDINGS if plan.status == "blocked" else EXIT_OK
     print(result.message)
     args.report.update(message=result.message, documents=len(plan.documents), files=tuple(result.entry["files"]))
-    if result.edits and not args.no_write_back:
+    if writes_back:
         column = layout.INVOICES.column(STREAM_COLUMNS[result.entry.get("stream", "bookkeeping")]).header
         updated = f"{column}, Export log{', customer numbers' if plan.generated else ''}"
         edits = result.edits
@@ -327,6 +333,18 @@ def _export(args) -> int:
                                     "it) carries that in, and says so.") from None
         print(f"Workbook updated: {updated}.")
     return EXIT_OK
+
+
+def _updatable_before_export(workbook: Path) -> None:
+    """The workbook an export will update can be (writeback.updatable: not open in Excel, not
+    read-only), else nothing is exported. Asked again by the write-back: it may change meanwhile."""
+    from toolkit.book.writeback import WriteBackError, updatable
+
+    try:
+        updatable(workbook)
+    except WriteBackError as exc:
+        raise UserError(f"{exc} Nothing was exported or recorded: an export updates the workbook once its files are "
+                        "written. To export without updating the workbook, add --no-write-back.") from None
 
 
 def cmd_preview(args) -> int:
