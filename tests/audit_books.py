@@ -7,7 +7,8 @@ formats make difficult, in one company year, built with the sample's own record 
   customers, a private person;
 - several VAT rates, line and invoice discounts, reverse charge, 0 % lines in one invoice; 99 lines
   with half a cent of VAT each; an invoice of more than 1,000,000; credit notes typed with positive
-  and with negative quantities; documents on the first and the last day of the year.
+  and with negative quantities; a return line on an invoice (revenue against the
+  document's sign); documents on the first and the last day of the year.
 """
 
 from __future__ import annotations
@@ -61,6 +62,10 @@ INVOICES = [
      [("10", "95.5", None, 0, "intra-EU services", "Konsult åäö ÅÄÖ")]),
     ("2026-0008", "invoice", dt.date(2026, 12, 31), "H01", None, None, "Laatste factuur van het jaar",
      [("1", "100", None, 21, "domestic", "Oudejaar")]),
+    # a return line on an invoice: a revenue group against the document's sign (a credit note must
+    # have lines of one sign: the check refuses a mixed one)
+    ("2026-0009", "invoice", dt.date(2026, 12, 30), "H01", None, None, "Levering met retour",
+     [("1", "100", None, 21, "domestic", "Nieuw"), ("-1", "20", None, 6, "domestic", "Retour")]),
     ("CN-0001", "credit note", dt.date(2026, 2, 1), "H01", "3", "2026-0001", "Creditnota; \"deel\" | 1",
      [("1", "36.67", None, 21, "domestic", "Terug"), ("1", "15.005", None, 0, "domestic", "Boeken")]),
     ("CN-0002", "credit note", dt.date(2026, 12, 31), "H01", None, "2026-0006", "Creditnota groot project",

@@ -428,7 +428,10 @@ def check_exact(content: bytes) -> dict:
                 debtors.append((line.find("Debtor").get("code"), debit - credit))
             vat = line.find("VATTransaction")
             if vat is not None:
-                assert Decimal(vat.findtext("VATAmount")) == credit + debit  # the VAT line's amount is its VAT
+                # the VAT line's amount is its VAT; a group against the document's sign (a return line on an
+                # invoice) has a negative VAT and base in document terms (formats.md gives Exact no sign rule)
+                amount, base = Decimal(vat.findtext("VATAmount")), Decimal(vat.findtext("VATBaseAmount") or "0")
+                assert abs(amount) == credit + debit and amount * base >= 0
         assert total == 0, f"entry {entry.get('entry')} is not in balance"
         assert len(debtors) == 1, "one customer line"
         entries[entry.get("entry")] = {"subtype": subtypes.pop(), "debtor": debtors[0], "journal": journal.get("code")}
