@@ -113,10 +113,11 @@ def test_a_field_cannot_be_longer_than_its_column(tmp_path):
 
 def test_datev_columns_carry_the_package_limits():
     [booking] = [f for f in specs.load_spec("datev").plans.files if f.name == "EXTF_Buchungsstapel.csv"]
-    fields = {f.name: f for f in booking.records[0].fields}
-    assert (fields["Buchungstext"].max_length, fields["Buchungstext"].overflow) == (60, "truncate-and-warn")
-    assert (fields["Belegfeld 1"].max_length, fields["Belegfeld 1"].overflow) == (12, "error")
-    assert fields["Belegfeld 1"].text.allowed == "A-Za-z0-9$&%*+\\-/"
+    for record in booking.records[0].children:  # the booking and the reversed booking of a document
+        fields = {f.name: f for f in record.fields}
+        assert (fields["Buchungstext"].max_length, fields["Buchungstext"].overflow) == (60, "truncate-and-warn")
+        assert (fields["Belegfeld 1"].max_length, fields["Belegfeld 1"].overflow) == (12, "error")
+        assert fields["Belegfeld 1"].text.allowed == "A-Za-z0-9$&%*+\\-/"
     spec = specs.load_spec("datev")
     raw = {c["name"]: c for c in json.loads(spec.path.read_text(encoding="utf-8"))["files"][0]["columns"]
            if isinstance(c, dict)}
