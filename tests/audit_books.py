@@ -33,10 +33,11 @@ CUSTOMERS = [
     ("H04", "Druckerei Müller GmbH & Co. KG", "company", "DE136695976", "DE", "000126", None),
     ("H05", "Zoë Ğül Çelik", "person", None, "BE", "000127", None),
     ("H06", "Åsa Öberg Ärlig AB", "company", "SE556036079301", "SE", "000128", None),
+    ("H07", "Société Générale d'Imprimerie SARL", "company", "FR40303265045", "FR", "000129", None),
 ]
 # DATEV takes customer numbers as debtor accounts: 7 digits from 1000000 with its Sachkontenlänge 6.
 DATEV_NUMBERS = {"000123": "1000123", "000124": "1000124", "125": "1000125", "000126": "1000126",
-                 "000127": "1000127", "000128": "1000128"}
+                 "000127": "1000127", "000128": "1000128", "000129": "1000129"}
 
 RULES = [(D(21), "domestic", "700000"), (D(12), "domestic", "700120"), (D(6), "domestic", "700060"),
          (D(0), "domestic", "700010"), (D(0), "intra-EU services", "700300"), (D(0), "intra-EU goods", "700300"),
@@ -60,6 +61,8 @@ INVOICES = [
      [("1", "1234567.89", None, 21, "domestic", "Nieuwbouw"), ("1", "4200", None, 0, "reverse charge", "Werken")]),
     ("2026-0007", "invoice", dt.date(2026, 10, 1), "H06", "2.5", None, "Tjänster, Göteborg",
      [("10", "95.5", None, 0, "intra-EU services", "Konsult åäö ÅÄÖ")]),
+    ("2026-0010", "invoice", dt.date(2026, 11, 30), "H07", None, None, "Livraison intracommunautaire",
+     [("2", "450", None, 0, "intra-EU goods", "Papier")]),
     ("2026-0008", "invoice", dt.date(2026, 12, 31), "H01", None, None, "Laatste factuur van het jaar",
      [("1", "100", None, 21, "domestic", "Oudejaar")]),
     # a return line on an invoice: a revenue group against the document's sign (a credit note must

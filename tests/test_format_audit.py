@@ -44,6 +44,7 @@ HARD_TOTALS = {
     "2026-0007": D("931.12"),  # 10 x 95.5 less 2.5 % (23.875 -> 23.88), intra-EU
     "2026-0008": D("121.00"),
     "2026-0009": D("99.80"),  # 100 + 21 % less a return of 20 + 6 %
+    "2026-0010": D("900.00"),  # intra-EU goods to France
     "CN-0001": -D("57.60"),  # (36.67 + 15.005 -> 15.01) - 3 %: 35.57 + 14.56; VAT 7.47
     "CN-0002": -D("1493853.32"),  # typed negative: 1234567.89 + 24.69, VAT 259259.26 + 1.48
 }
@@ -96,6 +97,12 @@ def test_winbooks_hard_batch(hard):
     customers = winbooks.check_csf(files["CSF.txt"])
     assert {"000123", "000124", "125", "000126", "000127", "000128"} <= set(customers)  # leading zeros kept
     assert customers["125"]["VATNUMBER"] == "" and customers["125"]["COUNTRY"] == "US"
+    # 1.6 (W12): VATNUMBER on the country's picture: BE 0999.999.999, NL 999999999B99, FR XX 999999999, DE 999999999
+    pictures = {"BE": r"\d{4}\.\d{3}\.\d{3}", "NL": r"\d{9}B\d\d", "FR": r"[0-9A-Z]{2} \d{9}", "DE": r"\d{9}"}
+    for row in customers.values():
+        if row["COUNTRY"] in pictures and row["VATNUMBER"]:
+            assert re.fullmatch(pictures[row["COUNTRY"]], row["VATNUMBER"]), row
+    assert customers["000129"]["VATNUMBER"] == "40 303265045"
     # ISO-8859-1 / Windows-1252 (1.2): a representable name is written in it, not as UTF-8
     assert "Druckerei Müller".encode("cp1252") in files["CSF.txt"]
     assert all(len(r[13]) <= 40 for r in winbooks.records(files["ACT.txt"], 38))  # COMMENT (Tryton cuts at 40)
@@ -292,9 +299,9 @@ def many_half_cents(tmp_path: Path, **settings) -> Path:
     """The hard workbook plus an invoice to a company of 250 lines of 0.50 at 21 %: VAT on lines
     0.105 -> 0.11 each, 27.50; on the total 125.00 x 21 % = 26.25."""
     base, records = audit_books.hard_records("peppol-bis3", **settings)
-    records["Invoices"].append({"number": "2026-0010", "doc_type": "invoice", "date": dt.date(2026, 12, 31),
+    records["Invoices"].append({"number": "2026-0011", "doc_type": "invoice", "date": dt.date(2026, 12, 31),
                                 "customer_id": "H01", "currency": "EUR", "description": "Kopieën"})
-    records["Invoice lines"] += [{"invoice_number": "2026-0010", "line": i, "description": f"Kopie {i}",
+    records["Invoice lines"] += [{"invoice_number": "2026-0011", "line": i, "description": f"Kopie {i}",
                                   "quantity": D(1), "unit_price": D("0.50"), "vat_rate": D(21), "vat_regime": "domestic",
                                   "ledger_account": "700000", "account_source": "manual"} for i in range(1, 251)]
     return audit_books.save(tmp_path / "halfcents.xlsx", base, records)
@@ -307,7 +314,7 @@ def test_vat_on_lines_beyond_the_rules_tolerance_is_an_error_not_a_rejected_file
     result = run_export(ExportRequest(many_half_cents(tmp_path), package="peppol-bis3", out_dir=tmp_path / "out"))
     assert result.status == "blocked"
     [finding] = [f for f in result.findings if f.is_error]
-    assert finding.code == "einvoice.vat.tolerance" and "2026-0010" in finding.message
+    assert finding.code == "einvoice.vat.tolerance" and "2026-0011" in finding.message
     assert "27.50" in finding.message and "26.25" in finding.message and "on total" in finding.message
     # the bookkeeping is not an e-invoice: it books the invoice as issued
     assert run_export(ExportRequest(many_half_cents(tmp_path), package="csv-journal", out_dir=tmp_path / "csv")).status == "written"
@@ -317,6 +324,6 @@ def test_vat_on_the_total_of_many_half_cents_is_written_and_valid(tmp_path):
     book = many_half_cents(tmp_path, vat_booking="on total")
     result = run_export(ExportRequest(book, package="peppol-bis3", out_dir=tmp_path / "out"))
     assert result.status == "written"
-    data = (result.folder / "2026-0010.xml").read_bytes()
+    data = (result.folder / "2026-0011.xml").read_bytes()
     assert fatal(data) == []
     assert D(ET.fromstring(data).find("{*}TaxTotal/{*}TaxAmount").text) == D("26.25")
