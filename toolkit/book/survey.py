@@ -75,7 +75,8 @@ class Survey:
     date1904: bool = False  # dates count from 1904 (an Excel for Mac option), not from 1900
     # The workbook asks to be calculated when opened (calcPr fullCalcOnLoad): written by a program
     # that does not calculate (openpyxl, XlsxWriter, this toolkit), its formulas hold no result, or
-    # a placeholder (XlsxWriter writes 0), never what Excel will show. Excel saves without it.
+    # a placeholder (XlsxWriter writes 0), never what Excel will show. Excel saves without it
+    # (ECMA-376: once loaded and calculated, the application sets fullCalcOnLoad to false).
     uncalculated: bool = False
 
 
