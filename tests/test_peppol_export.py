@@ -303,6 +303,35 @@ def test_a_missing_iban_and_a_bad_peppol_id_name_their_cells(demo, tmp_path):
     assert ("einvoice.buyer.peppol_id", "Customers", peppol_cell) in errors
 
 
+def _renumbered(book: Path, old: str, new: str) -> None:
+    from toolkit.book.writeback import Edits
+    invoice = next(i for i in read_workbook(book).invoices if i.number == old)
+    edits = Edits().set(layout.INVOICES.name, invoice.where.row, "number", new)
+    for line in invoice.lines:
+        edits.set(layout.INVOICE_LINES.name, line.where.row, "invoice_number", new)
+    write_back(book, edits)
+
+
+def test_a_number_with_a_slash_names_its_e_invoice_with_an_underscore(demo, tmp_path):
+    """Belgian invoice numbers are often 2026/0008: its e-invoice could not be written (a path
+    separator in the file name), so none of such a company's invoices reached Peppol. The file is
+    2026_0001.xml, the invoice inside still 2026/0001; a number whose file name comes out as
+    another's is an error, never a file written over another."""
+    _renumbered(demo, "2026-0001", "2026/0001")
+    result = export(demo, "peppol-bis3", tmp_path / "out")
+    assert result.status == "written"
+    data = (result.folder / "2026_0001.xml").read_bytes()
+    assert _root(data).find("cbc:ID", NS).text == "2026/0001" and fatal(data) == []
+
+    other = tmp_path / "other.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", other)
+    _renumbered(other, "2026-0001", "2026/0001")
+    _renumbered(other, "2026-0002", "2026_0001")
+    result = export(other, "peppol-bis3", tmp_path / "other-out")
+    assert result.status != "written" and not (tmp_path / "other-out").exists()
+    assert any(f.code == "file.name" and "two files would be named '2026_0001.xml'" in f.message for f in result.findings)
+
+
 def test_pdfs_are_embedded_and_the_missing_ones_listed(demo, tmp_path):
     from toolkit.book.writeback import Edits
     pdfs = tmp_path / "pdfs"

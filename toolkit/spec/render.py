@@ -249,6 +249,9 @@ def _name(run: FileRun, parts: tuple, pattern: str, number: int = 0) -> str:
             value = run.params.get(key[6:])
         elif key.startswith("document."):
             value = getattr(run.ctx.document, key[9:])
+            if date_pattern is None:  # the workbook's text (a number): what a name cannot hold becomes _
+                out.append(text.name_part(text.plain(value)))
+                continue
         else:
             value = getattr(run.batch, key)
         out.append(text.date_formatter(date_pattern)(value) if date_pattern is not None else text.plain(value))

@@ -38,6 +38,17 @@ RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("
 # ---- file names ---------------------------------------------------------------------------------
 
 
+_NOT_IN_A_NAME_PART = re.compile('[/\\:\x00-\x1f\x7f-\x9f<>"|?*\u2028\u2029]')
+
+
+def name_part(value: str) -> str:
+    """A document's value (its number) as a part of a file name: each character a file name cannot
+    hold becomes '_'. Belgian invoice numbers are often 2026/0008: an e-invoice per document could
+    not be written at all. The name as a whole is still checked (`unsafe_name`), and two documents
+    whose names come out the same are an error (2026/0008 beside 2026_0008)."""
+    return _NOT_IN_A_NAME_PART.sub("_", value)
+
+
 def unsafe_name(name: str) -> str:
     """Why a file name could leave the output folder or break on a file system; "" when safe."""
     if not name.strip():
