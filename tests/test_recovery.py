@@ -375,9 +375,16 @@ def test_a_real_ctrl_c_while_the_files_are_written_rolls_the_export_back_at_once
         if seen.count("file") == 2 and step == "file":  # the second file of the export is written
             os.kill(os.getpid(), signal.SIGINT)  # the interrupt a terminal sends
     monkeypatch.setattr(transaction, "reached", ctrl_c)
+    # Python's own handler, as in a terminal: a job a script starts in the background (a CI runner
+    # may) inherits SIGINT ignored, and the interrupt would never arrive.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     root = demo.parent / "demo-exports"
     before = demo.read_bytes()
-    assert cli.main(["export", str(demo)]) == 130
+    try:
+        code = cli.main(["export", str(demo)])
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    assert code == 130
     out, err = capsys.readouterr()
     [export_id] = Register(root).load().status
     assert Register(root).load().status == {export_id: "failed"} and Register(root).entries() == []

@@ -15,6 +15,7 @@ def test_the_command_line_starts_without_the_customer_matching_libraries():
 # when the command line's modules are looked for (before `main` and its handler exist).
 _CTRL_C_ON_IMPORT = """
 import os, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # as in a terminal: a background job inherits SIGINT ignored
 class CtrlC:
     def find_spec(self, name, path=None, target=None):
         if name == "toolkit.cli":
