@@ -123,6 +123,9 @@ def test_ids_and_numbers_that_differ_in_case_only_are_duplicates():
     wb = workbook([invoice("INV-A", lines=[line("INV-A")]), invoice("inv-a", row=3, lines=[line("inv-a", row=3)])])
     [finding] = checks.check_workbook(wb)
     assert (finding.code, finding.cell) == ("invoice.number.duplicate", "A3") and "row 2" in finding.message
+    # é typed, and e with a combining accent pasted: one number on screen (and one e-invoice file on a Mac)
+    wb = workbook([invoice("F-\u00e9", lines=[line("F-\u00e9")]), invoice("F-e\u0301", row=3, lines=[line("F-e\u0301", row=3)])])
+    assert [(f.code, f.cell) for f in checks.check_workbook(wb)] == [("invoice.number.duplicate", "A3")]
 
 
 def test_good_regimes_are_silent():

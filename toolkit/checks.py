@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
+import unicodedata
 from collections import Counter, defaultdict
 from decimal import Decimal
 from operator import attrgetter, itemgetter
@@ -38,8 +39,10 @@ _NOT_DIGIT = re.compile(r"[^0-9]")
 def same_in_excel(key: str | None) -> str | None:
     """An id or number as the workbook's lookups see it: Excel's MATCH and SUMIFS ignore case, so C001
     and c001 are one customer on screen (the invoice of c001 shows C001's name and number), and two
-    ids the toolkit kept apart would be booked differently from what the workbook shows."""
-    return key.casefold() if key else key
+    ids the toolkit kept apart would be booked differently from what the workbook shows. Two ways of
+    writing one character (é, or e and a combining accent: pasted from a Mac) look the same on screen
+    and name one file on a Mac: one too."""
+    return unicodedata.normalize("NFC", key).casefold() if key else key
 
 
 def valid_vat_country(raw: str, default_country: str) -> str | None:
