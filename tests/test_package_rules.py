@@ -71,6 +71,21 @@ def test_winbooks_keeps_the_digits_0_to_9_only_and_the_check_judges_the_number_i
     assert (collision.code, collision.cell) == ("invoice.number.package_collision", "A3") and "20261" in collision.message
 
 
+@pytest.mark.parametrize("package, a, b", [
+    ("bob50", "INV-\uff13", "INV-3"), ("fec", "F1\U0001F600", "F1\U0001F642"), ("sie", "F\u00f51", "Fo1"),
+    ("bob50", "F;1", "F,1"), ("fec", "F|1", "F/1")])
+def test_numbers_a_package_writes_alike_are_an_error_naming_both_cells(package, a, b):
+    # A file whose character set cannot hold a character writes another one (cp1252, ISO 8859-15,
+    # CP437: INV-\uff13 as INV-3, an emoji as ?), and BOB 50 writes ; as , and FEC | as /: both
+    # documents were written under one number with a warning each.
+    docs = [invoice(a, row=2, lines=[line(a, row=2)]), invoice(b, row=3, lines=[line(b, row=3)])]
+    found = [f for f in validate(workbook(docs), package)[2] if f.code.startswith("invoice.number.package")]
+    assert [(f.code, f.cell) for f in found] == [("invoice.number.package_collision", "A3")]
+    assert "Invoices!A2" in found[0].message
+    # a Unicode file writes both as typed
+    assert not [f for f in validate(workbook(docs), "csv-journal")[2] if f.code.startswith("invoice.number.package")]
+
+
 def _act_documents(folder: Path) -> list[tuple[str, str]]:
     """(DBKCODE, DOCNUMBER) of each document in ACT.txt: one customer line (DOCTYPE 1) each."""
     rows = csv.reader(io.StringIO((folder / "ACT.txt").read_text(encoding="cp1252")))

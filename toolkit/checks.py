@@ -20,6 +20,7 @@ from stdnum.be import ogm_vcs
 from stdnum.eu import vat as eu_vat
 
 from toolkit import layout
+import toolkit.spec.text as text
 from toolkit.accounting import document_total, line_signs, typed_negative
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
 from toolkit.computed import computed_findings
@@ -92,32 +93,73 @@ def check_spec(wb: Workbook, spec, params: Mapping) -> list[Finding]:
     generic journal) asks for no codes."""
     codes = package_vat_codes(spec.id, spec.vat_code, wb.vat_codes)
     return (check_package(wb, spec.account_rules(params), codes if spec.vat_codes else None, spec.id)
-            + document_numbers(wb, spec.document_numbers, spec.name))
+            + document_numbers(wb, spec.document_numbers, spec.name, written_number(spec)))
 
 
-def document_numbers(wb: Workbook, rule: Mapping, package: str) -> list[Finding]:
-    """Document numbers as the package will keep them (`document_numbers` of its spec): an
-    error on each document whose number becomes another one's in the same journal (WinBooks keeps
-    the digits only: 2026-0001 and CN2026-0001 are both 20260001), or becomes nothing."""
-    if rule.get("keep") != "digits":
+def written_number(spec) -> Callable[[str], str] | None:
+    """A document number as the package's file writes it where the file cannot hold it as typed:
+    the file's own replacements (BOB 50 writes ; as ,) and, in a file whose character set is not
+    Unicode (cp1252, ISO 8859-15, CP437), the spec's transliteration (INV-\uff13 becomes INV-3, F1 and
+    an emoji F1?), as the renderer does them (`toolkit.spec.text.encodable`). None: numbers are
+    written as typed (or refused: a file that does not transliterate reports what it cannot hold)."""
+    for plan in spec.plans.files:
+        if not any(field.path == "document.number" for field in _fields(plan)):
+            continue
+        table, transliterate = dict(plan.translate), plan.unrepresentable == "transliterate"
+        if not table and not transliterate:
+            return None
+        replaced = re.compile("[" + re.escape("".join(map(chr, table))) + "]") if table else None
+
+        def written(number: str, table=table, replaced=replaced, encoding=plan.encoding) -> str:
+            if number.isascii() and not (replaced and replaced.search(number)):
+                return number  # the usual number: written as typed, without a call per character
+            return text.encodable(number.translate(table), encoding, transliterate) or number
+        return written
+    return None
+
+
+def _fields(plan) -> Iterable:
+    """Every field plan of a file plan: its header's and its records' (nested ones too)."""
+    records = [r for kind, r in plan.header if kind == "record"] + list(plan.records)
+    while records:
+        record = records.pop()
+        yield from record.fields or ()
+        yield from record.attributes
+        if record.text is not None:
+            yield record.text
+        records.extend(record.children)
+
+
+def document_numbers(wb: Workbook, rule: Mapping, package: str, written: Callable[[str], str] | None = None) -> list[Finding]:
+    """Document numbers as the package will keep them: an error on each document whose number
+    becomes another one's in the same journal, or becomes nothing. WinBooks keeps the digits only
+    (`document_numbers` of its spec: 2026-0001 and CN2026-0001 are both 20260001); a file that
+    cannot hold a character writes another one (`written_number`: INV-\uff13 and INV-3 are both INV-3)."""
+    digits = rule.get("keep") == "digits"
+    if not digits and written is None:
         return []
     findings, first = [], {}
     for invoice in wb.invoices:
         if not invoice.number or not invoice.doc_type:
             continue
-        kept = _NOT_DIGIT.sub("", invoice.number)
-        if not kept:
-            findings.append(error("invoice.number.package_empty", invoice.where, "number",
-                                  f"{package} keeps only the digits of a document number, and {invoice.number} has none: "
-                                  f"give the document a number with digits."))
-            continue
+        if digits:
+            kept = _NOT_DIGIT.sub("", invoice.number)
+            if not kept:
+                findings.append(error("invoice.number.package_empty", invoice.where, "number",
+                                      f"{package} keeps only the digits of a document number, and {invoice.number} has none: "
+                                      f"give the document a number with digits."))
+                continue
+        else:
+            kept = written(invoice.number)
         journal = wb.settings.journal(invoice.doc_type)
         other = first.setdefault((journal, kept), invoice)
         if other is not invoice and other.number != invoice.number:  # the same number: invoice.number.duplicate
+            how = ("keeps only the digits of a document number" if digits else
+                   "writes the characters its file cannot hold as others")
             findings.append(error(
                 "invoice.number.package_collision", invoice.where, "number",
                 f"{invoice.number} and {other.number} ({other.where.sheet}!{other.where.cell('number')}) both become "
-                f"{kept} in {package}, which keeps only the digits of a document number; both are in journal {journal}, "
+                f"{kept} in {package}, which {how}; both are in journal {journal}, "
                 f"so {package} would hold two documents under one number. Set a separate 'Credit note journal' on "
                 f"Settings, or renumber one of them."))
     return findings
