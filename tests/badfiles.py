@@ -252,6 +252,16 @@ FINDINGS = [
     Finding("price_nan", lambda d: rezip(d, cell("E2", b"<v>NaN</v>")), "cell.invalid.decimal", "Invoice lines!E2"),
     Finding("quantity_minus_infinity", lambda d: rezip(d, cell("D2", b"<v>-inf</v>")), "cell.invalid.decimal", "Invoice lines!D2"),
     Finding("vat_rate_fraction", lambda d: rezip(d, cell("G2", b"<v>0.21</v>")), "line.vat_rate.fraction", "Invoice lines!G2"),
+    # quantity x unit price past any amount: its VAT needed more digits than Decimal's context (a traceback)
+    Finding("line_amount_past_any_amount", lambda d: rezip(rezip(d, cell("D2", b"<v>999999999999999</v>")),
+                                                           cell("E2", b"<v>999999999999999</v>")),
+            "line.amount.too_large", "Invoice lines!D2"),
+    Finding("discount_far_past_100_on_a_big_line", lambda d: rezip(rezip(d, cell("D2", b"<v>99999999999</v>")),
+                                                                   cell("F2", b"<v>-99999999999999</v>")),
+            "discount.range", "Invoice lines!F2"),
+    Finding("vat_rate_far_past_100_on_a_big_line", lambda d: rezip(rezip(d, cell("D2", b"<v>99999999999</v>")),
+                                                                   cell("G2", b"<v>99999999999999</v>")),
+            "line.vat_rule.missing", "Invoice lines!G2"),
     Finding("control_characters", lambda d: rezip(d, cell("C2", b"<is><t>Grafisch\x07 ontwerp\x1b</t></is>")),
             "cell.control_characters", "Invoice lines!C2", "warning"),
 ]

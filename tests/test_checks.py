@@ -62,6 +62,7 @@ CASES = {
     "line.account.inactive": lambda: workbook(accounts=ACCOUNTS[:3] + (LedgerAccount("700000", "Sales", "revenue", active=False),) + ACCOUNTS[4:]),
     "line.account.not_revenue": lambda: one_line(account="708000"),
     "line.vat_rate.fraction": lambda: one_line(rate="0.21"),
+    "line.amount.too_large": lambda: one_line(quantity="999999999999999", price="999999999999999"),
     "line.vat_rule.missing": lambda: one_line(rate="12"),
     "line.regime.rate": lambda: customer_invoice("C2", rate="21", regime="intra-EU services"),
     "line.regime.intra_eu.vat": lambda: customer_invoice("C1", rate="0", regime="intra-EU goods", account="700300"),

@@ -99,6 +99,7 @@ CATALOGUE: dict[str, Kind] = {
     "line.regime.reverse_charge.vat": Kind(E, "Reverse charge without a Belgian VAT number"),
     "line.regime.export.country": Kind(E, "Export to an EU country"),
     "line.amount.differs": Kind(W, "Line amount shown differs from the booked one"),
+    "line.amount.too_large": Kind(E, "Quantity x unit price beyond any amount"),
     # the export's documents and files
     "document.unbalanced": Kind(E, "Document does not balance"),
     "document.zero": Kind(E, "Document of zero"),

@@ -23,7 +23,8 @@ from toolkit import layout
 import toolkit.spec.text as text
 from toolkit.accounting import document_total, line_signs, typed_negative
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
-from toolkit.computed import computed_findings
+from toolkit.values import TOO_LARGE
+from toolkit.computed import computable, computed_findings
 from toolkit.customers.normalize import vat_key
 from toolkit.vatrules import EXPORT_REGIMES, ZERO_VAT_REGIMES, RuleBook, duplicate_vat_codes, package_vat_codes
 
@@ -391,6 +392,12 @@ def _lines(wb: Workbook) -> list[Finding]:
             findings += found
             if not found:
                 quiet_accounts.add(line.ledger_account)
+        if line.quantity is not None and line.unit_price is not None \
+                and not -TOO_LARGE < line.quantity * line.unit_price < TOO_LARGE:
+            findings.append(error("line.amount.too_large", line.where, "quantity",
+                                  f"Quantity {line.quantity} x unit price {line.unit_price} comes to "
+                                  f"{line.quantity * line.unit_price:.6g}, far beyond any amount (at most 15 digits before "
+                                  f"the decimal point): check the quantity and the unit price."))
         rate, regime, day = line.vat_rate, line.vat_regime, invoice.date
         if rate is None:
             continue
@@ -475,12 +482,6 @@ def _regime(line, customer, home: str) -> list[Finding]:
 # ---- amounts as issued -------------------------------------------------------------------------
 
 
-def _computable(invoice: Invoice) -> bool:
-    """Every line has the amounts the accounting core needs (the reader reported what is missing)."""
-    return bool(invoice.lines) and all(
-        line.quantity is not None and line.unit_price is not None and line.vat_rate is not None for line in invoice.lines)
-
-
 def _amount(value: Decimal) -> str:
     return f"{value:,.2f}"
 
@@ -493,7 +494,7 @@ def credit_note_signs(wb: Workbook) -> list[Finding]:
     s = wb.settings
     for invoice in wb.invoices:
         positive, negative = line_signs(invoice)
-        if not negative or not invoice.number or not _computable(invoice):
+        if not negative or not invoice.number or not computable(invoice):
             continue  # all positive: the usual case
         if invoice.is_credit_note and positive:
             rows = ", ".join(str(line.where.row) for line in invoice.lines
@@ -531,7 +532,7 @@ def totals_as_issued(wb: Workbook) -> list[Finding]:
                 (other_rounding, other_booking)]
     for invoice in wb.invoices:
         issued = invoice.total_as_issued
-        if issued is None or not invoice.number or not _computable(invoice):
+        if issued is None or not invoice.number or not computable(invoice):
             continue
         computed = document_total(invoice, *settings[0])
         if invoice.is_credit_note and all(line_signs(invoice)) or not invoice.is_credit_note and computed < 0:

@@ -15,9 +15,9 @@ from itertools import chain
 from operator import attrgetter
 
 from toolkit import layout
-from toolkit.accounting import ZERO, line_vat, money, sheet_amounts, typed_negative
+from toolkit.accounting import HUNDRED, ZERO, line_vat, money, sheet_amounts, typed_negative
 from toolkit.model import SHOWN, Finding, Invoice, Workbook, warning
-from toolkit.values import shown_amount
+from toolkit.values import TOO_LARGE, shown_amount
 
 
 def computed_findings(wb: Workbook) -> list[Finding]:
@@ -26,7 +26,7 @@ def computed_findings(wb: Workbook) -> list[Finding]:
     if not _anything_shown(wb.invoices):
         return findings  # a file saved by a program that does not calculate (the toolkit itself)
     for invoice in wb.invoices:
-        if not (invoice.shown or any(line.shown for line in invoice.lines)) or not _complete(invoice):
+        if not (invoice.shown or any(line.shown for line in invoice.lines)) or not computable(invoice):
             continue
         # The amounts as the sheet shows them: a credit note typed negative stays negative there,
         # while accounting computes its positive twin (rounding half away from zero: the same
@@ -77,10 +77,17 @@ def _anything_shown(invoices) -> bool:
 _SHOWN = attrgetter("shown")
 
 
-def _complete(invoice: Invoice) -> bool:
-    """Amounts can be computed: every number they need was read (missing ones are reported)."""
-    return bool(invoice.lines) and all(  # `is not None`: `in` would compare each Decimal with None
-        line.quantity is not None and line.unit_price is not None and line.vat_rate is not None for line in invoice.lines)
+def computable(invoice: Invoice) -> bool:
+    """Amounts can be computed: every number they need was read (missing ones are reported), and
+    none is past what an amount, a discount or a VAT rate can be (reported: line.amount.too_large,
+    discount.range, line.vat_rule.missing). Past them, a line's figures need more digits than the
+    accounting core's Decimal context holds: 999999999999999 x 999999999999999 was a traceback."""
+    pct = invoice.discount_pct
+    return bool(invoice.lines) and (pct is None or ZERO <= pct <= HUNDRED) and all(
+        # `is not None`: `in` would compare each Decimal with None
+        line.quantity is not None and line.unit_price is not None and line.vat_rate is not None
+        and ZERO <= line.vat_rate <= HUNDRED and (line.discount_pct is None or ZERO <= line.discount_pct <= HUNDRED)
+        and -TOO_LARGE < line.quantity * line.unit_price < TOO_LARGE for line in invoice.lines)
 
 
 # Below this a figure's float is the toolkit's Decimal figure exactly when it is the float nearest to
