@@ -84,6 +84,10 @@ def test_numbers_a_package_writes_alike_are_an_error_naming_both_cells(package, 
     assert "Invoices!A2" in found[0].message
     # a Unicode file writes both as typed
     assert not [f for f in validate(workbook(docs), "csv-journal")[2] if f.code.startswith("invoice.number.package")]
+    # numbers that differ in case only are one duplicate, said once
+    same = [invoice("INV-1", row=2, lines=[line("INV-1", row=2)]), invoice("inv-1", row=3, lines=[line("inv-1", row=3)])]
+    assert [f.code for f in validate(workbook(same), "winbooks")[2] if f.code.startswith("invoice.number")] == [
+        "invoice.number.duplicate"]
 
 
 def _act_documents(folder: Path) -> list[tuple[str, str]]:

@@ -154,7 +154,7 @@ def document_numbers(wb: Workbook, rule: Mapping, package: str, written: Callabl
             kept = written(invoice.number)
         journal = wb.settings.journal(invoice.doc_type)
         other = first.setdefault((journal, kept), invoice)
-        if other is not invoice and other.number != invoice.number:  # the same number: invoice.number.duplicate
+        if other is not invoice and same_in_excel(other.number) != same_in_excel(invoice.number):  # else invoice.number.duplicate
             how = ("keeps only the digits of a document number" if digits else
                    "writes the characters its file cannot hold as others")
             findings.append(error(
