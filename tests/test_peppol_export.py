@@ -315,13 +315,20 @@ def _renumbered(book: Path, old: str, new: str) -> None:
 def test_a_number_with_a_slash_names_its_e_invoice_with_an_underscore(demo, tmp_path):
     """Belgian invoice numbers are often 2026/0008: its e-invoice could not be written (a path
     separator in the file name), so none of such a company's invoices reached Peppol. The file is
-    2026_0001.xml, the invoice inside still 2026/0001; a number whose file name comes out as
-    another's is an error, never a file written over another."""
+    2026_0001.xml (its PDF 2026_0001.pdf is found), the invoice inside still 2026/0001; a number
+    whose file name comes out as another's is an error, never a file written over another."""
+    from toolkit.book.writeback import Edits
+    (tmp_path / "pdfs").mkdir()
+    (tmp_path / "pdfs" / "2026_0001.pdf").write_bytes(b"%PDF-1.4\n%%EOF\n")  # its PDF, named as its e-invoice
+    write_back(demo, Edits().set_setting("pdf_folder", "pdfs"))
     _renumbered(demo, "2026-0001", "2026/0001")
     result = export(demo, "peppol-bis3", tmp_path / "out")
     assert result.status == "written"
     data = (result.folder / "2026_0001.xml").read_bytes()
-    assert _root(data).find("cbc:ID", NS).text == "2026/0001" and fatal(data) == []
+    root = _root(data)
+    assert root.find("cbc:ID", NS).text == "2026/0001" and fatal(data) == []
+    attached = root.find("cac:AdditionalDocumentReference/cac:Attachment/cbc:EmbeddedDocumentBinaryObject", NS)
+    assert attached.get("filename") == "2026_0001.pdf"
 
     other = tmp_path / "other.xlsx"
     shutil.copy(SAMPLES / "demo.xlsx", other)

@@ -25,6 +25,7 @@ from toolkit.accounting import line_amounts, plus
 from toolkit.customers.normalize import vat_key
 from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, LineAmount, Settings, error, warning
 from toolkit.peppol.identifiers import ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, seller_enterprise_number, vat_category
+from toolkit.spec.text import name_part
 
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
@@ -125,9 +126,13 @@ class PdfFolder:
                 self.folded.setdefault(entry.name.casefold(), path)
 
     def find(self, number: str) -> Path | None:
-        """The document's PDF: `<number>.pdf` as typed, else in another case."""
-        name = f"{number}.pdf"
-        return self.exact.get(name) or self.folded.get(name.casefold())
+        """The document's PDF: `<number>.pdf` as typed, else in another case; for a number holding a
+        character no file name can hold (2026/0008), by the name its e-invoice gets (2026_0008.pdf)."""
+        for name in dict.fromkeys((f"{number}.pdf", f"{name_part(number)}.pdf")):
+            found = self.exact.get(name) or self.folded.get(name.casefold())
+            if found is not None:
+                return found
+        return None
 
 
 def _is_file(entry: os.DirEntry) -> bool:
