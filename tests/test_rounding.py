@@ -204,6 +204,17 @@ def test_total_as_issued_names_the_vat_booking_that_would_match():
 def test_total_as_issued_that_nothing_explains():
     finding = _finding(_issued("50.00"), "invoice.total.mismatch")
     assert "No rounding convention or VAT booking gives that amount" in finding.message
+    assert "sheet's own Total" not in finding.message
+
+
+def test_total_as_issued_with_an_invoice_discount_says_the_sheet_s_total_is_an_approximation():
+    """The template's Total rounds an invoice discount on the whole invoice, the booking per VAT
+    rate: a total copied from the sheet can be a cent off, and the message said only 'compare the
+    lines'."""
+    lines = [line(price="10.15")] * 3
+    finding = _finding(_issued("50.00", lines, discount_pct=D(3)), "invoice.total.mismatch")
+    assert "No rounding convention or VAT booking gives that amount" in finding.message
+    assert "the sheet's own Total column is an approximation" in finding.message
 
 
 # ---- every document recomputed independently -------------------------------------------------------

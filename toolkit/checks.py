@@ -558,5 +558,9 @@ def totals_as_issued(wb: Workbook) -> list[Finding]:
         else:
             message += ("No rounding convention or VAT booking gives that amount: compare the lines (quantities, unit "
                         "prices, discounts, VAT rates) and the invoice discount with the invoice as issued.")
+            if invoice.discount_pct:  # the sheet's Total only approximates an invoice discount (computed.py)
+                message += (" With an invoice discount the sheet's own Total column is an approximation (it rounds the "
+                            "discount on the whole invoice; the booking takes it off each VAT rate's base, rounded, as "
+                            "EN 16931 does) and can be a cent off: type the total the invoice shows, not the sheet's.")
         findings.append(error("invoice.total.mismatch", invoice.where, "total_as_issued", message))
     return findings
