@@ -129,6 +129,17 @@ def test_ids_and_numbers_that_differ_in_case_only_are_duplicates():
     assert [(f.code, f.cell) for f in checks.check_workbook(wb)] == [("invoice.number.duplicate", "A3")]
 
 
+def test_a_customer_id_typed_in_another_case_says_what_the_sheet_shows():
+    """c1 on an invoice, C1 on the Customers sheet: the sheet's lookup shows C1's name, the export
+    cannot book to c1; the message said only 'add the customer or fix the id'."""
+    [finding] = [f for f in checks.check_workbook(workbook([invoice(customer="c1")])) if f.code == "invoice.customer.unknown"]
+    assert finding.message == ("Customer id c1 is not on the Customers sheet as typed: the sheet shows C1's name (its "
+                               "lookups ignore case), but the export books to the id exactly. Type it as on the "
+                               "Customers sheet (C1).")
+    [finding] = [f for f in checks.check_workbook(workbook([invoice(customer="C9")])) if f.code == "invoice.customer.unknown"]
+    assert finding.message == "Customer id C9 is not on the Customers sheet: add the customer or fix the id."
+
+
 def test_good_regimes_are_silent():
     wb = workbook([
         invoice("F1", customer="C2", lines=[line("F1", rate="0", regime="intra-EU services", account="700300")]),

@@ -281,10 +281,23 @@ def _customers(wb: Workbook) -> list[Finding]:
 # ---- invoices ----------------------------------------------------------------------------------
 
 
+def _unknown_customer(customer_id: str, folded: dict[str, str]) -> str:
+    """An invoice's customer id that is not on the Customers sheet (`folded`: its ids as the sheet's
+    lookups see them, `same_in_excel`): where one differs only in case, the row shows that
+    customer's name while the export cannot book to it."""
+    shown = folded.get(same_in_excel(customer_id))
+    if shown is not None:
+        return (f"Customer id {customer_id} is not on the Customers sheet as typed: the sheet shows {shown}'s name "
+                f"(its lookups ignore case), but the export books to the id exactly. Type it as on the Customers "
+                f"sheet ({shown}).")
+    return f"Customer id {customer_id} is not on the Customers sheet: add the customer or fix the id."
+
+
 def _invoices(wb: Workbook) -> list[Finding]:
     findings = []
     customers = {c.customer_id for c in wb.customers}
     seen: dict[str, Where] = {}
+    folded: dict[str, str] | None = None  # the customer ids as the sheet's lookups see them, when needed
     numbers = {i.number for i in wb.invoices}
     s = wb.settings
     discount_needs_account = not s.discount_account and s.require_discount_account
@@ -298,8 +311,12 @@ def _invoices(wb: Workbook) -> list[Finding]:
             continue
         seen[key] = invoice.where
         if invoice.customer_id and invoice.customer_id not in customers:
+            if folded is None:
+                folded = {}
+                for known in sorted(filter(None, customers)):
+                    folded.setdefault(same_in_excel(known), known)
             findings.append(error("invoice.customer.unknown", invoice.where, "customer_id",
-                                  f"Customer id {invoice.customer_id} is not on the Customers sheet: add the customer or fix the id."))
+                                  _unknown_customer(invoice.customer_id, folded)))
         if not invoice.lines:
             findings.append(error("invoice.lines.missing", invoice.where, "number",
                                   f"Invoice {invoice.number} has no lines on the Invoice lines sheet."))
