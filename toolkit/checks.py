@@ -23,8 +23,7 @@ from toolkit import layout
 import toolkit.spec.text as text
 from toolkit.accounting import document_total, line_signs, typed_negative
 from toolkit.model import Finding, Invoice, Where, Workbook, error, warning
-from toolkit.values import TOO_LARGE
-from toolkit.computed import computable, computed_findings
+from toolkit.computed import computable, computed_findings, too_large
 from toolkit.customers.normalize import vat_key
 from toolkit.vatrules import EXPORT_REGIMES, ZERO_VAT_REGIMES, RuleBook, duplicate_vat_codes, package_vat_codes
 
@@ -409,8 +408,7 @@ def _lines(wb: Workbook) -> list[Finding]:
             findings += found
             if not found:
                 quiet_accounts.add(line.ledger_account)
-        if line.quantity is not None and line.unit_price is not None \
-                and not -TOO_LARGE < line.quantity * line.unit_price < TOO_LARGE:
+        if line.quantity is not None and line.unit_price is not None and too_large(line):
             findings.append(error("line.amount.too_large", line.where, "quantity",
                                   f"Quantity {line.quantity} x unit price {line.unit_price} comes to "
                                   f"{line.quantity * line.unit_price:.6g}, far beyond any amount (at most 15 digits before "

@@ -87,7 +87,13 @@ def computable(invoice: Invoice) -> bool:
         # `is not None`: `in` would compare each Decimal with None
         line.quantity is not None and line.unit_price is not None and line.vat_rate is not None
         and ZERO <= line.vat_rate <= HUNDRED and (line.discount_pct is None or ZERO <= line.discount_pct <= HUNDRED)
-        and -TOO_LARGE < line.quantity * line.unit_price < TOO_LARGE for line in invoice.lines)
+        and not too_large(line) for line in invoice.lines)
+
+
+def too_large(line) -> bool:
+    """Quantity x unit price past any amount (15 digits before the decimal point): reported on the
+    line (line.amount.too_large), and no invoice holding it is computed."""
+    return not -TOO_LARGE < line.quantity * line.unit_price < TOO_LARGE
 
 
 # Below this a figure's float is the toolkit's Decimal figure exactly when it is the float nearest to

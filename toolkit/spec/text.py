@@ -38,7 +38,7 @@ RESERVED_NAMES = frozenset({"con", "prn", "aux", "nul"} | {f"{d}{i}" for d in ("
 # ---- file names ---------------------------------------------------------------------------------
 
 
-_NOT_IN_A_NAME_PART = re.compile('[/\\:\x00-\x1f\x7f-\x9f<>"|?*\u2028\u2029]')
+_NOT_IN_A_NAME_PART = re.compile(r"[/\\:]|" + _NOT_IN_NAMES.pattern)  # and the separators a whole name is refused for
 
 
 def name_part(value: str) -> str:
