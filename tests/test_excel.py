@@ -6,6 +6,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import pytest
+
 from toolkit.book import edits
 from toolkit import excel, layout
 from toolkit.app import export
@@ -259,3 +261,70 @@ def test_validate_writes_the_preview_sheet(demo):
         documents = [r for r in rows if r[0] == "Document"]
         assert len(documents) == 64 and {r[-1] for r in documents} == {"new"}
         assert [r[1] for r in rows if r[0] == "Total per journal"] == ["VF", "VFC"]
+
+
+# ---- the open book as Excel keeps it: sheets renamed, protected, no file Python can find ---------
+
+
+def test_validate_writes_into_the_preview_sheet_whatever_its_letters(demo):
+    """The Preview sheet renamed "preview": Validate writes there (sheets are found without case,
+    as everywhere), not a second "Preview" that Excel refuses as a name already taken."""
+    with mock_caller(demo) as book:
+        book.sheets[layout.PREVIEW.name].name = "preview"
+        assert excel.validate() == "No problems found."
+        assert [s.name for s in book.sheets if s.name.lower() == "preview"] == ["preview"]
+        assert book.sheets["preview"].range("A2").value == "Document"
+    assert not (demo.parent / excel.LOG_NAME).exists()
+
+
+def test_a_workbook_python_cannot_find_is_a_message_not_a_traceback(demo, monkeypatch):
+    """On OneDrive/SharePoint Excel gives the book's place as a web address; when xlwings cannot
+    find the synchronised file it raises. RunPython shows what Python writes to stderr: the
+    message, not a traceback."""
+    import xlwings as xw
+
+    def unreachable(self):
+        raise xw.XlwingsError("Couldn't find your local OneDrive file, see: xlwings.org/error")
+
+    with mock_caller(demo) as book:
+        monkeypatch.setattr(type(book.impl), "fullname", property(unreachable))
+        message = excel.validate(copy=str(demo))
+        assert book.app.impl.alerts[-1].prompt == message
+    assert "Couldn't find your local OneDrive file" in message and "ONEDRIVE_CONSUMER_WIN" in message
+    assert "Traceback" not in message and "Something went wrong" not in message
+
+    monkeypatch.setattr(xw.Book, "caller", classmethod(lambda cls: unreachable(None)))
+    with pytest.raises(SystemExit) as stopped:  # no book to show a message in: xlwings shows stderr
+        excel.validate(copy=str(demo))
+    assert "Couldn't find your local OneDrive file" in str(stopped.value.code)
+    assert "Traceback" not in str(stopped.value.code)
+
+
+def test_a_protected_sheet_is_a_message_naming_the_sheet_and_cells(tmp_path):
+    path = tmp_path / "mistakes.xlsx"
+    shutil.copy(SAMPLES / "mistakes.xlsx", path)
+    with mock_caller(path) as book:
+        book.sheets[layout.CHECK.name].api.protection.sheet = True
+        message = excel.validate()
+    assert message.startswith(f"Excel refused to change the sheet '{layout.CHECK.name}' at A2:")
+    assert "protected sheet" in message and "Unprotect Sheet" in message
+    assert "Something went wrong" not in message and not (tmp_path / excel.LOG_NAME).exists()
+
+
+def test_an_export_into_a_protected_invoices_sheet_says_the_files_are_written(demo, tmp_path):
+    """The export is committed before the open book is updated: the message must not read as if
+    nothing was exported, and once the sheet is unprotected the next button press carries the
+    update in (recovery)."""
+    with mock_caller(demo) as book:
+        invoices = book.sheets[layout.INVOICES.name]
+        invoices.api.protection.sheet = True
+        message = excel.generate_export(copy=save_copy(book, tmp_path))
+        assert "Exported 64 document(s)" in message
+        assert f"Excel refused to change the sheet '{layout.INVOICES.name}'" in message
+        assert "next" in message and "Something went wrong" not in message
+        invoices.api.protection.sheet = False
+        again = excel.validate(copy=save_copy(book, tmp_path))
+        assert again.startswith("Recovered:")
+        exported_in = layout.column_letter(layout.INVOICES.keys.index("exported_in"))
+        assert None not in invoices.range(f"{exported_in}2:{exported_in}65").value
+    assert not (demo.parent / excel.LOG_NAME).exists()

@@ -136,3 +136,31 @@ def test_open_book_without_caller(path):
         assert xw.books.active == book
     finally:
         book.close()
+
+
+def test_excel_refuses_a_taken_sheet_name_and_changes_to_protected_or_merged_cells(path):
+    from xlwings_engine import MERGED, PROTECTED, TAKEN, ComError
+
+    with mock_caller(path) as book:
+        with pytest.raises(ValueError, match="already present"):  # xlwings' own test, before Excel's
+            book.sheets.add(name="check")  # Excel compares sheet names without case
+        with pytest.raises(ComError) as refused:
+            book.sheets["Export log"].name = "CHECK"
+        assert refused.value.args[2][2] == TAKEN  # where pywin32 puts Excel's text
+        book.sheets["Export log"].name = "EXPORT LOG"  # its own name in other letters is no other sheet's
+        assert [s.name for s in book.sheets if s.name.lower() == "export log"] == ["EXPORT LOG"]
+        ws = book.sheets["Invoices"]
+        ws.api.protection.sheet = True
+        ws.api["D2"].protection = openpyxl.styles.Protection(locked=False)
+        ws["D2"].value = dt.date(2026, 2, 5)  # an unlocked cell may be changed
+        for change in (lambda: setattr(ws["A2"], "value", "F9"), lambda: setattr(ws["A2"], "color", (255, 0, 0)),
+                       lambda: ws["A2:B3"].clear(), lambda: ws["A2"].add_hyperlink("#'Settings'!A1")):
+            with pytest.raises(ComError) as refused:
+                change()
+            assert refused.value.args[2][2] == PROTECTED
+        assert ws["A2"].value == "F1"
+        ws.api.protection.sheet = False
+        ws.api.merge_cells("A5:B5")
+        with pytest.raises(ComError) as refused:
+            ws["B4:B6"].value = [["x"], ["y"], ["z"]]
+        assert refused.value.args[2][2] == MERGED

@@ -47,6 +47,21 @@ class ErrorValue(str):
     """A cell error such as #N/A, as read (COM returns a number; xlwings maps it)."""
 
 
+class ComError(Exception):
+    """What pywin32 raises when Excel refuses an action, with the same args: (hresult, text,
+    (wcode, source, description, helpfile, helpcontext, scode), argerror)."""
+
+    def __init__(self, description: str):
+        super().__init__(-2147352567, "Exception occurred.",
+                         (0, "Microsoft Excel", description, "xlmain11.chm", 0, -2146827284), None)
+
+
+TAKEN = "That name is already taken. Try a different one."
+PROTECTED = ("The cell or chart you're trying to change is on a protected sheet. To make a change, unprotect "
+             "the sheet. You might be requested to enter a password.")
+MERGED = "We can't do that to a merged cell."
+
+
 @dataclass(frozen=True)
 class Alert:
     prompt: str
@@ -306,6 +321,8 @@ class Sheets:
             index = wb.worksheets.index(after.ws) + 1
         else:
             index = wb.worksheets.index(wb.active)  # Excel adds before the active sheet
+        if name is not None:
+            _refuse_taken(wb, name)  # openpyxl would make it "Name1"
         ws = wb.create_sheet(name, index)
         wb.active = index
         return self._sheet(ws)
@@ -324,7 +341,11 @@ class Sheet:
 
     @name.setter
     def name(self, value):
-        self.ws.title = value
+        _refuse_taken(self.book.wb, value, self.ws)
+        if str(value).lower() == self.ws.title.lower():  # openpyxl would make "preview" of "Preview" "preview1"
+            self.ws._WorkbookChild__title = value
+        else:
+            self.ws.title = value
 
     @property
     def index(self):
@@ -375,6 +396,11 @@ class Sheet:
     @property
     def tables(self):
         return Tables(self)
+
+
+def _refuse_taken(wb, name: str, ws=None) -> None:
+    if any(other.title.lower() == str(name).lower() and other is not ws for other in wb.worksheets):
+        raise ComError(TAKEN)
 
 
 def _bounds(cell) -> tuple[int, int, int, int]:
@@ -442,9 +468,29 @@ class Range:
         return rows * cols
 
     def _cells(self):
-        """The openpyxl cells of the range, created on demand (for writing)."""
+        """The openpyxl cells of the range, created on demand (for writing). Excel refuses to
+        change a locked cell of a protected sheet, or part of a merged cell."""
+        self._refuse_change()
         for r in range(self.row, self.row2 + 1):
             yield [self.ws.cell(row=r, column=c) for c in range(self.column, self.col2 + 1)]
+
+    def _refuse_change(self):
+        ws = self.ws
+        if ws.protection.sheet:
+            for r in range(self.row, min(self.row2, ws.max_row) + 1):
+                for c in range(self.column, min(self.col2, ws.max_column) + 1):
+                    cell = ws._cells.get((r, c))
+                    if cell is None or cell.protection.locked:
+                        raise ComError(PROTECTED)
+            if self.row2 > ws.max_row or self.col2 > ws.max_column:  # cells never touched: locked
+                raise ComError(PROTECTED)
+        for merged in ws.merged_cells.ranges:
+            inside = (self.row <= merged.min_row and merged.max_row <= self.row2
+                      and self.column <= merged.min_col and merged.max_col <= self.col2)
+            overlaps = not (merged.max_row < self.row or self.row2 < merged.min_row
+                            or merged.max_col < self.column or self.col2 < merged.min_col)
+            if overlaps and not inside:
+                raise ComError(MERGED)
 
     @property
     def raw_value(self):
@@ -456,6 +502,7 @@ class Range:
 
     @raw_value.setter
     def raw_value(self, data):
+        self._refuse_change()
         if not isinstance(data, (list, tuple)):
             data = [[data] * self.shape[1] for _ in range(self.shape[0])]
         elif data and not isinstance(data[0], (list, tuple)):
@@ -533,6 +580,7 @@ class Range:
         return self.get_address(False, False)
 
     def clear_contents(self):
+        self._refuse_change()
         cells = self.ws._cells
         for r in range(self.row, min(self.row2, self.ws.max_row) + 1):
             for c in range(self.column, min(self.col2, self.ws.max_column) + 1):
@@ -587,6 +635,7 @@ class Range:
             else:
                 rgb = "%02X%02X%02X" % tuple(value)
             fill = PatternFill("solid", fgColor=rgb.upper())
+        self._refuse_change()
         if value is None:  # clearing must not create the cells of a big empty range
             for r in range(self.row, min(self.row2, self.ws.max_row) + 1):
                 for c in range(self.column, min(self.col2, self.ws.max_column) + 1):
@@ -606,6 +655,7 @@ class Range:
         return link.target or "#" + link.location
 
     def add_hyperlink(self, address, text_to_display=None, screen_tip=None):
+        self._refuse_change()
         cell = self.ws.cell(row=self.row, column=self.column)
         if address.startswith("#"):  # a place in this workbook, as Excel's SubAddress
             cell.hyperlink = Hyperlink(ref=cell.coordinate, location=address[1:], tooltip=screen_tip)

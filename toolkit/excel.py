@@ -16,12 +16,13 @@ import functools
 import os
 import subprocess
 import sys
+import tempfile
 import traceback
 from pathlib import Path
 
 import xlwings as xw
 
-from toolkit import collector, layout
+from toolkit import collector
 from toolkit.model import Finding
 from toolkit.book.edits import HIGHLIGHT  # noqa: F401 - the colour of a bad cell, for callers
 from toolkit.book.live import apply as apply_live, show_findings
@@ -32,22 +33,55 @@ MAX_DETAILS = 10  # detail lines in a message box; the sheet beside the paste ha
 
 
 class _Session:
-    def __init__(self, copy: str | None):
-        self.book = xw.Book.caller()
-        self.path = Path(self.book.fullname)
+    def __init__(self, book, copy: str | None):
+        self.book = book
+        self.path = _book_path(book)
         self.source = Path(copy) if copy else self.path  # the file to read
 
     def status(self, text: str | None) -> None:
-        self.book.app.status_bar = f"{TITLE}: {text}…" if text else False
-
-    def tell(self, text: str) -> None:
-        self.book.app.alert(text, title=TITLE)
+        _status(self.book, text)
 
     def writing(self):
         """The locks and the recovery; a repair of the workbook goes into the open book."""
         from toolkit.app.recovery import writing
 
         return writing(self.path, read_from=self.source, write=lambda edits: apply_live(self.book, edits))
+
+
+def _status(book, text: str | None) -> None:
+    book.app.status_bar = f"{TITLE}: {text}…" if text else False
+
+
+def _caller():
+    """The book whose button was pressed. Without it there is no book to show a message in, but
+    RunPython shows what the process writes to stderr: the message goes there, not a traceback."""
+    try:
+        return xw.Book.caller()
+    except Exception as exc:  # noqa: BLE001 - xlwings raises several kinds (COM, its own)
+        raise SystemExit(f"{TITLE}: Python could not reach this workbook in Excel ({exc}). "
+                         f"{_NOT_FOUND_HELP}") from None
+
+
+# What xlwings needs to map a OneDrive/SharePoint web address to the synchronised file.
+_NOT_FOUND_HELP = ("Excel gives the place of a workbook opened from OneDrive or SharePoint as a web address: put the "
+                   "local folder it is synchronised to on the xlwings.conf sheet (ONEDRIVE_CONSUMER_WIN for a personal "
+                   "OneDrive, ONEDRIVE_COMMERCIAL_WIN for OneDrive for work or school, SHAREPOINT_WIN for SharePoint; "
+                   "see xlwings.org/error and the README's 'In Excel' section), or copy the workbook to a folder "
+                   "outside OneDrive.")
+
+
+def _book_path(book) -> Path:
+    """The workbook's file: the lock, the export folder and the log sit beside it."""
+    from toolkit.errors import UserError
+
+    try:
+        fullname = book.fullname
+    except Exception as exc:  # noqa: BLE001 - xlwings could not map a web address to a file
+        raise UserError(f"Python cannot find this workbook's file on this computer ({exc}). {_NOT_FOUND_HELP}") from None
+    if "://" in fullname:
+        raise UserError(f"Python cannot find this workbook's file on this computer: Excel gives its place as "
+                        f"{fullname}. {_NOT_FOUND_HELP}")
+    return Path(fullname)
 
 
 def button(func=None, *, writes: bool = True):
@@ -59,19 +93,21 @@ def button(func=None, *, writes: bool = True):
 
     @functools.wraps(func)
     def run(*args, copy: str | None = None):
-        session = _Session(copy)
+        book = _caller()
+        session: _Session | None = None
         notes: list[str] = []
         try:
+            session = _Session(book, copy)
             with collector.paused(), session.writing() if writes else contextlib.nullcontext() as operation:
                 notes = operation.notes if operation else []
                 message = func(session, *args)
         except Exception as exc:  # noqa: BLE001 - the user gets a message, the log the traceback
-            message = _explain(exc, session.path)
+            message = _explain(exc, session.path if session else Path(copy or tempfile.gettempdir()) / "book")
         finally:
-            session.status(None)
+            _status(book, None)
         message = "\n\n".join(notes + [message] if message else notes)
         if message:
-            session.tell(message)
+            book.app.alert(message, title=TITLE)
         return message
 
     return run
@@ -102,9 +138,7 @@ def validate(s: _Session) -> str:
     plan = plan_check(s.path, read_from=s.source, progress=s.status)
     findings = plan.findings
     show_findings(s.book, findings)
-    if layout.PREVIEW.name not in [sheet.name for sheet in s.book.sheets]:  # workbooks of earlier versions
-        s.book.sheets.add(name=layout.PREVIEW.name, after=s.book.sheets[-1])
-    apply_live(s.book, preview_edits(preview(plan)))
+    apply_live(s.book, preview_edits(preview(plan)))  # adds the sheet to a workbook of an earlier version
     return _summary(findings, "No problems found.")
 
 
@@ -153,7 +187,11 @@ def _export(s: _Session, again: str | None, package: str | None = None) -> str:
     s.status("Writing files")
     result = export.commit(plan)
     s.status("Updating the workbook")
-    apply_live(s.book, result.edits)
+    try:
+        apply_live(s.book, result.edits)
+    except Exception as exc:  # noqa: BLE001 - the export itself is committed and recorded in the register
+        return (f"{result.message}\n\nBut the workbook was not updated: {_explain(exc, s.path)}\n\nThe export itself "
+                "is done: once that is fixed, the next button you press carries the update in, and says so.")
     return result.message
 
 

@@ -9,6 +9,7 @@ formula, and rows cannot be deleted in the open book (that is done on the file).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 from toolkit import layout
@@ -48,9 +49,31 @@ def _sheet(book, name: str):
         from toolkit.book.writeback import WriteBackError
 
         raise WriteBackError(f"The workbook has no sheet named {name!r} (renamed or deleted?).")
-    sheet = book.sheets.add(name, after=book.sheets[len(book.sheets) - 1])
-    sheet.range((1, 1)).value = [c.header for c in sheet_of(name).columns]
+    with _refused(None, name):
+        sheet = book.sheets.add(name, after=book.sheets[len(book.sheets) - 1])
+    with _refused(sheet.range((1, 1))):
+        sheet.range((1, 1)).value = [c.header for c in sheet_of(name).columns]
     return sheet
+
+
+@contextlib.contextmanager
+def _refused(rng, sheet_name: str | None = None):
+    """Excel refuses to change the locked cells of a protected sheet, part of a merged cell, or
+    the sheets of a protected workbook: the user gets the sheet, the cells and Excel's own words
+    (pywin32 puts them third in its error's details), not a COM error code."""
+    try:
+        yield
+    except Exception as exc:  # noqa: BLE001 - COM and appscript raise their own kinds
+        from toolkit.book.writeback import WriteBackError
+
+        details = exc.args[2] if len(exc.args) > 2 and isinstance(exc.args[2], tuple) else ()
+        said = str(details[2]) if len(details) > 2 and details[2] else str(exc)
+        where = (f"the sheet '{rng.sheet.name}' at {rng.get_address(False, False)}" if rng is not None
+                 else f"the workbook (adding the sheet '{sheet_name}')")
+        raise WriteBackError(
+            f"Excel refused to change {where}: {said.strip()} If the sheet (or the workbook's structure) is "
+            "protected, unprotect it (Review > Unprotect Sheet, or Protect Workbook); unmerge merged cells "
+            "there; then press the button again.") from None
 
 
 def _apply_sheet(sheet, changes: SheetEdits, read_old_targets: bool) -> list[tuple[str, str]]:
@@ -70,12 +93,14 @@ def _apply_sheet(sheet, changes: SheetEdits, read_old_targets: bool) -> list[tup
                 old = block.options(ndim=2).value
                 s, c = columns["sheet"] - 1, columns["cell"] - 1
                 old_targets = [(r[s], r[c]) for r in old if isinstance(r[s], str) and isinstance(r[c], str)]
-            block.clear()  # contents, links and formats: the sheet is the toolkit's own
+            with _refused(block):
+                block.clear()  # contents, links and formats: the sheet is the toolkit's own
         _write_rows(sheet, declared, columns, header + 1, changes.replaced)
         for index, target in enumerate(changes.links or ()):
             if target:
                 cell = sheet.range((header + 1 + index, columns[changes.link_key]))
-                cell.add_hyperlink(target, str(changes.replaced[index][declared.keys.index(changes.link_key)] or ""))
+                with _refused(cell):
+                    cell.add_hyperlink(target, str(changes.replaced[index][declared.keys.index(changes.link_key)] or ""))
     if changes.appended:
         first = max(_last_row(sheet, columns), header, max(changes.cells, default=0)) + 1
         _write_rows(sheet, declared, columns, first, changes.appended)
@@ -91,14 +116,15 @@ def _write_rows(sheet, declared: layout.Sheet, columns: dict[str, int], first: i
 
 
 def _write_column(sheet, top: int, col: int, values: list) -> None:
-    for offset, value in enumerate(values):
-        if isinstance(value, str) and value.lstrip(" \t\r\n").startswith(FORMULA_START):
-            sheet.range((top + offset, col)).number_format = "@"  # text, never a formula
     block = sheet.range((top, col), (top + len(values) - 1, col))
-    if len(values) == 1:
-        block.value = values[0]
-    else:
-        block.options(transpose=True).value = values
+    with _refused(block):
+        for offset, value in enumerate(values):
+            if isinstance(value, str) and value.lstrip(" \t\r\n").startswith(FORMULA_START):
+                sheet.range((top + offset, col)).number_format = "@"  # text, never a formula
+        if len(values) == 1:
+            block.value = values[0]
+        else:
+            block.options(transpose=True).value = values
 
 
 def _runs(values: dict[int, object]) -> list[tuple[int, list]]:
@@ -122,7 +148,8 @@ def _columns(sheet, declared: layout.Sheet, add: Sequence[str] = ()) -> tuple[in
     found = {key: pos + 1 for key, pos in positions.items()}
     added = address.placed_columns(found, add, _right_edge(sheet)) if address.missing_columns(found, add) else {}
     for key, col in added.items():
-        sheet.range((header, col)).value = declared.column(key).header
+        with _refused(sheet.range((header, col))):
+            sheet.range((header, col)).value = declared.column(key).header
     return header, {**found, **added}
 
 
@@ -154,9 +181,10 @@ def _apply_settings(book, values: dict[str, object]) -> None:
         row = rows.get(key)
         if row is None:
             row = last = last + 1
-            sheet.range((row, 1)).value = setting.label
-            if setting.help:
-                sheet.range((row, 3)).value = setting.help
+            with _refused(sheet.range((row, 1), (row, 3))):
+                sheet.range((row, 1)).value = setting.label
+                if setting.help:
+                    sheet.range((row, 3)).value = setting.help
         _write_column(sheet, row, 2, [cell_value(value)])
 
 
@@ -179,4 +207,5 @@ def _highlight(book, cells, color) -> None:
         rng = book.sheets[actual].range(str(cell).replace("$", ""))
         if color is None and rng.color != HIGHLIGHT:
             continue
-        rng.color = color
+        with _refused(rng):
+            rng.color = color
