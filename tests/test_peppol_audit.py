@@ -19,6 +19,7 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal as D
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from toolkit import layout, sample
 from toolkit.app.export import ExportRequest, run_export
@@ -393,3 +394,56 @@ def test_the_schema_checks_what_the_rules_do_not():
     due = text[text.index("<cbc:DueDate>"):text.index("</cbc:DueDate>") + len("</cbc:DueDate>")]
     moved = text.replace(due, "", 1).replace("</cbc:InvoiceTypeCode>", "</cbc:InvoiceTypeCode>" + due, 1)
     assert schema_errors(moved.encode("utf-8")) and not [a for a in validate_bytes(moved.encode("utf-8")) if a.fatal]
+
+
+# ---- defects found by this audit ---------------------------------------------------------------
+
+PEPPOL_ID_COLUMN = layout.column_letter(layout.CUSTOMERS.keys.index("peppol_id"))
+
+
+@pytest.mark.parametrize("peppol_id", [
+    "0088:5790000435969",  # GLN with a wrong check digit (PEPPOL-COMMON-R040)
+    "0192:123456789",  # Norwegian organisation number failing mod 11 (R041)
+    "0184:1234",  # Danish CVR: 8 digits, with or without DK (R042)
+    "0096:12345",  # Danish P number: 10 digits (R052)
+    "0198:12345678",  # Danish SE number: DK and 8 digits (R053)
+    "0007:1234567890",  # Swedish organisation number failing Luhn (R049)
+    "0151:12345678901",  # Australian Business Number failing mod 89 (R050)
+])
+def test_a_peppol_id_the_network_refuses_is_an_error_on_its_cell_not_a_file(tmp_path, peppol_id):
+    """These schemes' identifiers are checked by fatal Peppol rules; a typed one that fails them
+    gave an e-invoice every access point rejects."""
+    result = export(tmp_path, [customer("X1", "Buyer", country="DK", peppol_id=peppol_id)],
+                    [invoice("F1", "X1", [line("1", "100")])])
+    assert result.status == "blocked" and not (tmp_path / "out").exists()
+    ((code, sheet, cell, message),) = errors(result)
+    assert (code, sheet, cell) == ("einvoice.buyer.peppol_id", "Customers", f"{PEPPOL_ID_COLUMN}2")
+    assert repr(peppol_id) in message
+
+
+@pytest.mark.parametrize("peppol_id", ["0088:5790000435968", "0192:974760673", "0184:DK12345678", "0184:12345678",
+                                       "0096:1234567890", "0198:DK12345678", "0007:5561888404", "0151:51824753556"])
+def test_the_same_schemes_well_formed_are_written_and_pass(tmp_path, peppol_id):
+    case = invoice("F1", "X1", [line("1", "100")])
+    result = export(tmp_path, [customer("X1", "Buyer", vat_number="BE0405178106", peppol_id=peppol_id)], [case])
+    assert result.status == "written", errors(result)
+    root = assert_sound(written(result, case), case)
+    endpoint = root.find("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", NS)
+    assert f"{endpoint.get('schemeID')}:{endpoint.text}" == peppol_id
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["0007", "0088", "0096", "0151", "0184", "0192", "0198", "0208"]),
+       st.one_of(st.from_regex(r"(DK)?[0-9]{7,13}", fullmatch=True), st.integers(0, 10**13).map(str)))
+def test_the_identifier_checks_agree_with_the_official_rules(scheme, ident):
+    """A typed Peppol ID is refused exactly when the official rules would refuse its e-invoice."""
+    from toolkit.peppol.identifiers import parse_peppol_id
+    endpoint = parse_peppol_id(f"{scheme}:{ident}")
+    text = (Path(__file__).parent / "peppol" / "examples" / "base-example.xml").read_text(encoding="utf-8")
+    data = text.replace('<cbc:EndpointID schemeID="0002">FR23342</cbc:EndpointID>',  # as the e-invoice would say it
+                        f'<cbc:EndpointID schemeID="{scheme}">{endpoint.id if endpoint else ident}</cbc:EndpointID>')
+    refused = [a.id for a in validate_bytes(data.encode("utf-8")) if a.fatal]
+    if scheme == "0208" and endpoint is None and not refused:  # stricter on purpose: enterprise numbers start 0 or 1
+        assert ident.zfill(10)[0] not in "01"
+        return
+    assert (endpoint is None) == bool(refused), refused

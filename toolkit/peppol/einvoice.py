@@ -24,7 +24,9 @@ from toolkit import layout
 from toolkit.accounting import line_amounts, plus
 from toolkit.customers.normalize import vat_key
 from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, LineAmount, Settings, error, warning
-from toolkit.peppol.identifiers import ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, seller_enterprise_number, vat_category
+from toolkit.peppol.identifiers import (
+    ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, peppol_id_problem, seller_enterprise_number, vat_category,
+)
 from toolkit.spec.text import name_part
 
 ZERO = Decimal("0.00")
@@ -209,8 +211,8 @@ def _einvoice(document: Document, settings: Settings, seller: dict, findings: li
     if endpoint is None:
         if str(customer.peppol_id).strip():
             findings.append(error("einvoice.buyer.peppol_id", customer.where, "peppol_id",
-                                  f"{document.number}: Peppol ID {customer.peppol_id!r} of {customer.customer_id} is not "
-                                  "scheme:identifier with a known scheme (e.g. 0208:0477472701)."))
+                                  f"{document.number}: Peppol ID {customer.peppol_id!r} of {customer.customer_id} "
+                                  f"{peppol_id_problem(customer.peppol_id)}."))
         else:
             findings.append(error("einvoice.buyer.endpoint", customer.where, "vat_number",
                                   f"{document.number}: {customer.name} ({customer.customer_id}) has no Peppol address: fill in "

@@ -51,7 +51,7 @@ def enterprise_number(text: str) -> str:
     """'0477.472.701', 'BE 0477 472 701' or '477472701' -> '0477472701' when it passes the mod-97
     check of the Belgian enterprise number; '' otherwise."""
     digits = re.sub(r"^BE", "", re.sub(r"[^0-9A-Z]", "", str(text).upper()))
-    if not digits.isdigit() or len(digits) not in (9, 10):
+    if not re.fullmatch(r"[0-9]{9,10}", digits):  # ASCII digits: str.isdigit() takes other scripts' too
         return ""
     digits = digits.zfill(10)
     valid = digits[0] in "01" and 97 - int(digits[:8]) % 97 == int(digits[8:])
@@ -66,19 +66,80 @@ def seller_enterprise_number(typed: str, company_vat: str, company_country: str)
     return enterprise_number(key) if key.startswith("BE") else ""
 
 
-def parse_peppol_id(text: str) -> Endpoint | None:
-    """'0208:0477472701' (also 'iso6523-actorid-upis::0208:...') -> Endpoint; None if malformed or
-    the scheme is not an EAS code."""
+def _gln(ident: str) -> bool:
+    """GS1 check digit: weights 3, 1, 3, ... from the digit before it, leftwards."""
+    if not re.fullmatch(r"[0-9]+", ident):
+        return False
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(ident[:-1])))
+    return (10 - total % 10) % 10 == int(ident[-1])
+
+
+def _mod11(ident: str) -> bool:
+    """Norwegian organisation number: weights 2, 3, 4, 5, 6, 7, 2, ... from the digit before the check."""
+    if not re.fullmatch(r"[0-9]{9}", ident) or not int(ident):
+        return False
+    total = sum(int(d) * (i % 6 + 2) for i, d in enumerate(reversed(ident[:-1])))
+    return (11 - total % 11) % 11 == int(ident[-1])
+
+
+def _luhn(ident: str) -> bool:
+    """Swedish organisation number: 10 digits, the last a Luhn check digit."""
+    if not re.fullmatch(r"[0-9]{10}", ident):
+        return False
+    total = sum(int(d) if i % 2 else (2 * int(d)) // 10 + (2 * int(d)) % 10 for i, d in enumerate(reversed(ident[:9])))
+    return (10 - total % 10) % 10 == int(ident[-1])
+
+
+def _abn(ident: str) -> bool:
+    """Australian Business Number: 11 digits, the first less one, weighted, a multiple of 89."""
+    if not re.fullmatch(r"[0-9]{11}", ident):
+        return False
+    weights = (10, 1, 3, 5, 7, 9, 11, 13, 15, 17, 19)
+    return sum(w * (int(d) - (i == 0)) for i, (w, d) in enumerate(zip(weights, ident))) % 89 == 0
+
+
+# The schemes whose identifiers the Peppol rules (2026.5) check with a fatal assert
+# (PEPPOL-COMMON-R040 to R053), each as the rule checks it and as the message says it: one that
+# fails gives an e-invoice every access point rejects. 0208 is the enterprise number, above.
+_FORMATS = {
+    "0007": (_luhn, "Swedish organisation number (10 digits, the last a check digit)"),
+    "0088": (_gln, "GLN (digits, the last the GS1 check digit)"),
+    "0096": (lambda i: bool(re.fullmatch(r"[0-9]{10}", i)), "Danish P number (10 digits)"),
+    "0151": (_abn, "Australian Business Number (11 digits with their check)"),
+    "0184": (lambda i: bool(re.fullmatch(r"(DK)?[0-9]{8}", i)), "Danish CVR number (8 digits, or DK and 8 digits)"),
+    "0192": (_mod11, "Norwegian organisation number (9 digits, the last a mod-11 check digit)"),
+    "0198": (lambda i: bool(re.fullmatch(r"DK[0-9]{8}", i)), "Danish SE number (DK and 8 digits)"),
+}
+
+
+def _parse(text: str) -> Endpoint | str:
+    """The endpoint of a typed Peppol ID, or why there is none."""
     text = re.sub(r"^iso6523-actorid-upis::", "", str(text).strip(), flags=re.I)
-    match = re.fullmatch(r"(\d{4})\s*:\s*(\S+)", text)
+    match = re.fullmatch(r"([0-9]{4})\s*:\s*(\S+)", text)
     if not match or match[1] not in EAS_CODES:
-        return None
+        return "is not scheme:identifier with a known scheme (e.g. 0208:0477472701)"
     scheme, ident = match[1], match[2]
     if scheme == ENTERPRISE:
         ident = enterprise_number(ident)
         if not ident:
-            return None
+            return "is not a valid Belgian enterprise number under scheme 0208 (10 digits, e.g. 0477.472.701, mod-97 check)"
+    elif scheme in _FORMATS and not _FORMATS[scheme][0](ident):
+        return (f"is not a valid {_FORMATS[scheme][1]}, which the Peppol rules check for scheme {scheme}: "
+                "the network would refuse the e-invoice")
     return Endpoint(scheme, ident)
+
+
+def parse_peppol_id(text: str) -> Endpoint | None:
+    """'0208:0477472701' (also 'iso6523-actorid-upis::0208:...') -> Endpoint; None if malformed, the
+    scheme is not an EAS code, or the identifier fails its scheme's check in the Peppol rules."""
+    found = _parse(text)
+    return found if isinstance(found, Endpoint) else None
+
+
+def peppol_id_problem(text: str) -> str:
+    """Why a typed Peppol ID is not usable, as the rest of a sentence naming it; '' when it is."""
+    found = _parse(text)
+    return "" if isinstance(found, Endpoint) else found
 
 
 def endpoint_from_vat(vat_number: str, country: str) -> Endpoint | None:
@@ -90,9 +151,9 @@ def endpoint_from_vat(vat_number: str, country: str) -> Endpoint | None:
     if prefix == "BE":
         number = enterprise_number(key)
         return Endpoint(ENTERPRISE, number) if number else None
-    if prefix == "SE" and re.fullmatch(r"SE\d{10}01", key):
+    if prefix == "SE" and re.fullmatch(r"SE\d{10}01", key) and _luhn(key[2:12]):
         return Endpoint("0007", key[2:12])
-    if prefix == "NO" and re.fullmatch(r"NO\d{9}(MVA)?", key):
+    if prefix == "NO" and re.fullmatch(r"NO\d{9}(MVA)?", key) and _mod11(key[2:11]):
         return Endpoint("0192", key[2:11])
     scheme = VAT_SCHEMES.get(prefix)
     return Endpoint(scheme, key) if scheme else None
