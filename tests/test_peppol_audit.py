@@ -447,3 +447,23 @@ def test_the_identifier_checks_agree_with_the_official_rules(scheme, ident):
         assert ident.zfill(10)[0] not in "01"
         return
     assert (endpoint is None) == bool(refused), refused
+
+
+def test_a_seller_without_a_vat_number_is_an_error_on_its_cell_for_documents_with_vat(tmp_path):
+    """With 'Company VAT number' empty (the enterprise number filled), every e-invoice with VAT lines
+    was written and rejected: BR-S-02, BR-Z-02, BR-E-02, BR-AE-02, BR-IC-02, BR-G-02 want the
+    seller's VAT number. Only 'not subject' documents carry none (BR-O-02)."""
+    people = [customer("B1", **BE), customer("N1", "Ontwerp BV", vat_number="NL004495445B01", country="NL"),
+              customer("U1", "ACME", country="US", peppol_id="0088:5790000435968")]
+    cases = [invoice("F1", "B1", [line("1", "100")]), invoice("F2", "B1", [line("1", "100", 0)]),
+             invoice("F3", "B1", [line("1", "100", 0, "exempt")]), invoice("F4", "B1", [line("1", "100", 0, "reverse charge")]),
+             invoice("F5", "N1", [line("1", "100", 0, "intra-EU goods")]), invoice("F6", "U1", [line("1", "100", 0, "export")]),
+             invoice("F7", "B1", [line("1", "100", 0, "not subject")])]
+    result = export(tmp_path / "all", people, cases, company_vat=None, company_enterprise_number="0477.472.701")
+    assert result.status == "blocked" and not (tmp_path / "all" / "out").exists()
+    ((code, sheet, cell, message),) = errors(result)
+    assert (code, sheet, cell) == ("einvoice.seller.missing", "Settings", "B3")
+    assert "fill in 'Company VAT number'" in message and "F1, F2, F3, F4, F5, F6" in message and "F7" not in message
+    result = export(tmp_path / "o", people, cases[-1:], company_vat=None, company_enterprise_number="0477.472.701")
+    assert result.status == "written", errors(result)
+    assert_sound(written(result, cases[-1]), cases[-1])

@@ -65,6 +65,7 @@ class Preparation:
         self.pdf_files = PdfFolder(self.pdfs)
         self.without_pdf: list[str] = []
         self.not_pdf: list[str] = []
+        self.without_seller_vat: list[str] = []
         self.buyers: dict[tuple, tuple] = {}  # see `_buyer`
 
     def add(self, document: Document, amounts: list[LineAmount] | None = None) -> None:
@@ -75,6 +76,9 @@ class Preparation:
             return
         einvoice = _einvoice(document, self.settings, self.seller, out.findings, amounts, self.buyers)
         if einvoice is None:
+            return
+        if not self.seller["vat"] and any(c.code != "O" for c in einvoice.vat_categories):
+            self.without_seller_vat.append(document.number)  # one error on the Settings cell, in done()
             return
         if self.pdfs is not None:
             pdf = self.pdf_files.find(document.number)
@@ -90,6 +94,13 @@ class Preparation:
         out.documents.append(document)
 
     def done(self) -> Prepared:
+        if self.without_seller_vat:  # BR-S-02, BR-Z-02, BR-E-02, BR-AE-02, BR-IC-02, BR-G-02; only BR-O-02 wants none
+            numbers = self.without_seller_vat
+            named = ", ".join(numbers[:10]) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
+            self.out.findings.append(error(
+                "einvoice.seller.missing", self.settings.cell("company_vat"), "value",
+                f"E-invoices of documents with VAT need the seller's VAT number, or the network rejects them "
+                f"({len(numbers)} document(s): {named}): fill in 'Company VAT number'."))
         said = []  # one finding: the Settings cell takes one
         if self.without_pdf:
             said.append(f"No PDF in {self.pdfs} for {len(self.without_pdf)} document(s): {', '.join(self.without_pdf)}. "
