@@ -53,6 +53,10 @@ CASES = {
         [invoice(discount_pct=D(5))], settings=replace(SETTINGS, discount_account="", require_discount_account=True)),
     "discount.range": lambda: one_line(discount="150"),
     "credit_note.credited.unknown": lambda: workbook([invoice(doc_type="credit note", credited_invoice="F0")]),
+    "credit_note.credited.other_customer": lambda: workbook([invoice(), _credit(customer="C2")]),
+    "credit_note.credited.later": lambda: workbook([invoice(), _credit(day=dt.date(2026, 1, 5))]),
+    "credit_note.credited.not_invoice": lambda: workbook([invoice(), _credit(credited="CN1")]),
+    "invoice.credited.type": lambda: workbook([invoice(), _credit(doc_type="invoice")]),
     "invoice.number.gap": lambda: workbook([invoice("F1"), invoice("F3", row=3, lines=[line("F3", row=3)])]),
     "invoice.number.order": lambda: workbook([invoice("F1", day=dt.date(2026, 1, 10)),
                                               invoice("F2", row=3, day=dt.date(2026, 1, 5), lines=[line("F2", row=3)])]),
@@ -202,3 +206,31 @@ def test_vat_numbers_as_typed():
     assert checks.valid_vat_country("be 0477 472 701", "") == "BE"
     assert checks.valid_vat_country("EL094259216", "BE") == "GR"
     assert checks.valid_vat_country("BE0477472702", "BE") is None
+
+
+def _credit(number="CN1", row=3, credited="F1", customer="C1", day=dt.date(2026, 1, 20), doc_type="credit note"):
+    return invoice(number, row=row, day=day, customer=customer, doc_type=doc_type, credited_invoice=credited,
+                   lines=[line(number, row=row)])
+
+
+@pytest.mark.parametrize("credit, code, words", [
+    (_credit(customer="C2"), "credit_note.credited.other_customer", ["F1 is to customer C1", "CN1 to C2"]),
+    (_credit(day=dt.date(2026, 1, 5)), "credit_note.credited.later", ["10/01/2026", "05/01/2026"]),
+    (_credit(credited="CN1"), "credit_note.credited.not_invoice", ["CN1 is this credit note"]),
+    (_credit(doc_type="invoice"), "invoice.credited.type", ["Type is 'invoice'", "booked as a sale"]),
+])
+def test_a_credited_invoice_that_cannot_be_the_one_credited_is_named(credit, code, words):
+    """A credit note naming another customer's invoice, one dated after it or itself, and an invoice
+    that names a credited invoice (a credit note whose Type was left 'invoice': booked as a sale,
+    the reverse of what was meant) all checked clean; the Peppol credit note carried the reference."""
+    found = [f for f in checks.check_workbook(workbook([invoice(), credit])) if f.code == code]
+    [finding] = found
+    assert (finding.sheet, finding.cell) == ("Invoices", "L3" if code != "invoice.credited.type" else "B3")
+    assert all(w in finding.message for w in words), finding.message
+    assert checks.check_workbook(workbook([invoice(), _credit()])) == []
+
+
+def test_a_credit_note_of_a_credit_note_is_named():
+    wb = workbook([invoice(), _credit(), _credit("CN2", row=4, credited="CN1")])
+    [finding] = [f for f in checks.check_workbook(wb) if f.code == "credit_note.credited.not_invoice"]
+    assert finding.cell == "L4" and "CN1 is a credit note (row 3)" in finding.message

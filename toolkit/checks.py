@@ -297,7 +297,9 @@ def _invoices(wb: Workbook) -> list[Finding]:
     customers = {c.customer_id for c in wb.customers}
     seen: dict[str, Where] = {}
     folded: dict[str, str] | None = None  # the customer ids as the sheet's lookups see them, when needed
-    numbers = {i.number for i in wb.invoices}
+    by_number: dict[str, Invoice] = {}  # the first row of each number (a second is a duplicate, reported)
+    for invoice in wb.invoices:
+        by_number.setdefault(invoice.number, invoice)
     s = wb.settings
     discount_needs_account = not s.discount_account and s.require_discount_account
     for invoice in wb.invoices:
@@ -331,11 +333,44 @@ def _invoices(wb: Workbook) -> list[Finding]:
         if discount_needs_account and invoice.discount_pct:
             findings.append(error("invoice.discount.account_missing", invoice.where, "discount_pct",
                                   "This invoice has a discount but no discount account is set: fill 'Discount account' on Settings."))
-        if invoice.credited_invoice and invoice.is_credit_note and invoice.credited_invoice not in numbers:
-            findings.append(warning("credit_note.credited.unknown", invoice.where, "credited_invoice",
-                                    f"Credited invoice {invoice.credited_invoice} is not on the Invoices sheet."))
+        if invoice.credited_invoice:
+            findings += _credited(invoice, by_number.get(invoice.credited_invoice))
     findings += _numbering(wb.invoices)
     return findings
+
+
+def _credited(invoice: Invoice, credited: Invoice | None) -> list[Finding]:
+    """The invoice a credit note credits must be one it can credit: an earlier invoice of the same
+    customer. A Peppol credit note carries the reference to the customer, and an accountant books
+    the credit against that invoice. An invoice naming a credited invoice is most likely a credit
+    note whose Type was left 'invoice': it is booked as a sale, the reverse of what was meant."""
+    number, other = invoice.number, invoice.credited_invoice
+    if not invoice.is_credit_note:
+        return [warning("invoice.credited.type", invoice.where, "doc_type",
+                        f"{number} names a credited invoice ({other}) but its Type is 'invoice': it is booked as a sale "
+                        f"to the customer, not as a credit. If it credits {other}, set Type to 'credit note'; "
+                        f"otherwise clear its Credited invoice.")]
+    if credited is None:
+        return [warning("credit_note.credited.unknown", invoice.where, "credited_invoice",
+                        f"Credited invoice {other} is not on the Invoices sheet.")]
+    if credited is invoice:
+        return [warning("credit_note.credited.not_invoice", invoice.where, "credited_invoice",
+                        f"Credited invoice {other} is this credit note itself: type the number of the invoice it credits.")]
+    if credited.is_credit_note:
+        return [warning("credit_note.credited.not_invoice", invoice.where, "credited_invoice",
+                        f"Credited invoice {other} is a credit note (row {credited.where.row}): type the number of "
+                        f"the invoice it credits.")]
+    if credited.customer_id and invoice.customer_id and credited.customer_id != invoice.customer_id:
+        return [warning("credit_note.credited.other_customer", invoice.where, "credited_invoice",
+                        f"Credited invoice {other} is to customer {credited.customer_id}, credit note {number} to "
+                        f"{invoice.customer_id}: a credit note goes to the customer of the invoice it credits (its "
+                        f"e-invoice quotes that invoice to the customer). Fix the Customer id or the Credited invoice.")]
+    if credited.date and invoice.date and credited.date > invoice.date:
+        return [warning("credit_note.credited.later", invoice.where, "credited_invoice",
+                        f"Credited invoice {other} is dated {credited.date:%d/%m/%Y}, after this credit note "
+                        f"({invoice.date:%d/%m/%Y}): a credit note credits an invoice issued before it. Check both "
+                        f"dates and the Credited invoice.")]
+    return []
 
 
 def _numbering(invoices: Iterable[Invoice]) -> list[Finding]:
