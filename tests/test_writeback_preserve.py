@@ -406,3 +406,29 @@ def test_which_formulas_can_move():
     assert movable(b'<row r="3"><c r="B3"><f>IF(A1="x",1,2)</f></c></row>') is False
     assert movable(b'<row r="3"><c r="B3"><f>LEN("B12")</f></c></row>')
     assert movable(b'<row r="3"><c r="B3"><f t="shared" si="0"/></c></row>') is False
+
+
+def test_a_strict_open_xml_workbook_is_refused_before_an_export_is_written(demo, capsys):
+    """Excel's 'Strict Open XML Spreadsheet' reads, but cannot be patched: the export was written and
+    recorded, then its workbook update failed ('written and recorded, but ... was not updated')."""
+    from badfiles import rezip
+    from toolkit import cli
+
+    strict = {b"http://schemas.openxmlformats.org/spreadsheetml/2006/main": b"http://purl.oclc.org/ooxml/spreadsheetml/main",
+              b"http://schemas.openxmlformats.org/officeDocument/2006/relationships":
+                  b"http://purl.oclc.org/ooxml/officeDocument/relationships"}
+
+    def as_strict(name, part):
+        for old, new in strict.items():
+            part = part.replace(old, new)
+        return part
+
+    demo.write_bytes(rezip(demo.read_bytes(), as_strict))
+    before = demo.read_bytes()
+    assert cli.main(["export", str(demo)]) == 2
+    err = capsys.readouterr().err
+    assert "Strict Open XML" in err and "Nothing was exported or recorded" in err and "written and recorded" not in err
+    assert demo.read_bytes() == before
+    exports = demo.with_name("demo-exports")
+    assert not exports.exists() or not any(p.is_dir() for p in exports.iterdir())
+    assert cli.main(["export", str(demo), "--no-write-back", "--dry-run"]) == 0  # it reads: only its update is refused

@@ -1001,6 +1001,7 @@ def updatable(path: str | os.PathLike) -> Path:
     if not path.is_file():
         raise WriteBackError(f"{path} does not exist.")
     check_writable(path)
+    _package(path).close()  # a file no patch can change (Strict Open XML, an encrypted part) is known before a commit too
     return path
 
 
@@ -1041,13 +1042,19 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     return backup
 
 
-def _write_patched(path: Path, edits: Edits, out) -> None:
+def _package(path: Path, make=Package):
+    """`make(path)` (the Package, or the _Patcher around it), with what makes the file one a write-back
+    cannot patch as a WriteBackError."""
     try:
-        patcher = _Patcher(path)
+        return make(path)
     except (zipfile.BadZipFile, ET.ParseError, KeyError, EOFError, zlib.error, ValueError) as exc:
         raise WriteBackError(f"{path.name} cannot be read as an Excel workbook ({exc}); the workbook was not changed.") from None
     except SheetXmlError as exc:
         raise WriteBackError(f"{path.name}: {exc} The workbook was not changed.") from None
+
+
+def _write_patched(path: Path, edits: Edits, out) -> None:
+    patcher = _package(path, _Patcher)
     try:
         patcher.apply(edits)
         patcher.book.write(out)
