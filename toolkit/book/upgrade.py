@@ -8,13 +8,16 @@ The old file is kept as a backup beside the new one.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import shutil
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
+from xml.etree import ElementTree as ET
 
 from toolkit import layout
 from toolkit.book import address, template
+from toolkit.book.package import Package
 from toolkit.book.read import Grid, WorkbookError
 from toolkit.book.writeback import check_writable, followed
 from toolkit.values import clean_text
@@ -80,10 +83,93 @@ def _move_vat_codes(grid: Grid, data: dict, dropped: list[str]) -> None:
     data[layout.VAT_CODES.name] = moved + list(data.get(layout.VAT_CODES.name) or [])
 
 
+_CUSTOM_PROPERTIES = "docProps/custom.xml"
 # Parts a user adds in Excel that a rebuilt workbook does not have (the template makes none of them).
 _ADDED_PARTS = (("xl/comments", "comments (notes)"), ("xl/threadedComments/", "comments (notes)"),
                 ("xl/drawings/drawing", "pictures, shapes, text boxes or charts"), ("xl/charts/", "charts"),
-                ("xl/pivotTables/", "pivot tables"))
+                ("xl/media/", "pictures, shapes, text boxes or charts"),
+                ("xl/pivotTables/", "pivot tables"), ("xl/pivotCache/", "pivot tables"),
+                ("xl/slicers/", "slicers"), ("xl/slicerCaches/", "slicers"),
+                ("xl/timelines/", "timelines"), ("xl/timelineCaches/", "timelines"),
+                ("xl/externalLinks/", "links to other workbooks"), ("customXml/", "custom XML data"),
+                (_CUSTOM_PROPERTIES, "custom document properties (a sensitivity label, your organisation's fields)"),
+                ("xl/ctrlProps/", "form controls or ActiveX controls"), ("xl/activeX/", "form controls or ActiveX controls"),
+                ("xl/embeddings/", "embedded objects"), ("xl/connections.xml", "data connections and queries"),
+                ("xl/queryTables/", "data connections and queries"), ("xl/model/", "a data model (Power Pivot)"),
+                ("xl/richData/", "pictures in cells"), ("xl/chartsheets/", "chart sheets"),
+                ("xl/dialogsheets/", "dialog sheets"))
+# Parts the rebuilt workbook has (or Excel makes again from it): nothing of the user's own is lost
+# with them. (Their content is: the sheets' cells are carried; the rest is named above or below.)
+_REBUILT_PARTS = ("[Content_Types].xml", "_rels/", "docProps/", "customUI/", "xl/_rels/", "xl/workbook.xml",
+                  "xl/styles.xml", "xl/theme/", "xl/worksheets/", "xl/tables/", "xl/sharedStrings.xml",
+                  "xl/calcChain.xml", "xl/vbaProject", "xl/printerSettings/", "xl/metadata.xml", "xl/persons/",
+                  "xl/drawings/")
+# The names the template defines: the dropdowns' lists, the print titles; Excel's filter ranges.
+_OWN_NAMES = {"CustomerIds", "InvoiceNumbers", "ActiveAccounts", "VatRates", "_xlnm.Print_Titles", "_xlnm._FilterDatabase"}
+
+
+def _parts_not_rebuilt(archive: zipfile.ZipFile) -> list[str]:
+    """What the parts of `archive` hold that the rebuilt workbook will not: the known kinds by name,
+    any other by its folder (an add-in's or a later Excel's part must not go without a word)."""
+    lost = []
+    for name in archive.namelist():
+        if name == _CUSTOM_PROPERTIES and b"property" not in archive.read(name):
+            continue  # LibreOffice writes the part empty
+        what = next((what for prefix, what in _ADDED_PARTS if name.startswith(prefix)), None)
+        if what is None and not name.startswith(_REBUILT_PARTS):
+            what = f"other content of the file ({name.rsplit('/', 1)[0] + '/' if '/' in name else name})"
+        if what is not None:
+            lost.append(what)
+    return list(dict.fromkeys(lost))
+
+
+_NS = {"m": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
+
+
+def _names_and_protection(path: Path) -> list[str]:
+    """The workbook's named ranges and print areas of the user's own, and its sheet and structure
+    protection: the rebuilt workbook has the template's names and no protection."""
+    book = Package(path)
+    try:
+        root = ET.fromstring(book.read(book.workbook))
+        sheets = [sheet.get("name") for sheet in root.iterfind("m:sheets/m:sheet", _NS)]
+        lost = []
+        for name in root.iterfind("m:definedNames/m:definedName", _NS):
+            label, local = name.get("name") or "", name.get("localSheetId")
+            if label in _OWN_NAMES:
+                continue
+            scope = sheets[int(local)] if local and local.isdigit() and int(local) < len(sheets) else None
+            if label == "_xlnm.Print_Area" and scope:
+                lost.append(f"the print area of '{scope}'")
+            elif not label.startswith("_xlnm."):
+                lost.append(f"the named range '{label}'" + (f" (of the sheet '{scope}')" if scope else ""))
+        protection = root.find("m:workbookProtection", _NS)
+        if protection is not None and any(v in ("1", "true") for v in (protection.get("lockStructure"), protection.get("lockWindows"))):
+            lost.append("the protection of the workbook's structure (protect it again: Review > Protect Workbook)")
+        for name, part in book.sheets.items():
+            with book.open(part) as stream:
+                if _protected(stream):
+                    lost.append(f"the protection of the sheet '{name}' (protect it again: Review > Protect Sheet)")
+        return lost
+    finally:
+        book.close()
+
+
+_SHEET_PROTECTION = re.compile(rb"<(?:\w+:)?sheetProtection\b([^>]*)>")
+_PROTECTS = re.compile(rb'\ssheet="(?:1|true)"')
+
+
+def _protected(stream) -> bool:
+    """Whether a sheet part holds a sheetProtection that protects (it follows the rows: the part is
+    read through, a block at a time, never held whole)."""
+    carry = b""
+    while block := stream.read(1 << 20):
+        text = carry + block
+        match = _SHEET_PROTECTION.search(text)
+        if match:
+            return _PROTECTS.search(match[1]) is not None
+        carry = text[-2000:]  # a tag cut by the block's end is whole in the next search
+    return False
 
 
 def _own_sheets(grid: Grid) -> list[str]:
@@ -123,10 +209,10 @@ def _not_rebuilt(path: Path, grid: Grid) -> list[str]:
     lost = [f"sheet '{name}' (a sheet of your own)" for name in _own_sheets(grid)]
     with zipfile.ZipFile(path) as archive:
         names = archive.namelist()
-        lost += list(dict.fromkeys(what for prefix, what in _ADDED_PARTS if any(n.startswith(prefix) for n in names)))
+        lost += _parts_not_rebuilt(archive)
         if xlsm.VBA_PART in names:
             lost += _own_code(archive.read(xlsm.VBA_PART))
-    return lost
+    return lost + _names_and_protection(path)
 
 
 def _own_code(project_bin: bytes) -> list[str]:
