@@ -328,3 +328,26 @@ def test_an_export_into_a_protected_invoices_sheet_says_the_files_are_written(de
         exported_in = layout.column_letter(layout.INVOICES.keys.index("exported_in"))
         assert None not in invoices.range(f"{exported_in}2:{exported_in}65").value
     assert not (demo.parent / excel.LOG_NAME).exists()
+
+
+def test_a_users_own_check_sheet_keeps_what_the_user_wrote(tmp_path):
+    """A sheet of the user's named Check (the toolkit's deleted, theirs made later): the findings go
+    right of their cells, and the next Validate empties only the findings' columns. It emptied
+    every column from A to the findings' last: the user's figures and formulas were gone."""
+    path = tmp_path / "mistakes.xlsx"
+    shutil.copy(SAMPLES / "mistakes.xlsx", path)
+    own = [["My reconciliation", None], ["Bank", 1234.5], ["Cash", 100.0], ["Total", "=B2+B3"]]
+    with mock_caller(path) as book:
+        book.sheets[layout.CHECK.name].delete()
+        sheet = book.sheets.add(name="Check", after=book.sheets[len(book.sheets) - 1])
+        sheet.range("A1").value = own
+        sheet.range("A2").color = (200, 230, 200)
+        for _ in range(2):
+            assert "15 error(s)" in excel.validate(copy=save_copy(book, tmp_path))
+            assert sheet.range("A1:B4").value == own and sheet.range("A2").color == (200, 230, 200)
+            assert sheet.range("C1:H1").value == [c.header for c in layout.CHECK.columns]
+            assert sheet.range("D2").value == "settings.missing" and sheet.range("F2").hyperlink == "#'Settings'!B2"
+        book.sheets["Settings"].range("B2").value = "Acme"  # one finding fewer: its row goes, the user's stay
+        excel.validate(copy=save_copy(book, tmp_path))
+        assert sheet.range("A1:B4").value == own
+        assert sheet.range("C18:H18").value == [None] * 6 and sheet.range("C17").value is not None

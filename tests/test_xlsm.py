@@ -310,6 +310,7 @@ def test_libreoffice_reads_our_vba_project(built, tmp_path):
 
 STUB_XLWINGS = '''Attribute VB_Name = "xlwings"
 Public LastCommand As String
+Public SavedCopy As String
 Public StubPython As String
 Public StubExists As Boolean
 Public StubImports As Boolean
@@ -320,22 +321,30 @@ Public Function TakeLast() As String
     TakeLast = LastCommand
     LastCommand = ""
 End Function
+Public Function TakeSaved() As String
+    TakeSaved = SavedCopy
+    SavedCopy = ""
+End Function
 '''
 
 
-# The probes of the computer (the xlwings.conf sheet, the file system, starting Python) replaced by
-# stubs the test sets: pyOpenVBA has no workbook, file system or shell.
+# The probes of the computer (the xlwings.conf sheet, the file system, starting Python, saving the
+# copy) replaced by stubs the test sets: pyOpenVBA has no workbook, file system or shell.
+COPY = r"C:\Users\José\AppData\Local\Temp\LedgerExport-20261202-101500-42.xlsm"
 PROBES = {
     "ConfValue": "Private Function ConfValue(ByVal key As String) As String\n    ConfValue = StubPython\nEnd Function",
     "FileExists": "Private Function FileExists(ByVal path As String) As Boolean\n    FileExists = StubExists\nEnd Function",
     "ToolkitImports": "Private Function ToolkitImports(ByVal python As String) As Boolean\n    ToolkitImports = StubImports\nEnd Function",
+    "TempCopyPath": f'Private Function TempCopyPath() As String\n    TempCopyPath = "{COPY}"\nEnd Function',
+    "SaveCopy": "Private Sub SaveCopy(ByVal path As String)\n    SavedCopy = path\nEnd Sub",
+    "DeleteCopy": "Private Sub DeleteCopy(ByVal path As String)\nEnd Sub",
 }
 
 
 def with_stub_probes(source: str) -> str:
     for name, stub in PROBES.items():
-        source, n = re.subn(rf"Private Function {name}\(.*?\nEnd Function", stub.replace("\\", "\\\\"), source,
-                            count=1, flags=re.S)
+        source, n = re.subn(rf"Private (Function|Sub) {name}\(.*?\nEnd (Function|Sub)", stub.replace("\\", "\\\\"),
+                            source, count=1, flags=re.S)
         assert n == 1, name
     return source
 
@@ -381,13 +390,35 @@ def test_no_python_or_no_toolkit_is_a_message_that_says_what_to_fix(vba_runtime,
     assert "Troubleshooting" in README_IN_EXCEL and "xlwings.conf" in README_IN_EXCEL
 
 
-def test_callback_without_copy_sends_the_python_command(vba_runtime):
+CALLBACKS = [("OnValidate", "validate"), ("OnSuggestAccounts", "suggest_accounts"),
+             ("OnAssignCustomerNumbers", "assign_customer_numbers"), ("OnMatchCustomers", "match_customers"),
+             ("OnApplyCustomers", "apply_customer_matches"), ("OnGenerateExport", "generate_export"),
+             ("OnGenerateEinvoices", "generate_einvoices"), ("OnOpenExportFolder", "open_export_folder")]
+
+
+@pytest.mark.parametrize("callback, func", CALLBACKS, ids=[c for c, _ in CALLBACKS])
+def test_every_button_sends_python_a_fresh_copy_of_the_book(vba_runtime, callback, func):
+    """Every button reads the book as it is now, unsaved edits included: Open export folder opened
+    the folder of the saved file's Output folder while Generate export wrote to the one just typed."""
     from pyopenvba.interpreter import NOTHING
 
-    vba_runtime.run("OnOpenExportFolder", [NOTHING])
+    vba_runtime.run(callback, [NOTHING])
     command = vba_runtime.run("TakeLast")
-    assert command == "import toolkit.excel; toolkit.excel.open_export_folder()"
-    ast.parse(command)
+    assert command.startswith(f"import toolkit.excel; toolkit.excel.{func}(copy=")
+    call = ast.parse(command).body[1].value
+    assert ast.unparse(call.func) == f"toolkit.excel.{func}" and not call.args
+    assert [(k.arg, ast.literal_eval(k.value)) for k in call.keywords] == [("copy", COPY)]
+    assert vba_runtime.run("TakeSaved") == COPY  # the copy Python reads is the one just saved
+
+
+def test_export_again_sends_the_id_and_a_fresh_copy(vba_runtime):
+    from pyopenvba.interpreter import NOTHING
+
+    vba_runtime.answers.append(" 2026-Q1'001 ")
+    vba_runtime.run("OnExportAgain", [NOTHING])
+    call = ast.parse(vba_runtime.run("TakeLast")).body[1].value
+    assert [ast.literal_eval(a) for a in call.args] == ["2026-Q1'001"]
+    assert [(k.arg, ast.literal_eval(k.value)) for k in call.keywords] == [("copy", COPY)]
 
 
 def test_export_again_cancelled_runs_nothing(vba_runtime):
@@ -414,3 +445,48 @@ def test_every_public_macro_has_an_error_handler():
         assert calls_handled or "On Error GoTo" in body, name
     assert "On Error GoTo Failed" in source.split("Private Sub RunToolkit", 1)[1].split("End Sub", 1)[0]
 
+
+
+def test_help_shows_the_start_sheet_and_explains_when_it_cannot(built):
+    """Help runs in pyOpenVBA's Excel model with the whole built project (xlwings module included).
+    A hidden Start sheet is made visible first: Excel's Activate fails on a hidden sheet (error
+    1004; pyOpenVBA's does not, so the checklist has Excel's case), and a renamed one is a message."""
+    from pyopenvba.apps.excel import ExcelApplication
+    from pyopenvba.interpreter import NOTHING
+
+    app = ExcelApplication.open(built)
+    app.add_module('''Attribute VB_Name = "Arrange"
+Public Sub HideStart()
+    ThisWorkbook.Worksheets("Settings").Activate
+    ThisWorkbook.Worksheets("Start").Visible = 0
+End Sub
+Public Sub RenameStart()
+    ThisWorkbook.Worksheets("Start").Name = "Begin"
+End Sub
+''')
+    app.run("HideStart")
+    app.run("OnHelp", NOTHING)
+    start = app.workbook.Worksheets("Start")
+    assert (start.Visible(), app.workbook.ActiveSheet().Name(), app.dialogs) == (-1, "Start", [])
+    app.run("RenameStart")
+    app.run("OnHelp", NOTHING)
+    kind, text = app.dialogs[-1][0], " ".join(map(str, app.dialogs[-1][1:]))
+    assert kind == "MsgBox" and "The Start sheet, which explains the buttons, cannot be shown" in text
+
+
+def test_the_excel_checklist_matches_the_built_workbook(built):
+    """docs/excel-checklist.md is followed by hand in Excel: its counts, labels and paths must be
+    the workbook's (it said Sheet1 … Sheet11 and 8 buttons, and named toolkit/vba.py)."""
+    root = Path(__file__).resolve().parents[1]
+    text = " ".join((root / "docs" / "excel-checklist.md").read_text(encoding="utf-8").split())
+    assert f"Sheet1 … Sheet{len(openpyxl.load_workbook(built).worksheets)} " in text
+    buttons = xlsm.ribbon_buttons()
+    ribbon = text.split("## Ribbon", 1)[1].split("##", 1)[0]
+    assert f"{len(buttons)} buttons" in ribbon
+    groups = [g.get("label") for g in xlsm.ET.fromstring(xlsm.ribbon_xml()).iter() if g.tag.endswith("}group")]
+    for label in groups + [b.label for b in buttons]:
+        assert label in ribbon, label
+    for button in buttons:
+        assert f"**{button.label}**" in text, button.label
+    for path in re.findall(r"`((?:toolkit|workbook|docs|tests)/[\w/.]+)`", text):
+        assert (root / path).exists(), path

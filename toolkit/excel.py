@@ -66,8 +66,8 @@ def _caller():
 _NOT_FOUND_HELP = ("Excel gives the place of a workbook opened from OneDrive or SharePoint as a web address: put the "
                    "local folder it is synchronised to on the xlwings.conf sheet (ONEDRIVE_CONSUMER_WIN for a personal "
                    "OneDrive, ONEDRIVE_COMMERCIAL_WIN for OneDrive for work or school, SHAREPOINT_WIN for SharePoint; "
-                   "see xlwings.org/error and the README's 'In Excel' section), or copy the workbook to a folder "
-                   "outside OneDrive.")
+                   "see xlwings.org/error; the README's 'In Excel' section, Troubleshooting, shows how to make that "
+                   "hidden sheet visible), or copy the workbook to a folder outside OneDrive.")
 
 
 def _book_path(book) -> Path:

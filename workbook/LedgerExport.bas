@@ -1,8 +1,9 @@
 Attribute VB_Name = "LedgerExport"
 ' Ledger Export Toolkit: the callbacks of the "Ledger export" ribbon tab (customUI14.xml).
 ' Each button runs a function of the Python module toolkit.excel through xlwings RunPython.
-' Buttons that read the workbook first save a copy of it (unsaved edits included) and pass its
-' path as copy='...', so Python reads the whole book from a file at once, not cell by cell.
+' Every button that runs Python first saves a copy of the workbook (unsaved edits included) and
+' passes its path as copy='...': Python reads the book as the user sees it now, from a file at once
+' (not cell by cell), and every button reads the same (Open export folder the Output folder just typed).
 ' This file is the source: the workbook's module is built from it (ledger-export workbook new).
 Option Explicit
 
@@ -20,31 +21,31 @@ Private Const FIX_PYTHON As String = "Rebuild the workbook with the Python where
 Private checkedPython As String
 
 Public Sub OnValidate(control As IRibbonControl)
-    RunToolkit "validate", "", True
+    RunToolkit "validate", ""
 End Sub
 
 Public Sub OnSuggestAccounts(control As IRibbonControl)
-    RunToolkit "suggest_accounts", "", True
+    RunToolkit "suggest_accounts", ""
 End Sub
 
 Public Sub OnAssignCustomerNumbers(control As IRibbonControl)
-    RunToolkit "assign_customer_numbers", "", True
+    RunToolkit "assign_customer_numbers", ""
 End Sub
 
 Public Sub OnMatchCustomers(control As IRibbonControl)
-    RunToolkit "match_customers", "", True
+    RunToolkit "match_customers", ""
 End Sub
 
 Public Sub OnApplyCustomers(control As IRibbonControl)
-    RunToolkit "apply_customer_matches", "", True
+    RunToolkit "apply_customer_matches", ""
 End Sub
 
 Public Sub OnGenerateExport(control As IRibbonControl)
-    RunToolkit "generate_export", "", True
+    RunToolkit "generate_export", ""
 End Sub
 
 Public Sub OnGenerateEinvoices(control As IRibbonControl)
-    RunToolkit "generate_einvoices", "", True
+    RunToolkit "generate_einvoices", ""
 End Sub
 
 Public Sub OnExportAgain(control As IRibbonControl)
@@ -53,42 +54,43 @@ Public Sub OnExportAgain(control As IRibbonControl)
     exportId = Trim$(InputBox("Id of the export to write again (see the Export log sheet):", _
                               "Export again"))
     If exportId = "" Then Exit Sub
-    RunToolkit "export_again", PyString(exportId), True
+    RunToolkit "export_again", PyString(exportId)
     Exit Sub
 Failed:
     MsgBox "Export again could not start: " & Err.Description, vbExclamation, TITLE
 End Sub
 
 Public Sub OnOpenExportFolder(control As IRibbonControl)
-    RunToolkit "open_export_folder", "", False
+    RunToolkit "open_export_folder", ""
 End Sub
 
 Public Sub OnHelp(control As IRibbonControl)
     ' Pure VBA: instant, and it works before Python is set up.
+    Dim sheet As Object
     On Error GoTo Failed
-    ThisWorkbook.Worksheets(START_SHEET).Activate
-    ThisWorkbook.Worksheets(START_SHEET).Range("A1").Select
+    Set sheet = ThisWorkbook.Worksheets(START_SHEET)
+    If sheet.Visible <> -1 Then sheet.Visible = -1  ' xlSheetVisible: a hidden Start sheet is shown
+    sheet.Activate
+    sheet.Range("A1").Select
     Exit Sub
 Failed:
-    MsgBox "The " & START_SHEET & " sheet, which explains the buttons, is missing (renamed or deleted?). " & _
-           "Rename it back to '" & START_SHEET & "', or see the README's 'In Excel' section.", vbInformation, TITLE
+    MsgBox "The " & START_SHEET & " sheet, which explains the buttons, cannot be shown (renamed, deleted, or the " & _
+           "workbook's structure protected?). Rename it back to '" & START_SHEET & "', or see the README's " & _
+           "'In Excel' section.", vbInformation, TITLE
 End Sub
 
-' Runs toolkit.excel.<func>(<args>[, copy='<path of a fresh copy of this workbook>']).
-Private Sub RunToolkit(ByVal func As String, ByVal args As String, ByVal withCopy As Boolean)
+' Runs toolkit.excel.<func>(<args>, copy='<path of a fresh copy of this workbook>').
+Private Sub RunToolkit(ByVal func As String, ByVal args As String)
     Dim copyPath As String
     On Error GoTo Failed
     If Not PythonReady() Then Exit Sub
-    If withCopy Then
-        copyPath = TempCopyPath()
-        ThisWorkbook.SaveCopyAs copyPath
-        If args <> "" Then args = args & ", "
-        args = args & "copy=" & PyString(copyPath)
-    End If
+    copyPath = TempCopyPath()
+    SaveCopy copyPath
+    If args <> "" Then args = args & ", "
+    args = args & "copy=" & PyString(copyPath)
     RunPython PY_CALL & func & "(" & args & ")"
 Done:
-    On Error Resume Next
-    If copyPath <> "" Then Kill copyPath
+    If copyPath <> "" Then DeleteCopy copyPath
     Exit Sub
 Failed:
     MsgBox "Ledger export could not start '" & func & "': " & Err.Description, _
@@ -160,6 +162,16 @@ Private Function ToolkitImports(ByVal python As String) As Boolean
 Unknown:
     ToolkitImports = True  ' could not ask (policy blocks WScript): let RunPython try and report
 End Function
+
+' The workbook as it is now, unsaved edits included, saved to `path`; the open workbook stays as it is.
+Private Sub SaveCopy(ByVal path As String)
+    ThisWorkbook.SaveCopyAs path
+End Sub
+
+Private Sub DeleteCopy(ByVal path As String)
+    On Error Resume Next  ' a copy left in the temp folder harms nobody
+    Kill path
+End Sub
 
 ' A unique path in the temp folder with this workbook's extension.
 Private Function TempCopyPath() As String

@@ -87,14 +87,17 @@ def _apply_sheet(sheet, changes: SheetEdits, read_old_targets: bool) -> list[tup
     if changes.replaced is not None:
         last = _last_row(sheet, columns)
         if last > header:
-            width = max(columns.values())
-            block = sheet.range((header + 1, 1), (last, width))
             if read_old_targets:
-                old = block.options(ndim=2).value
-                s, c = columns["sheet"] - 1, columns["cell"] - 1
+                s, c = columns["sheet"], columns["cell"]
+                old = sheet.range((header + 1, min(s, c)), (last, max(s, c))).options(ndim=2).value
+                s, c = (0, c - s) if s < c else (s - c, 0)
                 old_targets = [(r[s], r[c]) for r in old if isinstance(r[s], str) and isinstance(r[c], str)]
-            with _refused(block):
-                block.clear()  # contents, links and formats: the sheet is the toolkit's own
+            # Contents, links and formats of the sheet's own columns only: cells of the user's
+            # beside them (their own sheet of that name) stay.
+            for first, run in _runs(dict.fromkeys(columns.values())):
+                block = sheet.range((header + 1, first), (last, first + len(run) - 1))
+                with _refused(block):
+                    block.clear()
         _write_rows(sheet, declared, columns, header + 1, changes.replaced)
         for index, target in enumerate(changes.links or ()):
             if target:
@@ -128,7 +131,7 @@ def _write_column(sheet, top: int, col: int, values: list) -> None:
 
 
 def _runs(values: dict[int, object]) -> list[tuple[int, list]]:
-    """{row: value} as runs of adjacent rows: (first row, values)."""
+    """{row: value} as runs of adjacent rows: (first row, values); columns likewise."""
     runs: list[tuple[int, list]] = []
     for row in sorted(values):
         if runs and runs[-1][0] + len(runs[-1][1]) == row:
