@@ -144,6 +144,23 @@ def test_an_exception_is_a_message_and_a_log(demo, monkeypatch):
     assert "Traceback" in log and "disk on fire" in log
 
 
+def test_an_exception_beside_a_folder_that_cannot_be_written_logs_in_the_temp_folder(demo, monkeypatch, tmp_path):
+    """The details must not be lost when the workbook's folder takes no log (a read-only share):
+    the message said "The details are in (the log could not be written); send that file"."""
+    def broken(path):
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(export, "read_workbook", broken)
+    monkeypatch.setattr(excel.tempfile, "gettempdir", lambda: str(tmp_path / "temp"))
+    (tmp_path / "temp").mkdir()
+    (demo.parent / excel.LOG_NAME).mkdir()  # no file can be written under that name
+    with mock_caller(demo):
+        message = excel.validate()
+    log = tmp_path / "temp" / excel.LOG_NAME
+    assert f"The details are in {log}; send that file" in message
+    assert "disk on fire" in log.read_text() and "Traceback" in log.read_text()
+
+
 def test_user_errors_are_plain_messages(demo):
     with mock_caller(demo):
         message = excel.validate(copy=str(demo.parent / "gone.xlsx"))
@@ -351,3 +368,29 @@ def test_a_users_own_check_sheet_keeps_what_the_user_wrote(tmp_path):
         excel.validate(copy=save_copy(book, tmp_path))
         assert sheet.range("A1:B4").value == own
         assert sheet.range("C18:H18").value == [None] * 6 and sheet.range("C17").value is not None
+
+
+def test_assign_customer_numbers_leaves_validates_check_sheet_and_names_the_cells(tmp_path):
+    """Like `customers assign`, the button tells its findings and leaves the Check sheet alone: it
+    rewrote it with its own findings only (none, mostly), so Validate's 15 errors and their
+    highlights vanished while the errors were all still there."""
+    path = tmp_path / "mistakes.xlsx"
+    shutil.copy(SAMPLES / "mistakes.xlsx", path)
+    with mock_caller(path) as book:
+        excel.validate(copy=save_copy(book, tmp_path))
+        listed = check_rows(book)
+        message = excel.assign_customer_numbers(copy=save_copy(book, tmp_path))
+        assert message.startswith("7 customer(s) got a number")
+        assert check_rows(book) == listed and len(listed) == 17
+        assert book.sheets[layout.INVOICE_LINES.name].range("I8").color == excel.HIGHLIGHT
+    shutil.copy(SAMPLES / "mistakes.xlsx", path)
+    with mock_caller(path) as book:
+        excel.validate(copy=save_copy(book, tmp_path))
+        settings = book.sheets[layout.SETTINGS_SHEET]
+        labels = settings.range("A1:A40").value
+        row = labels.index(layout.SETTINGS_BY_KEY["customer_number_start"].label) + 1
+        settings.range(f"B{row}").value = "999999999999999"
+        message = excel.assign_customer_numbers(copy=save_copy(book, tmp_path))
+        assert message.startswith("No numbers assigned: Cannot generate customer numbers")
+        assert message.endswith(f"Cell: Settings!B{row}.") and message.count("Cannot generate") == 1
+        assert check_rows(book) == listed

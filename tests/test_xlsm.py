@@ -1,6 +1,7 @@
 """The macro workbook: VBA project, ribbon, package parts, reproducibility, LibreOffice."""
 
 import ast
+import inspect
 import random
 import re
 import subprocess
@@ -409,6 +410,7 @@ def test_every_button_sends_python_a_fresh_copy_of_the_book(vba_runtime, callbac
     assert ast.unparse(call.func) == f"toolkit.excel.{func}" and not call.args
     assert [(k.arg, ast.literal_eval(k.value)) for k in call.keywords] == [("copy", COPY)]
     assert vba_runtime.run("TakeSaved") == COPY  # the copy Python reads is the one just saved
+    inspect.signature(getattr(excel, func).__wrapped__).bind("session")  # no argument but the copy
 
 
 def test_export_again_sends_the_id_and_a_fresh_copy(vba_runtime):
@@ -419,6 +421,7 @@ def test_export_again_sends_the_id_and_a_fresh_copy(vba_runtime):
     call = ast.parse(vba_runtime.run("TakeLast")).body[1].value
     assert [ast.literal_eval(a) for a in call.args] == ["2026-Q1'001"]
     assert [(k.arg, ast.literal_eval(k.value)) for k in call.keywords] == [("copy", COPY)]
+    inspect.signature(excel.export_again.__wrapped__).bind("session", "2026-Q1'001")  # the id, then the copy
 
 
 def test_export_again_cancelled_runs_nothing(vba_runtime):

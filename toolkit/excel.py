@@ -23,7 +23,7 @@ from pathlib import Path
 import xlwings as xw
 
 from toolkit import collector
-from toolkit.model import Finding
+from toolkit.model import Finding, report_order
 from toolkit.book.edits import HIGHLIGHT  # noqa: F401 - the colour of a bad cell, for callers
 from toolkit.book.live import apply as apply_live, show_findings
 
@@ -118,13 +118,17 @@ def _explain(exc: Exception, book_path: Path) -> str:
 
     if isinstance(exc, UserError):
         return str(exc)
-    log = book_path.with_name(LOG_NAME)
-    try:
-        with log.open("a", encoding="utf-8") as handle:
-            handle.write(f"--- {dt.datetime.now():%Y-%m-%d %H:%M:%S}\n{traceback.format_exc()}\n")
-    except OSError:
-        log = Path("(the log could not be written)")
-    return f"Something went wrong: {exc}\n\nThe details are in {log}; send that file to whoever maintains the toolkit."
+    entry = f"--- {dt.datetime.now():%Y-%m-%d %H:%M:%S}\n{traceback.format_exc()}\n"
+    # Beside the workbook; in the temp folder when that folder cannot be written (a read-only share).
+    for log in (book_path.with_name(LOG_NAME), Path(tempfile.gettempdir()) / LOG_NAME):
+        try:
+            with log.open("a", encoding="utf-8") as handle:
+                handle.write(entry)
+        except OSError:
+            continue
+        return f"Something went wrong: {exc}\n\nThe details are in {log}; send that file to whoever maintains the toolkit."
+    return (f"Something went wrong: {exc}\n\nNo log file could be written (neither beside the workbook nor in "
+            f"{tempfile.gettempdir()}): press Ctrl+C on this message and send the text to whoever maintains the toolkit.")
 
 
 # ---- the buttons -------------------------------------------------------------------------------
@@ -203,9 +207,19 @@ def assign_customer_numbers(s: _Session) -> str:
     s.status("Assigning customer numbers")
     wb = read_workbook(s.source)
     edits, message, findings = plan_assign(wb, s.path, package_number_rules(wb))
-    show_findings(s.book, findings)
     apply_live(s.book, edits)
-    return f"{message} Save the workbook to keep them." if edits else message
+    if edits:
+        return f"{message} Save the workbook to keep them."
+    # Like `customers assign`: its findings are told here, with their cells; the Check sheet stays
+    # Validate's whole list (rewritten with these alone, it lost every other error and highlight).
+    # The message already holds the first finding's text.
+    if not findings:
+        return message
+    if len(findings) == 1:
+        return f"{message}\n\nCell: {_place(findings[0])}." if findings[0].cell else message
+    listed = [f"{_place(f)}: {f.message}" for f in sorted(findings, key=report_order)[:MAX_DETAILS]]
+    more = [f"… and {len(findings) - MAX_DETAILS} more."] if len(findings) > MAX_DETAILS else []
+    return "\n".join([message, ""] + listed + more)
 
 
 @button
@@ -245,6 +259,10 @@ def open_export_folder(s: _Session) -> str:
 
 
 # ---- messages ------------------------------------------------------------------------------------
+
+
+def _place(f: Finding) -> str:
+    return f"{f.sheet}!{f.cell}" if f.cell else f.sheet or "Workbook"
 
 
 def _summary(findings: list[Finding], clean: str) -> str:
