@@ -161,6 +161,19 @@ def test_an_exception_beside_a_folder_that_cannot_be_written_logs_in_the_temp_fo
     assert "disk on fire" in log.read_text() and "Traceback" in log.read_text()
 
 
+def test_messages_name_the_open_workbook_not_the_copy_python_read(tmp_path):
+    """VBA saves the book to the temp folder for Python to read: a message about what Python read
+    (a limit passed, a damaged part) names the workbook the user has open, not that copy."""
+    book = tmp_path / "Company.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    copy = tmp_path / "Temp" / "LedgerExport-20261202-101500-42.xlsx"
+    copy.parent.mkdir()
+    copy.write_bytes(b"PK\x03\x04 cut off while saving")
+    with mock_caller(book):
+        message = excel.validate(copy=str(copy))
+    assert message.startswith(f"{book.resolve()} is damaged") and "LedgerExport-" not in message
+
+
 def test_user_errors_are_plain_messages(demo):
     with mock_caller(demo):
         message = excel.validate(copy=str(demo.parent / "gone.xlsx"))

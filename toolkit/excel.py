@@ -41,6 +41,16 @@ class _Session:
     def status(self, text: str | None) -> None:
         _status(self.book, text)
 
+    def as_seen(self, message: str) -> str:
+        """The message naming the workbook the user has open, not the copy of it VBA saved into the
+        temp folder for Python to read (a file the user never made: "…\\Temp\\LedgerExport-….xlsm
+        is damaged … restore it from a backup")."""
+        if self.source == self.path:
+            return message
+        for copy in dict.fromkeys((str(self.source), str(self.source.resolve()))):
+            message = message.replace(copy, str(self.path))
+        return message.replace(self.source.name, self.path.name)
+
     def writing(self):
         """The locks and the recovery; a repair of the workbook goes into the open book."""
         from toolkit.app.recovery import writing
@@ -106,6 +116,8 @@ def button(func=None, *, writes: bool = True):
         finally:
             _status(book, None)
         message = "\n\n".join(notes + [message] if message else notes)
+        if session is not None:
+            message = session.as_seen(message)
         if message:
             book.app.alert(message, title=TITLE)
         return message
