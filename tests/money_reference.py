@@ -11,16 +11,20 @@ debit + / credit - as the accountant sees them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import ROUND_HALF_UP, Context, Decimal, Inexact, localcontext
 
 CENT = Decimal("0.01")
+# Exact arithmetic: room for every digit a product of typed numbers can have, and a loud failure
+# (Inexact) rather than a silent rounding of an intermediate result (the default context keeps 28 digits).
+EXACT = Context(prec=400, traps=[Inexact])
+ROUNDING = Context(prec=400)  # the one intended rounding: to the cent
 ZERO = Decimal("0.00")
 ONCE, GROSS = "line net once", "gross then discount"
 
 
 def rnd(x: Decimal) -> Decimal:
     """Half-up (away from zero) to the cent: 0.005 -> 0.01, -0.005 -> -0.01."""
-    return x.quantize(CENT, ROUND_HALF_UP)
+    return x.quantize(CENT, ROUND_HALF_UP, context=ROUNDING)
 
 
 def split(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
@@ -77,6 +81,12 @@ def is_typed_negative(doc_type: str, lines: list[Line]) -> bool:
 
 def book(lines: list[Line], doc_type: str, invoice_discount: Decimal, rounding: str, vat_booking: str,
          discount_account: bool) -> Booked:
+    with localcontext(EXACT):
+        return _book(lines, doc_type, invoice_discount, rounding, vat_booking, discount_account)
+
+
+def _book(lines: list[Line], doc_type: str, invoice_discount: Decimal, rounding: str, vat_booking: str,
+          discount_account: bool) -> Booked:
     if is_typed_negative(doc_type, lines):  # booked as the credit it is: its positive twin
         lines = [Line(-l.quantity, l.price, l.discount, l.rate, l.regime, l.account) for l in lines]
     rows = []  # [group key, account, gross, discount (line + invoice), net, taxable]

@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from operator import attrgetter
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal, localcontext
 
 from toolkit.model import Customer, Document, Finding, Invoice, LineAmount, Posting, RevenueGroup, Settings, VatGroup, error
 from toolkit.vatrules import RuleBook, VatCodeLookup
@@ -47,6 +47,12 @@ CENT = Decimal("0.01")  # also "/ 100": x * pct * CENT is x * pct / 100 exactly 
 HUNDRED = Decimal(100)
 ZERO = Decimal("0.00")
 GROSS_THEN_DISCOUNT = "gross then discount"
+# Rounded once, to the cent, and nowhere before: Decimal's default context keeps 28 significant
+# digits and rounds (half-even) past them, so 1.03969051682579 x 9.62305593643924 (two numbers as
+# Excel keeps them) = 10.0049999999999999999999999996 became 10.005 before `money` rounded it
+# half-up to 10.01, where the amount is 10.00. In this context a sum, difference or product keeps
+# every digit (accounting divides nothing: x * CENT is its / 100).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 
 
 
@@ -120,6 +126,16 @@ def share(total: Decimal, weights: list[Decimal]) -> list[Decimal]:
     return [Decimal(f) * CENT for f in floors]  # exponent -2, as money() gives (and faster than scaleb)
 
 
+def _exact(compute):
+    """`compute` runs in the EXACT context (once per invoice: the context is switched per call)."""
+    @functools.wraps(compute)
+    def exact(*args, **kwargs):
+        with localcontext(EXACT):
+            return compute(*args, **kwargs)
+    return exact
+
+
+@_exact
 def _amounts(invoice: Invoice, rounding: str, on_total: bool, lines_out: list | None = None,
              vat_code: VatCodeLookup | None = None):
     """Steps 1-3 of the module docstring: (the revenue groups per account, rate and regime; the
