@@ -15,7 +15,7 @@ import datetime as dt
 import functools
 import xml.etree.ElementTree as ET
 from collections import defaultdict
-from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal as D
+from decimal import ROUND_FLOOR, ROUND_HALF_UP, Decimal as D
 from pathlib import Path
 
 import pytest
@@ -118,18 +118,17 @@ def r2(x: D) -> D:
 
 
 def _share(total: D, weights: list[D]) -> list[D]:
-    """`total` over `weights` in proportion: each rounded down, the missing cents to the largest
-    remainders (the first on a tie)."""
+    """`total` over `weights` in proportion: each rounded down (a return line's share too, below
+    zero), the missing cents to the largest remainders (the first on a tie)."""
     whole = sum(weights)
     if not whole:
         return [D(0)] * len(weights)
-    sign = -1 if total < 0 else 1
-    exact = [abs(total) * w / whole for w in weights]
-    shares = [e.quantize(CENT, ROUND_DOWN) for e in exact]
-    left = int((abs(total) - sum(shares)) / CENT)
+    exact = [total * w / whole for w in weights]
+    shares = [e.quantize(CENT, ROUND_FLOOR) for e in exact]
+    left = int((total - sum(shares)) / CENT)
     for i in sorted(range(len(weights)), key=lambda i: (-(exact[i] - shares[i]), i))[:left]:
         shares[i] += CENT
-    return [sign * s for s in shares]
+    return shares
 
 
 CATEGORY = {"intra-EU goods": "K", "intra-EU services": "AE", "reverse charge": "AE", "export": "G",
@@ -252,6 +251,7 @@ CASES = [
                           line("1", "19.99", 0), line("2", "7.77", 12)], discount_pct="3"),
     invoice("F03", "B1", [line("5", "100"), line("-1", "100", text="Return")]),  # a return on an invoice
     invoice("F04", "B1", [line("5", "100"), line("1", "-100", text="Return typed on the price")]),
+    invoice("F04b", "B1", [line("-2", "10", discount="10"), line("3", "33.335", discount="33.3333")], discount_pct="7.77"),
     invoice("F05", "N1", [line("4", "250", 0, "intra-EU goods", "10"), line("1", "1200", 0, "intra-EU goods")]),  # K
     invoice("F06", "N1", [line("10", "95.5", 0, "intra-EU services")], discount_pct="2.5"),  # AE, intra-EU
     invoice("F07", "B1", [line("1", "4200", 0, "reverse charge"), line("2", "150.15")]),  # AE, Belgian (medecontractant)
@@ -467,3 +467,19 @@ def test_a_seller_without_a_vat_number_is_an_error_on_its_cell_for_documents_wit
     result = export(tmp_path / "o", people, cases[-1:], company_vat=None, company_enterprise_number="0477.472.701")
     assert result.status == "written", errors(result)
     assert_sound(written(result, cases[-1]), cases[-1])
+
+
+def test_a_buyer_with_no_country_typed_is_in_the_country_of_its_vat_number(tmp_path):
+    """An empty Country was the company's (BE) even beside a Dutch or Greek VAT number: the
+    e-invoice of an intra-EU supply said the goods were delivered in Belgium, to a Belgian buyer."""
+    people = [customer("N1", "Ontwerp BV", vat_number="NL004495445B01", country=None),
+              customer("G1", "Ekdoseis AE", vat_number="EL094259216", country=None)]
+    cases = [invoice("F1", "N1", [line("1", "100", 0, "intra-EU goods")]),
+             invoice("F2", "G1", [line("1", "100", 0, "intra-EU services")])]
+    result = export(tmp_path, people, cases)
+    assert result.status == "written", errors(result)
+    countries = {}
+    for case in cases:
+        root = assert_sound(written(result, case), case)
+        countries[case["number"]] = [c.text for c in root.iterfind(".//cac:Country/cbc:IdentificationCode", NS)]
+    assert countries == {"F1": ["BE", "NL", "NL"], "F2": ["BE", "GR"]}  # seller, buyer, (K) delivered to

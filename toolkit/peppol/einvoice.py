@@ -19,6 +19,7 @@ from operator import attrgetter
 from pathlib import Path
 
 from stdnum import iban as iban_number
+from stdnum.eu import vat as eu_vat
 
 from toolkit import layout
 from toolkit.accounting import line_amounts, plus
@@ -204,14 +205,21 @@ def _seller(settings: Settings, findings: list[Finding]) -> dict:
 
 def _buyer(customer, settings: Settings, buyers: dict) -> tuple:
     """(country, Peppol endpoint or None, VAT number) of a customer: worked out once per customer
-    (`buyers`, keyed by what they come from), not once per document."""
+    (`buyers`, keyed by what they come from), not once per document. An empty Country is the
+    company's, unless the VAT number is another member state's: a Dutch VAT number with no country
+    typed is a Dutch buyer (an intra-EU supply 'delivered to BE' would say the goods never left)."""
     key = (customer.country, customer.peppol_id, customer.vat_number)
     found = buyers.get(key)
     if found is None:
-        country = (customer.country or settings.company_country or "").upper()
-        found = buyers[key] = (country, buyer_endpoint(customer.peppol_id, customer.vat_number, country),
-                               vat_key(customer.vat_number, country))
+        home = (settings.company_country or "").upper()
+        vat = vat_key(customer.vat_number, customer.country or home)
+        country = (customer.country or _VAT_COUNTRIES.get(vat[:2]) or home).upper()
+        found = buyers[key] = (country, buyer_endpoint(customer.peppol_id, customer.vat_number, country), vat)
     return found
+
+
+# The country of an EU VAT number's prefix (Greece's numbers carry EL, its country code is GR).
+_VAT_COUNTRIES = {**{prefix.upper(): prefix.upper() for prefix in eu_vat.MEMBER_STATES}, "EL": "GR"}
 
 
 def _einvoice(document: Document, settings: Settings, seller: dict, findings: list[Finding],
