@@ -483,3 +483,18 @@ def test_a_buyer_with_no_country_typed_is_in_the_country_of_its_vat_number(tmp_p
         root = assert_sound(written(result, case), case)
         countries[case["number"]] = [c.text for c in root.iterfind(".//cac:Country/cbc:IdentificationCode", NS)]
     assert countries == {"F1": ["BE", "NL", "NL"], "F2": ["BE", "GR"]}  # seller, buyer, (K) delivered to
+
+
+def test_a_person_with_a_vat_number_is_a_business_on_peppol(tmp_path):
+    """A sole trader typed as kind 'person' with a VAT number was left out as 'a private person', though
+    Belgian B2B e-invoicing covers every VAT-registered customer; a person without one still is left out."""
+    people = [customer("P3", "Piet Peeters", kind="person", vat_number="BE0458402105"), customer("P1", "Jan Peeters", kind="person")]
+    cases = [invoice("F1", "P3", [line("1", "100")]), invoice("F2", "P1", [line("1", "100")])]
+    result = export(tmp_path, people, cases)
+    assert result.status == "written", errors(result)
+    endpoint = assert_sound(written(result, cases[0]), cases[0]).find("cac:AccountingCustomerParty/cac:Party/cbc:EndpointID", NS)
+    assert (endpoint.get("schemeID"), endpoint.text) == ("0208", "0458402105")
+    assert sorted(p.name for p in result.folder.iterdir()) == ["F1.xml"]
+    (left,) = [f for f in result.findings if f.code == "export.not_written"]
+    assert left.message.startswith("F2 ") and "private person" in left.message
+

@@ -1,6 +1,6 @@
 """What a Peppol BIS 3 e-invoice of a booked document says, beyond the booking itself.
 
-`prepare` decides, per document: not a Peppol document (a private person without a Peppol ID: left
+`prepare` decides, per document: not a Peppol document (a private person without a VAT number or Peppol ID: left
 for another package, with the reason), not valid (an error naming the cell to fill: the network
 would reject the file), or its `EInvoice`: endpoints, VAT categories, payment, totals, PDF.
 
@@ -33,7 +33,8 @@ from toolkit.spec.text import name_part
 ZERO = Decimal("0.00")
 CENT = Decimal("0.01")
 _VAT = attrgetter("vat")
-NOT_PEPPOL = "a private person without a Peppol ID: not a Peppol document; export it with another package"
+NOT_PEPPOL = ("a private person without a VAT number or Peppol ID: not a Peppol document; export it with another "
+              "package")
 
 
 @dataclass
@@ -44,7 +45,9 @@ class Prepared:
 
 
 def is_peppol_customer(customer) -> bool:
-    return customer.kind != "person" or bool(str(customer.peppol_id).strip())
+    """A company, or a person with a Peppol ID or a VAT number: a sole trader registered for VAT is a
+    business, which Belgian B2B e-invoicing covers, whatever its Kind says; only consumers are not."""
+    return customer.kind != "person" or bool(str(customer.peppol_id).strip() or str(customer.vat_number).strip())
 
 
 def prepare(documents: list[Document], settings: Settings, workbook: Path | None) -> Prepared:
