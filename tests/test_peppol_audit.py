@@ -469,6 +469,9 @@ def test_a_seller_without_a_vat_number_is_an_error_on_its_cell_for_documents_wit
     assert_sound(written(result, cases[-1]), cases[-1])
 
 
+COUNTRY_COLUMN = layout.column_letter(layout.CUSTOMERS.keys.index("country"))
+
+
 def test_a_buyer_with_no_country_typed_is_in_the_country_of_its_vat_number(tmp_path):
     """An empty Country was the company's (BE) even beside a Dutch or Greek VAT number: the
     e-invoice of an intra-EU supply said the goods were delivered in Belgium, to a Belgian buyer."""
@@ -485,6 +488,17 @@ def test_a_buyer_with_no_country_typed_is_in_the_country_of_its_vat_number(tmp_p
     assert countries == {"F1": ["BE", "NL", "NL"], "F2": ["BE", "GR"]}  # seller, buyer, (K) delivered to
 
 
+@pytest.mark.parametrize("country", ["UK", "EL"])
+def test_a_country_code_outside_iso_3166_is_an_error_on_its_cell(tmp_path, country):
+    """'UK' and 'EL' (Greece's VAT prefix) passed the check as two letters; BR-CL-14 rejected the file."""
+    result = export(tmp_path, [customer("C1", "Buyer Ltd", country=country, peppol_id="0088:5790000435968")],
+                    [invoice("F1", "C1", [line("1", "100", 0, "export services")])])
+    assert result.status == "blocked" and not (tmp_path / "out").exists()
+    ((code, sheet, cell, message),) = errors(result)
+    assert (code, sheet, cell) == ("customer.country.invalid", "Customers", f"{COUNTRY_COLUMN}2")
+    assert {"UK": "GB", "EL": "GR"}[country] in message
+
+
 def test_a_person_with_a_vat_number_is_a_business_on_peppol(tmp_path):
     """A sole trader typed as kind 'person' with a VAT number was left out as 'a private person', though
     Belgian B2B e-invoicing covers every VAT-registered customer; a person without one still is left out."""
@@ -498,3 +512,12 @@ def test_a_person_with_a_vat_number_is_a_business_on_peppol(tmp_path):
     (left,) = [f for f in result.findings if f.code == "export.not_written"]
     assert left.message.startswith("F2 ") and "private person" in left.message
 
+
+def test_the_country_codes_the_check_takes_are_those_of_the_e_invoice_rules():
+    import re
+
+    from toolkit.checks import ISO_COUNTRIES
+    text = (Path(__file__).resolve().parents[1] / "toolkit" / "peppol" / "rules" / "CEN-EN16931-UBL.xslt").read_text(encoding="utf-8")
+    rule = text[:text.index(">BR-CL-14<")]
+    listed = re.findall(r"contains\(' ([A-Z0-9 ]+) '", rule)[-1].split()
+    assert ISO_COUNTRIES == frozenset(listed) and {"BE", "GB", "GR", "XI"} <= ISO_COUNTRIES and not {"UK", "EL"} & ISO_COUNTRIES

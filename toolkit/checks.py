@@ -29,6 +29,16 @@ from toolkit.vatrules import EXPORT_REGIMES, ZERO_VAT_REGIMES, RuleBook, duplica
 
 # ISO country codes of the EU; Greek VAT numbers carry "EL", so a valid number's prefix is mapped.
 EU_COUNTRIES = frozenset(c.upper() for c in eu_vat.MEMBER_STATES if c != "xi")
+# ISO 3166-1 country codes as the e-invoice rules take them (EN 16931 BR-CL-14, 2026.5: with XI for
+# Northern Ireland and 1A for Kosovo): two letters are not enough, 'UK' and 'EL' are not among them.
+ISO_COUNTRIES = frozenset("""
+    1A AD AE AF AG AI AL AM AO AQ AR AS AT AU AW AX AZ BA BB BD BE BF BG BH BI BJ BL BM BN BO BQ BR BS BT BV BW BY BZ CA
+    CC CD CF CG CH CI CK CL CM CN CO CR CU CV CW CX CY CZ DE DJ DK DM DO DZ EC EE EG EH ER ES ET FI FJ FK FM FO FR GA GB
+    GD GE GF GG GH GI GL GM GN GP GQ GR GS GT GU GW GY HK HM HN HR HT HU ID IE IL IM IN IO IQ IR IS IT JE JM JO JP KE KG
+    KH KI KM KN KP KR KW KY KZ LA LB LC LI LK LR LS LT LU LV LY MA MC MD ME MF MG MH MK ML MM MN MO MP MQ MR MS MT MU MV
+    MW MX MY MZ NA NC NE NF NG NI NL NO NP NR NU NZ OM PA PE PF PG PH PK PL PM PN PR PS PT PW PY QA RE RO RS RU RW SA SB
+    SC SD SE SG SH SI SJ SK SL SM SN SO SR SS ST SV SX SY SZ TC TD TF TG TH TJ TK TL TM TN TO TR TT TV TW TZ UA UG UM US
+    UY UZ VA VC VE VG VI VN VU WF WS XI YE YT ZA ZM ZW""".split())
 # Where revenue accounts live in the usual charts (Teamleader's rule): BE class 70, NL class 8.
 REVENUE_PREFIX = {"BE": "70", "NL": "8"}
 _TRAILING_DIGITS = re.compile(r"^(.*?)(\d+)$")
@@ -271,9 +281,10 @@ def _customers(wb: Workbook) -> list[Finding]:
         if customer.vat_number and not valid_vat_country(customer.vat_number, customer.country or home):
             findings.append(error("customer.vat.invalid", customer.where, "vat_number",
                                   f"VAT number {customer.vat_number} is not valid: check the digits and the country prefix."))
-        if customer.country and not re.fullmatch(r"[A-Z]{2}", customer.country):
+        if customer.country and customer.country not in ISO_COUNTRIES:
+            hint = {"UK": " (the United Kingdom is GB)", "EL": " (Greece is GR; EL is its VAT prefix)"}.get(customer.country, "")
             findings.append(error("customer.country.invalid", customer.where, "country",
-                                  f"Country {customer.country!r} must be a two-letter ISO code such as BE, NL, FR."))
+                                  f"Country {customer.country!r} must be a two-letter ISO code such as BE, NL, FR{hint}."))
     return findings
 
 
