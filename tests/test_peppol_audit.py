@@ -354,6 +354,7 @@ def test_the_sellers_missing_pieces_name_their_settings_cell(tmp_path, settings,
     ({"currency": "USD"}, "invoice.currency.unsupported", "H"),
     ({"lines": [line("1", "0")]}, "document.zero", "A"),
     ({"lines": [line("1", "50"), line("-1", "80")]}, "invoice.total.negative", "B"),
+    ({"lines": [line("1", "50"), line("1", "50", 0, "not subject")]}, "einvoice.category.mixed", "A"),  # BR-O-11
 ])
 def test_what_no_e_invoice_can_say_is_a_finding_on_its_cell(tmp_path, fields, code, column):
     case = invoice("F1", "B1", fields.pop("lines", [line("1", "100")]), **fields)
