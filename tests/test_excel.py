@@ -407,3 +407,19 @@ def test_assign_customer_numbers_leaves_validates_check_sheet_and_names_the_cell
         assert message.startswith("No numbers assigned: Cannot generate customer numbers")
         assert message.endswith(f"Cell: Settings!B{row}.") and message.count("Cannot generate") == 1
         assert check_rows(book) == listed
+
+
+@pytest.mark.parametrize("name", ["suggest_accounts", "assign_customer_numbers", "apply_customer_matches",
+                                  "generate_export", "generate_einvoices"])
+def test_a_workbook_open_read_only_is_refused_by_the_buttons_whose_changes_must_be_saved(demo, tmp_path, name):
+    """Excel opened it read-only (a colleague has it open): numbers given, accounts suggested or an
+    export recorded there could not be saved into the workbook everybody else opens. The command
+    line refuses a read-only file likewise; Validate, which changes nothing to keep, still runs."""
+    with mock_caller(demo) as book:
+        book.api.ReadOnly = True
+        before = check_rows(book), book.sheets[layout.CUSTOMERS.name].range("M2:N16").value
+        message = getattr(excel, name)(copy=save_copy(book, tmp_path))
+        assert message.startswith("demo.xlsx is open read-only") and message.endswith("Nothing was changed.")
+        assert (check_rows(book), book.sheets[layout.CUSTOMERS.name].range("M2:N16").value) == before
+        assert excel.validate(copy=save_copy(book, tmp_path)) == "No problems found."
+    assert not (demo.parent / "demo-exports").exists()

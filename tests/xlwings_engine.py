@@ -247,6 +247,7 @@ class Book:
             self._path = Path(os.path.realpath(path))
             self._name = self._path.name
             self.wb = openpyxl.load_workbook(self._path, keep_vba=self._is_macro(self._path))
+        self.wb.ReadOnly = False  # COM's Workbook.ReadOnly (`book.api` stands in for COM); a test may set it
         self.sheets = Sheets(self)
 
     @staticmethod

@@ -80,6 +80,18 @@ _NOT_FOUND_HELP = ("Excel gives the place of a workbook opened from OneDrive or 
                    "hidden sheet visible), or copy the workbook to a folder outside OneDrive.")
 
 
+def _refuse_read_only(book) -> None:
+    """Changes made in a workbook Excel opened read-only cannot be saved into it: customer numbers
+    given there, say, would be given again to others in the file everybody else opens."""
+    from toolkit.errors import UserError
+
+    if getattr(book.api, "ReadOnly", False) is True:  # COM's Workbook.ReadOnly
+        raise UserError(f"{book.name} is open read-only (someone else has it open, or the file is read-only), so "
+                        "what this button changes could not be saved into it. Close it, open it for editing "
+                        "(File > Info, or ask who has it open to close it), then press the button again. "
+                        "Nothing was changed.")
+
+
 def _book_path(book) -> Path:
     """The workbook's file: the lock, the export folder and the log sit beside it."""
     from toolkit.errors import UserError
@@ -94,12 +106,14 @@ def _book_path(book) -> Path:
     return Path(fullname)
 
 
-def button(func=None, *, writes: bool = True):
+def button(func=None, *, writes: bool = True, saved: bool = True):
     """Status bar while running, a message box for every outcome, a log file for the details.
     A button that writes holds the workbook's and the export folder's locks while it runs, after
-    recovering what a crash left (toolkit.app.recovery); the message starts with what that did."""
+    recovering what a crash left (toolkit.app.recovery); the message starts with what that did.
+    A button whose changes must be `saved` with the workbook refuses a workbook open read-only, as
+    the command line refuses a read-only file (Validate's Check sheet needs no saving)."""
     if func is None:
-        return functools.partial(button, writes=writes)
+        return functools.partial(button, writes=writes, saved=saved)
 
     @functools.wraps(func)
     def run(*args, copy: str | None = None):
@@ -108,6 +122,8 @@ def button(func=None, *, writes: bool = True):
         notes: list[str] = []
         try:
             session = _Session(book, copy)
+            if writes and saved:
+                _refuse_read_only(book)
             with collector.paused(), session.writing() if writes else contextlib.nullcontext() as operation:
                 notes = operation.notes if operation else []
                 message = func(session, *args)
@@ -146,7 +162,7 @@ def _explain(exc: Exception, book_path: Path) -> str:
 # ---- the buttons -------------------------------------------------------------------------------
 
 
-@button
+@button(saved=False)
 def validate(s: _Session) -> str:
     from toolkit.app.check import plan_check
     from toolkit.app.preview import preview, preview_edits
@@ -183,7 +199,7 @@ def generate_einvoices(s: _Session) -> str:
     return _export(s, None, einvoice_package())
 
 
-@button
+@button(saved=False)
 def export_again(s: _Session, export_id: str) -> str:
     return _export(s, export_id)
 
@@ -234,7 +250,7 @@ def assign_customer_numbers(s: _Session) -> str:
     return "\n".join([message, ""] + listed + more)
 
 
-@button
+@button(saved=False)
 def match_customers(s: _Session) -> str:
     """Propose a customer and an action beside each row pasted on the Customer import sheet."""
     return _customer_plan(s, "Matching pasted customers", "plan_match_paste")
