@@ -156,3 +156,26 @@ def test_a_workbook_open_in_excel_fails_alone_and_exports_nothing(tmp_path, caps
     [entry] = Register(tmp_path / "b-exports").entries()
     assert {i.exported_in for i in read_workbook(tmp_path / "b.xlsx").invoices} == {entry["id"]}
     assert "2 workbook(s): 1 done, 1 not exported." in out
+
+
+def test_one_workbook_named_twice_is_exported_once(tmp_path, capsys):
+    """The same file reached by several paths (itself, './x/../', a symbolic link, a hard link, its
+    folder) is one workbook: a hard link under another name was exported twice at once, each
+    into its own '<name>-exports', every invoice booked twice."""
+    office = tmp_path / "office"
+    office.mkdir()
+    book = office / "a.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    (office / "link.xlsx").symlink_to("a.xlsx")
+    try:
+        (office / "hard.xlsx").hardlink_to(book)
+    except OSError:
+        pass  # a file system without hard links: the other names still count once
+    named = [book, office / ".." / "office" / "a.xlsx", office, office / "link.xlsx", office / "hard.xlsx"]
+    assert cli.main(["export", *map(str, named), "--jobs", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "1 workbook(s): 1 done, 0 not exported." in out
+    exported = [p.name for p in office.iterdir() if p.name.endswith("-exports")]
+    assert exported == ["a-exports"]
+    [entry] = Register(office / "a-exports").entries()
+    assert len(entry["documents"]) == 64

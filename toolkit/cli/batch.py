@@ -41,17 +41,28 @@ class Outcome:
 
 def workbooks(paths: list[Path]) -> list[Path]:
     """The workbooks named, folders expanded to the workbooks directly in them (not Excel's
-    `~$` owner files, backups or hidden files), each once, in the order given."""
-    found: dict[Path, None] = {}
+    `~$` owner files, backups or hidden files), each once, in the order given: a file reached by
+    two names (a link, a hard link, a folder and a file in it) is exported once, under the first."""
+    found: dict[object, Path] = {}
     for path in paths:
         if path.is_dir():
             for child in sorted(path.iterdir()):
                 if (child.suffix.lower() in WORKBOOK_SUFFIXES and child.is_file() and not child.name.startswith(("~$", "."))
                         and ".backup-" not in child.name):
-                    found.setdefault(child.resolve(), None)
+                    found.setdefault(_identity(child), child.resolve())
         else:
-            found.setdefault(path.resolve(), None)
-    return list(found)
+            found.setdefault(_identity(path), path.resolve())
+    return list(found.values())
+
+
+def _identity(path: Path) -> object:
+    """The file itself, whatever the name: a hard link under another name has its own lock and
+    export folder, so both names exported at once booked every invoice twice."""
+    try:
+        stat = path.stat()
+    except OSError:  # its export says what is wrong with it
+        return path.resolve()
+    return (stat.st_dev, stat.st_ino) if stat.st_ino else path.resolve()
 
 
 def export_one(main: Callable, workbook: Path, options: list[str]) -> Outcome:
