@@ -414,3 +414,22 @@ def test_ctrl_c_whose_rollback_fails_leaves_it_to_the_next_command_and_says_so(d
     monkeypatch.undo()
     assert cli.main(["export", str(demo)]) == 0
     assert "rolled back" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("loss", ["deleted", "a folder"])
+def test_register_check_of_a_lost_register_beside_export_folders_is_a_problem(demo, capsys, loss):
+    """The register deleted (or a folder in its place) while export folders remain: `register
+    check` said 'No export register yet: nothing was exported there', exit 0."""
+    root = demo.parent / "demo-exports"
+    assert cli.main(["export", str(demo)]) == 0
+    (folder,) = [p for p in root.iterdir() if p.is_dir()]
+    (root / FILE_NAME).unlink()
+    if loss == "a folder":
+        (root / FILE_NAME).mkdir()
+    capsys.readouterr()
+    assert cli.main(["register", "check", str(demo)]) == 1
+    out = capsys.readouterr().out
+    assert "nothing was exported" not in out and "Traceback" not in out
+    assert (f"{folder.name}: an export folder that no finished export in the register accounts for" in out
+            if loss == "deleted" else "cannot be read" in out)
+    assert f"{FILE_NAME} is missing" in out if loss == "deleted" else True

@@ -145,3 +145,19 @@ def test_file_problems_checks_each_recorded_sha256(tmp_path):
     assert problems == ["export E1: ACT.txt is missing", "export E1: CSF.txt was changed since the export (its SHA-256 differs)"]
     assert file_problems(tmp_path, {**record, "id": "E2"}) == [f"export E2: its folder {tmp_path / 'E2'} is missing"]
     assert "not a plain file name" in file_problems(tmp_path, {**record, "files": {"../x": "0"}})[0]
+
+
+def test_a_register_saved_by_a_text_editor_is_read(tmp_path):
+    """The damage message says to fix a line in a text editor: saved by Windows' Notepad, the file
+    starts with a byte order mark and its lines end in CR LF. The mark made line 1 'not a JSON
+    record', every command refused, and no editor shows it."""
+    register = write_lines(tmp_path, b"\xef\xbb\xbf" + line(entry("A")).replace(b"\n", b"\r\n"),
+                           line(entry("B", ["F2"])).replace(b"\n", b"\r\n"))
+    assert [e["id"] for e in register.entries()] == ["A", "B"]
+    register.record_pending(entry("C", ["F3"]))
+    register.record_committed("C")
+    assert [e["id"] for e in register.entries()] == ["A", "B", "C"]
+    assert register.load(repair=True).repaired == ""
+    assert register.path.read_bytes().startswith(b"\xef\xbb\xbf")  # read as it is, not rewritten
+    bom_only = write_lines(tmp_path, b"\xef\xbb\xbf")
+    assert bom_only.entries() == [] and not bom_only.load().partial

@@ -269,3 +269,29 @@ def test_an_export_folder_that_cannot_be_written_says_what_to_do(tmp_path, monke
     with pytest.raises(ExportFailed) as failed:
         commit(tmp_path, FILES, entry("E2-x"))
     assert "(No space left on device)" in str(failed.value) and "another output folder" in str(failed.value)
+
+
+def test_register_check_waits_for_an_export_under_way_instead_of_calling_it_interrupted(tmp_path, capsys):
+    """`register check` while an export writes its files said 'unfinished (interrupted)' and the
+    '.ID.partial' folder, exit 1: a false alarm about an export that was simply not done yet. It
+    waits for the export folder as a second export does, then checks what the export left."""
+    from toolkit import cli
+
+    root = tmp_path / "out"
+    code = ("import sys, time; from pathlib import Path; from toolkit.app import transaction\n"
+            "from toolkit.app.lock import locked\n"
+            "def reached(step):\n"
+            "    if step == 'staged': print('staged', flush=True); time.sleep(1.0)\n"
+            "transaction.reached = reached\n"
+            "with locked(None, Path(sys.argv[1])):\n"
+            f"    transaction.commit(Path(sys.argv[1]), {FILES!r}, {entry('20260402-090000-winbooks')!r})\n")
+    writer = subprocess.Popen([sys.executable, "-c", code, str(root)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).parents[1])
+    try:
+        assert writer.stdout.readline().strip() == "staged"  # pending in the register, files in '.ID.partial'
+        assert cli.main(["register", "check", "--out", str(root)]) == 0
+    finally:
+        writer.wait(10)
+    assert writer.returncode == 0
+    out = capsys.readouterr().out
+    assert "interrupted" not in out and "partial" not in out and "1 export(s) recorded" in out

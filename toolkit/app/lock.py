@@ -56,6 +56,23 @@ def locked(workbook: Path | None, export_root: Path | None = None,
         yield
 
 
+@contextlib.contextmanager
+def reading(export_root: Path) -> Iterator[None]:
+    """A reader of an export folder (`register check`) waits for an export under way, as a writer
+    would: half-way its register says 'pending' beside a '.ID.partial' folder, which is no
+    interrupted export. A folder not there yet, or one where no lock can be made (a read-only
+    copy of the exports), is read without the lock."""
+    try:
+        if not Path(export_root).is_dir():
+            raise FileNotFoundError(export_root)
+        _can_create(lock_path(export_root))
+    except OSError:
+        yield
+        return
+    with locked(None, export_root):
+        yield
+
+
 def _seconds(variable: str, default: float, wait: float | None) -> float:
     """`wait` when given, else the environment variable's seconds, else the default."""
     if wait is not None:

@@ -18,6 +18,7 @@ folder's lock). Any other damaged line stops every operation with a message nami
 
 from __future__ import annotations
 
+import codecs
 import datetime as dt
 import hashlib
 import json
@@ -75,7 +76,9 @@ class Register:
             return loaded
         except OSError as exc:
             raise RegisterDamaged(f"The export register {self.path} cannot be read ({exc}).") from None
-        lines = data.split(b"\n")
+        # A byte order mark is what a Windows editor puts first (the damage message sends the
+        # user to one): not part of line 1's record.
+        lines = data.removeprefix(codecs.BOM_UTF8).split(b"\n")
         tail = lines.pop()  # b"" when the file ends with a newline, as every complete line does
         number = 0
         for number, raw in enumerate(lines, 1):
@@ -328,10 +331,16 @@ def check(root: Path) -> tuple[int, list[str]]:
     for entry in committed:
         problems += file_problems(root, entry)
     recorded = {e["id"] for e in committed}
+    unknown = []
     if root.is_dir():
         for path in sorted(root.iterdir()):
             if path.is_dir() and path.name.endswith(".partial"):
                 problems.append(f"{path.name}: an unfinished export folder; the next writing command removes it.")
             elif path.is_dir() and EXPORT_FOLDER.fullmatch(path.name) and path.name not in recorded:
+                unknown.append(path.name)
                 problems.append(f"{path.name}: an export folder that no finished export in the register accounts for.")
+    if unknown and not Register(root).path.exists():  # not "nothing was exported there"
+        problems.insert(0, f"{FILE_NAME} is missing, but export folders are here ({len(unknown)}): was it deleted or "
+                           f"moved? Restore it from a backup; without it, only the Invoices sheet's 'Exported in' "
+                           f"says which documents were exported.")
     return len(committed), problems

@@ -21,6 +21,7 @@ def _check(args) -> int:
     from toolkit.errors import UserError
 
     from toolkit.app.context import output_root
+    from toolkit.app.lock import reading
 
     if args.out is None:
         if args.workbook is None:
@@ -34,10 +35,11 @@ def _check(args) -> int:
             raise UserError(f"The export folder {root} (--out) does not exist: give the folder that holds the "
                             f"exports and their {register.FILE_NAME}.")
     where = root / register.FILE_NAME
-    if not where.is_file():
+    with reading(root):  # an export under way is waited for, not reported as interrupted
+        count, problems = register.check(root)
+    if not problems and not where.exists():  # a lost register beside export folders is a problem
         print(f"No export register in {root} yet: nothing was exported there.")
         return EXIT_OK
-    count, problems = register.check(root)
     for problem in problems:
         print(problem)
     if problems:
