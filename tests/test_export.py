@@ -184,6 +184,21 @@ def test_an_output_folder_this_computer_cannot_use_is_a_message(tmp_path, capsys
     assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["demo.xlsx"]  # the lock stays
 
 
+@pytest.mark.skipif(os.name == "nt", reason="a path there")
+@pytest.mark.parametrize("folder", ["C:\\Users\\Anne\\Exports", "\\\\server\\share\\exports"])
+def test_an_out_that_is_a_windows_path_on_another_system_is_a_message(tmp_path, capsys, monkeypatch, folder):
+    """--out '\\\\server\\share' on Linux exported into a folder of that name in the current folder,
+    exit 0, where the same path on Settings is refused."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    monkeypatch.chdir(tmp_path)
+    for argv in (["export", str(book), "--out", folder], ["register", "check", "--out", folder]):
+        assert cli.main(argv) == 2
+        err = capsys.readouterr().err
+        assert "--out is a Windows path" in err and "Traceback" not in err
+    assert [p.name for p in tmp_path.iterdir() if not p.name.startswith(".")] == ["demo.xlsx"]
+
+
 def test_a_backup_of_the_workbook_exports_into_the_workbooks_folder_and_books_nothing_twice(tmp_path, capsys):
     """Opened and exported, the backup the export made (its rows without 'Exported in') got a folder
     and a register of its own, and booked all 64 documents a second time."""

@@ -19,12 +19,12 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
     the folder should be is refused."""
     book = Path(book).resolve()
     if out_dir:
+        _not_windows(str(out_dir), "--out", "give a folder of this computer")
         root = Path(out_dir)
     elif settings.output_folder:
         folder = settings.output_folder
-        if os.name != "nt" and _WINDOWS_PATH.match(folder):  # else a folder named 'C:\Users\...' beside the workbook
-            raise UserError(f"Output folder on Settings is a Windows path ({folder}), and this computer is not "
-                            f"Windows: type a folder of this computer there, or empty it to export beside the workbook.")
+        _not_windows(folder, "Output folder on Settings",
+                     "type a folder of this computer there, or empty it to export beside the workbook")
         # '~/Exports', '%USERPROFILE%\\Exports' (Windows), '$HOME/Exports': as the user means them
         root = book.parent / Path(os.path.expandvars(folder)).expanduser()
     else:
@@ -38,6 +38,13 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
         raise UserError(f"The export folder {root} is a file, not a folder: choose another output folder "
                         f"(--out, or Output folder on Settings).")
     return root
+
+
+def _not_windows(folder: str, named: str, advice: str) -> None:
+    """A Windows path on another system is refused: it would be a folder named 'C:\\Users\\...' or
+    '\\\\server\\...' in the current folder or beside the workbook."""
+    if os.name != "nt" and _WINDOWS_PATH.match(folder):
+        raise UserError(f"{named} is a Windows path ({folder}), and this computer is not Windows: {advice}.")
 
 
 # A backup the toolkit made (NAME.backup-YYYYmmdd-HHMMSS[-n], NAME.before-upgrade-...) exports into
