@@ -179,3 +179,29 @@ def test_one_workbook_named_twice_is_exported_once(tmp_path, capsys):
     assert exported == ["a-exports"]
     [entry] = Register(office / "a-exports").entries()
     assert len(entry["documents"]) == 64
+
+
+def _dies_on_b(argv, report=None):
+    """cli.main, except that the process exporting b.xlsx dies (the system's out-of-memory killer,
+    a kill -9)."""
+    import os
+
+    if argv[1].endswith("b.xlsx"):
+        os._exit(9)
+    return cli.main(argv, report=report)
+
+
+def test_a_workbook_whose_process_dies_fails_alone(tmp_path, capsys):
+    """A worker process killed (out of memory on a big workbook) broke the pool: the next workbook's
+    start was a traceback, the rest of the run neither exported nor reported, no table."""
+    from toolkit.cli import batch
+
+    for name in ("a.xlsx", "b.xlsx", "c.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    assert batch.run(_dies_on_b, [tmp_path], [], 1) == 2
+    out = capsys.readouterr().out
+    rows = {line.split()[0]: line for line in out.split("\nworkbook")[1].splitlines()[1:] if line.strip()}
+    assert rows["a.xlsx"].split()[1:3] == ["exported", "64"] and rows["c.xlsx"].split()[1:3] == ["exported", "64"]
+    assert rows["b.xlsx"].split()[1] == "failed" and "ended unexpectedly" in rows["b.xlsx"]
+    assert "finishes or rolls back" in rows["b.xlsx"]
+    assert "3 workbook(s): 2 done, 1 not exported." in out

@@ -98,12 +98,22 @@ def run(main: Callable, paths: list[Path], options: list[str], jobs: int, out=No
     # A fresh process per workbook: no state, memory or lock carries from one to the next. A
     # workbook is handed to the pool only when a process is free for it, so that after Ctrl-C
     # none starts (the pool would run every workbook already queued).
-    with concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1,
-                                                mp_context=_fresh_processes()) as pool:
+    with contextlib.ExitStack() as pools:
+        pool = pools.enter_context(_pool(jobs))
+
         def start_next() -> None:
+            nonlocal pool
             book = next(waiting, None)
-            if book is not None:
-                running[pool.submit(export_one, main, book, options)] = book
+            if book is None:
+                return
+            try:
+                future = pool.submit(export_one, main, book, options)
+            except concurrent.futures.process.BrokenProcessPool:
+                # A process died (killed, out of memory): the pool takes no more work, and the
+                # workbooks after it get a new one (it was a traceback, the rest not exported).
+                pool = pools.enter_context(_pool(jobs))
+                future = pool.submit(export_one, main, book, options)
+            running[future] = book
 
         for _ in range(max(1, jobs)):
             start_next()
@@ -135,7 +145,13 @@ def _outcome(future: concurrent.futures.Future, book: Path) -> Outcome:
     try:
         return future.result()
     except Exception as exc:  # noqa: BLE001 - the worker process itself died
-        return Outcome(book, EXIT_USAGE, message=f"the export process ended unexpectedly ({exc})")
+        return Outcome(book, EXIT_USAGE, message=f"the export process ended unexpectedly ({exc}); the next export of "
+                                                 "this workbook finishes or rolls back what was under way, and says so")
+
+
+def _pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    return concurrent.futures.ProcessPoolExecutor(max_workers=max(1, jobs), max_tasks_per_child=1,
+                                                  mp_context=_fresh_processes())
 
 
 def labels(books: list[Path]) -> dict[Path, str]:
