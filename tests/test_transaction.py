@@ -295,3 +295,21 @@ def test_register_check_waits_for_an_export_under_way_instead_of_calling_it_inte
     assert writer.returncode == 0
     out = capsys.readouterr().out
     assert "interrupted" not in out and "partial" not in out and "1 export(s) recorded" in out
+
+
+def test_a_failed_write_that_cannot_be_rolled_back_does_not_say_nothing_was_kept(tmp_path, monkeypatch):
+    """The disk full when the register's 'committed' line is written, and the folder not removable
+    (a file held open): 'nothing was kept' was said, and the next command recorded the complete
+    folder as a finished export."""
+    def full_disk(*args):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(Register, "record_committed", full_disk)
+    monkeypatch.setattr(Register, "record_failed", full_disk)
+    monkeypatch.setattr(transaction.shutil, "rmtree", lambda *args, **kwargs: None)
+    with pytest.raises(ExportFailed) as failed:
+        commit(tmp_path, FILES, entry("20260402-090000-winbooks"))
+    assert "nothing was kept" not in str(failed.value)
+    assert "the next export of the workbook (or any command that changes it) finishes or rolls back" in str(failed.value)
+    monkeypatch.undo()
+    assert recovery.recover_folder(tmp_path)[0].status == {"20260402-090000-winbooks": "committed"}

@@ -109,18 +109,17 @@ def commit(root: Path, files: list[tuple[str, bytes | Spooled]], entry: dict) ->
         reached("visible")
         register.record_committed(export_id)
     except OSError as exc:
-        _roll_back(register, export_id, (staging, folder), str(exc))
-        raise ExportFailed(f"Writing the export to {root} failed ({exc.strerror or exc}); nothing was kept. "
-                           f"{_WRITABLE.format(root=root)}") from exc
+        done = _roll_back(register, export_id, (staging, folder), str(exc))
+        raise ExportFailed(f"Writing the export to {root} failed ({exc.strerror or exc}); " + (
+            "nothing was kept. " if done else f"what was written could not all be removed: {_NEXT_COMMAND} ")
+            + _WRITABLE.format(root=root)) from exc
     except KeyboardInterrupt:  # Ctrl-C: rolled back here as a failure is, not left for the next command
         try:
             done = _roll_back(register, export_id, (staging, folder), "interrupted (Ctrl-C); rolled back")
         except KeyboardInterrupt:  # a second Ctrl-C: recovery finishes it
             done = False
         raise KeyboardInterrupt(f"interrupted while export {export_id} was written: " + (
-            "it was rolled back, nothing of it was kept or counts as exported." if done else
-            "the next export of the workbook (or any command that changes it) finishes or rolls back what was "
-            "half-written, and says so.")) from None
+            "it was rolled back, nothing of it was kept or counts as exported." if done else _NEXT_COMMAND)) from None
     reached("committed")
     return folder
 
@@ -138,6 +137,9 @@ def _roll_back(register: Register, export_id: str, folders: tuple[Path, ...], re
     return not any(folder.exists() for folder in folders)
 
 
+# What an export that could not be rolled back at once says (recovery finishes it, see the module docstring).
+_NEXT_COMMAND = ("the next export of the workbook (or any command that changes it) finishes or rolls back what was "
+                 "half-written, and says so.")
 _WRITABLE = ("Check that {root} can be written (not read-only, not full), or choose another output folder "
              "(--out, or Output folder on Settings), then export again.")
 
