@@ -205,3 +205,21 @@ def test_a_workbook_whose_process_dies_fails_alone(tmp_path, capsys):
     assert rows["b.xlsx"].split()[1] == "failed" and "ended unexpectedly" in rows["b.xlsx"]
     assert "finishes or rolls back" in rows["b.xlsx"]
     assert "3 workbook(s): 2 done, 1 not exported." in out
+
+
+def test_the_toolkits_backups_in_a_folder_are_not_exported(tmp_path, capsys):
+    """The copy 'workbook upgrade' keeps (NAME.before-upgrade-...) was exported with the folder: the
+    invoices added since were booked from the backup and marked in it, and the workbook itself,
+    'nothing new', never learnt its 'Exported in'."""
+    book = tmp_path / "demo.xlsx"
+    shutil.copy(SAMPLES / "demo.xlsx", book)
+    for name in ("demo.before-upgrade-20260402-090000.xlsx", "demo.backup-20260402-090000.xlsx",
+                 "demo.backup-20260402-090000-2.xlsx"):
+        shutil.copy(SAMPLES / "demo.xlsx", tmp_path / name)
+    assert cli.main(["export", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    table = out.split("\nworkbook")[1]
+    assert "1 workbook(s): 1 done" in table and "before-upgrade" not in table and "backup" not in table
+    [entry] = Register(tmp_path / "demo-exports").entries()
+    assert entry["workbook"] == str(book.resolve())
+    assert {i.exported_in for i in read_workbook(book).invoices} == {entry["id"]}

@@ -40,6 +40,11 @@ def output_root(settings: Settings | None, book: Path, out_dir: Path | None = No
     return root
 
 
+def is_backup(path: Path) -> bool:
+    """A copy the toolkit made of a workbook (a write-back's backup, an upgrade's)."""
+    return bool(_COPY_STAMP.search(Path(path).stem))
+
+
 def _not_windows(folder: str, named: str, advice: str) -> None:
     """A Windows path on another system is refused: it would be a folder named 'C:\\Users\\...' or
     '\\\\server\\...' in the current folder or beside the workbook."""

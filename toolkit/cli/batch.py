@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from toolkit.app.context import is_backup
 from toolkit.cli.output import EXIT_FINDINGS, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
@@ -48,7 +49,7 @@ def workbooks(paths: list[Path]) -> list[Path]:
         if path.is_dir():
             for child in sorted(path.iterdir()):
                 if (child.suffix.lower() in WORKBOOK_SUFFIXES and child.is_file() and not child.name.startswith(("~$", "."))
-                        and ".backup-" not in child.name):
+                        and not is_backup(child)):
                     found.setdefault(_identity(child), child.resolve())
         else:
             found.setdefault(_identity(path), path.resolve())
