@@ -433,3 +433,28 @@ def test_register_check_of_a_lost_register_beside_export_folders_is_a_problem(de
     assert (f"{folder.name}: an export folder that no finished export in the register accounts for" in out
             if loss == "deleted" else "cannot be read" in out)
     assert f"{FILE_NAME} is missing" in out if loss == "deleted" else True
+
+
+def test_a_backup_cut_short_by_a_crash_is_never_left_under_a_backups_name(demo, monkeypatch, capsys):
+    """The write-back's backup was copied straight to its name: a crash half-way left a damaged
+    'demo.backup-....xlsx' beside the good ones, the copy a user would restore."""
+    import zipfile
+
+    from toolkit.book import writeback
+
+    class Crash(BaseException):
+        pass
+
+    def dies_half_way(source, target, **kwargs):
+        data = Path(source).read_bytes()
+        Path(target).write_bytes(data[:len(data) // 2])
+        raise Crash
+
+    monkeypatch.setattr(writeback.shutil, "copy2", dies_half_way)
+    with pytest.raises(Crash):
+        cli.main(["export", str(demo)])
+    monkeypatch.undo()
+    assert not list(demo.parent.glob("demo.backup-*"))
+    assert cli.main(["export", str(demo)]) == 0  # the write-back carried in, with a whole backup
+    [backup] = demo.parent.glob("demo.backup-*")
+    assert zipfile.ZipFile(backup).testzip() is None and not list(demo.parent.glob(".demo.*tmp"))

@@ -1074,10 +1074,15 @@ def _backup(path: Path, now: dt.datetime) -> tuple[Path, bool]:
     if run is not None and path.resolve() in run:
         return run[path.resolve()], False
     backup = backup_name(path, now)
+    # Copied under a temporary name (the next command's recovery removes one a crash leaves), then
+    # named: a copy cut short by a crash was a damaged file under a backup's name.
+    fd, copy = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+    os.close(fd)
     try:
-        shutil.copy2(path, backup)
-    except OSError:
-        backup.unlink(missing_ok=True)
+        shutil.copy2(path, copy)
+        os.rename(copy, backup)  # a name no file has (backup_name)
+    except BaseException:
+        Path(copy).unlink(missing_ok=True)
         raise
     if run is not None:
         run[path.resolve()] = backup
