@@ -163,11 +163,23 @@ def test_failed_export_folders_go_unknown_ones_and_other_folders_stay(tmp_path):
 def test_stray_temporary_files_of_a_write_back_are_removed(tmp_path):
     book = tmp_path / "demo.xlsx"
     book.write_bytes(b"book")
-    for name in (".demo.k2j4h1.xlsx.tmp", ".demo.xlsx.tmp", ".other.k2j4h1.xlsx.tmp", "demo.backup-20260101-000000.xlsx"):
+    for name in (".demo.k2j4h1_x.xlsx.tmp", ".demo.xlsx.tmp", ".other.k2j4h1_x.xlsx.tmp", "demo.backup-20260101-000000.xlsx"):
         (tmp_path / name).write_bytes(b"")
     notes = recovery.clean_temp_files(book)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k2j4h1.xlsx.tmp", "demo.backup-20260101-000000.xlsx", "demo.xlsx"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".other.k2j4h1_x.xlsx.tmp", "demo.backup-20260101-000000.xlsx", "demo.xlsx"]
     assert len(notes) == 2 and all("interrupted" in n for n in notes)
+
+
+def test_the_temporary_files_of_another_workbook_of_a_like_name_are_left_alone(tmp_path):
+    """The recovery of a.xlsx removed what a.b.xlsx (a.2025.xlsx) was writing at that moment under
+    its own lock: '.a.*.xlsx.tmp' took '.a.b.k2j4h1_x.xlsx.tmp', and a.b's write-back failed."""
+    book = tmp_path / "a.xlsx"
+    book.write_bytes(b"book")
+    others = [".a.b.k2j4h1_x.xlsx.tmp", ".a.b.xlsx.tmp", ".a.2025.k2j4h1_x.xlsx.tmp", ".a.k2j4h1_x.xlsm.tmp"]
+    for name in [".a.k2j4h1_x.xlsx.tmp", ".a.xlsx.tmp", *others]:
+        (tmp_path / name).write_bytes(b"")
+    assert len(recovery.clean_temp_files(book)) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["a.xlsx", *others])
 
 
 def test_a_second_writer_waits_then_refuses(tmp_path):

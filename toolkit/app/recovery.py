@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import glob
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -151,13 +152,16 @@ def _remove(path: Path) -> None:
 
 
 def clean_temp_files(workbook: Path) -> list[str]:
-    """The temporary files of an interrupted write: write-back's `.NAME.xxxx.xlsx.tmp`, the
-    template writer's `.NAME.xlsx.tmp`."""
+    """The temporary files of an interrupted write: write-back's (and its backup's)
+    `.NAME.xxxxxxxx.xlsx.tmp`, the template writer's `.NAME.xlsx.tmp`. Those names exactly: the
+    middle is tempfile's (8 of a-z, 0-9, _), so that 'a.b.xlsx' writing beside 'a.xlsx' (under
+    its own lock) does not lose its temporary file to a's recovery (`.a.*.xlsx.tmp` took it)."""
     workbook = Path(workbook)
-    patterns = (glob.escape(f".{workbook.stem}.") + "*" + glob.escape(f"{workbook.suffix}.tmp"),
-                glob.escape(f".{workbook.name}.tmp"))
+    mine = re.compile(re.escape(f".{workbook.stem}.") + "[a-z0-9_]{8}" + re.escape(f"{workbook.suffix}.tmp")
+                      + "|" + re.escape(f".{workbook.name}.tmp"))
+    candidates = workbook.parent.glob(glob.escape(f".{workbook.stem}.") + "*.tmp")
     notes = []
-    for stray in sorted({p for pattern in patterns for p in workbook.parent.glob(pattern)}):
+    for stray in sorted(p for p in candidates if mine.fullmatch(p.name)):
         stray.unlink(missing_ok=True)
         notes.append(f"Recovered: removed {stray.name}, left by an interrupted write to {workbook.name}.")
     return notes
