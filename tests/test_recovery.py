@@ -458,3 +458,26 @@ def test_a_backup_cut_short_by_a_crash_is_never_left_under_a_backups_name(demo, 
     assert cli.main(["export", str(demo)]) == 0  # the write-back carried in, with a whole backup
     [backup] = demo.parent.glob("demo.backup-*")
     assert zipfile.ZipFile(backup).testzip() is None and not list(demo.parent.glob(".demo.*tmp"))
+
+
+def test_a_new_workbook_forced_over_one_being_exported_waits_then_refuses(demo, capsys, monkeypatch):
+    """`workbook new --force` took no lock: written while an export of that workbook ran, the
+    export's update (Exported in, by row) landed on the new workbook's rows."""
+    import subprocess
+    import sys
+
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0.3)
+    before = demo.read_bytes()
+    code = ("import sys; from pathlib import Path; from toolkit.app.lock import locked\n"
+            "with locked(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()\n")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(demo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True, cwd=Path(__file__).parents[1])
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        assert cli.main(["workbook", "new", str(demo), "--force"]) == 2
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
+    assert "Another export of this workbook is running" in capsys.readouterr().err
+    assert demo.read_bytes() == before
+    assert cli.main(["workbook", "new", str(demo), "--force"]) == 0  # once it is done

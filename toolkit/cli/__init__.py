@@ -198,12 +198,17 @@ def cmd_workbook_new(args) -> int:
     if args.sample:
         settings, tables = sample.demo()
         data = {**tables, layout.SETTINGS_SHEET: settings}
-    if suffix == ".xlsm":
-        from toolkit.book import xlsm
+    from toolkit.app.lock import locked
 
-        xlsm.build_xlsm(path, data)
-    else:
-        template.save_template(path, data)
+    # --force over a workbook: it waits for (or refuses) an export writing it, as every writer does;
+    # written under an export, the export's update landed on the new workbook's rows.
+    with locked(path) if os.path.isfile(path) else contextlib.nullcontext():
+        if suffix == ".xlsm":
+            from toolkit.book import xlsm
+
+            xlsm.build_xlsm(path, data)
+        else:
+            template.save_template(path, data)
     print(f"Wrote {path}{' with the demo company' if args.sample else ''}.")
     return EXIT_OK
 
