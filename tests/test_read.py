@@ -321,3 +321,38 @@ def test_a_workbook_holding_a_part_twice_is_refused_as_damaged(tmp_path):
     book.write_bytes(out.getvalue())
     with pytest.raises(WorkbookError, match=r"is damaged: the part xl/worksheets/sheet7.xml .*holds it twice"):
         read_workbook(book)
+
+
+@pytest.mark.parametrize("text, number", [("21,0 %", 21.0), ("21.00%", 21.0), ("2.50", 2.5), ("1.455,90", 1455.9),
+                                          ("0,10", 0.1), (" 100,00 ", 100.0), ("-12.340", -12.34), ("(7,50)", -7.5)])
+def test_a_number_typed_as_text_reads_as_the_same_number_in_a_number_cell(text, number):
+    """'21,0 %' read as Decimal('21.0'): the VAT percent in Exact Globe, Peppol and the CSV journal
+    files was 21.0 where the same rate in a number cell gave 21, and '10,00' a Peppol discount of 10.00."""
+    assert str(parse_decimal(text)) == str(parse_decimal(number))
+    assert str(parse_percent(text)) == str(parse_percent(number))
+
+
+def test_a_text_date_with_a_time_reads_as_its_day_either_way_round():
+    """'2026-01-31 10:00' read, '31/01/2026 10:00' (a pasted date and time) was an error."""
+    assert parse_date("31/01/2026 10:00") == parse_date("2026-01-31 10:00") == dt.date(2026, 1, 31)
+    assert parse_date("31.01.2026 10:00:59") == dt.date(2026, 1, 31)
+    with pytest.raises(Invalid):
+        parse_date("31/01/2026 soon")
+
+
+def test_rates_and_discounts_typed_as_text_export_the_bytes_of_numbers(demo, tmp_path):
+    from toolkit import cli
+
+    typed = tmp_path / "typed" / "demo.xlsx"
+    typed.parent.mkdir()
+    book = openpyxl.load_workbook(demo)
+    lines = book["Invoice lines"]
+    assert (lines["F2"].value, lines["G2"].value, lines["G3"].value) == (10, 21, 21)
+    lines["F2"], lines["G2"], lines["G3"] = "10,00", "21,0 %", "21.00%"
+    book.save(typed)
+    book = openpyxl.load_workbook(demo)
+    book.save(demo)  # the same save, numbers as numbers
+    for path in (demo, typed):
+        assert cli.main(["export", str(path), "--package", "csv-journal", "--no-write-back"]) == 0
+    [a], [b] = (list(p.parent.glob("demo-exports/*/journal-*.csv")) for p in (demo, typed))
+    assert a.read_bytes() == b.read_bytes()

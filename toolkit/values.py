@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Context, Decimal, InvalidOperation
 from itertools import filterfalse, repeat
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
+_EXACT = Context(prec=100)  # normalize() without rounding any digit a cell's text can hold
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
-_DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})$")
+_DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _DATE_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _NUMBER_JUNK = re.compile(r"[\s'€$£%]|EUR", re.IGNORECASE)
 _GROUPED = {sep: re.compile(r"[+-]?\d{1,3}(?:%s\d{3})+" % re.escape(sep)) for sep in ",."}
@@ -137,6 +138,9 @@ def _decimal_from_text(text: str) -> Decimal:
         raise Invalid(f"expected a number, found {raw!r}")
     if not -TOO_LARGE < number < TOO_LARGE:
         raise Invalid(_too_large(raw))
+    # As the same number in a number cell reads (`excel_number`): '21,0 %' is 21, '2.50' is 2.5.
+    # The digits typed past the last significant one would reach the files ('21.0' as a VAT percent).
+    number = Decimal(int(number)) if number == number.to_integral_value() else number.normalize(_EXACT)
     return -number if negative else number
 
 
