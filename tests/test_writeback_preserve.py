@@ -432,3 +432,31 @@ def test_a_strict_open_xml_workbook_is_refused_before_an_export_is_written(demo,
     exports = demo.with_name("demo-exports")
     assert not exports.exists() or not any(p.is_dir() for p in exports.iterdir())
     assert cli.main(["export", str(demo), "--no-write-back", "--dry-run"]) == 0  # it reads: only its update is refused
+
+
+def test_a_created_sheet_takes_a_part_name_no_part_takes_in_another_case(tmp_path):
+    """Part names are the same without case (Open Packaging Conventions): beside a producer's
+    xl/worksheets/Sheet1.xml the Preview sheet was created as xl/worksheets/sheet1.xml, its table
+    as xl/tables/table1.xml beside Table1.xml: the same parts twice, a file Excel repairs."""
+    import re
+
+    wb = template.build_template({"Invoices": INVOICES, "Customers": [["C1", "Alpha"]]})
+    del wb["Preview"]
+    path = tmp_path / "caps.xlsx"
+    wb.save(path)
+
+    def capitalised(name: str) -> str:
+        return re.sub(r"(worksheets/(?:_rels/)?)sheet(\d)", r"\1Sheet\2", re.sub(r"tables/table(\d)", r"tables/Table\1", name))
+
+    with zipfile.ZipFile(path) as z:
+        parts = {capitalised(n): z.read(n) for n in z.namelist()}
+    for name, data in parts.items():
+        if name.endswith((".rels", ".xml")):
+            parts[name] = re.sub(rb"(worksheets/)sheet(\d)", rb"\1Sheet\2", re.sub(rb"tables/table(\d)", rb"tables/Table\1", data))
+    path.write_bytes(zip_of(parts))
+    write_back(path, Edits().replace_rows("Preview", [["Documents", "F1", None, "Alpha", None, "VF", 1, 0, 1, "new"]]))
+    names = members(path)
+    folded = [n.casefold() for n in names]
+    assert len(folded) == len(set(folded)), sorted(names)
+    assert len(names) == len(parts) + 3  # the sheet, its relationships, its table
+    assert sheet_part(path, "Preview") in names and openpyxl.load_workbook(path)["Preview"]["B2"].value == "F1"

@@ -267,8 +267,12 @@ def _copy_raw(source: BinaryIO, info: zipfile.ZipInfo, out: BinaryIO) -> None:
 
 
 def _free_name(package: Package, pattern: str) -> str:
+    """The first name of `pattern` no part takes. Part names are compared without case (the Open
+    Packaging Conventions): sheet1.xml beside a producer's Sheet1.xml is the same part twice, a
+    file Excel repairs."""
+    taken = {name.casefold() for name in package.names | set(package.changed)}
     n = 1
-    while package.has(pattern.format(n)):
+    while pattern.format(n).casefold() in taken:
         n += 1
     return pattern.format(n)
 
