@@ -11,6 +11,7 @@ import struct
 import zipfile
 import zlib
 from decimal import Decimal
+from xml.etree import ElementTree
 
 import openpyxl
 import pytest
@@ -460,3 +461,112 @@ def test_a_created_sheet_takes_a_part_name_no_part_takes_in_another_case(tmp_pat
     assert len(folded) == len(set(folded)), sorted(names)
     assert len(names) == len(parts) + 3  # the sheet, its relationships, its table
     assert sheet_part(path, "Preview") in names and openpyxl.load_workbook(path)["Preview"]["B2"].value == "F1"
+
+
+R_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+THREADED = ('<ThreadedComments xmlns="http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments"><threadedComment '
+            'ref="B3" dT="2026-01-05T10:00:00.00" personId="{11111111-1111-1111-1111-111111111111}" '
+            'id="{22222222-2222-2222-2222-222222222222}"><text>Ask Ann</text></threadedComment></ThreadedComments>')
+PERSONS = ('<personList xmlns="http://schemas.microsoft.com/office/spreadsheetml/2018/threadedcomments"><person displayName="Ann" '
+           'id="{11111111-1111-1111-1111-111111111111}" userId="ann@example.com" providerId="AD"/></personList>')
+X14_DATA_BAR = (
+    '<extLst><ext uri="{78C0D931-6437-407d-A8EE-F0AAD7539E65}" xmlns:x14="http://schemas.microsoft.com/office/spreadsheetml/2009/9/main">'
+    '<x14:conditionalFormattings><x14:conditionalFormatting xmlns:xm="http://schemas.microsoft.com/office/excel/2006/main">'
+    '<x14:cfRule type="dataBar" id="{33333333-3333-3333-3333-333333333333}"><x14:dataBar minLength="0" maxLength="100">'
+    '<x14:cfvo type="autoMin"/><x14:cfvo type="autoMax"/></x14:dataBar></x14:cfRule><xm:sqref>P2:P65</xm:sqref>'
+    '</x14:conditionalFormatting></x14:conditionalFormattings></ext></extLst>')
+CUSTOM_VIEW = ('<customSheetViews><customSheetView guid="{44444444-4444-4444-4444-444444444444}" scale="90"><pane ySplit="1" '
+               'topLeftCell="A2" activePane="bottomLeft" state="frozen"/><selection pane="bottomLeft" activeCell="A2" sqref="A2"/>'
+               '</customSheetView></customSheetViews>')
+
+
+def _dressed(data: bytes, sheets: dict[str, str]) -> bytes:
+    """The demo with what a user makes in Excel on each of `sheets` (name -> part): a tab colour,
+    sheet protection, a custom view, a text box, a threaded comment with its person, an x14 data
+    bar; on the workbook a print area, a named range, structure protection, printer settings."""
+    from badfiles import rezip
+
+    import io
+
+    have = set(zipfile.ZipFile(io.BytesIO(data)).namelist())
+    added = {"xl/persons/person.xml": PERSONS.encode(), "xl/printerSettings/printerSettings1.bin": bytes(range(256))}
+    for n, part in enumerate(sheets.values(), 1):
+        added[f"xl/drawings/drawing{n}.xml"] = (
+            '<xdr:wsDr xmlns:xdr="http://schemas.openxmlformats.org/drawingml/2006/spreadsheetDrawing" '
+            f'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">{TEXT_BOX.replace(DRAWING_NS, "")}</xdr:wsDr>').encode()
+        added[f"xl/threadedComments/threadedComment{n}.xml"] = THREADED.encode()
+        rels = part.replace("worksheets/", "worksheets/_rels/") + ".rels"
+        if rels not in have:
+            added[rels] = (b'<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"></Relationships>')
+
+    def change(name: str, part: bytes) -> bytes:
+        if name == "xl/workbook.xml":
+            part = part.replace(b"</definedNames>", b'<definedName name="_xlnm.Print_Area" localSheetId="5">Invoices!$A$1:$J$40'
+                                b'</definedName><definedName name="MyRange">Invoices!$A$2:$A$9</definedName></definedNames>')
+            return part.replace(b"<workbookProtection />", b'<workbookProtection lockStructure="1"/>')
+        if name == "xl/_rels/workbook.xml.rels":
+            return part.replace(b"</Relationships>", b'<Relationship Id="rIdPersons" Type="http://schemas.microsoft.com/office/'
+                                b'2017/10/relationships/person" Target="persons/person.xml"/></Relationships>')
+        for n, sheet in enumerate(sheets.values(), 1):
+            if name == sheet:
+                part = part.replace(b"<sheetPr>", b'<sheetPr><tabColor rgb="FFFF0000"/>', 1)
+                if b"<sheetPr" not in part:
+                    part = part.replace(b"<dimension", b'<sheetPr><tabColor rgb="FFFF0000"/></sheetPr><dimension', 1)
+                part = part.replace(b"</sheetData>", b'</sheetData><sheetProtection sheet="1" objects="1"/>' + CUSTOM_VIEW.encode(), 1)
+                drawing = f'<drawing r:id="rIdD{n}" xmlns:r="{R_NS}"/>'.encode()
+                part = part.replace(b"<tableParts", drawing + b"<tableParts", 1) if b"<tableParts" in part else \
+                    part.replace(b"</worksheet>", drawing + b"</worksheet>")
+                return part.replace(b"</worksheet>", X14_DATA_BAR.encode() + b"</worksheet>")
+            if name == sheet.replace("worksheets/", "worksheets/_rels/") + ".rels":
+                return part.replace(b"</Relationships>", (
+                    f'<Relationship Id="rIdD{n}" Type="{R_NS}/drawing" Target="../drawings/drawing{n}.xml"/><Relationship '
+                    f'Id="rIdT{n}" Type="http://schemas.microsoft.com/office/2017/10/relationships/threadedComment" '
+                    f'Target="../threadedComments/threadedComment{n}.xml"/></Relationships>').encode())
+        return part
+
+    return rezip(rezip(data, add=added), change)
+
+
+def _rows_apart(xml: bytes) -> bytes:
+    """A sheet part without its rows, its dimension and its links (the Check sheet's, to the cells
+    of its findings): what a write-back keeps as it was."""
+    xml = re.sub(rb"<sheetData>.*</sheetData>|<hyperlinks>.*</hyperlinks>", b"", xml, flags=re.S)
+    return re.sub(rb'<dimension ref="[^"]*"', b"<dimension", xml)
+
+
+@pytest.mark.parametrize("command", [["export"], ["check", "--write"], ["preview", "--write"], ["customers", "assign"]])
+def test_every_writing_command_keeps_what_the_user_made_beside_the_rows(demo, command):
+    """Each command that writes the workbook changes the rows of the sheets it writes (and their
+    tables, the styles of a highlight) and nothing else: tab colours, sheet and workbook protection,
+    custom views, text boxes, threaded comments and their persons, x14 data bars, a print area and
+    a named range, printer settings stay byte for byte, on the sheets it writes and on the others."""
+    from toolkit import cli
+    from toolkit.book.package import Package
+
+    book = Package(demo)
+    sheets = {name: book.sheets[name] for name in ("Invoices", "Invoice lines", "Customers", "Check", "Preview", "Export log")}
+    book.close()
+    data = _dressed(demo.read_bytes(), sheets)
+    if command[0] == "check":  # a finding, so that the Check sheet is written and a cell highlighted
+        data = rezip_lines(data, sheets["Invoice lines"], b'<c r="G2" s="6" t="n"><v>21</v></c>', b'<c r="G2" s="6" t="n"><v>13</v></c>')
+    demo.write_bytes(data)
+    before = members(demo)
+    assert cli.main([command[0], *command[1:2], str(demo), *command[2:]] if command[0] == "customers"
+                    else [command[0], str(demo), *command[1:]]) in (0, 1)
+    after = members(demo)
+    assert set(after) == set(before)
+    changed = {n for n in before if after[n] != before[n]}
+    assert changed, "the command wrote nothing"
+    for name in changed:
+        assert name in sheets.values() or name.startswith("xl/tables/") or name == "xl/styles.xml", name
+        if name in sheets.values():
+            assert _rows_apart(after[name]) == _rows_apart(before[name]), name
+    for name, content in after.items():
+        if name.endswith((".xml", ".rels")):
+            ElementTree.fromstring(content)  # well formed
+
+
+def rezip_lines(data: bytes, part: str, old: bytes, new: bytes) -> bytes:
+    from badfiles import replace_in, rezip
+
+    return rezip(data, replace_in(part, old, new))
