@@ -414,6 +414,22 @@ _CELL_TAG = re.compile(rb"<(?:\w+:)?c\b([^>]*)>")
 _STYLE = re.compile(rb'\ss="(\d+)"')
 
 
+# Past this many percent styles the alternation of their numbers takes seconds to compile (64,000,
+# Excel's limit of cell formats, took 6 s): any style is matched then, and the scan keeps theirs.
+_MANY_STYLES = 500
+
+
+@functools.lru_cache(maxsize=4)
+def _percent_pattern(styles: frozenset[str]) -> re.Pattern | None:
+    """What finds the cells whose style is one of `styles` (compiled once per workbook, not per
+    sheet): the alternation of their numbers, or `_STYLE` when they are many."""
+    if not styles:
+        return None
+    if len(styles) > _MANY_STYLES:
+        return _STYLE
+    return re.compile(rb'\ss="(?:' + b"|".join(s.encode() for s in sorted(styles)) + rb')"')
+
+
 _PLAIN_REF = re.compile(rb'<c r="([A-Z]{1,3})(\d{1,7})"')  # a cell tag as Excel writes it: its reference first
 
 
@@ -464,7 +480,7 @@ class _SheetScan:
         self.cell = None  # the reference of the last cell tag scanned (a formula's cell may begin in an earlier piece)
         self.limits = limits
         self.percent_styles = percent_styles
-        self._percent = re.compile(rb'\ss="(?:' + b"|".join(s.encode() for s in sorted(percent_styles)) + rb')"') if percent_styles else None
+        self._percent = _percent_pattern(percent_styles)
         self.carry = b""
         self.tail = b""  # the last bytes of the previous piece
         self.head = b""  # the part's first 4096 bytes
@@ -531,6 +547,8 @@ class _SheetScan:
             self._formulas(text, start, end)
         if self._percent is not None:
             for match in self._percent.finditer(text, start, end):
+                if self._percent is _STYLE and match[1].decode() not in self.percent_styles:
+                    continue
                 at = text.rfind(b"<", start, match.start())
                 if at >= 0 and text.startswith(b"<c", at) and text[at + 2:at + 3].isspace():
                     ref = _REF.search(text, at, text.find(b">", match.end(), end))
