@@ -253,3 +253,25 @@ def test_an_empty_custom_properties_part_as_libreoffice_writes_it_is_nothing_los
             z.writestr("docProps/custom.xml", content)
         with zipfile.ZipFile(path) as z:
             assert [what.split(" (")[0] for what in _parts_not_rebuilt(z)] == lost
+
+
+def test_two_upgrades_in_one_second_keep_both_backups(tmp_path):
+    """The first backup is the only copy of the workbook as it was before any upgrade: a second
+    upgrade in the same second (a double click on a script) must not write its backup over it."""
+    import datetime as dt
+
+    from toolkit.book import upgrade
+
+    path = tmp_path / "Company.xlsx"
+    cli.main(["workbook", "new", str(path), "--sample"])
+    book = openpyxl.load_workbook(path)
+    book["Invoices"]["Z1"] = "My notes"  # a column of the user's own: the upgrade does not carry it
+    book.save(path)
+    original = path.read_bytes()
+    now = dt.datetime(2026, 12, 2, 10, 0, 0)
+    first = upgrade.upgrade(path, now).backup
+    second = upgrade.upgrade(path, now).backup
+    assert first != second and sorted(p.name for p in tmp_path.glob("Company.before-upgrade-*.xlsx")) == [
+        "Company.before-upgrade-20261202-100000-2.xlsx", "Company.before-upgrade-20261202-100000.xlsx"]
+    assert first.read_bytes() == original
+    assert not list(tmp_path.glob(".*.tmp"))  # copied under a temporary name, then named

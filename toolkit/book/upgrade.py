@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-import shutil
 import zipfile
 from pathlib import Path
 from typing import NamedTuple
@@ -19,7 +18,7 @@ from toolkit import layout
 from toolkit.book import address, template
 from toolkit.book.package import Package
 from toolkit.book.read import Grid, WorkbookError
-from toolkit.book.writeback import check_writable, followed
+from toolkit.book.writeback import backup_name, check_writable, copy_backup, followed
 from toolkit.values import clean_text
 
 CARRIED = layout.TABLE_SHEETS + (layout.EXPORT_LOG,)
@@ -267,9 +266,8 @@ def upgrade(path: Path, now: dt.datetime | None = None) -> Upgraded:
                      f"workbooks) is a choice for a new period.")
     _move_vat_codes(grid, data, dropped)
     dropped += _not_rebuilt(path, grid)
-    stamp = (now or dt.datetime.now()).strftime("%Y%m%d-%H%M%S")
-    backup = path.with_name(f"{path.stem}.before-upgrade-{stamp}{path.suffix}")
-    shutil.copy2(path, backup)
+    backup = backup_name(path, now or dt.datetime.now(), "before-upgrade")
+    copy_backup(path, backup)
     if path.suffix.lower() == ".xlsm":
         xlsm.build_xlsm(path, data)
     else:

@@ -902,14 +902,29 @@ def one_run():
         _RUN.reset(token)
 
 
-def backup_name(path: Path, now: dt.datetime) -> Path:
+def backup_name(path: Path, now: dt.datetime, kind: str = "backup") -> Path:
+    """NAME.<kind>-YYYYmmdd-HHMMSS[-n].ext: a name no file has, so a backup never replaces another
+    made in the same second (the older one may be the only copy of the workbook as it was)."""
     stamp = now.strftime("%Y%m%d-%H%M%S")
-    candidate = path.with_name(f"{path.stem}.backup-{stamp}{path.suffix}")
+    candidate = path.with_name(f"{path.stem}.{kind}-{stamp}{path.suffix}")
     n = 2
     while candidate.exists():
-        candidate = path.with_name(f"{path.stem}.backup-{stamp}-{n}{path.suffix}")
+        candidate = path.with_name(f"{path.stem}.{kind}-{stamp}-{n}{path.suffix}")
         n += 1
     return candidate
+
+
+def copy_backup(path: Path, backup: Path) -> None:
+    """`path` copied to `backup` under a temporary name (the next command's recovery removes one a
+    crash leaves), then named: a copy cut short by a crash was a damaged file under a backup's name."""
+    fd, copy = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        shutil.copy2(path, copy)
+        os.rename(copy, backup)  # a name no file has (backup_name)
+    except BaseException:
+        Path(copy).unlink(missing_ok=True)
+        raise
 
 
 def _backups(path: Path) -> list[tuple[dt.datetime, int, Path]]:
@@ -1074,16 +1089,7 @@ def _backup(path: Path, now: dt.datetime) -> tuple[Path, bool]:
     if run is not None and path.resolve() in run:
         return run[path.resolve()], False
     backup = backup_name(path, now)
-    # Copied under a temporary name (the next command's recovery removes one a crash leaves), then
-    # named: a copy cut short by a crash was a damaged file under a backup's name.
-    fd, copy = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=path.suffix + ".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        shutil.copy2(path, copy)
-        os.rename(copy, backup)  # a name no file has (backup_name)
-    except BaseException:
-        Path(copy).unlink(missing_ok=True)
-        raise
+    copy_backup(path, backup)
     if run is not None:
         run[path.resolve()] = backup
     return backup, True
