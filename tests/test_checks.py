@@ -208,6 +208,30 @@ def test_vat_numbers_as_typed():
     assert checks.valid_vat_country("BE0477472702", "BE") is None
 
 
+def test_a_valid_vat_number_of_a_country_outside_the_eu_is_valid():
+    """A customer in the United Kingdom, Switzerland or Norway has a VAT number of its own (on the
+    invoice as the customer gave it): not an error that blocks the export of its invoices. An EU
+    number that fails its check stays invalid, and a number outside the EU never makes an intra-EU supply."""
+    assert checks.valid_vat_country("GB980780684", "GB") == "GB"
+    assert checks.valid_vat_country("GB 980 7806 84", "") == "GB"
+    assert checks.valid_vat_country("CHE-116.281.710 MWST", "CH") == "CH"
+    assert checks.valid_vat_country("NO974760673MVA", "NO") == "NO"
+    assert checks.valid_vat_country("GB980780685", "GB") is None  # a wrong check digit
+    assert checks.valid_vat_country("US123456789", "US") is None  # no VAT number python-stdnum knows
+    assert checks.valid_vat_country("NL004495446B01", "NL") is None  # a wrong check digit of an EU number
+    uk = replace(CUSTOMERS[2], customer_id="C4", name="Thames Ltd", vat_number="GB980780684", country="GB",
+                 where=where(layout.CUSTOMERS, 5))
+    exported = workbook([invoice(customer="C4", lines=[line(rate="0", regime="export", account="700500")])],
+                        customers=CUSTOMERS + (uk,))
+    assert checks.check_workbook(exported) == []
+    intra = workbook([invoice(customer="C4", lines=[line(rate="0", regime="intra-EU services", account="700300")])],
+                     customers=CUSTOMERS + (uk,))
+    assert codes(intra) == {"line.regime.intra_eu.vat"}
+    wrong = replace(uk, vat_number="GB980780685")
+    assert "customer.vat.invalid" in codes(workbook([invoice(customer="C4", lines=[line(rate="0", regime="export",
+                                                   account="700500")])], customers=CUSTOMERS + (wrong,)))
+
+
 def _credit(number="CN1", row=3, credited="F1", customer="C1", day=dt.date(2026, 1, 20), doc_type="credit note"):
     return invoice(number, row=row, day=day, customer=customer, doc_type=doc_type, credited_invoice=credited,
                    lines=[line(number, row=row)])

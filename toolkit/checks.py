@@ -17,6 +17,7 @@ from operator import attrgetter, itemgetter
 from typing import Callable, Iterable, Mapping
 
 from stdnum.be import ogm_vcs
+from stdnum import vatin
 from stdnum.eu import vat as eu_vat
 
 from toolkit import layout
@@ -57,13 +58,20 @@ def same_in_excel(key: str | None) -> str | None:
 
 
 def valid_vat_country(raw: str, default_country: str) -> str | None:
-    """The ISO country of a valid EU VAT number, or None when python-stdnum rejects it. A number
-    typed without its prefix (Belgians often do) takes `default_country`."""
+    """The ISO country of a valid VAT number, or None when python-stdnum rejects it. A number
+    typed without its prefix (Belgians often do) takes `default_country` when that is in the EU.
+    A number of a country outside the EU (GB..., CHE...MWST, NO...MVA: a customer there has one of
+    its own) is checked by that country's rule, with its prefix as written."""
     number = vat_key(raw, default_country)
-    try:
-        prefix = eu_vat.validate(number)[:2].upper() if number else None
-    except Exception:  # stdnum raises its own ValidationError family for every kind of bad number
+    if not number:
         return None
+    try:
+        prefix = eu_vat.validate(number)[:2].upper()
+    except Exception:  # stdnum raises its own ValidationError family for every kind of bad number
+        try:  # an EU number it rejected, vatin rejects too (the same country rules)
+            prefix = vatin.validate(number)[:2].upper()
+        except Exception:
+            return None
     return "GR" if prefix == "EL" else prefix
 
 
