@@ -24,6 +24,15 @@ def test_numbers_as_typed(raw, expected):
     assert parse_decimal(raw) == expected
 
 
+def test_a_number_typed_as_text_keeps_every_digit():
+    """A price typed as text is read as typed, however long: rounded to 100 digits, 10.004 followed
+    by 150 nines became 10.005, which the booking rounds to 10.01 where the amount is 10.00."""
+    text = "10.004" + "9" * 150
+    assert parse_decimal(text) == D(text)
+    assert parse_decimal(f"{text}0000") == D(text)  # trailing zeros still dropped, nothing else
+    assert parse_decimal(text).quantize(D("0.01"), rounding="ROUND_HALF_UP") == D("10.00")
+
+
 @pytest.mark.parametrize("raw", ["twee", "1,2,3a", "NaN", True])
 def test_not_a_number(raw):
     with pytest.raises(Invalid):

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from decimal import Context, Decimal, InvalidOperation
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, Context, Decimal, InvalidOperation
 from itertools import filterfalse, repeat
 
 EXCEL_EPOCH = dt.date(1899, 12, 30)
-_EXACT = Context(prec=100)  # normalize() without rounding any digit a cell's text can hold
+# normalize() without rounding any digit a cell's text can hold: with 100 digits, a price typed as
+# '10.004' followed by 150 nines became 10.005 and was booked 10.01 (it is 10.00).
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
 _SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\t": " "})
 _DATE_DMY = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
 _DATE_YMD = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:[ T]\d{1,2}:\d{2}(?::\d{2})?)?$")
