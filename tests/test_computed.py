@@ -37,13 +37,17 @@ LINES = [
     row(layout.INVOICE_LINES, invoice_number="F4", line=1, quantity=D(2), unit_price=D(10), vat_rate=D(21)),
     # F5: 0.15 less 50 %: "line net once" rounds 0.075 to 0.08; "gross then discount" 0.15 - 0.08 = 0.07
     row(layout.INVOICE_LINES, invoice_number="F5", line=1, quantity=D(1), unit_price=D("0.15"), discount_pct=D(50), vat_rate=D(0)),
+    # F6: 21% typed in Excel: the cell holds 0.21 with a percent format (`calculated` gives it one)
+    row(layout.INVOICE_LINES, invoice_number="F6", line=1, quantity=D(3), unit_price=D("33.33"), vat_rate=D("0.21")),
 ]
+PERCENT_TYPED = 12  # Invoice lines row of F6's line
 INVOICES = [
     row(layout.INVOICES, number="F1", doc_type="invoice", date=dt.date(2026, 3, 2), customer_id="C1", discount_pct=D(5)),
     row(layout.INVOICES, number="F2", doc_type="invoice", date=dt.date(2026, 3, 3), customer_id="C1"),
     row(layout.INVOICES, number="F3", doc_type="credit note", date=dt.date(2026, 3, 4), customer_id="C2"),
     row(layout.INVOICES, number="F4", doc_type="invoice", date=dt.date(2026, 3, 5), customer_id="C1"),
     row(layout.INVOICES, number="F5", doc_type="invoice", date=dt.date(2026, 3, 6), customer_id="C1"),
+    row(layout.INVOICES, number="F6", doc_type="invoice", date=dt.date(2026, 3, 7), customer_id="C1"),
 ]
 CUSTOMERS = [row(layout.CUSTOMERS, customer_id="C1", name="Brouwerij NV", accounting_number="400100"),
              row(layout.CUSTOMERS, customer_id="C2", name="Hotel BV")]
@@ -58,6 +62,8 @@ def calculated(tmp_path, vat_booking: str, rounding: str):
         layout.CUSTOMERS.name: CUSTOMERS, layout.INVOICES.name: INVOICES, layout.INVOICE_LINES.name: LINES})
     net = column_letter(layout.INVOICE_LINES.keys.index("net"))
     wb[layout.INVOICE_LINES.name][f"{net}{OVERWRITTEN}"] = 99.5
+    rate = column_letter(layout.INVOICE_LINES.keys.index("vat_rate"))
+    wb[layout.INVOICE_LINES.name][f"{rate}{PERCENT_TYPED}"].number_format = "0%"
     template.write_atomically(path, template.repack(template.workbook_bytes(wb)))
     out = soffice_convert(path, "xlsx", tmp_path / "calc")
     return openpyxl.load_workbook(out, data_only=True), read_workbook(out)
@@ -92,6 +98,21 @@ def test_libreoffice_computes_the_hand_calculated_amounts(on_lines, on_total):
     # 'on total': the rate's VAT on its first line, so the lines add up to the invoice
     assert [vat for _, vat, _ in amounts(xl, layout.INVOICE_LINES, "invoice_number", "F2")] == [D("0.07"), 0, 0]
     assert amounts(xl, layout.INVOICE_LINES, "invoice_number", "F5") == [(D("0.07"), 0, D("0.07"))]
+
+
+@pytest.mark.needs("soffice")
+@pytest.mark.parametrize("mode", ["on_lines", "on_total"])
+def test_a_rate_typed_with_a_percent_sign_is_shown_as_it_is_booked(mode, request):
+    """21% typed in Excel is kept as 0.21 in a percent-formatted cell: the toolkit books 21 %, and
+    the sheet must show the same figures (it computed 0.21 %, and Validate then said a formula had
+    been typed over). 3 x 33.33 = 99.99; 21 % of it is 20.9979, 21.00."""
+    xl, book = request.getfixturevalue(mode)
+    [line] = [line for line in book.lines if line.invoice_number == "F6"]
+    assert line.vat_rate == 21
+    assert amounts(xl, layout.INVOICE_LINES, "invoice_number", "F6") == [(D("99.99"), D("21.00"), D("120.99"))]
+    assert amounts(xl, layout.INVOICES, "number", "F6") == [(D("99.99"), D("21.00"), D("120.99"))]
+    f6 = {(layout.INVOICE_LINES.name, PERCENT_TYPED), (layout.INVOICES.name, 2 + [r[0] for r in INVOICES].index("F6"))}
+    assert not [f for f in computed_findings(book) if (f.sheet, f.row) in f6]
 
 
 @pytest.mark.needs("soffice")
@@ -247,3 +268,22 @@ def test_the_figures_a_saved_workbook_shows_are_compared_to_the_cent_whatever_th
     differs = computed_findings(book)
     assert [(f.code, f.cell) for f in differs] == [("line.amount.differs", f"{letter['net']}{OVERWRITTEN}")]
     assert "Net shows 20.01, but the toolkit computes 20.00 for this line of invoice F4" in differs[0].message
+
+
+def test_a_discount_typed_with_a_percent_sign_is_named_as_a_likely_cause():
+    """`10%` typed as a line discount is kept by Excel as 0.1 (percent-formatted): the export reads
+    10, the sheet's formulas 0.1, so its Net shows 99.90 for 100 less 10 %. The warning names that
+    cause, not only a formula typed over; a line without a discount is not told about discounts."""
+    settings = Settings(company_name="x")
+
+    def differs(discount: Decimal, shown_net: float) -> list:
+        line = InvoiceLine("F1", 1, "", D(1), D(100), discount, D(21), "domestic", "700000",
+                           where=Where("Invoice lines", 2), shown=(shown_net, None, None))
+        invoice = Invoice("F1", "invoice", dt.date(2026, 3, 2), "C1", lines=(line,), where=Where("Invoices", 2))
+        return computed_findings(Workbook("x.xlsx", settings, (), (), (Customer("C1", "x"),), (invoice,), (line,)))
+
+    [typed] = differs(D(10), 99.9)
+    assert typed.code == "line.amount.differs" and "Net shows 99.90, but the toolkit computes 90.00" in typed.message
+    assert "a discount was typed with a % sign (10%)" in typed.message and "type 10 (no % sign)" in typed.message
+    [over] = differs(D(0), 99.9)
+    assert "formula was probably typed over" in over.message and "% sign" not in over.message

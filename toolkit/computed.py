@@ -41,10 +41,10 @@ def computed_findings(wb: Workbook) -> list[Finding]:
         exact = not invoice.discount_pct
         if exact:
             _compare(findings, "invoice.amount.differs", layout.INVOICES, invoice.where, invoice.shown,
-                     {"net": base, "vat": vat, "total": base + vat}, "invoice {}", invoice.number)
+                     {"net": base, "vat": vat, "total": base + vat}, "invoice {}", invoice)
         elif on_total:
             _compare(findings, "invoice.amount.differs", layout.INVOICES, invoice.where, invoice.shown,
-                     {"vat": vat}, "invoice {}", invoice.number)
+                     {"vat": vat}, "invoice {}", invoice)
         group_vat = {(g.rate, g.regime): sign * g.vat for g in vat_groups} if on_total else {}
         seen: set = set()
         for line, amount in zip(invoice.lines, line_amounts):
@@ -64,7 +64,7 @@ def computed_findings(wb: Workbook) -> list[Finding]:
             else:
                 expected = {"net": net}
             _compare(findings, "line.amount.differs", layout.INVOICE_LINES, line.where, line.shown, expected,
-                     "this line of invoice {}", invoice.number)
+                     "this line of invoice {}", invoice, line)
     return findings
 
 
@@ -102,9 +102,10 @@ EXACT = 1e13
 
 
 def _compare(findings: list[Finding], code: str, sheet: layout.Sheet, where, shown, expected, what: str,
-             number: str) -> None:
+             invoice: Invoice, line=None) -> None:
     """A warning for each figure `shown` that differs from the one `expected`; `what` names the row
-    (formatted with the invoice `number` only for a finding: a million rows at 100,000 invoices)."""
+    (formatted with the invoice's number only for a finding: a million rows at 100,000 invoices).
+    `line`: the row is this line of `invoice` (else the invoice's own row)."""
     for key, value in zip(SHOWN, shown):
         want = expected.get(key)
         if value is None or want is None or (type(value) is float and value == float(want) and -EXACT < value < EXACT):
@@ -112,9 +113,17 @@ def _compare(findings: list[Finding], code: str, sheet: layout.Sheet, where, sho
         figure = money(shown_amount(value))  # rounded to the cent: a float's noise is no difference
         if figure != want:
             header = sheet.column(key).header
+            discounted = (line.discount_pct or invoice.discount_pct if line is not None
+                          else any(other.discount_pct for other in invoice.lines))
             findings.append(warning(
                 code, where, key,
-                f"{header} shows {figure}, but the toolkit computes {want} for {what.format(number)} "
+                f"{header} shows {figure}, but the toolkit computes {want} for {what.format(invoice.number)} "
                 f"(and exports that). The cell's formula was probably typed over: copy the cell from "
                 f"another row of the {header} column. If the whole column differs, rebuild the "
-                f"formulas with `ledger-export workbook upgrade`."))
+                f"formulas with `ledger-export workbook upgrade`." + (_PERCENT_TYPED if discounted else "")))
+
+
+# A discount typed `10%` is kept by Excel as 0.1 in a percent-formatted cell: the toolkit reads it
+# as 10 (toolkit.book.read), the sheet's formulas (which cannot see a format) as 0.1.
+_PERCENT_TYPED = (" Or a discount was typed with a % sign (10%): Excel keeps it as 0.1, which the sheet's formulas "
+                  "take as 0.1 % while the export books 10 %; type 10 (no % sign) to make the sheet show it.")

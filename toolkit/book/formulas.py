@@ -74,6 +74,13 @@ def _less_discount(amount: str, pct: str) -> str:
     return f"({amount}-ROUND({amount}*{pct}/100,2))"
 
 
+def _rate_percents(rate: str) -> str:
+    """The VAT rate in percents. `21%` typed in Excel is kept as 0.21 (with a percent format, which
+    a formula cannot see): the toolkit reads that cell as 21, so the sheet computes with 21 too. No
+    VAT rate lies between 0 and 1 %: a bare 0.21 (no percent format) is an error of the check."""
+    return f"IF(AND({rate}>0,{rate}<1),{rate}*100,{rate})"
+
+
 def line_vat() -> str:
     """'on lines': the line's taxable amount (its net less its invoice discount) x rate, rounded
     per line. 'on total': the rate's VAT computed once on the invoice's taxable amount of that
@@ -84,7 +91,8 @@ def line_vat() -> str:
     L = layout.INVOICE_LINES
     n, r, g = here(L, "invoice_number"), here(L, "vat_rate"), here(L, "vat_regime")
     pct = _invoice_pct(L, n)
-    per_line = f"ROUND({_less_discount(here(L, 'net'), pct)}*{r}/100,2)"
+    rate = _rate_percents(r)
+    per_line = f"ROUND({_less_discount(here(L, 'net'), pct)}*{rate}/100,2)"
 
     def upto(key):  # the column from its first row down to this row
         return f"INDEX({col(L, key)},1):{here(L, key)}"
@@ -94,7 +102,7 @@ def line_vat() -> str:
              f'{upto("vat_regime")},{g}&"")=1')
     group_net = (f'SUMIFS({col(L, "net")},{col(L, "invoice_number")},{n}&"",'
                  f'{col(L, "vat_rate")},{r},{col(L, "vat_regime")},{g}&"")')
-    on_total = f"IF({first},ROUND({_less_discount(group_net, pct)}*{r}/100,2),0)"
+    on_total = f"IF({first},ROUND({_less_discount(group_net, pct)}*{rate}/100,2),0)"
     return _unless_blank(L, "invoice_number", f'IF({setting("vat_booking")}="on total",{on_total},{per_line})')
 
 
