@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import openpyxl
@@ -170,21 +173,25 @@ def test_a_partial_last_line_is_repaired_and_said(demo, capsys):
     assert cli.main(["register", "check", str(demo)]) == 0
 
 
-def test_a_second_export_waits_then_refuses(demo, capsys, monkeypatch):
-    import subprocess
-    import sys
-
-    monkeypatch.setattr(lock, "WAIT_SECONDS", 0.3)
+@contextlib.contextmanager
+def _locked_elsewhere(workbook: Path):
+    """Another process holding the workbook's lock (as a running export does) until the block ends."""
     code = ("import sys; from pathlib import Path; from toolkit.app.lock import locked\n"
             "with locked(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(demo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).parents[1])
+    holder = subprocess.Popen([sys.executable, "-c", code, str(workbook)], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
     try:
         assert holder.stdout.readline().strip() == "locked"
-        assert cli.main(["export", str(demo)]) == 2
+        yield
     finally:
         holder.stdin.close()
         holder.wait(10)
+
+
+def test_a_second_export_waits_then_refuses(demo, capsys, monkeypatch):
+    monkeypatch.setattr(lock, "WAIT_SECONDS", 0.3)
+    with _locked_elsewhere(demo):
+        assert cli.main(["export", str(demo)]) == 2
     err = capsys.readouterr().err
     assert "Another export of this workbook is running" in err and "Nothing was changed" in err
     assert not (demo.parent / "demo-exports").exists()
@@ -463,21 +470,10 @@ def test_a_backup_cut_short_by_a_crash_is_never_left_under_a_backups_name(demo, 
 def test_a_new_workbook_forced_over_one_being_exported_waits_then_refuses(demo, capsys, monkeypatch):
     """`workbook new --force` took no lock: written while an export of that workbook ran, the
     export's update (Exported in, by row) landed on the new workbook's rows."""
-    import subprocess
-    import sys
-
     monkeypatch.setattr(lock, "WAIT_SECONDS", 0.3)
     before = demo.read_bytes()
-    code = ("import sys; from pathlib import Path; from toolkit.app.lock import locked\n"
-            "with locked(Path(sys.argv[1])):\n    print('locked', flush=True); sys.stdin.read()\n")
-    holder = subprocess.Popen([sys.executable, "-c", code, str(demo)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                              text=True, cwd=Path(__file__).parents[1])
-    try:
-        assert holder.stdout.readline().strip() == "locked"
+    with _locked_elsewhere(demo):
         assert cli.main(["workbook", "new", str(demo), "--force"]) == 2
-    finally:
-        holder.stdin.close()
-        holder.wait(10)
     assert "Another export of this workbook is running" in capsys.readouterr().err
     assert demo.read_bytes() == before
     assert cli.main(["workbook", "new", str(demo), "--force"]) == 0  # once it is done
