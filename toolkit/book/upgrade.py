@@ -15,7 +15,7 @@ from typing import NamedTuple
 from xml.etree import ElementTree as ET
 
 from toolkit import layout
-from toolkit.book import address, template
+from toolkit.book import address, lists, template
 from toolkit.book.package import Package
 from toolkit.book.read import Grid, WorkbookError
 from toolkit.book.writeback import backup_name, check_writable, copy_backup, followed
@@ -103,8 +103,8 @@ _REBUILT_PARTS = ("[Content_Types].xml", "_rels/", "docProps/", "customUI/", "xl
                   "xl/styles.xml", "xl/theme/", "xl/worksheets/", "xl/tables/", "xl/sharedStrings.xml",
                   "xl/calcChain.xml", "xl/vbaProject", "xl/printerSettings/", "xl/metadata.xml", "xl/persons/",
                   "xl/drawings/")
-# The names the template defines: the dropdowns' lists, the print titles; Excel's filter ranges.
-_OWN_NAMES = {"CustomerIds", "InvoiceNumbers", "ActiveAccounts", "VatRates", "_xlnm.Print_Titles", "_xlnm._FilterDatabase"}
+# The names the template defines: the dropdowns' lists (toolkit.book.lists), the print titles; Excel's filter ranges.
+_OWN_NAMES = {source.name for source in lists.COLUMN_LISTS.values()} | {"_xlnm.Print_Titles", "_xlnm._FilterDatabase"}
 
 
 def _parts_not_rebuilt(archive: zipfile.ZipFile) -> list[str]:

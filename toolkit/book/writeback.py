@@ -1007,16 +1007,22 @@ def followed(path: str | os.PathLike) -> Path:
     return path.resolve() if path.is_symlink() else path
 
 
-def updatable(path: str | os.PathLike) -> Path:
+def _writable_file(path: str | os.PathLike) -> Path:
     """The file `write_back` changes for the workbook at `path` (`followed`), once it is known
-    that it can: it is there, not open in Excel, not read-only (`check_writable`). An export from
-    the command line asks it before its commit too, so that it does not write an export whose
-    workbook it then cannot update."""
+    that it is there, not open in Excel and not read-only (`check_writable`)."""
     path = followed(path)
     if not path.is_file():
         raise WriteBackError(f"{path} does not exist.")
     check_writable(path)
-    _package(path).close()  # a file no patch can change (Strict Open XML, an encrypted part) is known before a commit too
+    return path
+
+
+def updatable(path: str | os.PathLike) -> Path:
+    """`_writable_file`, and a package a patch can change (not Strict Open XML, no encrypted part).
+    An export from the command line asks it before its commit, so that it does not write an export
+    whose workbook it then cannot update (the write-back itself finds that out as it opens it)."""
+    path = _writable_file(path)
+    _package(path).close()
     return path
 
 
@@ -1027,7 +1033,7 @@ def write_back(path: str | os.PathLike, edits: Edits, *, now: dt.datetime | None
     Raises WorkbookLocked when the file is open in Excel, WriteBackError when a sheet is missing,
     something would be lost, or the disk refuses; in every case the file is left as it was.
     """
-    path = updatable(path)
+    path = _writable_file(path)
     now = now or dt.datetime.now()
     tmp: Path | None = None
     try:
