@@ -80,6 +80,11 @@ def _finding(code: str, severity: str, where: Where, key: str | None, message: s
     return Finding(code, severity, where.sheet, cell, message, where.row, key or "")
 
 
+def first_named(names: list[str], shown: int = 10) -> str:
+    """The first `shown` of `names` for a message, and how many more: 'A, B and 3 more'."""
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 def error(code: str, where: Where, key: str | None, message: str) -> Finding:
     return _finding(code, "error", where, key, message)
 

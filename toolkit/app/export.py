@@ -35,7 +35,7 @@ from toolkit.app.transaction import ExportFailed, free_id  # noqa: F401 - Export
 from toolkit.book.read import forget_grid, read_workbook
 from toolkit.book.writeback import Edits
 from toolkit.errors import UserError
-from toolkit.model import SHOWN, Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, warning
+from toolkit.model import SHOWN, Batch, Customer, Document, Finding, Invoice, LedgerAccount, Workbook, error, first_named, warning
 from toolkit.spec import RenderError, SpecError, list_specs, load_spec, period_findings, render, resolve_params
 from toolkit.spec import spool
 from toolkit.spec.spool import Spooled, pieces
@@ -356,7 +356,7 @@ def _left_before(wb: Workbook, period_from: dt.date | None, exported: dict) -> l
     left = [i for i in wb.invoices if i.number and i.date and i.date < period_from and i.number not in exported]
     if not left:
         return []
-    named = ", ".join(f"{i.number} ({i.date:%d/%m/%Y})" for i in left[:10]) + (f" and {len(left) - 10} more" if len(left) > 10 else "")
+    named = first_named([f"{i.number} ({i.date:%d/%m/%Y})" for i in left])
     return [warning("export.before_period", left[0].where, "date",
                     f"{len(left)} document(s) dated before the period (from {period_from:%d/%m/%Y}) were never exported: "
                     f"{named}. No later export takes them: check the date, or export them with --from (or an earlier "

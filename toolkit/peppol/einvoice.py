@@ -24,7 +24,7 @@ from stdnum.eu import vat as eu_vat
 from toolkit import layout
 from toolkit.accounting import line_amounts, plus
 from toolkit.customers.normalize import vat_key
-from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, LineAmount, Settings, error, warning
+from toolkit.model import Document, EInvoice, EInvoiceCategory, EInvoiceLine, Finding, LineAmount, Settings, error, first_named, warning
 from toolkit.peppol.identifiers import (
     ENTERPRISE, buyer_endpoint, endpoint_from_vat, payment_id, peppol_id_problem, seller_enterprise_number, vat_category,
 )
@@ -100,11 +100,10 @@ class Preparation:
     def done(self) -> Prepared:
         if self.without_seller_vat:  # BR-S-02, BR-Z-02, BR-E-02, BR-AE-02, BR-IC-02, BR-G-02; only BR-O-02 wants none
             numbers = self.without_seller_vat
-            named = ", ".join(numbers[:10]) + (f" and {len(numbers) - 10} more" if len(numbers) > 10 else "")
             self.out.findings.append(error(
                 "einvoice.seller.missing", self.settings.cell("company_vat"), "value",
                 f"E-invoices of documents with VAT need the seller's VAT number, or the network rejects them "
-                f"({len(numbers)} document(s): {named}): fill in 'Company VAT number'."))
+                f"({len(numbers)} document(s): {first_named(numbers)}): fill in 'Company VAT number'."))
         said = []  # one finding: the Settings cell takes one
         if self.without_pdf:
             said.append(f"No PDF in {self.pdfs} for {len(self.without_pdf)} document(s): {', '.join(self.without_pdf)}. "
